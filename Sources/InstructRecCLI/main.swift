@@ -1,0 +1,2 @@
+import T5
+print("instructrec")

@@ -1,0 +1,98 @@
+import Foundation
+
+/// The tensors of a Hugging Face checkpoint directory: `model.safetensors`, or
+/// shards listed in `model.safetensors.index.json` (`weight_map`: tensor name
+/// -> shard file name).
+final class CheckpointDirectory: @unchecked Sendable {
+    let directory: URL
+    private var shards: [String: SafeTensorsFile] = [:]
+    /// tensor name -> shard file name
+    private var location: [String: String] = [:]
+
+    init(directory: URL) throws {
+        self.directory = directory
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw T5Error.modelDirectory(path: directory.path, reason: "does not exist or is not a directory")
+        }
+        let single = directory.appendingPathComponent("model.safetensors")
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        if fm.fileExists(atPath: single.path) {
+            let file = try SafeTensorsFile(path: single.path)
+            shards["model.safetensors"] = file
+            for name in file.entries.keys { location[name] = "model.safetensors" }
+        } else if fm.fileExists(atPath: index.path) {
+            try loadIndex(index)
+        } else {
+            let contents = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+            let hint = contents.contains("pytorch_model.bin")
+                ? " (found pytorch_model.bin: convert it with save_pretrained(safe_serialization=True))" : ""
+            throw T5Error.modelDirectory(path: directory.path,
+                                         reason: "no model.safetensors or model.safetensors.index.json\(hint)")
+        }
+    }
+
+    private func loadIndex(_ index: URL) throws {
+        guard let data = try? Data(contentsOf: index),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let weightMap = object["weight_map"] as? [String: String]
+        else {
+            throw T5Error.safetensors(file: index.path, reason: "index must be a JSON object with a 'weight_map' of tensor name -> shard file")
+        }
+        for (tensor, shardName) in weightMap {
+            // Shard names are plain file names inside the directory.
+            guard !shardName.contains("/"), !shardName.hasPrefix(".") else {
+                throw T5Error.safetensors(file: index.path, reason: "tensor '\(tensor)' points to invalid shard name '\(shardName)'")
+            }
+            if shards[shardName] == nil {
+                let path = directory.appendingPathComponent(shardName).path
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw T5Error.safetensors(file: index.path, reason: "shard '\(shardName)' of tensor '\(tensor)' does not exist")
+                }
+                shards[shardName] = try SafeTensorsFile(path: path)
+            }
+            guard shards[shardName]?.entries[tensor] != nil else {
+                throw T5Error.missingTensor(file: directory.appendingPathComponent(shardName).path, tensor: tensor)
+            }
+            location[tensor] = shardName
+        }
+    }
+
+    func contains(_ name: String) -> Bool { location[name] != nil }
+
+    /// A description of where `name` would be found, for error messages.
+    var describedFiles: String {
+        let names = shards.keys.sorted()
+        return names.count == 1 ? directory.appendingPathComponent(names[0]).path
+            : "\(directory.path)/{\(names.joined(separator: ","))}"
+    }
+
+    /// Loads `name` as F32, checking that its shape is `expected`.
+    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+        guard let shardName = location[name], let shard = shards[shardName], let entry = shard.entries[name] else {
+            throw T5Error.missingTensor(file: describedFiles, tensor: name)
+        }
+        guard TensorDType(rawValue: entry.dtypeName) != nil else {
+            throw T5Error.unsupportedDType(file: shard.path, tensor: name, dtype: entry.dtypeName)
+        }
+        guard entry.shape == expected else {
+            throw T5Error.shapeMismatch(file: shard.path, tensor: name, expected: expected, found: entry.shape)
+        }
+        let tensor = Tensor(shape: expected, zeroed: false)
+        try shard.read(entry, into: tensor.data)
+        return tensor
+    }
+
+    /// Loads several tensors of the same trailing shape stacked along rows, e.g.
+    /// q, k, v into one [3*inner, d_model] matrix for a single fused GEMM.
+    func stacked(_ names: [String], rowShape: [Int]) throws -> Tensor {
+        let rows = rowShape[0], columns = rowShape[1]
+        let result = Tensor(shape: [rows * names.count, columns], zeroed: false)
+        for (i, name) in names.enumerated() {
+            let part = try tensor(name, shape: rowShape)
+            (result.data + i * rows * columns).update(from: part.data, count: rows * columns)
+        }
+        return result
+    }
+}

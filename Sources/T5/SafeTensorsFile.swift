@@ -1,0 +1,116 @@
+import Foundation
+
+/// Element types a safetensors tensor may have; we load the float ones.
+public enum TensorDType: String, Sendable {
+    case f32 = "F32"
+    case bf16 = "BF16"
+    case f16 = "F16"
+
+    var byteWidth: Int {
+        switch self {
+        case .f32: return 4
+        case .bf16, .f16: return 2
+        }
+    }
+}
+
+/// One tensor's entry in a safetensors header.
+struct TensorEntry: Sendable {
+    let name: String
+    let dtypeName: String
+    let shape: [Int]
+    /// byte range inside the data section (after the 8-byte length and the header)
+    let begin: Int
+    let end: Int
+}
+
+/// A parsed, validated `.safetensors` file (format: 8-byte little-endian header
+/// length N, N bytes of JSON header, then the raw tensor bytes).
+///
+/// Every structural promise the header makes is checked at open time: offsets
+/// inside the file, byte lengths equal to shape x dtype width. A file that
+/// lies is refused before any tensor is read.
+final class SafeTensorsFile: @unchecked Sendable {
+    let path: String
+    private let mapping: MappedFile
+    private(set) var entries: [String: TensorEntry] = [:]
+    private let dataStart: Int
+
+    init(path: String) throws {
+        self.path = path
+        mapping = try MappedFile(path: path)
+        let bytes = mapping.bytes
+        guard bytes.count >= 8 else {
+            throw T5Error.safetensors(file: path, reason: "truncated: \(bytes.count) bytes, need at least 8 for the header length")
+        }
+        var headerLength: UInt64 = 0
+        for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw T5Error.safetensors(file: path, reason: "truncated: header claims \(headerLength) bytes but the file has \(bytes.count - 8) after the length")
+        }
+        let headerEnd = 8 + Int(headerLength)
+        dataStart = headerEnd
+        let headerData = Data(bytes[8..<headerEnd])
+        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
+            throw T5Error.safetensors(file: path, reason: "header is not a JSON object")
+        }
+        let dataLength = bytes.count - headerEnd
+        for (name, value) in header where name != "__metadata__" {
+            guard let fields = value as? [String: Any],
+                  let dtype = fields["dtype"] as? String,
+                  let shape = fields["shape"] as? [Int],
+                  let offsets = fields["data_offsets"] as? [Int], offsets.count == 2
+            else {
+                throw T5Error.safetensors(file: path, reason: "tensor '\(name)': header entry needs dtype, shape and two data_offsets")
+            }
+            let begin = offsets[0], end = offsets[1]
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                throw T5Error.safetensors(file: path, reason: "tensor '\(name)': negative dimension in shape \(shape)")
+            }
+            guard begin >= 0, begin <= end else {
+                throw T5Error.safetensors(file: path, reason: "tensor '\(name)': data_offsets [\(begin), \(end)] are not an increasing range")
+            }
+            guard end <= dataLength else {
+                throw T5Error.safetensors(file: path, reason: "tensor '\(name)': data_offsets end \(end) lies past the data section (\(dataLength) bytes); the file is truncated or the header lies")
+            }
+            if let known = TensorDType(rawValue: dtype) {
+                let (count, overflow) = shape.reduce((1, false)) { acc, dim in
+                    let product = acc.0.multipliedReportingOverflow(by: dim)
+                    return (product.partialValue, acc.1 || product.overflow)
+                }
+                guard !overflow, count.multipliedReportingOverflow(by: known.byteWidth) == (count * known.byteWidth, false),
+                      count * known.byteWidth == end - begin
+                else {
+                    throw T5Error.safetensors(file: path, reason: "tensor '\(name)': \(end - begin) bytes do not hold shape \(shape) of \(dtype)")
+                }
+            }
+            entries[name] = TensorEntry(name: name, dtypeName: dtype, shape: shape, begin: begin, end: end)
+        }
+    }
+
+    /// Copies (and widens to F32) the tensor `name` into `destination`, which
+    /// must hold exactly its element count.
+    func read(_ entry: TensorEntry, into destination: UnsafeMutablePointer<Float>) throws {
+        guard let dtype = TensorDType(rawValue: entry.dtypeName) else {
+            throw T5Error.unsupportedDType(file: path, tensor: entry.name, dtype: entry.dtypeName)
+        }
+        let count = (entry.end - entry.begin) / dtype.byteWidth
+        guard let base = mapping.bytes.baseAddress else { return }
+        let source = base + dataStart + entry.begin
+        switch dtype {
+        case .f32:
+            // safetensors does not promise alignment, so copy bytes, not floats.
+            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16
+                destination[i] = Float(bitPattern: bits)
+            }
+        case .f16:
+            for i in 0..<count {
+                let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
+                destination[i] = Float(Float16(bitPattern: bits))
+            }
+        }
+    }
+}

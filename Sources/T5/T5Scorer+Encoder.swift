@@ -1,0 +1,39 @@
+extension T5Scorer {
+    /// Runs the encoder over one instruction; the result [L, d_model] is left
+    /// in `workspace.encoderNormed` (after the final RMSNorm).
+    func runEncoder(_ ids: [Int32], workspace w: Workspace) {
+        let c = weights.config
+        let L = ids.count, d = c.dModel, inner = c.innerDim, heads = c.numHeads
+        let hidden = w.encoderHidden                 // [L, d_model]
+        for (row, id) in ids.enumerated() {
+            (hidden.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
+        }
+        // bias[h, r + L - 1] for relative position r = k - q in [-(L-1), L-1], bidirectional buckets
+        let biasWidth = 2 * L - 1
+        for r in -(L - 1)...(L - 1) {
+            let bucket = RelativePositionBias.bucket(relative: r, bidirectional: true,
+                                                     numBuckets: c.relativeAttentionNumBuckets,
+                                                     maxDistance: c.relativeAttentionMaxDistance)
+            for h in 0..<heads {
+                w.encoderBias.data[h * biasWidth + r + L - 1] = weights.encoderRelativeBias.data[bucket * heads + h]
+            }
+        }
+        for layer in weights.encoderLayers {
+            rmsNorm(hidden, rows: L, weight: layer.attentionNorm, into: w.encoderNormed)
+            GEMM.linear(w.encoderNormed.data, rows: L, weight: layer.qkv, into: w.encoderQKV.data)
+            let qkv = w.encoderQKV.data, ld = 3 * inner
+            for h in 0..<heads {
+                attentionHead(queries: L, keys: L,
+                              q: qkv + h * c.dKV, ldq: ld,
+                              k: qkv + inner + h * c.dKV, v: qkv + 2 * inner + h * c.dKV, ldkv: ld,
+                              bias: w.encoderBias.data + h * biasWidth, biasOrigin: L - 1,
+                              scores: w.encoderScores.data,
+                              context: w.encoderContext.data + h * c.dKV, ldc: inner)
+            }
+            GEMM.linear(w.encoderContext.data, rows: L, weight: layer.attentionOut, into: hidden.data, accumulate: true)
+            feedForward(hidden: hidden, rows: L, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
+                        normed: w.encoderNormed, ffn: w.encoderFFN, activated: w.encoderActivated)
+        }
+        rmsNorm(hidden, rows: L, weight: weights.encoderFinalNorm, into: w.encoderNormed)
+    }
+}

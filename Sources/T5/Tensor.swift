@@ -1,0 +1,31 @@
+/// A row-major F32 buffer that owns its memory. All weights and activations
+/// are `Tensor`s; the shape is carried for checks and for shape comments to
+/// point at, the arithmetic works on the raw pointer.
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    public init(shape: [Int], zeroed: Bool = true) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        // 64-byte alignment keeps the AVX-512 loads in OpenBLAS and in our
+        // SIMD loops on one cache line each.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        if zeroed { data.initialize(repeating: 0, count: max(count, 1)) }
+    }
+
+    deinit { UnsafeMutableRawPointer(data).deallocate() }
+
+    /// rows x columns for a 2-D tensor
+    var rows: Int { shape.first ?? 1 }
+    var columns: Int { shape.count >= 2 ? shape[1] : count }
+
+    public subscript(index: Int) -> Float {
+        get { data[index] }
+        set { data[index] = newValue }
+    }
+
+    public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+}

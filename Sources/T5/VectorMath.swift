@@ -1,0 +1,153 @@
+import Foundation
+
+/// Element-wise kernels of the forward pass: RMSNorm, activations, softmax and
+/// log-sum-exp. They run on raw row-major buffers; `exp` is a SIMD Cephes-style
+/// polynomial (max relative error about 2e-7) because libm's scalar expf would
+/// cost more than the GEMMs on the 32128-wide log-softmax.
+enum VectorMath {
+    typealias V = SIMD16<Float>
+
+    /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf).
+    @inline(__always)
+    static func exp(_ input: V) -> V {
+        let x0 = input.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
+        // n = round(x / ln 2); r = x - n ln 2 (ln 2 split in two for precision)
+        let n = (x0 * 1.442_695_040_888_963_4 + 0.5).rounded(.down)
+        var r = x0 - n * 0.693_359_375
+        r = r + n * 2.121_944_400_546_905_8e-4
+        var p = V(repeating: 1.987_569_150_0e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * r * r + r + 1
+        // scale by 2^n through the exponent bits
+        let bits = (SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(n)) &+ 127) &<< 23
+        let scaled = p * unsafeBitCast(bits, to: V.self)
+        return scaled.replacing(with: 0, where: input .< -87.3)
+    }
+
+    /// Scalar e^x through the same polynomial, for loop tails.
+    @inline(__always)
+    static func exp(_ x: Float) -> Float { exp(V(repeating: x))[0] }
+
+    /// out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight  (T5 RMSNorm: no mean subtraction, no bias)
+    static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, weight: UnsafePointer<Float>,
+                        epsilon: Float, into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r * dim
+            var sum: Float = 0
+            for i in 0..<dim { sum += row[i] * row[i] }
+            let scale = 1 / (sum / Float(dim) + epsilon).squareRoot()
+            let o = out + r * dim
+            for i in 0..<dim { o[i] = weight[i] * (row[i] * scale) }
+        }
+    }
+
+    /// Softmax of `rows` rows of `columns` values each, in place, rows `stride` apart.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
+        for r in 0..<rows {
+            let row = x + r * stride
+            var maximum = -Float.infinity
+            for i in 0..<columns { maximum = max(maximum, row[i]) }
+            var sum: Float = 0
+            var i = 0
+            while i + 16 <= columns {
+                let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - maximum)
+                UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: V.self)
+                sum += e.sum()
+                i += 16
+            }
+            while i < columns { row[i] = exp(row[i] - maximum); sum += row[i]; i += 1 }
+            let inverse = 1 / sum
+            for j in 0..<columns { row[j] *= inverse }
+        }
+    }
+
+    /// log(sum(exp(x))) over `count` values, stable.
+    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var maxima = V(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= count {
+            maxima = pointwiseMax(maxima, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
+            i += 16
+        }
+        var maximum = maxima.max()
+        while i < count { maximum = max(maximum, x[i]); i += 1 }
+        var sums = V(repeating: 0)
+        i = 0
+        while i + 16 <= count {
+            sums += exp(UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - maximum)
+            i += 16
+        }
+        var sum = sums.sum()
+        while i < count { sum += exp(x[i] - maximum); i += 1 }
+        return maximum + Foundation.log(sum)
+    }
+
+    /// Feed-forward activation. Non-gated: in place on [rows, ff].
+    /// Gated: `x` is [rows, 2*ff] (wi_0 output | wi_1 output); writes act(wi_0)*wi_1 into `out` [rows, ff].
+    static func activate(_ x: UnsafeMutablePointer<Float>, rows: Int, ff: Int, activation: Activation,
+                         gated: Bool, into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let source = x + r * (gated ? 2 * ff : ff)
+            let destination = out + r * ff
+            var i = 0
+            while i + 16 <= ff {
+                var v = apply(activation, UnsafeRawPointer(source + i).loadUnaligned(as: V.self))
+                if gated { v *= UnsafeRawPointer(source + ff + i).loadUnaligned(as: V.self) }
+                UnsafeMutableRawPointer(destination + i).storeBytes(of: v, as: V.self)
+                i += 16
+            }
+            while i < ff {
+                var v = apply(activation, V(repeating: source[i]))[0]
+                if gated { v *= source[ff + i] }
+                destination[i] = v
+                i += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func apply(_ activation: Activation, _ x: V) -> V {
+        switch activation {
+        case .relu:
+            return pointwiseMax(x, V(repeating: 0))
+        case .geluTanh:
+            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(u) = 1 - 2 / (e^(2u) + 1)
+            let u = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)
+            let tanh = 1 - 2 / (exp(2 * u) + 1)
+            return 0.5 * x * (1 + tanh)
+        case .geluErf:
+            var result = V()
+            for lane in 0..<16 { result[lane] = 0.5 * x[lane] * (1 + erff(x[lane] * 0.707_106_781_186_547_6)) }
+            return result
+        case .silu:
+            return x / (1 + exp(-x))
+        }
+    }
+}
+
+/// Splits `count` independent work items over `threads` threads.
+enum Parallel {
+    static func forEach(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+        let workers = min(max(threads, 1), count)
+        if workers <= 1 { body(0..<count); return }
+        // The chunks touch disjoint rows; the closure is only called inside
+        // concurrentPerform, which returns after every chunk finished.
+        withoutActuallyEscaping(body) { body in
+            let work = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let start = count * w / workers, end = count * (w + 1) / workers
+                if start < end { work.value(start..<end) }
+            }
+        }
+    }
+}
+
+/// Carries a value across a concurrency boundary the compiler cannot check.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

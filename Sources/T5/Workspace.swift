@@ -1,0 +1,74 @@
+/// Scratch memory for one forward pass, allocated per shape class and reused
+/// across layers and requests.
+///
+/// Capacities round up to powers of two (at least 64), so a stream of requests
+/// with similar sizes allocates once; a larger request grows the workspace to
+/// its class and it stays there. One workspace belongs to one scorer (one worker).
+final class Workspace {
+    let encoderRows: Int        // capacity for L, instruction tokens
+    let decoderRows: Int        // capacity for N, all candidates' target tokens together
+    let targetLength: Int       // capacity for T, the longest candidate (+ </s>)
+    static let logitChunkRows = 128
+
+    // Encoder, L = instruction tokens
+    let encoderHidden: Tensor   // [L, d_model]   residual stream
+    let encoderNormed: Tensor   // [L, d_model]
+    let encoderQKV: Tensor      // [L, 3*inner]
+    let encoderContext: Tensor  // [L, inner]     attention output before o-projection
+    let encoderFFN: Tensor      // [L, ffRows]    wi output (both halves when gated)
+    let encoderActivated: Tensor // [L, d_ff]
+    let encoderScores: Tensor   // [L, L]         one head's scores at a time
+    let encoderBias: Tensor     // [heads, 2L-1]  bias by relative position k-q, index k-q+L-1
+    let crossKV: Tensor         // [L, dec_layers*2*inner]  every decoder layer's cross K|V
+
+    // Decoder, N = packed target tokens of all candidates
+    let decoderHidden: Tensor   // [N, d_model]
+    let decoderNormed: Tensor   // [N, d_model]
+    let decoderQKV: Tensor      // [N, 3*inner]
+    let decoderContext: Tensor  // [N, inner]
+    let decoderQuery: Tensor    // [N, inner]     cross-attention queries
+    let decoderFFN: Tensor      // [N, ffRows]
+    let decoderActivated: Tensor // [N, d_ff]
+    let crossScores: Tensor     // [N, L]         one head's cross-attention scores
+    let selfScores: Tensor      // [T, T]         one candidate's, one head's scores
+    let decoderBias: Tensor     // [heads, 2T-1]  causal bias by k-q; -inf where k > q
+    let logits: Tensor          // [128, vocab]   lm_head output, one chunk of rows at a time
+
+    static func capacity(_ n: Int) -> Int {
+        var c = 64
+        while c < n { c *= 2 }
+        return c
+    }
+
+    func fits(encoderRows l: Int, decoderRows n: Int, targetLength t: Int) -> Bool {
+        l <= encoderRows && n <= decoderRows && t <= targetLength
+    }
+
+    init(config c: T5Config, encoderRows l: Int, decoderRows n: Int, targetLength t: Int) {
+        encoderRows = Workspace.capacity(l)
+        decoderRows = Workspace.capacity(n)
+        targetLength = Workspace.capacity(t)
+        let L = encoderRows, N = decoderRows, T = targetLength
+        let d = c.dModel, inner = c.innerDim, ff = c.dFF, ffRows = c.isGatedActivation ? 2 * ff : ff
+        encoderHidden = Tensor(shape: [L, d])
+        encoderNormed = Tensor(shape: [L, d])
+        encoderQKV = Tensor(shape: [L, 3 * inner])
+        encoderContext = Tensor(shape: [L, inner])
+        encoderFFN = Tensor(shape: [L, ffRows])
+        encoderActivated = Tensor(shape: [L, ff])
+        encoderScores = Tensor(shape: [L, L])
+        encoderBias = Tensor(shape: [c.numHeads, 2 * L - 1])
+        crossKV = Tensor(shape: [L, c.numDecoderLayers * 2 * inner])
+        decoderHidden = Tensor(shape: [N, d])
+        decoderNormed = Tensor(shape: [N, d])
+        decoderQKV = Tensor(shape: [N, 3 * inner])
+        decoderContext = Tensor(shape: [N, inner])
+        decoderQuery = Tensor(shape: [N, inner])
+        decoderFFN = Tensor(shape: [N, ffRows])
+        decoderActivated = Tensor(shape: [N, ff])
+        crossScores = Tensor(shape: [N, L])
+        selfScores = Tensor(shape: [T, T])
+        decoderBias = Tensor(shape: [c.numHeads, 2 * T - 1])
+        logits = Tensor(shape: [Workspace.logitChunkRows, c.vocabSize])
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+@testable import T5
+
+/// Every broken checkpoint gets a typed error whose message names the file
+/// and the tensor or key, never a crash.
+final class BadModelFileTests: XCTestCase {
+    var source: URL!
+    var directory: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        source = try Fixtures.model("t5-v1_0-tiny")
+        directory = try TemporaryDirectory()
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"),
+                                         to: directory.url.appendingPathComponent("config.json"))
+    }
+
+    var modelFile: URL { directory.url.appendingPathComponent("model.safetensors") }
+
+    func writeModel(_ mutate: (inout [SafeTensorsWriter.RawTensor]) -> Void,
+                    header: ((inout [String: Any]) -> Void)? = nil) throws {
+        var tensors = try SafeTensorsWriter.readAll(source.appendingPathComponent("model.safetensors"))
+        mutate(&tensors)
+        try SafeTensorsWriter.encode(tensors, headerOverride: header).write(to: modelFile)
+    }
+
+    func assertLoadFails(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try T5Weights(directory: directory.url), file: file, line: line) { error in
+            XCTAssertTrue(error is T5Error, "untyped error \(error)", file: file, line: line)
+            let message = "\(error)"
+            for fragment in fragments {
+                XCTAssertTrue(message.contains(fragment), "'\(message)' should mention '\(fragment)'", file: file, line: line)
+            }
+        }
+    }
+
+    func testTruncatedFileIsRejected() throws {
+        let bytes = try Data(contentsOf: source.appendingPathComponent("model.safetensors"))
+        try bytes.prefix(bytes.count - 1000).write(to: modelFile)
+        assertLoadFails(["model.safetensors", "past the data section"])
+    }
+
+    func testFileShorterThanItsHeaderLengthIsRejected() throws {
+        try Data([0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0x7B]).write(to: modelFile)
+        assertLoadFails(["model.safetensors", "truncated"])
+    }
+
+    func testHeaderThatLiesAboutOffsetsIsRejected() throws {
+        try writeModel({ _ in }, header: { header in
+            var entry = header["shared.weight"] as! [String: Any]
+            let offsets = entry["data_offsets"] as! [Int]
+            entry["data_offsets"] = [offsets[0], offsets[1] - 4]
+            header["shared.weight"] = entry
+        })
+        assertLoadFails(["model.safetensors", "shared.weight", "do not hold shape"])
+    }
+
+    func testMissingTensorIsNamed() throws {
+        try writeModel { $0.removeAll { $0.name == "decoder.block.1.layer.2.DenseReluDense.wo.weight" } }
+        assertLoadFails(["model.safetensors", "missing tensor", "decoder.block.1.layer.2.DenseReluDense.wo.weight"])
+    }
+
+    func testWrongShapeIsNamed() throws {
+        try writeModel { tensors in
+            let i = tensors.firstIndex { $0.name == "encoder.final_layer_norm.weight" }!
+            tensors[i].shape = [3, 4]
+        }
+        assertLoadFails(["encoder.final_layer_norm.weight", "[3, 4]", "expected [12]"])
+    }
+
+    func testUnsupportedDTypeIsNamed() throws {
+        try writeModel { tensors in
+            let i = tensors.firstIndex { $0.name == "encoder.final_layer_norm.weight" }!
+            tensors[i].dtype = "I32"
+        }
+        assertLoadFails(["encoder.final_layer_norm.weight", "unsupported dtype I32"])
+    }
+
+    func testConfigWithMissingFieldIsRejected() throws {
+        try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: modelFile)
+        // d_model absent: HF's default (512) disagrees with the weights, which the shape check names.
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
+        json.removeValue(forKey: "d_model")
+        try JSONSerialization.data(withJSONObject: json).write(to: directory.url.appendingPathComponent("config.json"))
+        assertLoadFails(["shared.weight", "expected [32128, 512]"])
+    }
+
+    func testConfigWithWrongTypeNamesTheKey() throws {
+        try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: modelFile)
+        try writeConfig { $0["num_heads"] = "three" }
+        assertLoadFails(["config.json", "num_heads", "integer"])
+    }
+
+    func testContradictoryConfigIsRejected() throws {
+        try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: modelFile)
+        try writeConfig { $0["is_gated_act"] = true }  // feed_forward_proj is "relu"
+        assertLoadFails(["config.json", "is_gated_act", "contradicts feed_forward_proj"])
+        try writeConfig { $0["feed_forward_proj"] = "gated-gelu"; $0["dense_act_fn"] = "relu"; $0["is_gated_act"] = true }
+        assertLoadFails(["config.json", "dense_act_fn", "contradicts"])
+        try writeConfig { $0["decoder_start_token_id"] = 40000 }
+        assertLoadFails(["config.json", "decoder_start_token_id", "outside the vocabulary"])
+    }
+
+    func testEmptyDirectoryIsRejected() throws {
+        let empty = try TemporaryDirectory()
+        XCTAssertThrowsError(try T5Weights(directory: empty.url)) { error in
+            XCTAssertTrue("\(error)".contains(empty.url.path) && "\(error)".contains("no config.json"), "\(error)")
+        }
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"),
+                                         to: empty.url.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try T5Weights(directory: empty.url)) { error in
+            XCTAssertTrue("\(error)".contains("no model.safetensors"), "\(error)")
+        }
+    }
+
+    func testShardIndexPointingToAMissingShardIsRejected() throws {
+        let index = ["weight_map": ["shared.weight": "model-00001-of-00002.safetensors"]]
+        try JSONSerialization.data(withJSONObject: index)
+            .write(to: directory.url.appendingPathComponent("model.safetensors.index.json"))
+        assertLoadFails(["model.safetensors.index.json", "model-00001-of-00002.safetensors", "does not exist"])
+    }
+
+    func writeConfig(_ mutate: (inout [String: Any]) -> Void) throws {
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as! [String: Any]
+        mutate(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: directory.url.appendingPathComponent("config.json"))
+    }
+}
