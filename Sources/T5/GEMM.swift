@@ -19,13 +19,33 @@ public enum GEMM {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// y[M, out] (+)= x[M, in] · W^T for an `nn.Linear` weight W [out, in].
-    @inline(__always)
+    /// y[M, out] (+)= x[M, in] · W^T for an `nn.Linear` weight W [out, in],
+    /// split over `threads` of our own threads.
+    ///
+    /// The engine runs OpenBLAS single-threaded and partitions every product
+    /// itself: on a 2-core machine a second pool of spinning BLAS threads
+    /// would fight our element-wise loops for the same cores. Tall products
+    /// split by rows of x; short ones (few decoder rows, wide lm_head) split
+    /// by rows of W, i.e. output columns.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor,
-                       into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        multiply(m: rows, n: weight.rows, k: weight.columns, a: x, lda: weight.columns,
-                 b: weight.data, ldb: weight.columns, bTransposed: true,
-                 c: y, ldc: weight.rows, beta: accumulate ? 1 : 0)
+                       into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1) {
+        let n = weight.rows, k = weight.columns
+        let beta: Float = accumulate ? 1 : 0
+        let work = Double(rows) * Double(n) * Double(k)
+        let parts = work < 2e6 ? 1 : threads
+        if rows >= 64 * parts {
+            Parallel.forEach(rows, threads: parts) { range, _ in
+                multiply(m: range.count, n: n, k: k, a: x + range.lowerBound * k, lda: k,
+                         b: weight.data, ldb: k, bTransposed: true,
+                         c: y + range.lowerBound * n, ldc: n, beta: beta)
+            }
+        } else {
+            Parallel.forEach(n, threads: parts) { range, _ in
+                multiply(m: rows, n: range.count, k: k, a: x, lda: k,
+                         b: weight.data + range.lowerBound * k, ldb: k, bTransposed: true,
+                         c: y + range.lowerBound, ldc: n, beta: beta)
+            }
+        }
     }
 
     /// Public entry for benchmarks: C[M,N] = A[M,K] · B[N,K]^T.

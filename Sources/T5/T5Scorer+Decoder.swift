@@ -40,7 +40,7 @@ extension T5Scorer {
 
         // Cross-attention K and V of every layer in one GEMM: [L, layers*2*inner].
         // Computed once per request and shared by all candidates.
-        GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data)
+        GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data, threads: threads)
 
         let hidden = w.decoderHidden                  // [N, d_model]
         for (row, id) in batch.inputs.enumerated() {
@@ -61,34 +61,41 @@ extension T5Scorer {
         for (l, layer) in weights.decoderLayers.enumerated() {
             // Causal self-attention, each candidate against its own prefix.
             rmsNorm(hidden, rows: N, weight: layer.selfNorm, into: w.decoderNormed)
-            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data)
+            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data, threads: threads)
             let qkv = w.decoderQKV.data, ld = 3 * inner
-            for (offset, length) in zip(batch.offsets, batch.lengths) {
-                let base = qkv + offset * ld
-                for h in 0..<heads {
-                    attentionHead(queries: length, keys: length,
-                                  q: base + h * dkv, ldq: ld,
-                                  k: base + inner + h * dkv, v: base + 2 * inner + h * dkv, ldkv: ld,
-                                  bias: w.decoderBias.data + h * biasWidth, biasOrigin: T - 1,
-                                  scores: w.selfScores.data,
-                                  context: w.decoderContext.data + offset * inner + h * dkv, ldc: inner)
+            Parallel.forEach(batch.offsets.count, threads: threads) { range, worker in
+                for b in range {
+                    let offset = batch.offsets[b], length = batch.lengths[b]
+                    let base = qkv + offset * ld
+                    for h in 0..<heads {
+                        attentionHead(queries: length, keys: length,
+                                      q: base + h * dkv, ldq: ld,
+                                      k: base + inner + h * dkv, v: base + 2 * inner + h * dkv, ldkv: ld,
+                                      bias: w.decoderBias.data + h * biasWidth, biasOrigin: T - 1,
+                                      scores: w.selfScores.data + worker * T * T,
+                                      context: w.decoderContext.data + offset * inner + h * dkv, ldc: inner)
+                    }
                 }
             }
-            GEMM.linear(w.decoderContext.data, rows: N, weight: layer.selfOut, into: hidden.data, accumulate: true)
+            GEMM.linear(w.decoderContext.data, rows: N, weight: layer.selfOut, into: hidden.data,
+                        accumulate: true, threads: threads)
 
             // Cross-attention: all N rows against the shared encoder K/V, one GEMM per head.
             rmsNorm(hidden, rows: N, weight: layer.crossNorm, into: w.decoderNormed)
-            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data)
+            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data, threads: threads)
             let kv = w.crossKV.data + l * 2 * inner
-            for h in 0..<heads {
-                attentionHead(queries: N, keys: L,
-                              q: w.decoderQuery.data + h * dkv, ldq: inner,
-                              k: kv + h * dkv, v: kv + inner + h * dkv, ldkv: kvWidth,
-                              bias: nil, biasOrigin: 0,
-                              scores: w.crossScores.data,
-                              context: w.decoderContext.data + h * dkv, ldc: inner)
+            Parallel.forEach(heads, threads: threads) { range, worker in
+                for h in range {
+                    attentionHead(queries: N, keys: L,
+                                  q: w.decoderQuery.data + h * dkv, ldq: inner,
+                                  k: kv + h * dkv, v: kv + inner + h * dkv, ldkv: kvWidth,
+                                  bias: nil, biasOrigin: 0,
+                                  scores: w.crossScores.data + worker * N * L,
+                                  context: w.decoderContext.data + h * dkv, ldc: inner)
+                }
             }
-            GEMM.linear(w.decoderContext.data, rows: N, weight: layer.crossOut, into: hidden.data, accumulate: true)
+            GEMM.linear(w.decoderContext.data, rows: N, weight: layer.crossOut, into: hidden.data,
+                        accumulate: true, threads: threads)
 
             feedForward(hidden: hidden, rows: N, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
                         normed: w.decoderNormed, ffn: w.decoderFFN, activated: w.decoderActivated)
@@ -109,10 +116,11 @@ extension T5Scorer {
         var start = 0
         while start < batch.rows {
             let rows = min(Workspace.logitChunkRows, batch.rows - start)
-            GEMM.linear(w.decoderNormed.data + start * d, rows: rows, weight: weights.lmHead, into: w.logits.data)
+            GEMM.linear(w.decoderNormed.data + start * d, rows: rows, weight: weights.lmHead, into: w.logits.data,
+                        threads: threads)
             result.withUnsafeMutableBufferPointer { out in
                 let out = out
-                Parallel.forEach(rows, threads: threads) { range in
+                Parallel.forEach(rows, threads: threads) { range, _ in
                     for r in range {
                         let row = w.logits.data + r * vocab
                         out[start + r] = row[Int(batch.targets[start + r])] - VectorMath.logSumExp(row, count: vocab)

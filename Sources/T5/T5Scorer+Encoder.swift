@@ -20,17 +20,20 @@ extension T5Scorer {
         }
         for layer in weights.encoderLayers {
             rmsNorm(hidden, rows: L, weight: layer.attentionNorm, into: w.encoderNormed)
-            GEMM.linear(w.encoderNormed.data, rows: L, weight: layer.qkv, into: w.encoderQKV.data)
+            GEMM.linear(w.encoderNormed.data, rows: L, weight: layer.qkv, into: w.encoderQKV.data, threads: threads)
             let qkv = w.encoderQKV.data, ld = 3 * inner
-            for h in 0..<heads {
-                attentionHead(queries: L, keys: L,
-                              q: qkv + h * c.dKV, ldq: ld,
-                              k: qkv + inner + h * c.dKV, v: qkv + 2 * inner + h * c.dKV, ldkv: ld,
-                              bias: w.encoderBias.data + h * biasWidth, biasOrigin: L - 1,
-                              scores: w.encoderScores.data,
-                              context: w.encoderContext.data + h * c.dKV, ldc: inner)
+            Parallel.forEach(heads, threads: threads) { range, worker in
+                for h in range {
+                    attentionHead(queries: L, keys: L,
+                                  q: qkv + h * c.dKV, ldq: ld,
+                                  k: qkv + inner + h * c.dKV, v: qkv + 2 * inner + h * c.dKV, ldkv: ld,
+                                  bias: w.encoderBias.data + h * biasWidth, biasOrigin: L - 1,
+                                  scores: w.encoderScores.data + worker * L * L,
+                                  context: w.encoderContext.data + h * c.dKV, ldc: inner)
+                }
             }
-            GEMM.linear(w.encoderContext.data, rows: L, weight: layer.attentionOut, into: hidden.data, accumulate: true)
+            GEMM.linear(w.encoderContext.data, rows: L, weight: layer.attentionOut, into: hidden.data,
+                        accumulate: true, threads: threads)
             feedForward(hidden: hidden, rows: L, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
                         normed: w.encoderNormed, ffn: w.encoderFFN, activated: w.encoderActivated)
         }

@@ -33,9 +33,12 @@ public final class T5Scorer {
     public var maxDecoderTokens = 65536
     private var workspace: Workspace?
 
+    /// `threads` of our own run every product and loop of a request; OpenBLAS
+    /// is set to one thread inside each of them (see `GEMM.linear`).
     public init(weights: T5Weights, threads: Int = 1) {
         self.weights = weights
         self.threads = max(1, threads)
+        GEMM.setThreads(1)
     }
 
     /// Scores each candidate (title token ids, without </s>) given the
@@ -88,7 +91,7 @@ public final class T5Scorer {
         runEncoder(instruction, workspace: w)
         runDecoder(batch, encoderRows: instruction.count, workspace: w)
         let full = Tensor(shape: [batch.rows, c.vocabSize])  // [N, vocab]
-        GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data)
+        GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data, threads: threads)
         return zip(batch.offsets, batch.lengths).map { offset, length in
             Array(UnsafeBufferPointer(start: full.data + offset * c.vocabSize, count: length * c.vocabSize))
         }
@@ -120,7 +123,7 @@ public final class T5Scorer {
             return w
         }
         // Grow to the larger of the old and new shape class in every dimension.
-        let w = Workspace(config: weights.config,
+        let w = Workspace(config: weights.config, threads: threads,
                           encoderRows: max(encoderRows, workspace?.encoderRows ?? 0),
                           decoderRows: max(batch.rows, workspace?.decoderRows ?? 0),
                           targetLength: max(batch.longest, workspace?.targetLength ?? 0))

@@ -10,20 +10,25 @@ enum VectorMath {
     /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf).
     @inline(__always)
     static func exp(_ input: V) -> V {
-        let x0 = input.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
-        // n = round(x / ln 2); r = x - n ln 2 (ln 2 split in two for precision)
-        let n = (x0 * 1.442_695_040_888_963_4 + 0.5).rounded(.down)
-        var r = x0 - n * 0.693_359_375
-        r = r + n * 2.121_944_400_546_905_8e-4
-        var p = V(repeating: 1.987_569_150_0e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * r * r + r + 1
+        let x0 = pointwiseMin(pointwiseMax(input, V(repeating: -87.3)), V(repeating: 88.3))
+        // n = round(x / ln 2) by the 1.5*2^23 trick: adding the magic number
+        // leaves n in the low mantissa bits (round-to-nearest), avoiding the
+        // per-lane generic float->int conversion.
+        let magic: Float = 12_582_912
+        let shifted = V(repeating: magic).addingProduct(x0, V(repeating: 1.442_695_040_888_963_4))
+        let n = shifted - magic
+        // r = x - n ln 2, with ln 2 split in two for precision (fused multiply-adds)
+        var r = x0.addingProduct(n, V(repeating: -0.693_359_375))
+        r = r.addingProduct(n, V(repeating: 2.121_944_400_546_905_8e-4))
+        var p = V(repeating: 1.398_199_950_7e-3).addingProduct(V(repeating: 1.987_569_150_0e-4), r)
+        p = V(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+        p = V(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+        p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+        p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r * r)
         // scale by 2^n through the exponent bits
-        let bits = (SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(n)) &+ 127) &<< 23
+        let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        let bits = (integer &+ 127) &<< 23
         let scaled = p * unsafeBitCast(bits, to: V.self)
         return scaled.replacing(with: 0, where: input .< -87.3)
     }
@@ -49,24 +54,24 @@ enum VectorMath {
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
         for r in 0..<rows {
             let row = x + r * stride
-            var maximum = -Float.infinity
-            for i in 0..<columns { maximum = max(maximum, row[i]) }
-            var sum: Float = 0
+            let maximum = maxElement(row, count: columns)
+            var sums = V(repeating: 0)
             var i = 0
             while i + 16 <= columns {
                 let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - maximum)
                 UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: V.self)
-                sum += e.sum()
+                sums += e
                 i += 16
             }
+            var sum = sums.sum()
             while i < columns { row[i] = exp(row[i] - maximum); sum += row[i]; i += 1 }
             let inverse = 1 / sum
             for j in 0..<columns { row[j] *= inverse }
         }
     }
 
-    /// log(sum(exp(x))) over `count` values, stable.
-    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    @inline(__always)
+    static func maxElement(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var maxima = V(repeating: -.infinity)
         var i = 0
         while i + 16 <= count {
@@ -75,8 +80,14 @@ enum VectorMath {
         }
         var maximum = maxima.max()
         while i < count { maximum = max(maximum, x[i]); i += 1 }
+        return maximum
+    }
+
+    /// log(sum(exp(x))) over `count` values, stable.
+    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let maximum = maxElement(x, count: count)
         var sums = V(repeating: 0)
-        i = 0
+        var i = 0
         while i + 16 <= count {
             sums += exp(UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - maximum)
             i += 16
@@ -131,16 +142,18 @@ enum VectorMath {
 
 /// Splits `count` independent work items over `threads` threads.
 enum Parallel {
-    static func forEach(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+    /// Calls body(range, worker) for `threads` contiguous ranges; `worker` in
+    /// 0..<threads indexes per-thread scratch.
+    static func forEach(_ count: Int, threads: Int, _ body: (Range<Int>, Int) -> Void) {
         let workers = min(max(threads, 1), count)
-        if workers <= 1 { body(0..<count); return }
+        if workers <= 1 { body(0..<count, 0); return }
         // The chunks touch disjoint rows; the closure is only called inside
         // concurrentPerform, which returns after every chunk finished.
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let start = count * w / workers, end = count * (w + 1) / workers
-                if start < end { work.value(start..<end) }
+                if start < end { work.value(start..<end, w) }
             }
         }
     }

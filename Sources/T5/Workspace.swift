@@ -17,7 +17,7 @@ final class Workspace {
     let encoderContext: Tensor  // [L, inner]     attention output before o-projection
     let encoderFFN: Tensor      // [L, ffRows]    wi output (both halves when gated)
     let encoderActivated: Tensor // [L, d_ff]
-    let encoderScores: Tensor   // [L, L]         one head's scores at a time
+    let encoderScores: Tensor   // [threads, L, L]  one head's scores per thread
     let encoderBias: Tensor     // [heads, 2L-1]  bias by relative position k-q, index k-q+L-1
     let crossKV: Tensor         // [L, dec_layers*2*inner]  every decoder layer's cross K|V
 
@@ -29,8 +29,8 @@ final class Workspace {
     let decoderQuery: Tensor    // [N, inner]     cross-attention queries
     let decoderFFN: Tensor      // [N, ffRows]
     let decoderActivated: Tensor // [N, d_ff]
-    let crossScores: Tensor     // [N, L]         one head's cross-attention scores
-    let selfScores: Tensor      // [T, T]         one candidate's, one head's scores
+    let crossScores: Tensor     // [threads, N, L]  one head's cross-attention scores per thread
+    let selfScores: Tensor      // [threads, T, T]  one candidate's, one head's scores per thread
     let decoderBias: Tensor     // [heads, 2T-1]  causal bias by k-q; -inf where k > q
     let logits: Tensor          // [128, vocab]   lm_head output, one chunk of rows at a time
 
@@ -44,7 +44,7 @@ final class Workspace {
         l <= encoderRows && n <= decoderRows && t <= targetLength
     }
 
-    init(config c: T5Config, encoderRows l: Int, decoderRows n: Int, targetLength t: Int) {
+    init(config c: T5Config, threads: Int, encoderRows l: Int, decoderRows n: Int, targetLength t: Int) {
         encoderRows = Workspace.capacity(l)
         decoderRows = Workspace.capacity(n)
         targetLength = Workspace.capacity(t)
@@ -56,7 +56,7 @@ final class Workspace {
         encoderContext = Tensor(shape: [L, inner])
         encoderFFN = Tensor(shape: [L, ffRows])
         encoderActivated = Tensor(shape: [L, ff])
-        encoderScores = Tensor(shape: [L, L])
+        encoderScores = Tensor(shape: [threads, L, L])
         encoderBias = Tensor(shape: [c.numHeads, 2 * L - 1])
         crossKV = Tensor(shape: [L, c.numDecoderLayers * 2 * inner])
         decoderHidden = Tensor(shape: [N, d])
@@ -66,8 +66,8 @@ final class Workspace {
         decoderQuery = Tensor(shape: [N, inner])
         decoderFFN = Tensor(shape: [N, ffRows])
         decoderActivated = Tensor(shape: [N, ff])
-        crossScores = Tensor(shape: [N, L])
-        selfScores = Tensor(shape: [T, T])
+        crossScores = Tensor(shape: [threads, N, L])
+        selfScores = Tensor(shape: [threads, T, T])
         decoderBias = Tensor(shape: [c.numHeads, 2 * T - 1])
         logits = Tensor(shape: [Workspace.logitChunkRows, c.vocabSize])
     }

@@ -1,0 +1,34 @@
+# The two commands a newcomer needs:  make run   and   make test
+# Each first makes sure the Debian packages are present (installs them as root).
+SWIFT   ?= swift
+BIN     := .build/release/instructrec
+THREADS ?= 2
+
+.PHONY: deps build build-debug test run bench bench-engine fixtures clean
+
+deps:
+	@scripts/ensure-system-packages.sh
+
+build: deps
+	$(SWIFT) build -c release --product instructrec
+
+build-debug: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) test
+
+run: build
+	$(BIN) serve
+
+# Engine benchmark: flan-t5-small and flan-t5-base shapes with random weights,
+# rerank-20 and rerank-100, beside the plain cblas_sgemm ceiling of the same run.
+bench: build
+	$(BIN) bench --models small,base --workloads rerank-20,rerank-100 --threads $(THREADS)
+
+# Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
+fixtures:
+	venv/bin/python scripts/make_t5_fixtures.py Tests/T5Tests/Fixtures
+
+clean:
+	rm -rf .build

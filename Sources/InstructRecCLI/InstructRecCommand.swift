@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct InstructRecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instructrec",
+        abstract: "InstructRec reranking service: T5 scores candidates by the likelihood of their titles given an instruction.",
+        subcommands: [BenchCommand.self]
+    )
+}

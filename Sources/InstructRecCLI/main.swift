@@ -1,2 +1,0 @@
-import T5
-print("instructrec")

@@ -1,0 +1,39 @@
+/// Floating-point operations of one scoring request, counted as 2·M·N·K over
+/// every matrix product (attention included; norms, softmax and activations
+/// are not counted). Used to report achieved GFLOP/s.
+public enum FlopCount {
+    public static func scoring(config c: T5Config, instructionTokens L: Int, candidateLengths: [Int]) -> Double {
+        let d = Double(c.dModel), inner = Double(c.innerDim), dkv = Double(c.dKV), heads = Double(c.numHeads)
+        let ffRows = Double(c.isGatedActivation ? 2 * c.dFF : c.dFF), ff = Double(c.dFF)
+        let l = Double(L)
+        // target length of each candidate includes </s>
+        let lengths = candidateLengths.map { Double($0 + 1) }
+        let n = lengths.reduce(0, +)
+        func ffn(_ rows: Double) -> Double { 2 * rows * ffRows * d + 2 * rows * d * ff }
+        let encoderLayer = 2 * l * 3 * inner * d          // fused q, k, v
+            + 2 * 2 * l * l * dkv * heads                // scores and context
+            + 2 * l * d * inner                          // o
+            + ffn(l)
+        let crossKV = 2 * l * Double(c.numDecoderLayers) * 2 * inner * d
+        let selfAttention = lengths.reduce(0) { $0 + 2 * 2 * $1 * $1 * dkv * heads }
+        let decoderLayer = 2 * n * 3 * inner * d + selfAttention + 2 * n * d * inner
+            + 2 * n * inner * d + 2 * 2 * n * l * dkv * heads + 2 * n * d * inner
+            + ffn(n)
+        let lmHead = 2 * n * Double(c.vocabSize) * d
+        return Double(c.numLayers) * encoderLayer + crossKV + Double(c.numDecoderLayers) * decoderLayer + lmHead
+    }
+}
+
+extension T5Config {
+    /// Architecture numbers of the public Flan-T5 releases, for benchmarks
+    /// that need no checkpoint.
+    public static func flanT5(_ size: String) -> T5Config? {
+        switch size {
+        case "small": return try? T5Config(dModel: 512, dKV: 64, dFF: 1024, numLayers: 8, numHeads: 6, tieWordEmbeddings: false)
+        case "base": return try? T5Config(dModel: 768, dKV: 64, dFF: 2048, numLayers: 12, numHeads: 12, tieWordEmbeddings: false)
+        case "large": return try? T5Config(dModel: 1024, dKV: 64, dFF: 2816, numLayers: 24, numHeads: 16, tieWordEmbeddings: false)
+        case "xl": return try? T5Config(dModel: 2048, dKV: 64, dFF: 5120, numLayers: 24, numHeads: 32, tieWordEmbeddings: false)
+        default: return nil
+        }
+    }
+}
