@@ -24,6 +24,7 @@ let package = Package(
     products: [
         .executable(name: "instructrec", targets: ["InstructRecCLI"]),
         .library(name: "T5", targets: ["T5"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,10 +36,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "T5", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "Tokenizer", swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
-            dependencies: ["T5", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["T5", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )

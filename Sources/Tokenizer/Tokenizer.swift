@@ -1,0 +1,129 @@
+import Foundation
+
+/// A SentencePiece Unigram tokenizer that reproduces either reference exactly:
+/// Hugging Face `tokenizers` for `tokenizer.json`, or Google's `sentencepiece`
+/// for `spiece.model`. Immutable and thread-safe.
+public final class Tokenizer: Sendable {
+    /// Which reference pipeline this tokenizer follows.
+    enum Pipeline: Sendable {
+        /// tokenizer.json: special tokens split first, then normalizer steps,
+        /// Metaspace pre-tokenizer, Viterbi per pre-token (double scores).
+        case huggingFace(normalizers: [NormalizerStep], metaspace: Metaspace, specials: SpecialTokenMatcher)
+        /// spiece.model: charsmap (longest match), whitespace rules, Viterbi
+        /// over the whole normalized text (float scores).
+        case sentencePiece(charsmap: PrecompiledCharsmap?, spec: SentencePieceNormalizerSpec)
+    }
+
+    let pipeline: Pipeline
+    let model: UnigramModel
+    /// ids that decode to nothing when skipping special tokens
+    let specialIDs: Set<Int32>
+    /// SentencePiece control pieces (decode to nothing in sentencepiece)
+    let controlIDs: Set<Int32>
+    public let eosID: Int32
+    public let padID: Int32
+    public var unknownID: Int32 { model.unknownID }
+    /// Number of ids the tokenizer can produce.
+    public var vocabularySize: Int { model.pieces.count }
+    public let source: String
+
+    init(pipeline: Pipeline, model: UnigramModel, specialIDs: Set<Int32>, controlIDs: Set<Int32>,
+         eosID: Int32, padID: Int32, source: String) {
+        self.pipeline = pipeline
+        self.model = model
+        self.specialIDs = specialIDs
+        self.controlIDs = controlIDs
+        self.eosID = eosID
+        self.padID = padID
+        self.source = source
+    }
+
+    /// Loads `tokenizer.json` from a directory, or `spiece.model` when there is none.
+    public static func load(directory: URL) throws -> Tokenizer {
+        let json = directory.appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json.path) { return try Tokenizer(tokenizerJSON: json) }
+        let spiece = directory.appendingPathComponent("spiece.model")
+        if FileManager.default.fileExists(atPath: spiece.path) { return try Tokenizer(sentencePieceModel: spiece) }
+        throw TokenizerError.noTokenizer(directory: directory.path)
+    }
+
+    /// Token ids and pieces of one text.
+    public struct Encoding: Sendable, Equatable {
+        public var ids: [Int32]
+        /// the vocabulary piece of each id (for unknown tokens, the text they cover)
+        public var pieces: [String]
+    }
+
+    /// `tokenizer(text)` of the reference: ids, with `</s>` appended when `addEOS`.
+    public func encode(_ text: String, addEOS: Bool = true) -> [Int32] {
+        encodeWithPieces(text, addEOS: addEOS).ids
+    }
+
+    public func encodeWithPieces(_ text: String, addEOS: Bool = true) -> Encoding {
+        var encoding = Encoding(ids: [], pieces: [])
+        switch pipeline {
+        case let .huggingFace(normalizers, metaspace, specials):
+            var first = true
+            for segment in specials.split(text) {
+                switch segment {
+                case let .special(id, content):
+                    encoding.ids.append(id)
+                    encoding.pieces.append(content)
+                case let .text(raw):
+                    var normalized = raw
+                    for step in normalizers { normalized = step.apply(normalized) }
+                    for preToken in metaspace.preTokenize(normalized, isFirstSegment: first) {
+                        appendSegmentation(of: Array(preToken.utf8), to: &encoding)
+                    }
+                }
+                first = false
+            }
+        case let .sentencePiece(charsmap, spec):
+            appendSegmentation(of: spec.normalize(text, charsmap: charsmap), to: &encoding)
+        }
+        if addEOS {
+            encoding.ids.append(eosID)
+            encoding.pieces.append(model.pieces[Int(eosID)])
+        }
+        return encoding
+    }
+
+    private func appendSegmentation(of bytes: [UInt8], to encoding: inout Encoding) {
+        var tokens: [(id: Int32, start: Int, end: Int)] = []
+        bytes.withUnsafeBufferPointer { model.segment($0, into: &tokens) }
+        for token in tokens {
+            encoding.ids.append(token.id)
+            encoding.pieces.append(token.id == model.unknownID
+                ? String(decoding: bytes[token.start..<token.end], as: UTF8.self) : model.pieces[Int(token.id)])
+        }
+    }
+
+    /// The reference's decode: `tokenizers` `decode(ids, skip_special_tokens)`
+    /// or sentencepiece `decode(ids)` (control pieces vanish, unknown is " ⁇ ").
+    /// Ids outside the vocabulary are skipped.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+        let valid = ids.filter { $0 >= 0 && Int($0) < model.pieces.count }
+        switch pipeline {
+        case let .huggingFace(_, metaspace, _):
+            let tokens = valid.filter { !(skipSpecialTokens && specialIDs.contains($0)) }.map { model.pieces[Int($0)] }
+            return metaspace.decode(tokens)
+        case let .sentencePiece(_, spec):
+            var out = String()
+            var atStart = true
+            for id in valid {
+                if controlIDs.contains(id) { continue }
+                if id == model.unknownID { out += " \u{2047} "; atStart = false; continue }
+                var piece = Substring(model.pieces[Int(id)])
+                if atStart && spec.addDummyPrefix && piece.hasPrefix("\u{2581}") { piece = piece.dropFirst() }
+                out += piece.replacingOccurrences(of: "\u{2581}", with: " ")
+                atStart = false
+            }
+            return out
+        }
+    }
+
+    /// The piece string of an id, or nil outside the vocabulary.
+    public func piece(for id: Int32) -> String? {
+        id >= 0 && Int(id) < model.pieces.count ? model.pieces[Int(id)] : nil
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+@testable import Tokenizer
+
+/// Our tokenizer against the references on the committed corpus
+/// (scripts/make_tokenizer_fixtures.py): Hugging Face `tokenizers` for
+/// tokenizer.json, Google `sentencepiece` for spiece.model.
+final class ParityTests: XCTestCase {
+    struct Case: Decodable {
+        let text: String
+        let has_special: Bool
+        let hf: [Int32]
+        let hf_decode: String
+        let hf_decode_all: String
+        let spm: [Int32]
+        let spm_decode: String
+    }
+
+    static func fixture(_ name: String) throws -> URL {
+        guard let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
+            throw XCTSkip("fixtures missing")
+        }
+        return root.appendingPathComponent(name)
+    }
+
+    static func corpus() throws -> [Case] {
+        let text = try String(contentsOf: try fixture("corpus.jsonl"), encoding: .utf8)
+        let decoder = JSONDecoder()
+        return try text.split(separator: "\n").map { try decoder.decode(Case.self, from: Data($0.utf8)) }
+    }
+
+    func report(_ mismatches: [String], of total: Int, _ what: String) {
+        print("\(what): \(total - mismatches.count)/\(total) identical")
+        for line in mismatches.prefix(10) { print("  \(line)") }
+    }
+
+    func testTokenizerJSONMatchesHuggingFaceOnTheWholeCorpus() throws {
+        let tokenizer = try Tokenizer(tokenizerJSON: try Self.fixture("tokenizer.json"))
+        let corpus = try Self.corpus()
+        XCTAssertGreaterThanOrEqual(corpus.count, 5000)
+        var idMismatches: [String] = [], decodeMismatches: [String] = []
+        for c in corpus {
+            let ids = tokenizer.encode(c.text)
+            if ids != c.hf { idMismatches.append("\(c.text.debugDescription): got \(ids) expected \(c.hf)") }
+            let decoded = tokenizer.decode(c.hf)
+            let decodedAll = tokenizer.decode(c.hf, skipSpecialTokens: false)
+            if decoded != c.hf_decode || decodedAll != c.hf_decode_all {
+                decodeMismatches.append("\(c.text.debugDescription): decoded \(decoded.debugDescription) expected \(c.hf_decode.debugDescription)")
+            }
+        }
+        report(idMismatches, of: corpus.count, "tokenizer.json ids")
+        report(decodeMismatches, of: corpus.count, "tokenizer.json decode")
+        XCTAssertEqual(idMismatches.count, 0)
+        XCTAssertEqual(decodeMismatches.count, 0)
+    }
+
+    func testSentencePieceModelMatchesSentencePieceOnTheCorpusWithoutSpecialTokens() throws {
+        let tokenizer = try Tokenizer(sentencePieceModel: try Self.fixture("spiece.model"))
+        let corpus = try Self.corpus().filter { !$0.has_special }
+        var idMismatches: [String] = [], decodeMismatches: [String] = []
+        for c in corpus {
+            let ids = tokenizer.encode(c.text, addEOS: false)
+            if ids != c.spm { idMismatches.append("\(c.text.debugDescription): got \(ids) expected \(c.spm)") }
+            let decoded = tokenizer.decode(c.spm)
+            if decoded != c.spm_decode {
+                decodeMismatches.append("\(c.text.debugDescription): decoded \(decoded.debugDescription) expected \(c.spm_decode.debugDescription)")
+            }
+        }
+        report(idMismatches, of: corpus.count, "spiece.model ids")
+        report(decodeMismatches, of: corpus.count, "spiece.model decode")
+        XCTAssertEqual(idMismatches.count, 0)
+        XCTAssertEqual(decodeMismatches.count, 0)
+    }
+}
