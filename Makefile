@@ -4,7 +4,7 @@ SWIFT   ?= swift
 BIN     := .build/release/instructrec
 THREADS ?= 2
 
-.PHONY: deps build build-debug test run bench bench-engine fixtures clean
+.PHONY: deps build build-debug test run bench bench-engine bench-tokenizer fixtures clean
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -32,3 +32,10 @@ fixtures:
 
 clean:
 	rm -rf .build
+
+# Tokenizer throughput on the committed corpus; Hugging Face `tokenizers` side
+# by side when the Python venv exists (CI has none).
+bench-tokenizer: build
+	$(BIN) bench-tokenizer
+	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py; \
+	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+/// `instructrec tokenize`: the ids and pieces of a text as JSON, for debugging prompts.
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Print the token ids and pieces of a text as JSON (reads stdin when no text is given)."
+    )
+
+    @Option(help: "Directory with tokenizer.json or spiece.model, or the path of either file.")
+    var tokenizer = "models/default"
+
+    @Flag(help: "Do not append </s>.")
+    var noEOS = false
+
+    @Argument(help: "Text to tokenize.")
+    var text: String?
+
+    func run() throws {
+        let tokenizer = try loadTokenizer(tokenizer)
+        let input = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let encoding = tokenizer.encodeWithPieces(input, addEOS: !noEOS)
+        let object: [String: Any] = [
+            "text": input,
+            "ids": encoding.ids.map { Int($0) },
+            "pieces": encoding.pieces,
+            "count": encoding.ids.count,
+            "decoded": tokenizer.decode(encoding.ids),
+            "tokenizer": tokenizer.source,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// A directory (tokenizer.json preferred) or a file path.
+func loadTokenizer(_ path: String) throws -> Tokenizer {
+    let url = URL(fileURLWithPath: path)
+    if url.lastPathComponent.hasSuffix(".json") { return try Tokenizer(tokenizerJSON: url) }
+    if url.lastPathComponent.hasSuffix(".model") { return try Tokenizer(sentencePieceModel: url) }
+    return try Tokenizer.load(directory: url)
+}
