@@ -4,6 +4,7 @@
 // Module layering (each depends only on those listed before it):
 //   COpenBLAS -> T5 (engine; GEMM.swift is the only file importing COpenBLAS)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
+//   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
 //   InstructRecCLI (the `instructrec` executable: wiring and flags only)
 //
 // Package dependencies: swift-argument-parser (the CLI's subcommands and flags).
@@ -25,6 +26,7 @@ let package = Package(
         .executable(name: "instructrec", targets: ["InstructRecCLI"]),
         .library(name: "T5", targets: ["T5"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,11 +39,16 @@ let package = Package(
         ),
         .target(name: "T5", dependencies: ["COpenBLAS"], swiftSettings: optimize),
         .target(name: "Tokenizer", swiftSettings: optimize),
+        .target(
+            name: "CHTTPShims",
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .target(name: "HTTP", dependencies: ["CHTTPShims"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
             dependencies: ["T5", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
 )
