@@ -1,0 +1,38 @@
+import Foundation
+
+/// The way back to the client for one request. Safe to call from any thread;
+/// only the first `respond` counts.
+public final class Responder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var delivered = false
+    private let deliver: @Sendable (HTTPResponse) -> Void
+    private let gone: ClientGoneFlag
+    /// when the request was complete (for queue-time measurements)
+    public let receivedAt: DispatchTime
+
+    init(gone: ClientGoneFlag, deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+        self.gone = gone
+        self.deliver = deliver
+        receivedAt = .now()
+    }
+
+    /// The client closed its side (EOF or reset) while the request was pending:
+    /// work for it can be dropped.
+    public var isClientGone: Bool { gone.isSet }
+
+    public func respond(_ response: HTTPResponse) {
+        lock.lock()
+        let first = !delivered
+        delivered = true
+        lock.unlock()
+        if first { deliver(response) }
+    }
+}
+
+/// Set once when the peer goes away; read from worker threads.
+final class ClientGoneFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}

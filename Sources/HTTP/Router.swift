@@ -1,0 +1,30 @@
+/// Handles one request; must call `responder.respond` exactly once, from any thread.
+public typealias Handler = @Sendable (HTTPRequest, Responder) -> Void
+
+/// Exact-path routing by method. HEAD is served by the GET handler with the
+/// body dropped (RFC 9110 §9.3.2); a known path with another method gets 405
+/// and an Allow header (RFC 9110 §15.5.6).
+public struct Router: Sendable {
+    private var routes: [String: [String: Handler]] = [:]
+
+    public init() {}
+
+    public mutating func add(_ method: String, _ path: String, _ handler: @escaping Handler) {
+        routes[path, default: [:]][method.uppercased()] = handler
+    }
+
+    enum Resolution {
+        case handler(Handler)
+        case notFound
+        case methodNotAllowed(allow: [String])
+    }
+
+    func resolve(method: String, path: String) -> Resolution {
+        guard let methods = routes[path] else { return .notFound }
+        if let handler = methods[method] { return .handler(handler) }
+        if method == "HEAD", let get = methods["GET"] { return .handler(get) }
+        var allow = Set(methods.keys)
+        if allow.contains("GET") { allow.insert("HEAD") }
+        return .methodNotAllowed(allow: allow.sorted())
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import XCTest
+@testable import HTTP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server on a real loopback socket, talked to by curl and raw sockets.
+final class LiveServerTests: XCTestCase {
+    let curl = "/usr/bin/curl"
+
+    func testCurlReusesKeepAliveConnections() throws {
+        let live = try LiveServer()
+        let (status, out, err) = try runProcess(curl, ["-sv", "\(live.base)/hello", "\(live.base)/hello"])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(out, "hellohello")
+        XCTAssertTrue(err.contains("Re-using existing connection") || err.contains("Reusing existing connection"), err)
+    }
+
+    func testCurlHTTP10GetsAnHTTP10ResponseAndClose() throws {
+        let live = try LiveServer()
+        let (_, out, _) = try runProcess(curl, ["-si", "--http1.0", "\(live.base)/hello"])
+        XCTAssertTrue(out.hasPrefix("HTTP/1.0 200 OK"), out)
+        XCTAssertTrue(out.lowercased().contains("connection: close"), out)
+    }
+
+    func testCurlChunkedUpload() throws {
+        let live = try LiveServer()
+        let payload = String(repeating: "0123456789", count: 10_000)
+        let (_, out, _) = try runProcess(curl, ["-s", "-H", "Transfer-Encoding: chunked", "-H", "Content-Type: text/plain",
+                                         "--data-binary", "@-", "\(live.base)/echo"], stdin: Data(payload.utf8))
+        let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["length"] as? Int, 100_000)
+    }
+
+    func testCurlCompressedResponseIsGzipped() throws {
+        let live = try LiveServer()
+        let (_, headers, _) = try runProcess(curl, ["-s", "-D", "-", "-o", "/dev/null", "--compressed", "\(live.base)/big"])
+        XCTAssertTrue(headers.lowercased().contains("content-encoding: gzip"), headers)
+        let (_, body, _) = try runProcess(curl, ["-s", "--compressed", "\(live.base)/big"])
+        let array = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [Any]
+        XCTAssertEqual(array?.count, 2000)
+        // Without Accept-Encoding the body is identity.
+        let (_, plain, _) = try runProcess(curl, ["-s", "-D", "-", "-o", "/dev/null", "\(live.base)/big"])
+        XCTAssertFalse(plain.lowercased().contains("content-encoding"), plain)
+    }
+
+    func testGzipRequestBodiesAreDecodedAndBombsRefused() throws {
+        let live = try LiveServer { $0.maxDecompressedBodyBytes = 1_000_000 }
+        let small = try runProcess("/bin/gzip", ["-c"], stdin: Data("{\"x\": 1}".utf8)).1
+        _ = small
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let okFile = directory.appendingPathComponent("ok.gz"), bombFile = directory.appendingPathComponent("bomb.gz")
+        try Data("hello gzip".utf8).write(to: directory.appendingPathComponent("ok"))
+        try Data(count: 5_000_000).write(to: directory.appendingPathComponent("bomb"))
+        try runProcess("/bin/gzip", ["-k", directory.appendingPathComponent("ok").path])
+        try runProcess("/bin/gzip", ["-k", directory.appendingPathComponent("bomb").path])
+        let (_, out, _) = try runProcess(curl, ["-s", "-H", "Content-Encoding: gzip", "--data-binary", "@\(okFile.path)", "\(live.base)/echo"])
+        XCTAssertTrue(out.contains("\"body\":\"hello gzip\""), out)
+        let (_, bomb, _) = try runProcess(curl, ["-s", "-w", "%{http_code}", "-H", "Content-Encoding: gzip", "--data-binary", "@\(bombFile.path)", "\(live.base)/echo"])
+        XCTAssertTrue(bomb.hasSuffix("413"), bomb)
+        let (_, brotli, _) = try runProcess(curl, ["-s", "-w", "%{http_code}", "-H", "Content-Encoding: br", "--data-binary", "x", "\(live.base)/echo"])
+        XCTAssertTrue(brotli.hasSuffix("415"), brotli)
+    }
+
+    func testHTTPSWithASelfSignedCertificate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = directory.appendingPathComponent("key.pem").path, certificate = directory.appendingPathComponent("cert.pem").path
+        let (status, _, err) = try runProcess("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                                                            "-out", certificate, "-days", "1", "-subj", "/CN=localhost"])
+        XCTAssertEqual(status, 0, err)
+        let live = try LiveServer { $0.tlsCertificatePath = certificate; $0.tlsKeyPath = key }
+        let (code, out, curlErr) = try runProcess(curl, ["-sk", "\(live.base)/hello", "\(live.base)/hello"])
+        XCTAssertEqual(code, 0, curlErr)
+        XCTAssertEqual(out, "hellohello")
+        // A plain-HTTP client on the TLS port fails its handshake; the server keeps serving.
+        let raw = try RawClient(port: live.port, receiveTimeout: 2)
+        raw.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        _ = raw.readAll()
+        let (again, body, _) = try runProcess(curl, ["-sk", "--compressed", "-X", "POST", "--data", "abc", "\(live.base)/echo"])
+        XCTAssertEqual(again, 0)
+        XCTAssertTrue(body.contains("\"length\":3"), body)
+    }
+
+    func testPipelinedRequestsAreAnsweredInOrder() throws {
+        let live = try LiveServer()
+        let client = try RawClient(port: live.port)
+        client.send("GET /slow?s=0.3 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        let responses = client.readResponses(3)
+        XCTAssertEqual(responses.count, 3)
+        XCTAssertTrue(responses[0].hasSuffix("slow done"), responses.first ?? "")
+        XCTAssertTrue(responses[1].contains("\"body\":\"abc\""))
+        XCTAssertTrue(responses[2].hasSuffix("hello"))
+    }
+
+    func testSlowlorisGets408WhileOthersAreServed() throws {
+        let live = try LiveServer { $0.headerTimeout = 1 }
+        let slow = try RawClient(port: live.port)
+        slow.send("GET /hello HTTP/1.1\r\nHo")
+        let start = Date()
+        for _ in 0..<5 {
+            let (_, out, _) = try runProcess(curl, ["-s", "\(live.base)/hello"])
+            XCTAssertEqual(out, "hello")
+        }
+        slow.send("s")
+        let answer = slow.readAll()
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408"), answer)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 4)
+        // A client that never sends a byte is closed too.
+        let silent = try RawClient(port: live.port)
+        XCTAssertTrue(silent.readAll().hasPrefix("HTTP/1.1 408"))
+    }
+
+    func testHalfClosedClientStillGetsItsResponse() throws {
+        let live = try LiveServer()
+        let client = try RawClient(port: live.port)
+        client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        client.shutdownWrite()
+        let answer = client.readAll()
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200"), answer)
+        XCTAssertTrue(answer.hasSuffix("hello"))
+        // Half a request then EOF: closed without a response, server unaffected.
+        let partial = try RawClient(port: live.port)
+        partial.send("GET /hello HTTP/1.1\r\nHo")
+        partial.shutdownWrite()
+        XCTAssertEqual(partial.readAll(), "")
+        XCTAssertEqual(try runProcess(curl, ["-s", "\(live.base)/hello"]).1, "hello")
+    }
+
+    func testConnectionLimitAnswers503() throws {
+        let live = try LiveServer { $0.maxConnections = 2 }
+        let a = try RawClient(port: live.port), b = try RawClient(port: live.port)
+        a.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        b.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(a.readResponses(1).count, 1)
+        XCTAssertEqual(b.readResponses(1).count, 1)
+        let c = try RawClient(port: live.port)
+        let answer = c.readAll()
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503"), answer)
+        XCTAssertTrue(answer.contains("Retry-After"))
+    }
+
+    func testIdleKeepAliveConnectionsClose() throws {
+        let live = try LiveServer { $0.idleTimeout = 0.5 }
+        let client = try RawClient(port: live.port)
+        client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(client.readResponses(1).count, 1)
+        let start = Date()
+        XCTAssertTrue(client.isClosedByServer())
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+    }
+
+    func testClientThatDoesNotReadIsCutOffByTheWriteDeadline() throws {
+        let live = try LiveServer { $0.writeTimeout = 1 }
+        let client = try RawClient(port: live.port)
+        var small: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        client.send("GET /huge HTTP/1.1\r\nHost: a\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(try runProcess(curl, ["-s", "\(live.base)/hello"]).1, "hello")
+        // The server gives up on the stalled writer within about a second.
+        let deadline = Date().addingTimeInterval(4)
+        while live.server.openConnections > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertEqual(live.server.openConnections, 0)
+    }
+
+    func testErrorsAreJSONWithRightStatusesAndAllow() throws {
+        let live = try LiveServer()
+        let (_, notFound, _) = try runProcess(curl, ["-s", "-i", "\(live.base)/nope"])
+        XCTAssertTrue(notFound.hasPrefix("HTTP/1.1 404"))
+        XCTAssertTrue(notFound.contains("{\"error\":{\"code\":\"not_found\""), notFound)
+        let (_, notAllowed, _) = try runProcess(curl, ["-s", "-i", "-X", "DELETE", "\(live.base)/hello"])
+        XCTAssertTrue(notAllowed.hasPrefix("HTTP/1.1 405"))
+        XCTAssertTrue(notAllowed.contains("Allow: GET, HEAD"), notAllowed)
+        let (_, head, _) = try runProcess(curl, ["-s", "-I", "\(live.base)/hello"])
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"))
+        XCTAssertTrue(head.contains("Content-Length: 5"), head)
+        let raw = try RawClient(port: live.port)
+        raw.send("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let smuggle = raw.readAll()
+        XCTAssertTrue(smuggle.hasPrefix("HTTP/1.1 400"))
+        XCTAssertTrue(smuggle.contains("Connection: close"))
+    }
+
+    func testRequestIDsAreEchoedOrGeneratedAndLogged() throws {
+        let live = try LiveServer()
+        let records = Records()
+        live.server.onAccess = { records.append($0) }
+        let (_, echoed, _) = try runProcess(curl, ["-s", "-i", "-H", "X-Request-ID: abc-123", "\(live.base)/hello"])
+        XCTAssertTrue(echoed.contains("X-Request-ID: abc-123"), echoed)
+        let (_, generated, _) = try runProcess(curl, ["-s", "-i", "\(live.base)/hello"])
+        let id = generated.split(separator: "\r\n").first { $0.hasPrefix("X-Request-ID: ") }?.dropFirst(14)
+        XCTAssertEqual(id?.count, 32)
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(records.all.first?.requestID, "abc-123")
+        XCTAssertEqual(records.all.first?.status, 200)
+        XCTAssertTrue(records.all.first?.peer.hasPrefix("127.0.0.1:") ?? false)
+    }
+
+    func testGracefulShutdownFinishesInFlightAndRefusesNew() throws {
+        let live = try LiveServer()
+        let result = Records()
+        let started = expectation(description: "in flight done")
+        let url = "\(live.base)/slow?s=1"
+        DispatchQueue.global().async {
+            let out = (try? runProcess("/usr/bin/curl", ["-s", url]))?.1 ?? ""
+            result.note(out)
+            started.fulfill()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let idle = try RawClient(port: live.port)
+        idle.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(idle.readResponses(1).count, 1)
+        let drained = expectation(description: "drained")
+        live.server.shutdown(deadline: 5) { drained.fulfill() }
+        XCTAssertTrue(idle.isClosedByServer(), "idle keep-alive connection closes at shutdown")
+        wait(for: [started, drained], timeout: 6)
+        XCTAssertEqual(result.notes, ["slow done"])
+        XCTAssertThrowsError(try RawClient(port: live.port).send("x"))
+    }
+}
+
+final class Records: @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [HTTPServer.AccessRecord] = []
+    private var texts: [String] = []
+    func append(_ record: HTTPServer.AccessRecord) { lock.lock(); records.append(record); lock.unlock() }
+    func note(_ text: String) { lock.lock(); texts.append(text); lock.unlock() }
+    var all: [HTTPServer.AccessRecord] { lock.lock(); defer { lock.unlock() }; return records }
+    var notes: [String] { lock.lock(); defer { lock.unlock() }; return texts }
+}
