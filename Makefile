@@ -4,7 +4,7 @@ SWIFT   ?= swift
 BIN     := .build/release/instructrec
 THREADS ?= 2
 
-.PHONY: deps build build-debug test run bench bench-engine bench-tokenizer fixtures clean
+.PHONY: deps build build-debug test run bench bench-tokenizer bench-http fuzz fixtures clean
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -39,3 +39,17 @@ bench-tokenizer: build
 	$(BIN) bench-tokenizer
 	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py; \
 	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi
+
+# libFuzzer over the request parser (differential: whole vs split input).
+FUZZ_SECONDS ?= 600
+FUZZ_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swift Sources/HTTP/HTTPError.swift \
+                Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift Fuzz/RequestParserFuzz.swift
+fuzz:
+	mkdir -p .build/fuzz/corpus
+	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTPFuzz $(FUZZ_SOURCES) -o .build/fuzz/request-parser
+	.build/fuzz/request-parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 .build/fuzz/corpus Fuzz/seeds
+
+# wrk against our HTTP layer and nginx in the same run (needs wrk and nginx: installed here as root).
+bench-http: build
+	@scripts/ensure-system-packages.sh wrk nginx-light
+	scripts/bench_http.sh $(BENCH_HTTP_SECONDS)

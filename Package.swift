@@ -5,6 +5,8 @@
 //   COpenBLAS -> T5 (engine; GEMM.swift is the only file importing COpenBLAS)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
+//   InstructRec (templates, instruction fitting, ranking: joins text to ids to scores)
+//   Service (endpoints, JSON requests, inference queue, metrics, configuration: joins HTTP to InstructRec)
 //   InstructRecCLI (the `instructrec` executable: wiring and flags only)
 //
 // Package dependencies: swift-argument-parser (the CLI's subcommands and flags).
@@ -43,9 +45,11 @@ let package = Package(
             name: "CHTTPShims",
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "HTTP", dependencies: ["CHTTPShims"], swiftSettings: optimize),
+        .target(name: "InstructRec", dependencies: ["T5", "Tokenizer"], swiftSettings: optimize),
+        .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5", "Tokenizer"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
-            dependencies: ["T5", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["T5", "Tokenizer", "HTTP", "InstructRec", "Service", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

@@ -35,7 +35,12 @@ final class Connection: @unchecked Sendable {
     private var bodyStartedAt: Double?
     private var idleSince: Double
     private var lastWriteProgress: Double
-    private static let readChunk = 64 * 1024
+    private static let readChunk = 16 * 1024
+    /// reused for every read(2) on this connection
+    private var readBuffer = [UInt8](repeating: 0, count: Connection.readChunk)
+    /// true while a handler runs synchronously on this queue: a response given
+    /// during that call is written without another queue hop
+    private var handlerRunningInline = false
     /// stop reading ahead while a request is being handled once this much is buffered
     private static let readAheadLimit = 1 << 20
 
@@ -72,8 +77,7 @@ final class Connection: @unchecked Sendable {
 
     private func readAvailable() {
         guard state != .closed else { return }
-        var buffer = [UInt8](repeating: 0, count: Connection.readChunk)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
             gone.set()
@@ -84,7 +88,7 @@ final class Connection: @unchecked Sendable {
             peerClosedInput()
             return
         }
-        var bytes = Array(buffer[0..<n])
+        var bytes = Array(readBuffer[0..<n])
         if let tls {
             switch tls.receive(bytes) {
             case let .data(plaintext): bytes = plaintext
@@ -127,6 +131,12 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    private func processBufferedIfReading() {
+        guard state == .reading else { return }
+        processBuffered()
+        if peerClosed && state == .reading { close(reason: "peer closed") }
+    }
+
     /// Runs the parser over buffered bytes while no request is in flight.
     private func processBuffered() {
         while state == .reading {
@@ -164,7 +174,12 @@ final class Connection: @unchecked Sendable {
         let framing = request  // what the response needs: version, keep-alive, id, path for the log
         let finish: @Sendable (HTTPResponse) -> Void = { [weak self] response in
             guard let self else { return }
-            self.queue.async { self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip) }
+            if self.handlerRunningInline {
+                // Called from inside the handler, on this queue: no hop needed.
+                self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip)
+            } else {
+                self.queue.async { self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip) }
+            }
         }
         // RFC 9110 §8.4: decode gzip request bodies; other codings are 415.
         if let encoding = request.headers["Content-Encoding"]?.trimmingOWS().lowercased(), !encoding.isEmpty, encoding != "identity" {
@@ -195,11 +210,12 @@ final class Connection: @unchecked Sendable {
             response.headers.set("Allow", allow.joined(separator: ", "))
             finish(response)
         case let .handler(handler):
+            // Handlers run on this connection's queue and must not block: work
+            // that takes time (inference) is queued elsewhere and answers later.
             let responder = Responder(gone: gone, deliver: finish)
-            let decoded = request
-            server.handlerQueue.async {
-                handler(decoded, responder)
-            }
+            handlerRunningInline = true
+            handler(request, responder)
+            handlerRunningInline = false
         }
     }
 
@@ -218,7 +234,11 @@ final class Connection: @unchecked Sendable {
             idleSince = Connection.now()
             headerStartedAt = idleSince
             if readSuspended && !peerClosed { readSource?.resume(); readSuspended = false }
-            processBuffered()
+            // Pipelined bytes: continue from the queue, not recursively, so a long
+            // pipeline cannot deepen the stack.
+            if parser.bufferedByteCount > 0 || peerClosed {
+                queue.async { [weak self] in self?.processBufferedIfReading() }
+            }
         }
     }
 
@@ -344,9 +364,35 @@ final class Connection: @unchecked Sendable {
            header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return header
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        return RequestIDGenerator.next()
+    }
+}
+
+/// 128-bit random request ids as 32 hex digits. A SplitMix64 stream seeded
+/// once from the system generator: unique and cheap (no syscall per request).
+enum RequestIDGenerator {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var state: UInt64 = UInt64.random(in: .min ... .max)
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func next() -> String {
+        lock.lock()
+        let a = step(), b = step()
+        lock.unlock()
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for i in 0..<16 {
+            bytes[i] = digits[Int((a >> (60 - 4 * UInt64(i))) & 0xF)]
+            bytes[16 + i] = digits[Int((b >> (60 - 4 * UInt64(i))) & 0xF)]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func step() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

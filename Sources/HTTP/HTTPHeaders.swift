@@ -44,8 +44,15 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 }
 
 extension StringProtocol {
+    /// ASCII case-insensitive comparison without allocating (header names are ASCII tokens).
     func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        guard utf8.count == other.utf8.count else { return false }
+        for (a, b) in zip(utf8, other.utf8) where a != b {
+            let la = a >= 0x41 && a <= 0x5A ? a | 0x20 : a
+            let lb = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+            if la != lb { return false }
+        }
+        return true
     }
 
     /// Trims optional whitespace (SP / HTAB, RFC 9110 §5.6.3).

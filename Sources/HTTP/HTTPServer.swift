@@ -9,8 +9,6 @@ import Glibc
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     let router: Router
-    /// handlers run here, off the connection queues
-    let handlerQueue = DispatchQueue(label: "instructrec.http.handlers", attributes: .concurrent)
     private let acceptQueue = DispatchQueue(label: "instructrec.http.accept")
     private let lock = NSLock()
     private var listenFD: Int32 = -1

@@ -47,7 +47,22 @@ public struct RequestParser: Sendable {
 
     public init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
+        // Built once: they are passed on every line and must not cost an interpolation each time.
+        headersTooLarge = HTTPError(status: 431, code: "header_fields_too_large",
+                                    message: "header section exceeds \(limits.maxHeaderBytes) bytes or \(limits.maxHeaderCount) fields",
+                                    closeConnection: true)
+        bodyTooLarge = HTTPError(status: 413, code: "content_too_large",
+                                 message: "request body exceeds \(limits.maxBodyBytes) bytes", closeConnection: true)
+        requestLineTooLong = HTTPError(status: 414, code: "uri_too_long",
+                                       message: "request line exceeds \(limits.maxRequestLineBytes) bytes", closeConnection: true)
+        chunkLineTooLong = .badRequest("chunk-size line exceeds \(limits.maxChunkLineBytes) bytes")
     }
+
+    private let headersTooLarge: HTTPError
+    private let bodyTooLarge: HTTPError
+    private let requestLineTooLong: HTTPError
+    private let chunkLineTooLong: HTTPError
+    private static let chunkNotTerminated = HTTPError.badRequest("chunk data is not followed by CRLF")
 
     public var phase: Phase {
         switch state {
@@ -78,9 +93,7 @@ public struct RequestParser: Sendable {
             case let .failed(error):
                 return .failure(error)
             case .requestLine:
-                switch takeLine(limit: limits.maxRequestLineBytes, tooLong: HTTPError(
-                    status: 414, code: "uri_too_long",
-                    message: "request line exceeds \(limits.maxRequestLineBytes) bytes", closeConnection: true)) {
+                switch takeLine(limit: limits.maxRequestLineBytes, tooLong: requestLineTooLong) {
                 case .incomplete: return .needMoreData
                 case let .error(error): return fail(error)
                 case let .line(line):
@@ -112,8 +125,7 @@ public struct RequestParser: Sendable {
                 }
                 return finish()
             case .chunkSize:
-                switch takeLine(limit: limits.maxChunkLineBytes,
-                                tooLong: .badRequest("chunk-size line exceeds \(limits.maxChunkLineBytes) bytes")) {
+                switch takeLine(limit: limits.maxChunkLineBytes, tooLong: chunkLineTooLong) {
                 case .incomplete: return .needMoreData
                 case let .error(error): return fail(error)
                 case let .line(line):
@@ -139,7 +151,7 @@ public struct RequestParser: Sendable {
                 state = .chunkDataEnd
             case .chunkDataEnd:
                 // RFC 9112 §7.1: chunk-data is followed by CRLF and nothing else.
-                switch takeLine(limit: 0, tooLong: .badRequest("chunk data is not followed by CRLF")) {
+                switch takeLine(limit: 0, tooLong: RequestParser.chunkNotTerminated) {
                 case .incomplete: return .needMoreData
                 case let .error(error): return fail(error)
                 case .line: state = .chunkSize
@@ -358,17 +370,6 @@ public struct RequestParser: Sendable {
     private mutating func fail(_ error: HTTPError) -> Event {
         state = .failed(error)
         return .failure(error)
-    }
-
-    private var headersTooLarge: HTTPError {
-        HTTPError(status: 431, code: "header_fields_too_large",
-                  message: "header section exceeds \(limits.maxHeaderBytes) bytes or \(limits.maxHeaderCount) fields",
-                  closeConnection: true)
-    }
-
-    private var bodyTooLarge: HTTPError {
-        HTTPError(status: 413, code: "content_too_large",
-                  message: "request body exceeds \(limits.maxBodyBytes) bytes", closeConnection: true)
     }
 
     // MARK: - Character classes (RFC 9110 §5.6.2)

@@ -20,12 +20,15 @@ public final class Responder: @unchecked Sendable {
     /// work for it can be dropped.
     public var isClientGone: Bool { gone.isSet }
 
-    public func respond(_ response: HTTPResponse) {
+    /// Sends the response; returns false (and sends nothing) if one was already sent.
+    @discardableResult
+    public func respond(_ response: HTTPResponse) -> Bool {
         lock.lock()
         let first = !delivered
         delivered = true
         lock.unlock()
         if first { deliver(response) }
+        return first
     }
 }
 

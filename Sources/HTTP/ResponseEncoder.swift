@@ -30,7 +30,11 @@ enum ResponseEncoder {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
             // never let a handler inject a line break into the header section
-            out.append(contentsOf: value.utf8.filter { $0 != 0x0D && $0 != 0x0A })
+            if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                out.append(contentsOf: value.utf8.filter { $0 != 0x0D && $0 != 0x0A })
+            } else {
+                out.append(contentsOf: value.utf8)
+            }
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)

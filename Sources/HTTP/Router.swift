@@ -1,4 +1,6 @@
-/// Handles one request; must call `responder.respond` exactly once, from any thread.
+/// Handles one request; must call `responder.respond` exactly once, from any
+/// thread. It is called on the connection's queue and must not block: cheap
+/// work answers inline, slow work (inference) is handed to another queue.
 public typealias Handler = @Sendable (HTTPRequest, Responder) -> Void
 
 /// Exact-path routing by method. HEAD is served by the GET handler with the

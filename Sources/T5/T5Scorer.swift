@@ -23,9 +23,10 @@ public struct ScoreResult: Sendable {
 /// cross-attention K/V is computed once, and all candidates decode as one
 /// packed batch.
 ///
-/// A scorer owns its scratch memory and is not thread-safe; give each worker
-/// its own scorer over the same shared `T5Weights`.
-public final class T5Scorer {
+/// A scorer owns its scratch memory and must be used by one thread at a time
+/// (it may be handed from thread to thread); give each worker its own scorer
+/// over the same shared `T5Weights`.
+public final class T5Scorer: @unchecked Sendable {
     public let weights: T5Weights
     public let threads: Int
     /// Upper bound on instruction and total candidate tokens, a guard on scratch memory.

@@ -1,0 +1,24 @@
+/// Failures of instruction building and ranking. `field` names the request
+/// field (a JSON path) when the caller's input is the cause.
+public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The templates file is unreadable or a template is malformed (start-up error).
+    case templateFile(file: String, reason: String)
+    case invalidTemplate(name: String, reason: String)
+    /// A request names a template that does not exist.
+    case unknownTemplate(name: String, known: [String])
+    /// A request lacks what its template needs.
+    case missingContext(template: String, field: String)
+    /// Even one candidate with no history cannot fit max_input_tokens.
+    case instructionTooLong(field: String, tokens: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .templateFile(file, reason): return "\(file): \(reason)"
+        case let .invalidTemplate(name, reason): return "template '\(name)': \(reason)"
+        case let .unknownTemplate(name, known): return "unknown template '\(name)' (known: \(known.joined(separator: ", ")))"
+        case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
+        case let .instructionTooLong(field, tokens, limit):
+            return "'\(field)' is too long: the instruction needs \(tokens) tokens with a single candidate and no history, more than max_input_tokens \(limit)"
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Tokenizer
+
+/// Limits on what goes into the encoder and the decoder.
+public struct InstructionOptions: Sendable, Equatable {
+    /// encoder tokens per instruction, </s> included
+    public var maxInputTokens = 512
+    /// history titles are shortened to this many tokens once dropping old items is not enough
+    public var maxHistoryTitleTokens = 32
+    /// candidate titles are scored on at most this many tokens (+ </s>)
+    public var maxTargetTokens = 64
+    /// when candidates must be split into groups, the user context is fitted so
+    /// that at least this many of the longest candidates share one instruction
+    public var minimumGroupSize = 5
+
+    public init() {}
+}
+
+/// The instructions for one request: one group normally, several when the
+/// candidates cannot share one instruction within max_input_tokens.
+public struct InstructionPlan: Sendable {
+    public struct Group: Sendable {
+        public var text: String
+        /// encoder input: tokenizer(text), </s> included
+        public var tokens: [Int32]
+        /// indices into the request's candidates
+        public var candidates: [Int]
+    }
+
+    public var template: String
+    public var groups: [Group]
+    /// per candidate: title tokens (truncated to maxTargetTokens), without </s>
+    public var targets: [[Int32]]
+    public var historyItemsUsed: Int
+    public var historyItemsDropped: Int
+    public var historyTitlesShortened: Int
+}
+
+/// Builds InstructRec instructions from templates and fits them to the
+/// encoder's budget, in this order, never cutting the template text, the
+/// intention, the preference or a candidate title:
+/// 1. drop the oldest history items;
+/// 2. shorten over-long history titles (and retry with as much history as fits);
+/// 3. drop the history altogether;
+/// 4. split the candidates into groups that fit, each with the same user context.
+public struct InstructionBuilder: Sendable {
+    public let templates: TemplateSet
+    public let tokenizer: Tokenizer
+    public let options: InstructionOptions
+
+    public init(templates: TemplateSet, tokenizer: Tokenizer, options: InstructionOptions) {
+        self.templates = templates
+        self.tokenizer = tokenizer
+        self.options = options
+    }
+
+    public func plan(context: UserContext, candidates: [Item], template requested: String? = nil) throws -> InstructionPlan {
+        let template = try templates.template(named: requested, for: context)
+        let used = template.placeholders
+        if used.contains(.history) && context.history.isEmpty && requested != nil {
+            throw InstructRecError.missingContext(template: template.name, field: "history")
+        }
+        if used.contains(.preference) && (context.preference ?? "").isEmpty {
+            throw InstructRecError.missingContext(template: template.name, field: "preference")
+        }
+        if used.contains(.intention) && (context.intention ?? "").isEmpty {
+            throw InstructRecError.missingContext(template: template.name, field: "query")
+        }
+        let targets = candidates.map { Array(tokenizer.encode($0.title, addEOS: false).prefix(options.maxTargetTokens)) }
+        let history = used.contains(.history) ? context.history.map(\.title) : []
+        let all = Array(candidates.indices)
+        let limit = options.maxInputTokens
+
+        func render(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> String {
+            var values: [Template.Placeholder: String] = [:]
+            values[.history] = historyTitles.map(templates.format).joined(separator: templates.historySeparator)
+            values[.preference] = context.preference ?? ""
+            values[.intention] = context.intention ?? ""
+            values[.candidates] = group.map { templates.format(candidates[$0].title) }.joined(separator: templates.candidateSeparator)
+            return template.render(values)
+        }
+        func tokens(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> [Int32] {
+            tokenizer.encode(render(historyTitles, group))
+        }
+        /// Largest number of most-recent history items with which `group` fits, or nil.
+        func mostHistory(_ titles: [String], _ group: [Int], atLeast minimum: Int) -> Int? {
+            var low = minimum, high = titles.count, best: Int?
+            while low <= high {
+                let mid = (low + high) / 2
+                if tokens(titles.suffix(mid), group).count <= limit { best = mid; low = mid + 1 } else { high = mid - 1 }
+            }
+            return best
+        }
+        func result(_ groups: [InstructionPlan.Group], kept: Int, shortened: Int) -> InstructionPlan {
+            InstructionPlan(template: template.name, groups: groups, targets: targets, historyItemsUsed: kept,
+                            historyItemsDropped: history.count - kept, historyTitlesShortened: shortened)
+        }
+
+        // 0. Everything fits.
+        let full = tokens(history[...], all)
+        if full.count <= limit {
+            return result([.init(text: render(history[...], all), tokens: full, candidates: all)], kept: history.count, shortened: 0)
+        }
+        // 1. Drop the oldest history items, keeping at least the most recent one.
+        if !history.isEmpty, let kept = mostHistory(history, all, atLeast: 1) {
+            let titles = history.suffix(kept)
+            return result([.init(text: render(titles, all), tokens: tokens(titles, all), candidates: all)], kept: kept, shortened: 0)
+        }
+        // 2. Shorten over-long history titles, then keep as much history as fits.
+        let (shortTitles, shortenedCount) = shorten(history)
+        if shortenedCount > 0, let kept = mostHistory(shortTitles, all, atLeast: 1) {
+            let titles = shortTitles.suffix(kept)
+            let shortenedKept = zip(history.suffix(kept), titles).filter { $0 != $1 }.count
+            return result([.init(text: render(titles, all), tokens: tokens(titles, all), candidates: all)],
+                          kept: kept, shortened: shortenedKept)
+        }
+        // 3. No history at all.
+        let bare = tokens([], all)
+        if bare.count <= limit {
+            return result([.init(text: render([], all), tokens: bare, candidates: all)], kept: 0, shortened: 0)
+        }
+        // 4. Groups. The shared context keeps as much history as lets the
+        // longest candidates still share one instruction.
+        let byLength = all.sorted { candidates[$0].title.utf8.count > candidates[$1].title.utf8.count }
+        var context: [String] = []
+        var contextFits = false
+        for size in [min(options.minimumGroupSize, all.count), 1] where size >= 1 {
+            let probe = Array(byLength.prefix(size))
+            if let kept = mostHistory(shortTitles, probe, atLeast: 0) {
+                context = Array(shortTitles.suffix(kept))
+                contextFits = true
+                break
+            }
+        }
+        guard contextFits else {
+            let longest = tokens([], [byLength[0]]).count
+            throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(context: context, used: used),
+                                                      tokens: longest, limit: limit)
+        }
+        // tokens of one formatted item followed by the separator, as it sits inside a list
+        let cost: (Int) -> Int = { index in
+            tokenizer.encode(templates.format(candidates[index].title) + templates.candidateSeparator, addEOS: false).count
+        }
+        let groups = pack(all, context: context[...], cost: cost, render: render, tokens: tokens)
+        let shortenedKept = zip(history.suffix(context.count), context).filter { $0 != $1 }.count
+        return result(groups, kept: context.count, shortened: shortenedKept)
+    }
+
+    /// Greedy packing in input order. The token count of a candidate list is
+    /// nearly additive over items (SentencePiece pre-splits at spaces), so
+    /// groups are packed by estimate and each is verified by a real tokenization.
+    private func pack(_ indices: [Int], context: ArraySlice<String>, cost: (Int) -> Int,
+                      render: (ArraySlice<String>, [Int]) -> String,
+                      tokens: (ArraySlice<String>, [Int]) -> [Int32]) -> [InstructionPlan.Group] {
+        let limit = options.maxInputTokens
+        let base = tokens(context, []).count
+        var groups: [InstructionPlan.Group] = []
+        var pending = indices[...]
+        while let first = pending.first {
+            var group = [first]
+            var estimate = base + cost(first)
+            pending.removeFirst()
+            while let next = pending.first {
+                let itemCost = cost(next)
+                if estimate + itemCost > limit { break }
+                group.append(next)
+                estimate += itemCost
+                pending.removeFirst()
+            }
+            // Verify; give back candidates from the end while the estimate was optimistic.
+            var encoded = tokens(context, group)
+            while encoded.count > limit && group.count > 1 {
+                pending.insert(group.removeLast(), at: pending.startIndex)
+                encoded = tokens(context, group)
+            }
+            groups.append(.init(text: render(context, group), tokens: encoded, candidates: group))
+        }
+        return groups
+    }
+
+    /// Shortens every history title longer than maxHistoryTitleTokens; returns the titles and how many changed.
+    private func shorten(_ titles: [String]) -> ([String], Int) {
+        var changed = 0
+        let short = titles.map { title -> String in
+            let ids = tokenizer.encode(title, addEOS: false)
+            guard ids.count > options.maxHistoryTitleTokens else { return title }
+            changed += 1
+            return tokenizer.decode(Array(ids.prefix(options.maxHistoryTitleTokens)))
+        }
+        return (short, changed)
+    }
+
+    private func requestFieldForOverflow(context: [String], used: Set<Template.Placeholder>) -> String {
+        used.contains(.intention) ? "query" : used.contains(.preference) ? "preference" : "candidates"
+    }
+}

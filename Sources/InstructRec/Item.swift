@@ -1,0 +1,34 @@
+/// A catalogue item as the service sees it: an id and the title the model reads.
+public struct Item: Sendable, Equatable {
+    public var id: String
+    public var title: String
+
+    public init(id: String, title: String) {
+        self.id = id
+        self.title = title
+    }
+}
+
+/// The kind of intention in an instruction (InstructRec's I1 / I2).
+public enum IntentKind: String, Sendable, CaseIterable {
+    case vague
+    case specific
+}
+
+/// Everything about the user that goes into an instruction.
+public struct UserContext: Sendable, Equatable {
+    /// items the user interacted with, oldest first (P1)
+    public var history: [Item]
+    /// the user's own words about their taste (P2)
+    public var preference: String?
+    /// what the user is looking for now (I1 / I2)
+    public var intention: String?
+    public var intentKind: IntentKind
+
+    public init(history: [Item] = [], preference: String? = nil, intention: String? = nil, intentKind: IntentKind = .specific) {
+        self.history = history
+        self.preference = preference
+        self.intention = intention
+        self.intentKind = intentKind
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// The instruction templates of a deployment, loaded from a human-editable
+/// JSON file (config/templates.json by default). Users who fine-tuned on their
+/// own prompts point the service at their own file: matching training-time
+/// wording exactly is what makes a fine-tune work.
+///
+/// File shape:
+///     { "item_format": "\"{title}\"", "history_separator": ", ", "candidate_separator": ", ",
+///       "templates": { "recommend.history": "... {history} ... {candidates} ...", ... } }
+///
+/// Serving (T3) names encode the InstructRec combination they render:
+/// `recommend.{history|preference|history_preference}` for ⟨P, I0, T3⟩,
+/// `search.{vague|specific}` for ⟨P0, I, T3⟩, and
+/// `search.{history|preference|history_preference}.{vague|specific}` for personalised search.
+public struct TemplateSet: Sendable {
+    public let templates: [String: Template]
+    /// how one item is written inside a list; must contain {title}
+    public let itemFormat: String
+    public let historySeparator: String
+    public let candidateSeparator: String
+    public let source: String
+
+    public init(contentsOf url: URL) throws {
+        let file = url.path
+        guard let data = try? Data(contentsOf: url) else {
+            throw InstructRecError.templateFile(file: file, reason: "cannot read the templates file")
+        }
+        try self.init(jsonData: data, source: file)
+    }
+
+    public init(jsonData data: Data, source: String) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw InstructRecError.templateFile(file: source, reason: "not a JSON object")
+        }
+        guard let raw = object["templates"] as? [String: Any], !raw.isEmpty else {
+            throw InstructRecError.templateFile(file: source, reason: "'templates' must be a non-empty object of name -> text")
+        }
+        itemFormat = object["item_format"] as? String ?? "\"{title}\""
+        guard itemFormat.contains("{title}") else {
+            throw InstructRecError.templateFile(file: source, reason: "'item_format' must contain {title}")
+        }
+        historySeparator = object["history_separator"] as? String ?? ", "
+        candidateSeparator = object["candidate_separator"] as? String ?? ", "
+        var templates: [String: Template] = [:]
+        for (name, value) in raw {
+            guard let text = value as? String, !text.isEmpty else {
+                throw InstructRecError.invalidTemplate(name: name, reason: "must be a non-empty string")
+            }
+            let template = try Template(name: name, text: text)
+            try TemplateSet.validate(template)
+            templates[name] = template
+        }
+        self.templates = templates
+        self.source = source
+    }
+
+    /// A serving name must use exactly the context its name promises.
+    static func validate(_ template: Template) throws {
+        let name = template.name
+        let used = template.placeholders
+        guard name.hasPrefix("recommend.") || name.hasPrefix("search.") else { return }
+        func require(_ p: Template.Placeholder, _ needed: Bool) throws {
+            if needed && !used.contains(p) {
+                throw InstructRecError.invalidTemplate(name: name, reason: "must contain {\(p.rawValue)}")
+            }
+            if !needed && used.contains(p) {
+                throw InstructRecError.invalidTemplate(name: name, reason: "must not contain {\(p.rawValue)} (its name says the request has none)")
+            }
+        }
+        let parts = name.split(separator: ".").map(String.init)
+        let preferenceKind = parts.count >= 2 && ["history", "preference", "history_preference"].contains(parts[1]) ? parts[1] : nil
+        try require(.candidates, true)
+        try require(.item, false)
+        try require(.history, preferenceKind == "history" || preferenceKind == "history_preference")
+        try require(.preference, preferenceKind == "preference" || preferenceKind == "history_preference")
+        try require(.intention, parts[0] == "search")
+    }
+
+    /// The template for a request: the named one, or the one the context selects.
+    public func template(named requested: String?, for context: UserContext) throws -> Template {
+        if let requested {
+            guard let template = templates[requested] else {
+                throw InstructRecError.unknownTemplate(name: requested, known: templates.keys.sorted())
+            }
+            return template
+        }
+        let name = TemplateSet.name(for: context)
+        guard let template = templates[name] else {
+            throw InstructRecError.unknownTemplate(name: name, known: templates.keys.sorted())
+        }
+        return template
+    }
+
+    /// The serving template name for a context's ⟨P, I⟩ combination.
+    public static func name(for context: UserContext) -> String {
+        let hasHistory = !context.history.isEmpty
+        let hasPreference = !(context.preference ?? "").isEmpty
+        let preference: String? = hasHistory && hasPreference ? "history_preference"
+            : hasHistory ? "history" : hasPreference ? "preference" : nil
+        guard let intention = context.intention, !intention.isEmpty else {
+            return "recommend.\(preference ?? "history")"
+        }
+        let kind = context.intentKind.rawValue
+        return preference.map { "search.\($0).\(kind)" } ?? "search.\(kind)"
+    }
+
+    /// One item as written in a list.
+    public func format(_ title: String) -> String {
+        itemFormat.replacingOccurrences(of: "{title}", with: title)
+    }
+}

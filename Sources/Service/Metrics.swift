@@ -1,0 +1,105 @@
+import Foundation
+
+/// Prometheus metrics (text exposition format 0.0.4), kept without a client
+/// library: counters and gauges with labels, and histograms.
+final class Metrics: @unchecked Sendable {
+    final class Counter: @unchecked Sendable {
+        let name: String, help: String
+        private let lock = NSLock()
+        private var values: [[String: String]: Double] = [:]
+        init(_ name: String, _ help: String) { self.name = name; self.help = help }
+        func increment(_ labels: [String: String] = [:], by amount: Double = 1) {
+            lock.lock(); values[labels, default: 0] += amount; lock.unlock()
+        }
+        func value(_ labels: [String: String] = [:]) -> Double { lock.lock(); defer { lock.unlock() }; return values[labels] ?? 0 }
+        func render() -> String {
+            lock.lock(); defer { lock.unlock() }
+            var out = "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+            if values.isEmpty { out += "\(name) 0\n" }
+            for (labels, value) in values.sorted(by: { Metrics.key($0.key) < Metrics.key($1.key) }) {
+                out += "\(name)\(Metrics.format(labels)) \(Metrics.number(value))\n"
+            }
+            return out
+        }
+    }
+
+    final class Gauge: @unchecked Sendable {
+        let name: String, help: String
+        private let lock = NSLock()
+        private var value = 0.0
+        init(_ name: String, _ help: String) { self.name = name; self.help = help }
+        func set(_ newValue: Double) { lock.lock(); value = newValue; lock.unlock() }
+        func render() -> String {
+            lock.lock(); defer { lock.unlock() }
+            return "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Metrics.number(value))\n"
+        }
+    }
+
+    final class Histogram: @unchecked Sendable {
+        let name: String, help: String
+        let buckets: [Double]
+        private let lock = NSLock()
+        private var series: [[String: String]: (counts: [Int], sum: Double, count: Int)] = [:]
+        init(_ name: String, _ help: String, buckets: [Double]) { self.name = name; self.help = help; self.buckets = buckets }
+        func observe(_ value: Double, _ labels: [String: String] = [:]) {
+            lock.lock()
+            var entry = series[labels] ?? (Array(repeating: 0, count: buckets.count), 0, 0)
+            for (i, bound) in buckets.enumerated() where value <= bound { entry.counts[i] += 1 }
+            entry.sum += value
+            entry.count += 1
+            series[labels] = entry
+            lock.unlock()
+        }
+        func render() -> String {
+            lock.lock(); defer { lock.unlock() }
+            var out = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            for (labels, entry) in series.sorted(by: { Metrics.key($0.key) < Metrics.key($1.key) }) {
+                for (i, bound) in buckets.enumerated() {
+                    var l = labels
+                    l["le"] = Metrics.number(bound)
+                    out += "\(name)_bucket\(Metrics.format(l)) \(entry.counts[i])\n"
+                }
+                var inf = labels
+                inf["le"] = "+Inf"
+                out += "\(name)_bucket\(Metrics.format(inf)) \(entry.count)\n"
+                out += "\(name)_sum\(Metrics.format(labels)) \(Metrics.number(entry.sum))\n"
+                out += "\(name)_count\(Metrics.format(labels)) \(entry.count)\n"
+            }
+            return out
+        }
+    }
+
+    let requests = Counter("instructrec_requests_total", "HTTP requests by route and status.")
+    let latency = Histogram("instructrec_request_duration_seconds", "End-to-end request latency by route.",
+                            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+    let queueWait = Histogram("instructrec_queue_wait_seconds", "Time scoring jobs waited in the inference queue.",
+                              buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+    let queueDepth = Gauge("instructrec_queue_depth", "Scoring jobs waiting in the inference queue (use for autoscaling).")
+    let inFlight = Gauge("instructrec_inflight_requests", "Scoring jobs running on workers.")
+    let tokens = Counter("instructrec_tokens_total", "Tokens processed, by kind (instruction, candidate).")
+    let candidates = Counter("instructrec_candidates_total", "Candidates scored.")
+    let dropped = Counter("instructrec_dropped_jobs_total", "Scoring jobs dropped before inference, by reason.")
+    let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading the model at start-up.")
+    let ready = Gauge("instructrec_ready", "1 when the service accepts traffic.")
+
+    func render() -> String {
+        [requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
+         candidates.render(), dropped.render(), modelLoadSeconds.render(), ready.render()].joined()
+    }
+
+    static func key(_ labels: [String: String]) -> String { labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+
+    static func format(_ labels: [String: String]) -> String {
+        guard !labels.isEmpty else { return "" }
+        let body = labels.sorted { $0.key < $1.key }.map { key, value in
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+            return "\(key)=\"\(escaped)\""
+        }.joined(separator: ",")
+        return "{\(body)}"
+    }
+
+    static func number(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTP
+import InstructRec
+
+/// Every setting of `instructrec serve`. Defaults come from
+/// config/instructrec.json; `INSTRUCTREC_<KEY>` environment variables override
+/// it; command-line flags override both. Each setting is validated at start
+/// with an error naming it.
+public struct ServiceConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 8080
+    /// HF checkpoint directory (config.json + model.safetensors)
+    public var model = "models/default"
+    /// directory or file with tokenizer.json / spiece.model; defaults to the model directory
+    public var tokenizer: String?
+    public var templates = "config/templates.json"
+    public var workers = 1
+    public var threadsPerWorker = 2
+    public var queueCapacity = 32
+    public var requestTimeoutMilliseconds = 30_000
+    public var maxInputTokens = 512
+    public var maxTargetTokens = 64
+    public var maxHistoryTitleTokens = 32
+    public var maxCandidates = 100
+    public var maxHistoryItems = 200
+    public var maxTextCharacters = 2000
+    public var maxBodyBytes = 4 * 1024 * 1024
+    public var maxConnections = 1024
+    public var apiKeys: [String] = []
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var drainDelaySeconds = 5.0
+    public var shutdownDeadlineSeconds = 30.0
+    public var idleTimeoutSeconds = 75.0
+    public var logRequests = true
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let setting: String
+        public let reason: String
+        public var description: String { "configuration setting '\(setting)': \(reason)" }
+    }
+
+    /// The keys, as written in the JSON file (and, uppercased, after INSTRUCTREC_).
+    public static let keys = [
+        "host", "port", "model", "tokenizer", "templates", "workers", "threads_per_worker", "queue_capacity",
+        "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
+        "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
+        "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests",
+    ]
+
+    /// file (optional) < environment < overrides (flags), each a key -> text map.
+    public static func load(file: String?, environment: [String: String], overrides: [String: String]) throws -> ServiceConfiguration {
+        var configuration = ServiceConfiguration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw Invalid(setting: "config", reason: "cannot read \(file)")
+            }
+            guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw Invalid(setting: "config", reason: "\(file) is not a JSON object")
+            }
+            for (key, value) in json.sorted(by: { $0.key < $1.key }) {
+                guard keys.contains(key) else { throw Invalid(setting: key, reason: "unknown setting in \(file)") }
+                if value is NSNull { try configuration.apply(key, nil); continue }
+                if let list = value as? [String] { try configuration.apply(key, list.joined(separator: ",")); continue }
+                if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
+                    try configuration.apply(key, number.boolValue ? "true" : "false"); continue
+                }
+                try configuration.apply(key, "\(value)")
+            }
+        }
+        for key in keys {
+            if let value = environment["INSTRUCTREC_" + key.uppercased()] { try configuration.apply(key, value) }
+        }
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            guard keys.contains(key) else { throw Invalid(setting: key, reason: "unknown setting") }
+            try configuration.apply(key, value)
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    mutating func apply(_ key: String, _ raw: String?) throws {
+        func int(_ low: Int, _ high: Int) throws -> Int {
+            guard let raw, let value = Int(raw.trimmingCharacters(in: .whitespaces)), value >= low, value <= high else {
+                throw Invalid(setting: key, reason: "must be an integer in \(low)...\(high), got '\(raw ?? "null")'")
+            }
+            return value
+        }
+        func double(_ low: Double, _ high: Double) throws -> Double {
+            guard let raw, let value = Double(raw.trimmingCharacters(in: .whitespaces)), value >= low, value <= high else {
+                throw Invalid(setting: key, reason: "must be a number in \(low)...\(high), got '\(raw ?? "null")'")
+            }
+            return value
+        }
+        func text() throws -> String {
+            guard let raw, !raw.isEmpty else { throw Invalid(setting: key, reason: "must not be empty") }
+            return raw
+        }
+        func optionalText() -> String? { raw.flatMap { $0.isEmpty || $0 == "null" ? nil : $0 } }
+        switch key {
+        case "host": host = try text()
+        case "port": port = try int(0, 65535)
+        case "model": model = try text()
+        case "tokenizer": tokenizer = optionalText()
+        case "templates": templates = try text()
+        case "workers": workers = try int(1, 64)
+        case "threads_per_worker": threadsPerWorker = try int(1, 256)
+        case "queue_capacity": queueCapacity = try int(1, 100_000)
+        case "request_timeout_ms": requestTimeoutMilliseconds = try int(1, 3_600_000)
+        case "max_input_tokens": maxInputTokens = try int(16, 65536)
+        case "max_target_tokens": maxTargetTokens = try int(1, 4096)
+        case "max_history_title_tokens": maxHistoryTitleTokens = try int(1, 4096)
+        case "max_candidates": maxCandidates = try int(1, 10_000)
+        case "max_history_items": maxHistoryItems = try int(0, 100_000)
+        case "max_text_chars": maxTextCharacters = try int(1, 1_000_000)
+        case "max_body_bytes": maxBodyBytes = try int(1024, 1 << 30)
+        case "max_connections": maxConnections = try int(1, 1_000_000)
+        case "api_keys":
+            apiKeys = (raw ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let short = apiKeys.first(where: { $0.count < 16 }) {
+                throw Invalid(setting: key, reason: "each key needs at least 16 characters ('\(short.prefix(3))...' is shorter)")
+            }
+        case "tls_cert": tlsCertificate = optionalText()
+        case "tls_key": tlsKey = optionalText()
+        case "drain_delay_s": drainDelaySeconds = try double(0, 600)
+        case "shutdown_deadline_s": shutdownDeadlineSeconds = try double(0.1, 3600)
+        case "idle_timeout_s": idleTimeoutSeconds = try double(0.1, 86400)
+        case "log_requests":
+            guard let raw, ["true", "false", "1", "0"].contains(raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be true or false, got '\(raw ?? "null")'")
+            }
+            logRequests = raw.lowercased() == "true" || raw == "1"
+        default: throw Invalid(setting: key, reason: "unknown setting")
+        }
+    }
+
+    func validate() throws {
+        if (tlsCertificate == nil) != (tlsKey == nil) {
+            throw Invalid(setting: tlsCertificate == nil ? "tls_cert" : "tls_key", reason: "tls_cert and tls_key must be set together")
+        }
+        for (setting, path) in [("tls_cert", tlsCertificate), ("tls_key", tlsKey)] {
+            if let path, !FileManager.default.fileExists(atPath: path) { throw Invalid(setting: setting, reason: "\(path) does not exist") }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Invalid(setting: "model", reason: "\(model) is not a directory")
+        }
+        guard FileManager.default.fileExists(atPath: templates) else {
+            throw Invalid(setting: "templates", reason: "\(templates) does not exist")
+        }
+        if maxTargetTokens >= maxInputTokens {
+            throw Invalid(setting: "max_target_tokens", reason: "must be smaller than max_input_tokens")
+        }
+    }
+
+    public var httpConfiguration: HTTPServerConfiguration {
+        var http = HTTPServerConfiguration()
+        http.host = host
+        http.port = port
+        http.maxConnections = maxConnections
+        http.limits.maxBodyBytes = maxBodyBytes
+        http.maxDecompressedBodyBytes = maxBodyBytes * 4
+        http.tlsCertificatePath = tlsCertificate
+        http.tlsKeyPath = tlsKey
+        http.drainDelay = drainDelaySeconds
+        http.shutdownDeadline = shutdownDeadlineSeconds
+        http.idleTimeout = idleTimeoutSeconds
+        return http
+    }
+
+    var instructionOptions: InstructionOptions {
+        var options = InstructionOptions()
+        options.maxInputTokens = maxInputTokens
+        options.maxTargetTokens = maxTargetTokens
+        options.maxHistoryTitleTokens = maxHistoryTitleTokens
+        return options
+    }
+
+    var requestLimits: RequestLimits {
+        RequestLimits(maxCandidates: maxCandidates, maxHistoryItems: maxHistoryItems, maxTextCharacters: maxTextCharacters)
+    }
+}
