@@ -65,6 +65,7 @@ public final class RerankService: @unchecked Sendable {
     }
 
     var isReady: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready && !draining }
+    var isLoaded: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready }
     public var isDraining: Bool { stateLock.lock(); defer { stateLock.unlock() }; return draining }
 
     func setReady(_ value: Bool) {
@@ -141,7 +142,9 @@ public final class RerankService: @unchecked Sendable {
         do {
             try authorize(request)
             try checkContentType(request)
-            if !isReady { throw draining ? ServiceError.draining : ServiceError(status: 503, code: "loading", message: "model is loading", retryAfterSeconds: 1) }
+            // While draining, readiness is false but requests are still served: the
+            // load balancer needs the drain delay to notice, and nothing may fail meanwhile.
+            if !isLoaded { throw ServiceError(status: 503, code: "loading", message: "model is loading", retryAfterSeconds: 1) }
             let rank = try RankRequestDecoder.decode(request.body, endpoint: endpoint, limits: configuration.requestLimits)
             let tokenizeStart = DispatchTime.now()
             let plan = try builder.plan(context: rank.context, candidates: rank.candidates, template: rank.template)

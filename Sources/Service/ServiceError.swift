@@ -32,7 +32,6 @@ public struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible 
 
     static let overloaded = ServiceError(status: 503, code: "overloaded",
                                          message: "the inference queue is full; retry shortly", retryAfterSeconds: 1)
-    static let draining = ServiceError(status: 503, code: "draining", message: "the service is shutting down", retryAfterSeconds: 1)
 
     /// Maps any error to its status. Internal errors never expose paths or traces.
     static func from(_ error: Error) -> ServiceError {

@@ -1,0 +1,144 @@
+import Foundation
+import XCTest
+
+/// End-to-end: the real binary over HTTP, every endpoint and every error.
+final class EndpointTests: XCTestCase {
+    nonisolated(unsafe) static var shared: ServiceProcess?
+
+    var service: ServiceProcess {
+        get throws {
+            if let s = Self.shared { return s }
+            let s = try ServiceProcess()
+            Self.shared = s
+            return s
+        }
+    }
+
+    override class func tearDown() {
+        _ = shared?.terminate()
+        shared = nil
+    }
+
+    func testRecommendRanksAllCandidatesWithScoresAndUsage() throws {
+        let reply = try service.request("POST", "/recommend", body: Bodies.recommend)
+        XCTAssertEqual(reply.status, 200, reply.body)
+        let json = try XCTUnwrap(reply.json)
+        let results = try XCTUnwrap(json["results"] as? [[String: Any]])
+        XCTAssertEqual(results.count, 4)
+        let scores = results.compactMap { $0["score"] as? Double }
+        XCTAssertEqual(scores, scores.sorted(by: >), "sorted by score, best first")
+        let relevance = results.compactMap { $0["relevance_score"] as? Double }
+        XCTAssertEqual(relevance.reduce(0, +), 1, accuracy: 1e-5)
+        XCTAssertEqual(Set(results.compactMap { $0["id"] as? String }), ["mk8", "hdmi", "spl", "fifa"])
+        XCTAssertEqual(json["template"] as? String, "recommend.history")
+        let usage = try XCTUnwrap(json["usage"] as? [String: Any])
+        XCTAssertEqual(usage["groups"] as? Int, 1)
+        XCTAssertEqual(usage["history_items_dropped"] as? Int, 0)
+        let instructions = try XCTUnwrap(json["instructions"] as? [String])
+        XCTAssertTrue(instructions[0].contains("\"Super Mario Odyssey\", \"The Legend of Zelda: Breath of the Wild\""), instructions[0])
+        XCTAssertNotNil((json["timing_ms"] as? [String: Any])?["encode"])
+        XCTAssertEqual(reply.headers["x-request-id"], json["id"] as? String)
+    }
+
+    func testSearchAndPersonalizedSearchPickTheirTemplates() throws {
+        let plain = try service.request("POST", "/search", body: Bodies.search).json
+        XCTAssertEqual(plain?["template"] as? String, "search.vague")
+        let personal = try service.request("POST", "/search", body: """
+        {"query": "blue controller", "history": ["Halo 3"], "preference": "I like shooters", "candidates": ["a", "b"]}
+        """).json
+        XCTAssertEqual(personal?["template"] as? String, "search.history_preference.specific")
+    }
+
+    func testRerankHasTheCohereShape() throws {
+        let json = try XCTUnwrap(try service.request("POST", "/rerank", body: Bodies.rerank).json)
+        let results = try XCTUnwrap(json["results"] as? [[String: Any]])
+        XCTAssertEqual(results.count, 1, "top_n")
+        XCTAssertNotNil(results[0]["relevance_score"])
+        XCTAssertNotNil((results[0]["document"] as? [String: Any])?["text"])
+    }
+
+    func testTiesKeepInputOrder() throws {
+        let json = try XCTUnwrap(try service.request("POST", "/recommend", body: """
+        {"history": ["Halo 3"], "candidates": [{"id": "x", "title": "Same Title"}, {"id": "y", "title": "Same Title"}]}
+        """).json)
+        let ids = (json["results"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        XCTAssertEqual(ids, ["x", "y"])
+    }
+
+    func testOperationsEndpoints() throws {
+        let health = try service.request("GET", "/healthz")
+        XCTAssertEqual(health.status, 200)
+        XCTAssertEqual(try service.request("GET", "/readyz").status, 200)
+        _ = try service.request("POST", "/recommend", body: Bodies.recommend)
+        let metrics = try service.request("GET", "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        for name in ["instructrec_requests_total{route=\"/recommend\",status=\"200\"}", "instructrec_request_duration_seconds_bucket",
+                     "instructrec_queue_depth", "instructrec_inflight_requests", "instructrec_tokens_total{kind=\"instruction\"}",
+                     "instructrec_candidates_total", "instructrec_model_load_seconds"] {
+            XCTAssertTrue(metrics.body.contains(name), "missing \(name)")
+        }
+        let info = try XCTUnwrap(try service.request("GET", "/info").json)
+        XCTAssertEqual((info["model"] as? [String: Any])?["d_model"] as? Int, 16)
+        XCTAssertTrue((info["templates"] as? [String])?.contains("recommend.history") ?? false)
+        let openapi = try XCTUnwrap(try service.request("GET", "/openapi.json").json)
+        XCTAssertEqual(openapi["openapi"] as? String, "3.1.0")
+    }
+
+    // MARK: bad input: every case names the field and the rule
+
+    func assertError(_ path: String, _ body: String, status: Int, code: String, field: String? = nil,
+                     headers: [String: String] = ["Content-Type": "application/json"], file: StaticString = #filePath, line: UInt = #line) throws {
+        let reply = try service.request("POST", path, body: body, headers: headers)
+        XCTAssertEqual(reply.status, status, reply.body, file: file, line: line)
+        let error = reply.json?["error"] as? [String: Any]
+        XCTAssertEqual(error?["code"] as? String, code, reply.body, file: file, line: line)
+        if let field { XCTAssertEqual(error?["field"] as? String, field, reply.body, file: file, line: line) }
+        XCTAssertNotNil(error?["message"] as? String, file: file, line: line)
+    }
+
+    func testMalformedJSONGetsTheByteOffset() throws {
+        let reply = try service.request("POST", "/recommend", body: "{\"history\": [\"a\",, ]}")
+        XCTAssertEqual(reply.status, 400)
+        let error = reply.json?["error"] as? [String: Any]
+        XCTAssertEqual(error?["code"] as? String, "malformed_json")
+        XCTAssertEqual(error?["offset"] as? Int, 17)
+        try assertError("/recommend", String(repeating: "[", count: 10_000), status: 400, code: "malformed_json")
+    }
+
+    func testWrongTypesAndMissingFieldsName422Paths() throws {
+        try assertError("/recommend", #"{"history": "Halo", "candidates": ["a"]}"#, status: 422, code: "invalid_field", field: "$.history")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": [{"id": "a", "title": 5}]}"#, status: 422, code: "invalid_field", field: "$.candidates[0].title")
+        try assertError("/recommend", #"{"history": ["Halo"]}"#, status: 422, code: "invalid_field", field: "$.candidates")
+        try assertError("/search", #"{"candidates": ["a"]}"#, status: 422, code: "invalid_field", field: "$.query")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "scoring": "max"}"#, status: 422, code: "invalid_field", field: "$.scoring")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "colour": 1}"#, status: 422, code: "invalid_field", field: "$.colour")
+        try assertError("/recommend", #"[1, 2]"#, status: 422, code: "invalid_field", field: "$")
+    }
+
+    func testCandidateRules() throws {
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": []}"#, status: 422, code: "invalid_field", field: "$.candidates")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": [{"id": "a", "title": "x"}, {"id": "a", "title": "y"}]}"#,
+                        status: 422, code: "invalid_field", field: "$.candidates[1].id")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["ok", "  "]}"#, status: 422, code: "invalid_field", field: "$.candidates[1]")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a", "b"], "top_n": 3}"#, status: 422, code: "invalid_field", field: "$.top_n")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a", "b"], "top_n": 0}"#, status: 422, code: "invalid_field", field: "$.top_n")
+    }
+
+    func testSizeLimits() throws {
+        try assertError("/recommend", Bodies.manyCandidates(101), status: 413, code: "invalid_field", field: "$.candidates")
+        let history = (0..<201).map { "\"item \($0)\"" }.joined(separator: ",")
+        try assertError("/recommend", "{\"history\": [\(history)], \"candidates\": [\"a\"]}", status: 413, code: "invalid_field", field: "$.history")
+        let long = String(repeating: "x", count: 2001)
+        try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 413, code: "invalid_field", field: "$.query")
+    }
+
+    func testUnknownTemplateAndContentType() throws {
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "template": "nope"}"#, status: 422, code: "unknown_template", field: "$.template")
+        try assertError("/recommend", Bodies.recommend, status: 415, code: "unsupported_media_type", headers: ["Content-Type": "text/plain"])
+        try assertError("/recommend", Bodies.recommend, status: 415, code: "unsupported_media_type", headers: [:])
+    }
+
+    func testDeadlineExceededIs504() throws {
+        try assertError("/recommend", "{\"history\": [\"Halo\"], \"candidates\": [\"a\", \"b\"], \"timeout_ms\": 1}", status: 504, code: "deadline_exceeded")
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import XCTest
+@testable import InstructRec
+@testable import Service
+import T5
+import Tokenizer
+
+/// Auth, overload, drain, consistency and configuration, each against a fresh process.
+final class OperationsTests: XCTestCase {
+    func testAPIKeysGuardPostEndpointsButNotHealth() throws {
+        let key = "k3y-0123456789abcdef"
+        let service = try ServiceProcess(settings: ["api_keys": "\(key),another-key-0123456789"])
+        defer { _ = service.terminate() }
+        let denied = try service.request("POST", "/recommend", body: Bodies.recommend)
+        XCTAssertEqual(denied.status, 401)
+        XCTAssertEqual((denied.json?["error"] as? [String: Any])?["code"] as? String, "unauthorized")
+        XCTAssertEqual(denied.headers["www-authenticate"], "Bearer")
+        let wrong = try service.request("POST", "/recommend", body: Bodies.recommend,
+                                        headers: ["Content-Type": "application/json", "Authorization": "Bearer k3y-0123456789abcdeX"])
+        XCTAssertEqual(wrong.status, 401)
+        let allowed = try service.request("POST", "/recommend", body: Bodies.recommend,
+                                          headers: ["Content-Type": "application/json", "Authorization": "Bearer \(key)"])
+        XCTAssertEqual(allowed.status, 200)
+        XCTAssertEqual(try service.request("GET", "/healthz").status, 200)
+        XCTAssertEqual(try service.request("GET", "/readyz").status, 200)
+    }
+
+    func testOverloadAnswers503WithRetryAfterWhileAcceptedRequestsSucceed() throws {
+        let service = try ServiceProcess(settings: ["workers": "1", "queue_capacity": "1", "threads_per_worker": "1"])
+        defer { _ = service.terminate() }
+        let body = Bodies.manyCandidates(12)
+        let statuses = Statuses()
+        DispatchQueue.concurrentPerform(iterations: 12) { _ in
+            if let reply = try? service.request("POST", "/recommend", body: body) {
+                statuses.add(reply.status, retryAfter: reply.headers["retry-after"])
+            }
+        }
+        let all = statuses.all
+        XCTAssertEqual(all.count, 12)
+        XCTAssertTrue(all.contains { $0.0 == 503 && $0.1 == "1" }, "\(all)")
+        XCTAssertTrue(all.contains { $0.0 == 200 }, "\(all)")
+        XCTAssertTrue(all.allSatisfy { $0.0 == 200 || $0.0 == 503 }, "\(all)")
+        // and it recovers at once
+        XCTAssertEqual(try service.request("POST", "/recommend", body: Bodies.recommend).status, 200)
+    }
+
+    func testGracefulDrainDuringTrafficLosesNoRequest() throws {
+        let service = try ServiceProcess(settings: ["drain_delay_s": "1.5", "shutdown_deadline_s": "20"])
+        let statuses = Statuses()
+        let stop = Flag()
+        let group = DispatchGroup()
+        for _ in 0..<3 {
+            group.enter()
+            DispatchQueue.global().async {
+                while !stop.isSet {
+                    let reply = try? service.request("POST", "/recommend", body: Bodies.recommend)
+                    statuses.add(reply?.status ?? -1, retryAfter: nil)
+                }
+                group.leave()
+            }
+        }
+        Thread.sleep(forTimeInterval: 1.0)
+        kill(service.process.processIdentifier, SIGTERM)
+        // Readiness turns false at once while requests still succeed.
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(try service.request("GET", "/readyz").status, 503)
+        Thread.sleep(forTimeInterval: 0.5)
+        stop.set()   // a load balancer stops sending once readiness is false
+        group.wait()
+        service.process.waitUntilExit()
+        XCTAssertEqual(service.process.terminationStatus, 0)
+        let all = statuses.all
+        XCTAssertGreaterThan(all.count, 3)
+        XCTAssertTrue(all.allSatisfy { $0.0 == 200 }, "\(all.map(\.0))")
+    }
+
+    func testScoresAgreeOverHTTPTheCLIAndTheEngine() throws {
+        let service = try ServiceProcess()
+        defer { _ = service.terminate() }
+        let http = try XCTUnwrap(try service.request("POST", "/recommend", body: Bodies.recommend).json)
+        let httpScores = Dictionary(uniqueKeysWithValues: (http["results"] as? [[String: Any]] ?? []).map { ($0["id"] as! String, $0["score"] as! Double) })
+
+        // instructrec score
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ServiceProcess.binary)
+        process.arguments = ["score", "--model", ServiceProcess.modelDirectory, "--tokenizer", ServiceProcess.tokenizerFile,
+                             "--templates", ServiceProcess.templatesFile, "--endpoint", "recommend"]
+        process.currentDirectoryURL = ServiceProcess.root
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(Bodies.recommend.utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let cli = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cliScores = Dictionary(uniqueKeysWithValues: (cli["results"] as? [[String: Any]] ?? []).map { ($0["id"] as! String, $0["score"] as! Double) })
+        XCTAssertEqual(httpScores, cliScores)
+
+        // the engine called directly on the same instruction
+        let tokenizer = try Tokenizer(tokenizerJSON: URL(fileURLWithPath: ServiceProcess.tokenizerFile))
+        let instruction = try XCTUnwrap((http["instructions"] as? [String])?.first)
+        let titles = ["Mario Kart 8 Deluxe", "HDMI Cable 6ft", "Splatoon 2", "FIFA 19 - PlayStation 4"]
+        let scorer = T5Scorer(weights: try T5Weights(directory: URL(fileURLWithPath: ServiceProcess.modelDirectory)), threads: 2)
+        let direct = try scorer.score(instruction: tokenizer.encode(instruction),
+                                      candidates: titles.map { tokenizer.encode($0, addEOS: false) })
+        for (id, score) in zip(["mk8", "hdmi", "spl", "fifa"], direct) {
+            XCTAssertEqual(httpScores[id] ?? .nan, Double(score), accuracy: 1e-6, id)
+        }
+    }
+
+    func testLostClientsAreDroppedBeforeTheModel() throws {
+        let service = try ServiceProcess(settings: ["workers": "1", "queue_capacity": "16", "threads_per_worker": "1"])
+        defer { _ = service.terminate() }
+        // Fill the worker, then queue requests whose clients give up at once.
+        let busy = DispatchGroup()
+        busy.enter()
+        DispatchQueue.global().async {
+            _ = try? service.request("POST", "/recommend", body: Bodies.manyCandidates(12))
+            busy.leave()
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        for _ in 0..<4 {
+            let client = try RawClient(port: service.port)
+            let body = Bodies.manyCandidates(12)
+            client.send("POST /recommend HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            Thread.sleep(forTimeInterval: 0.05)
+            client.close()
+        }
+        busy.wait()
+        Thread.sleep(forTimeInterval: 1)
+        let metrics = try service.request("GET", "/metrics").body
+        XCTAssertTrue(metrics.contains("instructrec_dropped_jobs_total{reason=\"client_gone\"}"), metrics)
+    }
+
+    func testOpenAPIDescribesRealResponses() throws {
+        let service = try ServiceProcess()
+        defer { _ = service.terminate() }
+        let document = try XCTUnwrap(try service.request("GET", "/openapi.json").json)
+        let validator = SchemaValidator(document: document)
+        for (path, body) in [("/recommend", Bodies.recommend), ("/search", Bodies.search), ("/rerank", Bodies.rerank)] {
+            let reply = try service.request("POST", path, body: body)
+            XCTAssertEqual(reply.status, 200)
+            let schema = try validator.responseSchema(path: path, method: "post", status: "200")
+            XCTAssertEqual(validator.errors(reply.json as Any, schema, at: "$"), [], path)
+            let requestSchema = try validator.requestSchema(path: path)
+            XCTAssertEqual(validator.errors(try JSONSerialization.jsonObject(with: Data(body.utf8)), requestSchema, at: "$"), [], path)
+            let bad = try service.request("POST", path, body: "{}")
+            XCTAssertEqual(validator.errors(bad.json as Any, try validator.responseSchema(path: path, method: "post", status: String(bad.status)), at: "$"), [])
+        }
+        for path in ["/healthz", "/readyz", "/info"] {
+            let reply = try service.request("GET", path)
+            XCTAssertEqual(validator.errors(reply.json as Any, try validator.responseSchema(path: path, method: "get", status: "200"), at: "$"), [], path)
+        }
+    }
+
+    func testConfigurationErrorsNameTheSetting() throws {
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: ["INSTRUCTREC_PORT": "eighty"], overrides: [:])) { error in
+            XCTAssertTrue("\(error)".contains("'port'"), "\(error)")
+        }
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["workers": "0", "model": ServiceProcess.modelDirectory])) { error in
+            XCTAssertTrue("\(error)".contains("'workers'"), "\(error)")
+        }
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": "/nonexistent"])) { error in
+            XCTAssertTrue("\(error)".contains("'model'"), "\(error)")
+        }
+        // flags beat the environment, which beats the file
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
+        try Data("{\"port\": 1111, \"workers\": 3, \"model\": \"\(ServiceProcess.modelDirectory)\", \"templates\": \"\(ServiceProcess.templatesFile)\"}".utf8).write(to: file)
+        let configuration = try ServiceConfiguration.load(file: file.path, environment: ["INSTRUCTREC_PORT": "2222", "INSTRUCTREC_WORKERS": "4"],
+                                                          overrides: ["port": "3333"])
+        XCTAssertEqual(configuration.port, 3333)
+        XCTAssertEqual(configuration.workers, 4)
+    }
+
+    func testMalformedTemplateIsAStartupErrorNamingIt() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tpl-\(UUID().uuidString).json")
+        try Data(#"{"templates": {"recommend.history": "History: {history}. Pick one."}}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
+            XCTAssertEqual("\(error)", "template 'recommend.history': must contain {candidates}")
+        }
+        try Data(#"{"templates": {"mine": "Items {histroy} {candidates}"}}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
+            XCTAssertTrue("\(error)".contains("template 'mine': unknown placeholder '{histroy}'"), "\(error)")
+        }
+    }
+}
+
+final class Statuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [(Int, String?)] = []
+    func add(_ status: Int, retryAfter: String?) { lock.lock(); values.append((status, retryAfter)); lock.unlock() }
+    var all: [(Int, String?)] { lock.lock(); defer { lock.unlock() }; return values }
+}
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// A minimal blocking loopback client.
+final class RawClient {
+    let fd: Int32
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw NSError(domain: "connect", code: Int(errno)) }
+    }
+    func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    func close() { Glibc.close(fd) }
+}
