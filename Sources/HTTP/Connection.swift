@@ -51,13 +51,19 @@ final class Connection: @unchecked Sendable {
         self.server = server
         configuration = server.configuration
         parser = RequestParser(limits: server.configuration.limits)
-        queue = DispatchQueue(label: "instructrec.http.connection.\(id)")
+        // Target the non-overcommit global queue: a plain serial queue targets the
+        // overcommit pool, which starts a thread for every busy connection (we saw
+        // 240 threads and a creeping RSS under 64 connections); this pool stays near
+        // the core count.
+        queue = DispatchQueue(label: "instructrec.http.connection.\(id)", target: Connection.pool)
         if let tls { self.tls = TLSSession(context: tls) }
         let now = Connection.now()
         headerStartedAt = now
         idleSince = now
         lastWriteProgress = now
     }
+
+    static let pool = DispatchQueue.global(qos: .userInitiated)
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -88,6 +94,13 @@ final class Connection: @unchecked Sendable {
             peerClosedInput()
             return
         }
+        if tls == nil {
+            // Plain HTTP: hand the bytes straight from the read buffer to the parser (one copy).
+            if parser.phase == .idle && parser.bufferedByteCount == 0 { headerStartedAt = Connection.now() }
+            parser.feed(readBuffer[0..<n])
+            afterFeed()
+            return
+        }
         var bytes = Array(readBuffer[0..<n])
         if let tls {
             switch tls.receive(bytes) {
@@ -108,7 +121,12 @@ final class Connection: @unchecked Sendable {
         }
         if parser.phase == .idle && parser.bufferedByteCount == 0 { headerStartedAt = Connection.now() }
         parser.feed(bytes)
+        afterFeed()
+    }
+
+    private func afterFeed() {
         if state == .reading { processBuffered() } else if parser.bufferedByteCount > Connection.readAheadLimit {
+            // A request is in flight: stop reading ahead until it is answered.
             readSource?.suspend()
             readSuspended = true
         }

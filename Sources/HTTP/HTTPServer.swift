@@ -9,7 +9,7 @@ import Glibc
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     let router: Router
-    private let acceptQueue = DispatchQueue(label: "instructrec.http.accept")
+    private let acceptQueue = DispatchQueue(label: "instructrec.http.accept", target: Connection.pool)
     private let lock = NSLock()
     private var listenFD: Int32 = -1
     private var acceptSource: DispatchSourceRead?

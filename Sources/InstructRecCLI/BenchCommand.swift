@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Title tokens per candidate (</s> is added).")
     var titleTokens = 15
 
+    @Option(help: "Comma-separated sizes for the end-to-end HTTP rerank-20 figure (empty: none).")
+    var endToEnd = "small"
+
     func run() throws {
         GEMM.setThreads(threads)
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
@@ -49,6 +52,9 @@ struct BenchCommand: ParsableCommand {
                     throw ValidationError("unknown workload '\(workload)' (use rerank-N)")
                 }
                 try runWorkload(workload, candidates: count, scorer: scorer, config: config, ceiling: ceiling)
+            }
+            if endToEnd.split(separator: ",").contains(Substring(model)) {
+                try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup)
             }
         }
     }

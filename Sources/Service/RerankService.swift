@@ -24,16 +24,12 @@ public final class RerankService: @unchecked Sendable {
 
     /// Loads everything and runs one warm-up inference. Throws errors that name
     /// the file or setting at fault.
-    public init(configuration: ServiceConfiguration) throws {
-        self.configuration = configuration
+    public convenience init(configuration: ServiceConfiguration) throws {
         try BLASSelfCheck.run()
         let started = DispatchTime.now().uptimeNanoseconds
-        let modelURL = URL(fileURLWithPath: configuration.model)
-        let weights = try T5Weights(directory: modelURL)
-        self.weights = weights
-        let tokenizerPath = configuration.tokenizer ?? configuration.model
+        let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
+        let tokenizerURL = URL(fileURLWithPath: configuration.tokenizer ?? configuration.model)
         let tokenizer: Tokenizer
-        let tokenizerURL = URL(fileURLWithPath: tokenizerPath)
         if tokenizerURL.pathExtension == "json" {
             tokenizer = try Tokenizer(tokenizerJSON: tokenizerURL)
         } else if tokenizerURL.pathExtension == "model" {
@@ -41,19 +37,34 @@ public final class RerankService: @unchecked Sendable {
         } else {
             tokenizer = try Tokenizer.load(directory: tokenizerURL)
         }
+        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
+                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// With weights and tokenizer already in memory (benchmarks, tests).
+    public init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+        self.configuration = configuration
+        self.weights = weights
         if tokenizer.vocabularySize > weights.config.vocabSize {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(weights.config.vocabSize)")
         }
         let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: configuration.templates))
         builder = InstructionBuilder(templates: templates, tokenizer: tokenizer, options: configuration.instructionOptions)
-        metrics.modelLoadSeconds.set(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        metrics.modelLoadSeconds.set(loadSeconds)
         var scorers: [T5Scorer] = []
         for _ in 0..<configuration.workers { scorers.append(T5Scorer(weights: weights, threads: configuration.threadsPerWorker)) }
         directScorer = T5Scorer(weights: weights, threads: configuration.threadsPerWorker)
         queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, metrics: metrics)
         try warmUp(scorers + [directScorer])
         setReady(true)
+    }
+
+    /// The instruction plan the service would build for a request body (benchmarks).
+    public func plan(endpoint: String, body: [UInt8]) throws -> InstructionPlan {
+        guard let kind = RankRequest.Endpoint(rawValue: endpoint) else { throw ServiceError(status: 400, code: "unknown_endpoint", message: endpoint) }
+        let rank = try RankRequestDecoder.decode(body, endpoint: kind, limits: configuration.requestLimits)
+        return try builder.plan(context: rank.context, candidates: rank.candidates, template: rank.template)
     }
 
     /// One inference per scorer so the first real request does not pay for
