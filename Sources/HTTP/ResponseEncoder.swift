@@ -7,39 +7,58 @@ enum ResponseEncoder {
     ///   - acceptsGzip: the request's Accept-Encoding allows gzip
     static func encode(_ response: HTTPResponse, versionMinor: Int, keepAlive: Bool, requestID: String,
                        headOnly: Bool, acceptsGzip: Bool, configuration: HTTPServerConfiguration) -> [UInt8] {
-        var headers = response.headers
         var body = response.body
+        var contentEncoding: String?
+        let contentType = response.headers["Content-Type"]
+        let compressible = isCompressible(contentType)
         // RFC 9110 §8.4 / §12.5.3: gzip only what is worth it and only when the client accepts it.
-        if acceptsGzip, body.count >= configuration.gzipMinimumBytes, headers["Content-Encoding"] == nil,
-           isCompressible(headers["Content-Type"]), let compressed = Gzip.compress(body, level: configuration.gzipLevel),
-           compressed.count < body.count {
+        if acceptsGzip, compressible, body.count >= configuration.gzipMinimumBytes, response.headers["Content-Encoding"] == nil,
+           let compressed = Gzip.compress(body, level: configuration.gzipLevel), compressed.count < body.count {
             body = compressed
-            headers.set("Content-Encoding", "gzip")
+            contentEncoding = "gzip"
         }
-        if isCompressible(headers["Content-Type"]) { headers.set("Vary", "Accept-Encoding") }
-        // RFC 9112 §6.2: the server frames every response with Content-Length (no chunked responses).
         let noBodyStatus = response.status < 200 || response.status == 204 || response.status == 304
-        if !noBodyStatus { headers.set("Content-Length", String(body.count)) }
-        headers.set("Date", HTTPDate.now())
-        // RFC 9112 §9.6: announce the close; §9.3: HTTP/1.0 needs an explicit keep-alive.
-        if !keepAlive { headers.set("Connection", "close") } else if versionMinor == 0 { headers.set("Connection", "keep-alive") }
-        if !requestID.isEmpty { headers.set("X-Request-ID", requestID) }
-        var out = Array("HTTP/1.\(versionMinor == 0 ? 0 : 1) \(response.status) \(HTTPResponse.reason(response.status))\r\n".utf8)
-        out.reserveCapacity(out.count + 256 + body.count)
-        for (name, value) in headers {
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + body.count)
+        out.append(contentsOf: "HTTP/1.\(versionMinor == 0 ? 0 : 1) \(response.status) \(HTTPResponse.reason(response.status))\r\n".utf8)
+        func field(_ name: String, _ value: String) {
             out.append(contentsOf: name.utf8)
-            out.append(contentsOf: ": ".utf8)
+            out.append(0x3A)
+            out.append(0x20)
             // never let a handler inject a line break into the header section
             if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
                 out.append(contentsOf: value.utf8.filter { $0 != 0x0D && $0 != 0x0A })
             } else {
                 out.append(contentsOf: value.utf8)
             }
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(0x0D)
+            out.append(0x0A)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        for (name, value) in response.headers where !ResponseEncoder.isManaged(name) { field(name, value) }
+        if let contentEncoding { field("Content-Encoding", contentEncoding) }
+        if compressible { field("Vary", "Accept-Encoding") }
+        // RFC 9112 §6.2: every response is framed by Content-Length (no chunked responses).
+        if !noBodyStatus { field("Content-Length", String(body.count)) }
+        // RFC 9110 §6.6.1: an origin server with a clock sends Date.
+        field("Date", HTTPDate.now())
+        // RFC 9112 §9.6: announce the close; §9.3: HTTP/1.0 needs an explicit keep-alive.
+        if !keepAlive { field("Connection", "close") } else if versionMinor == 0 { field("Connection", "keep-alive") }
+        if !requestID.isEmpty { field("X-Request-ID", requestID) }
+        out.append(0x0D)
+        out.append(0x0A)
         if !headOnly && !noBodyStatus { out.append(contentsOf: body) }
         return out
+    }
+
+    /// Fields the encoder writes itself; a handler's own values for them are dropped.
+    static func isManaged(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 4: return name.caseInsensitiveEquals("Date") || name.caseInsensitiveEquals("Vary")
+        case 10: return name.caseInsensitiveEquals("Connection")
+        case 12: return name.caseInsensitiveEquals("X-Request-ID")
+        case 14: return name.caseInsensitiveEquals("Content-Length")
+        default: return false
+        }
     }
 
     static func isCompressible(_ contentType: String?) -> Bool {
