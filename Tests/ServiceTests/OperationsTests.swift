@@ -30,11 +30,18 @@ final class OperationsTests: XCTestCase {
         defer { _ = service.terminate() }
         let body = Bodies.manyCandidates(12)
         let statuses = Statuses()
-        DispatchQueue.concurrentPerform(iterations: 12) { _ in
-            if let reply = try? service.request("POST", "/recommend", body: body) {
-                statuses.add(reply.status, retryAfter: reply.headers["retry-after"])
+        // Real threads: concurrentPerform would run only as many as there are cores.
+        let group = DispatchGroup()
+        for _ in 0..<12 {
+            group.enter()
+            Thread.detachNewThread {
+                if let reply = try? service.request("POST", "/recommend", body: body) {
+                    statuses.add(reply.status, retryAfter: reply.headers["retry-after"])
+                }
+                group.leave()
             }
         }
+        group.wait()
         let all = statuses.all
         XCTAssertEqual(all.count, 12)
         XCTAssertTrue(all.contains { $0.0 == 503 && $0.1 == "1" }, "\(all)")
@@ -51,7 +58,7 @@ final class OperationsTests: XCTestCase {
         let group = DispatchGroup()
         for _ in 0..<3 {
             group.enter()
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 while !stop.isSet {
                     let reply = try? service.request("POST", "/recommend", body: Bodies.recommend)
                     statuses.add(reply?.status ?? -1, retryAfter: nil)
