@@ -16,7 +16,7 @@ build-debug: deps
 	$(SWIFT) build
 
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 run: build
 	$(BIN) serve
