@@ -71,12 +71,8 @@ public struct InstructionBuilder: Sendable {
         let limit = options.maxInputTokens
 
         func render(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> String {
-            var values: [Template.Placeholder: String] = [:]
-            values[.history] = historyTitles.map(templates.format).joined(separator: templates.historySeparator)
-            values[.preference] = context.preference ?? ""
-            values[.intention] = context.intention ?? ""
-            values[.candidates] = group.map { templates.format(candidates[$0].title) }.joined(separator: templates.candidateSeparator)
-            return template.render(values)
+            templates.render(template, history: Array(historyTitles), preference: context.preference,
+                             intention: context.intention, candidates: group.map { candidates[$0].title })
         }
         func tokens(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> [Int32] {
             tokenizer.encode(render(historyTitles, group))

@@ -19,6 +19,15 @@ public struct Template: Sendable, Equatable {
         Set(segments.compactMap { if case let .placeholder(p) = $0 { return p } else { return nil } })
     }
 
+    /// A template that renders nothing (a placeholder for lookups that cannot fail).
+    static let empty = Template(name: "", text: "", segments: [])
+
+    private init(name: String, text: String, segments: [Segment]) {
+        self.name = name
+        self.text = text
+        self.segments = segments
+    }
+
     public init(name: String, text: String) throws {
         self.name = name
         self.text = text

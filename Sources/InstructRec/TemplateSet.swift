@@ -109,4 +109,17 @@ public struct TemplateSet: Sendable {
     public func format(_ title: String) -> String {
         itemFormat.replacingOccurrences(of: "{title}", with: title)
     }
+
+    /// Renders a template the one way both serving and training-data generation
+    /// use, so what a model is trained on is exactly what it is served.
+    public func render(_ template: Template, history: [String] = [], preference: String? = nil, intention: String? = nil,
+                       candidates: [String] = [], item: String? = nil) -> String {
+        var values: [Template.Placeholder: String] = [:]
+        values[.history] = history.map(format).joined(separator: historySeparator)
+        values[.preference] = preference ?? ""
+        values[.intention] = intention ?? ""
+        values[.candidates] = candidates.map(format).joined(separator: candidateSeparator)
+        values[.item] = item.map(format) ?? ""
+        return template.render(values)
+    }
 }

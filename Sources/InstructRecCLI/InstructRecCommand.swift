@@ -5,6 +5,6 @@ struct InstructRecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "instructrec",
         abstract: "InstructRec reranking service: T5 scores candidates by the likelihood of their titles given an instruction.",
-        subcommands: [ServeCommand.self, ScoreCommand.self, BenchCommand.self, TokenizeCommand.self, TokenizerBenchCommand.self, HTTPBenchServerCommand.self]
+        subcommands: [ServeCommand.self, ScoreCommand.self, InstructionsCommand.self, EvalCommand.self, BenchCommand.self, TokenizeCommand.self, TokenizerBenchCommand.self, HTTPBenchServerCommand.self]
     )
 }

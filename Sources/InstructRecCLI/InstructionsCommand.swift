@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import InstructRec
+
+/// `instructrec instructions`: interaction log -> instruction-tuning JSONL.
+struct InstructionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instructions",
+        abstract: "Turn an interaction dataset into instruction-tuning JSONL (instruction, target, template).")
+
+    @Option(help: "Dataset directory (Games.item, Games-6k.test.inter).") var data = "../shared/data/games"
+    @Option(help: "Dataset file prefix.") var prefix = "Games"
+    @Option(help: "Templates file (the same the service uses).") var templates = "config/templates.json"
+    @Option(help: "Output JSONL file.") var output = "out/instructions.jsonl"
+    @Option(help: "Most recent history items per example.") var maxHistory = 10
+    @Option(help: "Candidates per T3 example.") var candidates = 10
+    @Option(help: "At most this many examples per user, most recent positions first (0: all).") var perUser = 0
+    @Option(help: "Use only the first N users (0: all).") var users = 0
+    @Option(help: "Random seed for template choice and negatives.") var seed: UInt64 = 20230507
+
+    func run() throws {
+        let dataset: InteractionDataset
+        do { dataset = try InteractionDataset(directory: URL(fileURLWithPath: data), prefix: prefix) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var options = InstructionDataGenerator.Options()
+        options.maxHistory = maxHistory
+        options.candidates = candidates
+        options.seed = seed
+        options.maxExamplesPerUser = perUser
+        let generator = try InstructionDataGenerator(
+            dataset: dataset, templates: try TemplateSet(contentsOf: URL(fileURLWithPath: templates)), options: options)
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: output, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
+        defer { try? handle.close() }
+        let count = users > 0 ? min(users, dataset.sequences.count) : dataset.sequences.count
+        var progress = ProgressBar(total: count, label: "users")
+        var written = 0
+        var perTemplate: [String: Int] = [:]
+        var buffer = Data()
+        for index in 0..<count {
+            for example in generator.examples(forUserAt: index) {
+                let object: [String: Any] = ["user": example.user, "template": example.template, "task": example.task,
+                                             "instruction": example.instruction, "target": example.target, "item_ids": example.itemIDs]
+                buffer.append(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+                buffer.append(0x0A)
+                written += 1
+                perTemplate[example.template, default: 0] += 1
+            }
+            if buffer.count > 1 << 20 { handle.write(buffer); buffer.removeAll(keepingCapacity: true) }
+            progress.update(index + 1)
+        }
+        handle.write(buffer)
+        progress.finish()
+        print("wrote \(written) examples for \(count) users to \(output)")
+        for (template, n) in perTemplate.sorted(by: { $0.key < $1.key }) { print("  \(template): \(n)") }
+    }
+}
+
+/// A one-line progress bar with throughput on standard error.
+struct ProgressBar {
+    let total: Int
+    let label: String
+    let start = DispatchTime.now().uptimeNanoseconds
+    private var lastDraw: UInt64 = 0
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
+
+    mutating func update(_ done: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastDraw > 200_000_000 || done == total else { return }
+        lastDraw = now
+        let seconds = Double(now - start) / 1e9
+        let fraction = total > 0 ? Double(done) / Double(total) : 1
+        let filled = Int(fraction * 30)
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        FileHandle.standardError.write(Data(String(format: "\r[%@] %d/%d %@  %.1f %@/s  eta %.0fs ", bar, done, total, label, rate, label, eta).utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}

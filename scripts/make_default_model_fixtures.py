@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""PyTorch expectations for the shipped default model: 20 fixed requests
+(instructions rendered like the service renders them, with game titles we
+wrote ourselves), scored by transformers on the same checkpoint (F32
+arithmetic on its BF16 weights, as our engine does). The Swift test
+Tests/ServiceTests/DefaultModelTests.swift checks the engine against them.
+
+Run: venv/bin/python scripts/make_default_model_fixtures.py models/default Tests/ServiceTests/Fixtures/default-model-golden.json
+"""
+import json
+import os
+import random
+import sys
+
+import torch
+from tokenizers import Tokenizer
+from transformers import T5ForConditionalGeneration
+
+TITLES = ["Super Mario Odyssey", "Mario Kart 8 Deluxe", "The Legend of Zelda: Breath of the Wild", "Splatoon 2",
+          "Halo 5: Guardians - Xbox One", "Gears of War 4", "Forza Horizon 3", "Call of Duty: Black Ops III - PlayStation 4",
+          "FIFA 19 - PlayStation 4", "Madden NFL 18", "Final Fantasy XV", "Kingdom Hearts III", "Resident Evil 7 biohazard",
+          "Dark Souls III", "Pokemon Sun", "Animal Crossing: New Leaf", "Xbox Wireless Controller - Black",
+          "DualShock 4 Wireless Controller", "HDMI Cable 6ft", "Nintendo Switch Pro Controller", "Turtle Beach Recon 50 Headset",
+          "PlayStation Plus: 12 Month Membership", "Minecraft - Xbox 360", "Grand Theft Auto V", "The Witcher 3: Wild Hunt",
+          "Fallout 4", "Skyrim Special Edition", "Overwatch Origins Edition", "Rocket League Collector's Edition",
+          "Crash Bandicoot N. Sane Trilogy", "Spyro Reignited Trilogy", "Sonic Mania Plus", "Persona 5", "Yakuza 0",
+          "Metroid Prime Trilogy", "Donkey Kong Country: Tropical Freeze", "Rayman Legends", "Just Dance 2018",
+          "Guitar Hero Live", "Sea of Thieves"]
+
+
+def main():
+    model_dir = sys.argv[1] if len(sys.argv) > 1 else "models/default"
+    out = sys.argv[2] if len(sys.argv) > 2 else "Tests/ServiceTests/Fixtures/default-model-golden.json"
+    templates = json.load(open("config/templates.json"))["templates"]
+    tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    model = T5ForConditionalGeneration.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+    rng = random.Random(20)
+    requests = []
+    for r in range(20):
+        picks = rng.sample(TITLES, 4 + 10)
+        history, candidates = picks[:4], picks[4:]
+        text = templates["recommend.history"].replace("{history}", ", ".join(f'"{t}"' for t in history)) \
+            .replace("{candidates}", ", ".join(f'"{t}"' for t in candidates))
+        instruction = tokenizer.encode(text).ids  # </s> appended by the post-processor
+        targets = [tokenizer.encode(t, add_special_tokens=False).ids for t in candidates]
+        with torch.no_grad():
+            encoded = model.encoder(input_ids=torch.tensor([instruction])).last_hidden_state
+            scores = []
+            for target in targets:
+                labels = torch.tensor([target + [1]])
+                decoder_input = torch.tensor([[0] + target])
+                logits = model(encoder_outputs=(encoded,), decoder_input_ids=decoder_input).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1)[0, torch.arange(len(target) + 1), labels[0]]
+                scores.append(logprobs.sum().item())
+        requests.append({"instruction": text, "instruction_ids": instruction, "candidates": candidates,
+                         "candidate_ids": targets, "scores": scores})
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump({"model": model_dir, "requests": requests}, f)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
