@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec"]),
+        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "T5"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "Tokenizer", "HTTP", "InstructRecCLI"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
     ]
