@@ -116,11 +116,9 @@ public struct RequestParser: Sendable {
                     if let error = parseField(line, into: &headers) { return fail(error) }
                 }
             case let .fixedBody(remaining):
-                let available = min(remaining, buffer.count - position)
-                body.append(contentsOf: buffer[position..<(position + available)])
-                position += available
-                if remaining - available > 0 {
-                    state = .fixedBody(remaining: remaining - available)
+                let left = takeBody(remaining)
+                if left > 0 {
+                    state = .fixedBody(remaining: left)
                     return .needMoreData
                 }
                 return finish()
@@ -141,11 +139,9 @@ public struct RequestParser: Sendable {
                     }
                 }
             case let .chunkData(remaining):
-                let available = min(remaining, buffer.count - position)
-                body.append(contentsOf: buffer[position..<(position + available)])
-                position += available
-                if remaining - available > 0 {
-                    state = .chunkData(remaining: remaining - available)
+                let left = takeBody(remaining)
+                if left > 0 {
+                    state = .chunkData(remaining: left)
                     return .needMoreData
                 }
                 state = .chunkDataEnd
@@ -168,6 +164,14 @@ public struct RequestParser: Sendable {
                 }
             }
         }
+    }
+
+    /// Moves up to `remaining` buffered bytes into the body; returns how many are still to come.
+    private mutating func takeBody(_ remaining: Int) -> Int {
+        let available = min(remaining, buffer.count - position)
+        body.append(contentsOf: buffer[position..<(position + available)])
+        position += available
+        return remaining - available
     }
 
     // MARK: - Lines
