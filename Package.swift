@@ -56,5 +56,7 @@ let package = Package(
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "T5"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "Tokenizer", "HTTP", "InstructRecCLI"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
+        // Depends on the CLI only so the `instructrec` binary is built beside the tests for `ldd`.
+        .testTarget(name: "PackagingTests", dependencies: ["InstructRecCLI"]),
     ]
 )

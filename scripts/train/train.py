@@ -50,6 +50,13 @@ def parse():
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--save-dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout for from-scratch runs (0: the shipped recipe sees each example about once, so it underfits)")
+    p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"],
+                   help="bf16: autocast matrix products to bfloat16 (AMX/AVX-512 BF16 on CPU, tensor cores on GPU); "
+                        "weights, optimizer state and the loss stay float32")
+    p.add_argument("--template-weight", action="append", default=[], metavar="NAME=W",
+                   help="keep this fraction of a template's examples (W<1) or repeat them (W>1); repeatable")
     return p.parse_args()
 
 
@@ -78,11 +85,27 @@ def main():
     with open(args.data, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
-            examples.append((row["instruction"], row["target"]))
+            examples.append((row["instruction"], row["target"], row.get("template", "")))
+    weights = {}
+    for item in args.template_weight:
+        name, _, weight = item.partition("=")
+        weights[name] = float(weight)
+    if weights:
+        kept = []
+        for example in examples:
+            weight = weights.get(example[2], 1.0)
+            kept += [example] * int(weight)
+            if random.random() < weight - int(weight):
+                kept.append(example)
+        examples = kept
+    counts = {}
+    for example in examples:
+        counts[example[2]] = counts.get(example[2], 0) + 1
     random.shuffle(examples)
     if args.max_examples:
         examples = examples[: args.max_examples]
-    print(f"{len(examples)} examples from {args.data}", file=sys.stderr)
+    print(f"{len(examples)} examples from {args.data}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+          file=sys.stderr)
 
     # tokenizer(text) appends </s> through the post-processor, exactly as the service encodes.
     def encode(batch, limit):
@@ -103,7 +126,7 @@ def main():
     else:
         config = T5Config(vocab_size=32128, d_model=args.d_model, d_ff=args.d_ff, d_kv=args.d_kv, num_heads=args.heads,
                           num_layers=args.layers, num_decoder_layers=args.decoder_layers, feed_forward_proj="gated-gelu",
-                          tie_word_embeddings=True, dropout_rate=0.1, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+                          tie_word_embeddings=True, dropout_rate=args.dropout, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
                           relative_attention_num_buckets=32, relative_attention_max_distance=128)
         model = T5ForConditionalGeneration(config)
     model.to(device).train()
@@ -117,10 +140,23 @@ def main():
     total_steps = max(1, int(steps_per_epoch * args.epochs))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, total_steps // 50)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / total_steps))
-
     start = time.time()
+
+    # Linear warm-up, then linear decay to 2% of the peak over the run. With --max-minutes the run's
+    # length is whichever ends first, steps or minutes, so a time-boxed run still ends with a small
+    # learning rate instead of being cut off at its peak.
+    def progress_fraction(s):
+        fraction = s / total_steps
+        if args.max_minutes:
+            fraction = max(fraction, (time.time() - start) / (args.max_minutes * 60))
+        return min(fraction, 1.0)
+
+    def learning_rate_factor(s):
+        return min(1.0, (s + 1) / warmup) * max(0.02, 1 - progress_fraction(s))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor)
+    autocast_device = "cuda" if device == "cuda" else "cpu"
+
     ema, tokens_seen, step = None, 0, 0
     while step < total_steps:
         random.shuffle(batches)
@@ -139,7 +175,9 @@ def main():
                 input_ids[row, :len(inputs[i])] = torch.tensor(inputs[i])
                 attention[row, :len(inputs[i])] = 1
                 labels[row, :len(targets[i])] = torch.tensor(targets[i])
-            loss = model(input_ids=input_ids.to(device), attention_mask=attention.to(device), labels=labels.to(device)).loss
+            with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                loss = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                             labels=labels.to(device)).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
