@@ -4,7 +4,7 @@ SWIFT   ?= swift
 BIN     := .build/release/instructrec
 THREADS ?= 2
 
-.PHONY: deps build build-debug test run bench bench-tokenizer bench-http fuzz fixtures clean
+.PHONY: deps build build-debug test run bench bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -53,3 +53,22 @@ fuzz:
 bench-http: build
 	@scripts/ensure-system-packages.sh wrk nginx-light
 	scripts/bench_http.sh $(BENCH_HTTP_SECONDS)
+
+# Operational tests against the release binary (docker/README.md):
+#   lb-test  nginx (docker/nginx.conf) on loopback in front of 3 replicas; /recommend load;
+#            SIGTERM one replica (0 failures), SIGKILL another (only in-flight may fail); both rejoin.
+#   soak     one replica: steady load, 4x overload bursts, abusive clients; RSS and fd leak check.
+# CI runs short versions: make lb-test LB_SECONDS=40 && make soak SOAK_SECONDS=80
+LB_SECONDS   ?= 60
+SOAK_SECONDS ?= 600
+LOADTEST     := .build/release/instructrec-loadtest
+
+build-loadtest: deps
+	$(SWIFT) build -c release --product instructrec-loadtest
+
+lb-test: build build-loadtest
+	@scripts/ensure-system-packages.sh nginx-light
+	$(LOADTEST) lb-test --duration $(LB_SECONDS)
+
+soak: build build-loadtest
+	$(LOADTEST) soak --duration $(SOAK_SECONDS)

@@ -8,6 +8,7 @@
 //   InstructRec (templates, instruction fitting, ranking: joins text to ids to scores)
 //   Service (endpoints, JSON requests, inference queue, metrics, configuration: joins HTTP to InstructRec)
 //   InstructRecCLI (the `instructrec` executable: wiring and flags only)
+//   LoadTest (the `instructrec-loadtest` executable: lb-test and soak against the real binary)
 //
 // Package dependencies: swift-argument-parser (the CLI's subcommands and flags).
 import PackageDescription
@@ -26,6 +27,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "instructrec", targets: ["InstructRecCLI"]),
+        .executable(name: "instructrec-loadtest", targets: ["LoadTest"]),
         .library(name: "T5", targets: ["T5"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "HTTP", targets: ["HTTP"]),
@@ -50,6 +52,11 @@ let package = Package(
         .executableTarget(
             name: "InstructRecCLI",
             dependencies: ["T5", "Tokenizer", "HTTP", "InstructRec", "Service", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimize),
+        // Operational tests (make lb-test, make soak): its own HTTP client, no server code.
+        .executableTarget(
+            name: "LoadTest",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

@@ -1,0 +1,132 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process (an `instructrec serve` replica or nginx) with its output
+/// in a log file, signals, and /proc sampling.
+final class ServerProcess: @unchecked Sendable {
+    let name: String
+    let executable: String
+    let arguments: [String]
+    let logPath: String
+    private(set) var process: Process?
+
+    init(name: String, executable: String, arguments: [String], logPath: String) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+        self.logPath = logPath
+    }
+
+    var pid: Int32 { process?.processIdentifier ?? 0 }
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw LoadTestError.setup("cannot write \(logPath)") }
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        do { try process.run() } catch { throw LoadTestError.setup("cannot start \(name) (\(executable)): \(error)") }
+        self.process = process
+    }
+
+    func signal(_ number: Int32) {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for exit; true if it exited within the time.
+    @discardableResult
+    func waitForExit(timeout: Double) -> Bool {
+        let deadline = Clock.now + timeout
+        while isRunning && Clock.now < deadline { usleep(20_000) }
+        return !isRunning
+    }
+
+    func stop() {
+        signal(SIGTERM)
+        if !waitForExit(timeout: 10) { signal(SIGKILL); waitForExit(timeout: 5) }
+    }
+
+    var exitStatus: Int32? {
+        guard let process, !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
+
+    /// Resident set size in KiB (VmRSS in /proc/<pid>/status).
+    var residentKiB: Int? {
+        guard pid > 0, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+
+    /// Open file descriptors (entries of /proc/<pid>/fd).
+    var openDescriptors: Int? {
+        guard pid > 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        return entries.count
+    }
+
+    func logTail(lines: Int = 20) -> String {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// Simple GETs for probes (/readyz, /metrics) on a fresh connection each time.
+enum Probe {
+    static func get(port: Int, path: String, timeout: Double = 2) -> ClientResponse? {
+        let connection = HTTPClientConnection(port: port, timeoutSeconds: timeout)
+        defer { connection.close() }
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        return try? connection.request(Array(request.utf8))
+    }
+
+    /// Polls /readyz until 200; the time it turned ready, or nil on timeout.
+    static func waitUntilReady(port: Int, timeout: Double, process: ServerProcess? = nil) -> Double? {
+        let deadline = Clock.now + timeout
+        while Clock.now < deadline {
+            if let response = get(port: port, path: "/readyz", timeout: 1), response.status == 200 { return Clock.now }
+            if let process, process.exitStatus != nil { return nil }
+            usleep(25_000)
+        }
+        return nil
+    }
+
+    /// Sum of instructrec_requests_total for a route over all statuses.
+    static func servedRequests(port: Int, route: String) -> Int? {
+        guard let response = get(port: port, path: "/metrics"), response.status == 200 else { return nil }
+        var total = 0
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n")
+        where line.hasPrefix("instructrec_requests_total{") && line.contains("route=\"\(route)\"") {
+            total += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
+        }
+        return total
+    }
+
+    /// A free loopback TCP port (bind to 0 and read it back).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LoadTestError.setup("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw LoadTestError.setup("cannot bind a loopback port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `instructrec-loadtest soak`: one `instructrec serve` under steady load,
+/// two overload bursts at 4× its measured capacity, and misbehaving clients
+/// throughout, while its memory and descriptors are sampled every second.
+///
+/// Timeline (fractions of --duration): warm-up steady [0, .1), quiet sample,
+/// steady [.1, .4), overload [.4, .5), steady [.5, .75), overload [.75, .8),
+/// steady [.8, 1), quiet sample.
+///
+/// Pass conditions:
+/// - quiet RSS at the end ≤ 1.05 × quiet RSS after warm-up; open descriptors at the end ≤ after warm-up;
+/// - overload: excess requests get 503 with Retry-After; 200s arrive within the request deadline; no 504;
+/// - recovery: once the accepted backlog is served (queue_capacity / capacity
+///   seconds after each overload), 5 s with no 503 and ≥ 90% of the steady rate served;
+/// - steady phases: every request succeeds; malformed requests get their 4xx; the server stays up.
+struct SoakCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "soak", abstract: "Soak test: steady load, 4x overload, abusive clients; RSS and fd leak check.")
+
+    @Option(help: "Seconds (600 for the 10-minute check).") var duration = 600.0
+    @Option(help: "The instructrec binary.") var binary = ".build/release/instructrec"
+    @Option(help: "Model directory.") var model = "models/default"
+    @Option(help: "Inference threads.") var threads = 1
+    @Option(help: "Server queue_capacity.") var queueCapacity = 16
+    @Option(help: "Server request_timeout_ms: the deadline accepted requests must meet.") var requestTimeoutMs = 5000
+    @Option(help: "Steady load as a fraction of measured capacity.") var steadyFraction = 0.6
+    @Option(help: "Overload as a multiple of measured capacity.") var overload = 4.0
+    @Option(help: "Open-loop client connections.") var connections = 64
+    @Option(help: "Allowed RSS growth after warm-up (fraction).") var rssTolerance = 0.05
+
+    struct Sample { var time: Double; var rssKiB: Int; var fds: Int }
+
+    func run() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw LoadTestError.setup("instructrec not found at \(binary) (make build)") }
+        let port = try Probe.freePort()
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("instructrec-soak-\(getpid()).log").path
+        let server = ServerProcess(name: "instructrec", executable: binary, arguments: [
+            "serve", "--model", model, "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
+            "--set", "queue_capacity=\(queueCapacity)", "--set", "request_timeout_ms=\(requestTimeoutMs)",
+            "--set", "log_requests=false", "--set", "drain_delay_s=0",
+        ], logPath: logPath)
+        try server.start()
+        defer { server.stop() }
+        guard Probe.waitUntilReady(port: port, timeout: 120, process: server) != nil else {
+            throw LoadTestError.setup("server did not become ready:\n\(server.logTail())")
+        }
+
+        // Capacity: closed loop with enough clients to keep the queue busy.
+        let calibration = LoadGenerator(port: port, timeoutSeconds: 30)
+        let calibrationStart = Clock.now
+        calibration.startClosedLoop(clients: 4)
+        Clock.sleep(until: calibrationStart + 5)
+        calibration.stop()
+        let calibrated = calibration.log.all.filter(\.succeeded)
+        let capacity = Double(calibrated.count) / (Clock.now - calibrationStart)
+        guard capacity > 0 else { throw LoadTestError.setup("no request succeeded during calibration:\n\(server.logTail())") }
+        let steadyRate = capacity * steadyFraction
+        let overloadRate = capacity * overload
+        print(String(format: "soak: %.0f s on :%d; capacity %.1f req/s (p50 %@); steady %.1f req/s, overload %.1f req/s; log %@",
+                     duration, port, capacity, LatencySummary.milliseconds(LatencySummary(calibrated.map(\.latency)).p50),
+                     steadyRate, overloadRate, logPath))
+
+        let generator = LoadGenerator(port: port, timeoutSeconds: Double(requestTimeoutMs) / 1000 + 10)
+        let chaos = ChaosClients(port: port)
+        var samples: [Sample] = []
+        let t0 = Clock.now
+        func at(_ fraction: Double) -> Double { t0 + duration * fraction }
+        func sample() -> Sample? {
+            guard let rss = server.residentKiB, let fds = server.openDescriptors else { return nil }
+            return Sample(time: Clock.now - t0, rssKiB: rss, fds: fds)
+        }
+        /// Pauses all load, lets the server settle, and samples it quietly.
+        func quietSample() -> Sample? {
+            generator.setRate(0)
+            chaos.setPaused(true)
+            usleep(2_000_000)
+            let quiet = sample()
+            return quiet
+        }
+        let phases: [(start: Double, rate: Double, name: String)] = [
+            (0.0, steadyRate, "warm-up"), (0.1, steadyRate, "steady"), (0.4, overloadRate, "overload"),
+            (0.5, steadyRate, "steady"), (0.75, overloadRate, "overload"), (0.8, steadyRate, "steady"),
+        ]
+        generator.startOpenLoop(connections: connections, requestsPerSecond: steadyRate)
+        // Abuse at 40% of capacity in all (two threads): a quarter of it is
+        // requests abandoned after sending, which still cost the server work
+        // unless it notices the client left.
+        chaos.start(abusers: 2, slowReaders: 1, pause: max(0.01, 2 / (0.4 * capacity)))
+        var baseline: Sample?
+        var overloadEnds: [Double] = []
+        for (index, phase) in phases.enumerated() {
+            let end = index + 1 < phases.count ? phases[index + 1].start : 1.0
+            if phase.name == "steady" && baseline == nil {
+                baseline = quietSample()
+                chaos.setPaused(false)
+            }
+            generator.setRate(phase.rate)
+            print(String(format: "  t=%5.1fs  %@ at %.1f req/s", Clock.now - t0, phase.name, phase.rate))
+            while Clock.now < at(end) {
+                if let s = sample() { samples.append(s) }
+                if server.exitStatus != nil { break }
+                Clock.sleep(until: min(at(end), Clock.now + 1))
+            }
+            if phase.name == "overload" { overloadEnds.append(Clock.now - t0) }
+        }
+        let final = quietSample()
+        generator.stop()
+        chaos.stop()
+        let healthy = Probe.get(port: port, path: "/healthz")?.status == 200
+
+        // Analysis.
+        let records = generator.log.all.map { record -> RequestRecord in
+            var shifted = record; shifted.start -= t0; shifted.end -= t0; return shifted
+        }
+        let deadline = Double(requestTimeoutMs) / 1000
+        // After an overload the server still owes the backlog it accepted: a
+        // full queue takes queue_capacity / capacity seconds to serve.
+        let backlog = Double(queueCapacity) / capacity + 0.5
+        func inOverload(_ time: Double) -> Bool {
+            zip([0.4, 0.75], [0.5, 0.8]).contains { time >= duration * $0.0 && time < duration * $0.1 + backlog }
+        }
+        let ok = records.filter(\.succeeded)
+        let shed = records.filter { $0.status == 503 }
+        let timeouts = records.filter { $0.status == 504 }
+        let steadyFailures = records.filter { !$0.succeeded && !inOverload($0.start) }
+        let overloadRecords = records.filter { inOverload($0.start) }
+        let late = ok.filter { $0.latency > deadline }
+        var breaches: [String] = []
+        if !healthy || server.exitStatus != nil { breaches.append("the server is not healthy at the end") }
+        if shed.isEmpty { breaches.append("overload produced no 503 (is the overload high enough?)") }
+        if shed.contains(where: { !$0.hasRetryAfter }) { breaches.append("\(shed.filter { !$0.hasRetryAfter }.count) 503s without Retry-After") }
+        if !timeouts.isEmpty { breaches.append("\(timeouts.count) requests hit their deadline (504)") }
+        if !late.isEmpty { breaches.append("\(late.count) 200s arrived after the \(requestTimeoutMs) ms deadline") }
+        let unexpected = overloadRecords.filter { !$0.succeeded && $0.status != 503 }
+        if !unexpected.isEmpty { breaches.append("overload: \(unexpected.count) failures other than 503: \(outcomeTable(unexpected).prefix(3))") }
+        if !steadyFailures.isEmpty { breaches.append("steady load: \(steadyFailures.count) failures: \(outcomeTable(steadyFailures).prefix(3))") }
+        for end in overloadEnds {
+            let window = records.filter { $0.start >= end + backlog && $0.start < end + backlog + 5 }
+            let served = Double(window.filter(\.succeeded).count) / 5
+            let rejected = window.filter { $0.status == 503 }.count
+            print(String(format: "recovery after overload ending at %.0f s: %.1f req/s served (steady %.1f), %d 503s", end, served, steadyRate, rejected))
+            if rejected > 0 || served < 0.9 * steadyRate {
+                breaches.append(String(format: "no recovery after overload at %.0f s (%.1f req/s, %d 503s)", end, served, rejected))
+            }
+        }
+        if !chaos.wrongAnswers.isEmpty { breaches.append("malformed requests answered wrongly: \(chaos.wrongAnswers.prefix(5))") }
+        if let baseline, let final {
+            if Double(final.rssKiB) > Double(baseline.rssKiB) * (1 + rssTolerance) {
+                breaches.append("RSS grew from \(baseline.rssKiB) KiB to \(final.rssKiB) KiB")
+            }
+            if final.fds > baseline.fds { breaches.append("open descriptors grew from \(baseline.fds) to \(final.fds)") }
+        } else {
+            breaches.append("could not sample the server's RSS and descriptors")
+        }
+
+        // Report.
+        let latency = LatencySummary(ok.map(\.latency))
+        print("")
+        print("requests        \(records.count) (\(ok.count) 200, \(shed.count) 503 with Retry-After \(shed.filter(\.hasRetryAfter).count), \(timeouts.count) 504)")
+        print("outcomes        " + outcomeTable(records).map { "\($0.0): \($0.1)" }.joined(separator: ", "))
+        print("latency (200)   p50 \(LatencySummary.milliseconds(latency.p50))  p99 \(LatencySummary.milliseconds(latency.p99))  max \(LatencySummary.milliseconds(latency.max))")
+        let overloadOK = LatencySummary(overloadRecords.filter(\.succeeded).map(\.latency))
+        print("overload (200)  p50 \(LatencySummary.milliseconds(overloadOK.p50))  p99 \(LatencySummary.milliseconds(overloadOK.p99)) (deadline \(requestTimeoutMs) ms)")
+        print("abusive clients " + chaos.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+        if let baseline, let final, let first = samples.first {
+            let peak = samples.map(\.rssKiB).max() ?? 0
+            print(String(format: "RSS             start %d KiB, after warm-up %d KiB, end %d KiB (%+.1f%%), peak %d KiB",
+                         first.rssKiB, baseline.rssKiB, final.rssKiB, (Double(final.rssKiB) / Double(baseline.rssKiB) - 1) * 100, peak))
+            print("descriptors     start \(first.fds), after warm-up \(baseline.fds), end \(final.fds) (quiet samples)")
+        }
+        print("")
+        let seconds = Int(duration.rounded(.up))
+        var p50 = [Double](repeating: .nan, count: seconds), p99 = p50
+        var perSecond = [[Double]](repeating: [], count: seconds)
+        for record in ok { let s = Int(record.start); if s >= 0 && s < seconds { perSecond[s].append(record.latency) } }
+        for s in 0..<seconds where !perSecond[s].isEmpty {
+            let summary = LatencySummary(perSecond[s])
+            p50[s] = summary.p50; p99[s] = summary.p99
+        }
+        let marks: [(at: Int, symbol: Character)] = [(Int(duration * 0.4), "O"), (Int(duration * 0.5), "|"), (Int(duration * 0.75), "O"), (Int(duration * 0.8), "|")]
+        print(AsciiPlot.render(samples.map { Double($0.rssKiB) / 1024 }, title: "RSS (MiB) over time   (O: overload starts, |: ends)", unit: "MiB", marks: marks))
+        print(AsciiPlot.render(p50.map { $0 * 1000 }, title: "p50 latency of 200s per second (ms)", unit: "ms", marks: marks))
+        print(AsciiPlot.render(p99.map { $0 * 1000 }, title: "p99 latency of 200s per second (ms)", unit: "ms", marks: marks))
+        if breaches.isEmpty {
+            print("soak: PASS")
+        } else {
+            for breach in breaches { print("BREACH: \(breach)") }
+            print("soak: FAIL")
+            throw ExitCode(1)
+        }
+    }
+}
