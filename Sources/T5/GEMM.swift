@@ -24,16 +24,19 @@ public enum GEMM {
     ///
     /// The engine runs OpenBLAS single-threaded and partitions every product
     /// itself: on a 2-core machine a second pool of spinning BLAS threads
-    /// would fight our element-wise loops for the same cores. Tall products
-    /// split by rows of x; short ones (few decoder rows, wide lm_head) split
-    /// by rows of W, i.e. output columns.
+    /// would fight our element-wise loops for the same cores. The split runs
+    /// along the larger of the two output dimensions: each thread's sgemm
+    /// packs its whole share of the other operand, so splitting x's rows makes
+    /// every thread pack all of W, and splitting W's rows (output columns)
+    /// makes every thread pack all of x. Packing the smaller one twice is
+    /// cheaper (lm_head: W is 32128 rows against a few hundred of x).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1) {
         let n = weight.rows, k = weight.columns
         let beta: Float = accumulate ? 1 : 0
         let work = Double(rows) * Double(n) * Double(k)
         let parts = work < 2e6 ? 1 : threads
-        if rows >= 64 * parts {
+        if rows >= n {
             Parallel.forEach(rows, threads: parts) { range, _ in
                 multiply(m: range.count, n: n, k: k, a: x + range.lowerBound * k, lda: k,
                          b: weight.data, ldb: k, bTransposed: true,

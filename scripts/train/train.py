@@ -10,9 +10,13 @@ Two ways to start:
 The loss is the one the service ranks with: cross-entropy of the target text
 (title + </s>) given the instruction, teacher forcing from the pad token.
 
-Example (the shipped recipe, about 40 minutes on 2 CPU cores):
+Example (the shipped recipe, 45 minutes on 2 CPU cores; the README has the full command):
   venv/bin/python scripts/train/train.py --data out/instructions.jsonl --output models/default \
-      --tokenizer ../shared/data/t5 --max-minutes 40
+      --tokenizer ../shared/data/t5 --max-minutes 45 --lr 3e-3 --threads 2 \
+      --template-weight search.specific=0.5 ...   (the T3/T2 next-item templates at full weight, the rest at half)
+
+With --max-minutes the learning rate decays over the time budget (whichever of steps or minutes ends first),
+so a time-boxed run ends at a small learning rate rather than being cut off at its peak.
 """
 import argparse
 import json
