@@ -19,6 +19,9 @@ struct ClientResponse {
 /// (one request at a time). Deliberately independent of the server's HTTP
 /// module, so the tool tests the server rather than sharing its bugs.
 final class HTTPClientConnection {
+    /// Connections open right now, over all instances (the soak subtracts
+    /// its own clients' sockets from the server's descriptor count).
+    static let openCount = Counter()
     let port: UInt16
     let timeoutSeconds: Double
     private var socketFD: Int32 = -1
@@ -55,16 +58,30 @@ final class HTTPClientConnection {
             throw LoadTestError.connectFailed(errno: code)
         }
         socketFD = fd
+        Self.openCount.add(1)
         buffer.removeAll(keepingCapacity: true)
     }
 
     func close() {
-        if socketFD >= 0 { Glibc.close(socketFD) }
+        if socketFD >= 0 {
+            Glibc.close(socketFD)
+            Self.openCount.add(-1)
+        }
         socketFD = -1
     }
 
-    /// Sends raw bytes (connecting first if needed).
+    /// True when an idle keep-alive connection has something to read: the
+    /// server closed it (EOF) or answered without a request (408 after its
+    /// first-request deadline, RFC 9110 §15.5.9). Such a connection is not
+    /// reused; HTTP clients such as Go's check the same before reuse.
+    private var isStale: Bool {
+        var poller = pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, 0) != 0
+    }
+
+    /// Sends raw bytes (connecting first, or again when the idle connection went stale).
     func send(_ bytes: [UInt8]) throws {
+        if socketFD >= 0 && buffer.isEmpty && isStale { close() }
         if socketFD < 0 { try connect() }
         var sent = 0
         while sent < bytes.count {
@@ -178,4 +195,12 @@ final class HTTPClientConnection {
         }
         return response
     }
+}
+
+/// A thread-safe integer.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func add(_ delta: Int) { lock.lock(); value += delta; lock.unlock() }
+    var current: Int { lock.lock(); defer { lock.unlock() }; return value }
 }

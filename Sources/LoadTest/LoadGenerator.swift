@@ -16,6 +16,8 @@ final class LoadGenerator: @unchecked Sendable {
     private var rate = 0.0
     private var nextDue = 0.0
     private var sequence = 0
+    private var busy = 0
+    private var skipped = 0
     private let finished = DispatchGroup()
 
     init(port: Int, timeoutSeconds: Double = 30) {
@@ -37,7 +39,7 @@ final class LoadGenerator: @unchecked Sendable {
         } }
     }
 
-    /// Requests per second for the open loop; may change while it runs.
+    /// Requests per second for the open loop; may change while it runs (0 pauses it).
     func setRate(_ requestsPerSecond: Double) {
         lock.lock()
         rate = requestsPerSecond
@@ -45,32 +47,44 @@ final class LoadGenerator: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// A scheduler thread releases one request at each due time to an idle
+    /// connection. Nothing is scheduled ahead, so a rate change takes effect
+    /// at once; when every connection is busy the release is dropped (and
+    /// counted) rather than replayed later as a burst.
     func startOpenLoop(connections: Int, requestsPerSecond: Double) {
         setRate(requestsPerSecond)
+        let released = DispatchSemaphore(value: 0)
         for _ in 0..<connections { spawn { connection in
-            // Connect up front so the server's descriptor count is stable from the start.
-            try? connection.connect()
-            while let ticket = self.takeTicket() {
-                Clock.sleep(until: ticket.due)
+            while true {
+                released.wait()
                 if self.isStopping { break }
-                if ticket.send { self.send(on: connection) }
+                self.send(on: connection)
+                self.lock.lock(); self.busy -= 1; self.lock.unlock()
             }
         } }
+        finished.enter()
+        Thread { [self] in
+            while !isStopping {
+                lock.lock()
+                let currentRate = rate, due = nextDue
+                lock.unlock()
+                if currentRate <= 0 { usleep(20_000); continue }
+                // Short sleeps, so a rate change or stop is seen within 50 ms.
+                if due > Clock.now { Clock.sleep(until: min(due, Clock.now + 0.05)); continue }
+                lock.lock()
+                nextDue = max(due + 1 / currentRate, Clock.now - 0.05)
+                let free = busy < connections
+                if free { busy += 1 } else { skipped += 1 }
+                lock.unlock()
+                if free { released.signal() }
+            }
+            for _ in 0..<connections { released.signal() }
+            finished.leave()
+        }.start()
     }
 
-    /// The time the next open-loop request is due (send false: paused, rate 0).
-    /// When every connection is busy the schedule slips rather than building
-    /// a burst to replay later.
-    private func takeTicket() -> (due: Double, send: Bool)? {
-        lock.lock(); defer { lock.unlock() }
-        if stopping { return nil }
-        let now = Clock.now
-        if rate <= 0 { return (now + 0.05, false) }
-        if nextDue < now - 0.05 { nextDue = now - 0.05 }
-        let due = nextDue
-        nextDue += 1 / rate
-        return (due, true)
-    }
+    /// Releases dropped because every connection was busy.
+    var skippedReleases: Int { lock.lock(); defer { lock.unlock() }; return skipped }
 
     private func spawn(_ body: @escaping @Sendable (HTTPClientConnection) -> Void) {
         finished.enter()

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// `instructrec-loadtest`: operational tests against the real binary
 /// (`make lb-test`, `make soak`). A separate executable so the service binary
@@ -9,4 +12,15 @@ struct LoadTestMain: ParsableCommand {
         commandName: "instructrec-loadtest",
         abstract: "Load balancer fault test and soak test for instructrec serve.",
         subcommands: [LBTestCommand.self, SoakCommand.self])
+
+    static func main() {
+        // Progress lines appear as they happen, also when stdout is a CI log file.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -8,8 +8,11 @@ enum Clock {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
     static func sleep(until time: Double) {
-        let delay = time - now
-        if delay > 0 { usleep(useconds_t(min(delay, 10) * 1e6)) }
+        while true {
+            let delay = time - now
+            if delay <= 0 { return }
+            usleep(useconds_t(min(delay, 1) * 1e6))
+        }
     }
 }
 

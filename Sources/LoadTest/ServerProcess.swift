@@ -73,6 +73,12 @@ final class ServerProcess: @unchecked Sendable {
         return entries.count
     }
 
+    /// Threads (entries of /proc/<pid>/task).
+    var threadCount: Int? {
+        guard pid > 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        return entries.count
+    }
+
     func logTail(lines: Int = 20) -> String {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return "" }
         return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
@@ -108,6 +114,15 @@ enum Probe {
             total += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
         }
         return total
+    }
+
+    /// The value of an unlabelled gauge on /metrics.
+    static func gauge(port: Int, name: String) -> Double? {
+        guard let response = get(port: port, path: "/metrics"), response.status == 200 else { return nil }
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
     }
 
     /// A free loopback TCP port (bind to 0 and read it back).

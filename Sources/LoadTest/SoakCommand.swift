@@ -34,7 +34,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Open-loop client connections.") var connections = 64
     @Option(help: "Allowed RSS growth after warm-up (fraction).") var rssTolerance = 0.05
 
-    struct Sample { var time: Double; var rssKiB: Int; var fds: Int }
+    /// fds: the server's open descriptors minus the sockets our own clients hold open at that moment.
+    struct Sample { var time: Double; var rssKiB: Int; var fds: Int; var threads: Int }
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw LoadTestError.setup("instructrec not found at \(binary) (make build)") }
@@ -73,15 +74,23 @@ struct SoakCommand: ParsableCommand {
         func at(_ fraction: Double) -> Double { t0 + duration * fraction }
         func sample() -> Sample? {
             guard let rss = server.residentKiB, let fds = server.openDescriptors else { return nil }
-            return Sample(time: Clock.now - t0, rssKiB: rss, fds: fds)
+            return Sample(time: Clock.now - t0, rssKiB: rss, fds: fds - HTTPClientConnection.openCount.current,
+                          threads: server.threadCount ?? 0)
         }
         /// Pauses all load, lets the server settle, and samples it quietly.
         func quietSample() -> Sample? {
             generator.setRate(0)
             chaos.setPaused(true)
+            // Wait for the server to finish the work it accepted, then let closes settle.
+            let limit = Clock.now + 30
+            while Clock.now < limit {
+                let queued = Probe.gauge(port: port, name: "instructrec_queue_depth") ?? 1
+                let running = Probe.gauge(port: port, name: "instructrec_inflight_requests") ?? 1
+                if queued == 0 && running == 0 { break }
+                usleep(100_000)
+            }
             usleep(2_000_000)
-            let quiet = sample()
-            return quiet
+            return sample()
         }
         let phases: [(start: Double, rate: Double, name: String)] = [
             (0.0, steadyRate, "warm-up"), (0.1, steadyRate, "steady"), (0.4, overloadRate, "overload"),
@@ -182,7 +191,9 @@ struct SoakCommand: ParsableCommand {
             let peak = samples.map(\.rssKiB).max() ?? 0
             print(String(format: "RSS             start %d KiB, after warm-up %d KiB, end %d KiB (%+.1f%%), peak %d KiB",
                          first.rssKiB, baseline.rssKiB, final.rssKiB, (Double(final.rssKiB) / Double(baseline.rssKiB) - 1) * 100, peak))
-            print("descriptors     start \(first.fds), after warm-up \(baseline.fds), end \(final.fds) (quiet samples)")
+            print("descriptors     start \(first.fds), after warm-up \(baseline.fds), end \(final.fds) " +
+                  "(quiet samples; the server's own, not counting our clients' open connections)")
+            print("threads         after warm-up \(baseline.threads), end \(final.threads), peak \(samples.map(\.threads).max() ?? 0)")
         }
         print("")
         let seconds = Int(duration.rounded(.up))
