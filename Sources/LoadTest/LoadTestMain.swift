@@ -16,6 +16,7 @@ struct LoadTestMain: ParsableCommand {
     static func main() {
         // Progress lines appear as they happen, also when stdout is a CI log file.
         setvbuf(stdout, nil, _IOLBF, 0)
+        ChildRegistry.installSignalHandlers()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -32,6 +32,8 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         do { try process.run() } catch { throw LoadTestError.setup("cannot start \(name) (\(executable)): \(error)") }
+        ChildRegistry.add(process.processIdentifier)
+        process.terminationHandler = { ChildRegistry.remove($0.processIdentifier) }
         self.process = process
     }
 

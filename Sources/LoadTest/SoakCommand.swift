@@ -8,9 +8,10 @@ import Glibc
 /// two overload bursts at 4× its measured capacity, and misbehaving clients
 /// throughout, while its memory and descriptors are sampled every second.
 ///
-/// Timeline (fractions of --duration): warm-up steady [0, .1), quiet sample,
-/// steady [.1, .4), overload [.4, .5), steady [.5, .75), overload [.75, .8),
-/// steady [.8, 1), quiet sample.
+/// Timeline: warm-up at steady load until RSS is stable (0.5% over the last
+/// max(10 s, 5% of the run); between 10% and 40% of --duration), quiet sample;
+/// then, as fractions of the time left: steady [0, .3), overload [.3, .45),
+/// steady [.45, .7), overload [.7, .78), steady [.78, 1); quiet sample.
 ///
 /// Pass conditions:
 /// - quiet RSS at the end ≤ 1.05 × quiet RSS after warm-up; open descriptors at the end ≤ after warm-up;
@@ -92,32 +93,51 @@ struct SoakCommand: ParsableCommand {
             usleep(2_000_000)
             return sample()
         }
-        let phases: [(start: Double, rate: Double, name: String)] = [
-            (0.0, steadyRate, "warm-up"), (0.1, steadyRate, "steady"), (0.4, overloadRate, "overload"),
-            (0.5, steadyRate, "steady"), (0.75, overloadRate, "overload"), (0.8, steadyRate, "steady"),
-        ]
         generator.startOpenLoop(connections: connections, requestsPerSecond: steadyRate)
         // Abuse at 20% of capacity in all (two threads): a quarter of it is
         // requests abandoned after sending, which still cost the server work
         // unless it notices the client left; the slow reader's requests cost
         // a full inference each too.
         chaos.start(abusers: 2, slowReaders: 1, pause: max(0.01, 2 / (0.2 * capacity)))
-        var baseline: Sample?
-        var overloadEnds: [Double] = []
-        for (index, phase) in phases.enumerated() {
-            let end = index + 1 < phases.count ? phases[index + 1].start : 1.0
-            if phase.name == "steady" && baseline == nil {
-                baseline = quietSample()
-                chaos.setPaused(false)
+
+        // Warm-up: steady load until the allocator has reached its working set,
+        // i.e. RSS changed by at most 0.5% over the last `window` seconds (at
+        // least 10% of the run, at most 40%). Leaks are judged after that.
+        print(String(format: "  t=%5.1fs  warm-up at %.1f req/s", Clock.now - t0, steadyRate))
+        let window = max(10, duration * 0.05)
+        while Clock.now < at(0.4) {
+            if let s = sample() { samples.append(s) }
+            if server.exitStatus != nil { break }
+            let elapsed = Clock.now - t0
+            if elapsed >= duration * 0.1, let latest = samples.last,
+               let earlier = samples.last(where: { $0.time <= elapsed - window }),
+               Double(abs(latest.rssKiB - earlier.rssKiB)) <= 0.005 * Double(earlier.rssKiB) {
+                break
             }
+            Clock.sleep(until: Clock.now + 1)
+        }
+        let warmUpEnd = Clock.now - t0
+        let baseline = quietSample()
+        chaos.setPaused(false)
+
+        // The rest of the run, as fractions of what is left after warm-up.
+        let remaining = duration - (Clock.now - t0)
+        let origin = Clock.now
+        let phases: [(start: Double, end: Double, rate: Double, name: String)] = [
+            (0.0, 0.3, steadyRate, "steady"), (0.3, 0.45, overloadRate, "overload"), (0.45, 0.7, steadyRate, "steady"),
+            (0.7, 0.78, overloadRate, "overload"), (0.78, 1.0, steadyRate, "steady"),
+        ]
+        var overloadWindows: [(start: Double, end: Double)] = []
+        for phase in phases {
+            let start = Clock.now - t0
             generator.setRate(phase.rate)
-            print(String(format: "  t=%5.1fs  %@ at %.1f req/s", Clock.now - t0, phase.name, phase.rate))
-            while Clock.now < at(end) {
+            print(String(format: "  t=%5.1fs  %@ at %.1f req/s", start, phase.name, phase.rate))
+            while Clock.now < origin + remaining * phase.end {
                 if let s = sample() { samples.append(s) }
                 if server.exitStatus != nil { break }
-                Clock.sleep(until: min(at(end), Clock.now + 1))
+                Clock.sleep(until: min(origin + remaining * phase.end, Clock.now + 1))
             }
-            if phase.name == "overload" { overloadEnds.append(Clock.now - t0) }
+            if phase.name == "overload" { overloadWindows.append((start, Clock.now - t0)) }
         }
         let final = quietSample()
         generator.stop()
@@ -133,7 +153,7 @@ struct SoakCommand: ParsableCommand {
         // full queue takes queue_capacity / capacity seconds to serve.
         let backlog = Double(queueCapacity) / capacity + 0.5
         func inOverload(_ time: Double) -> Bool {
-            zip([0.4, 0.75], [0.5, 0.8]).contains { time >= duration * $0.0 && time < duration * $0.1 + backlog }
+            overloadWindows.contains { time >= $0.start && time < $0.end + backlog }
         }
         let ok = records.filter(\.succeeded)
         let shed = records.filter { $0.status == 503 }
@@ -158,7 +178,7 @@ struct SoakCommand: ParsableCommand {
         if Double(steadyShed.count) > 0.01 * Double(steadyRecords.count) {
             breaches.append("steady load: \(steadyShed.count) of \(steadyRecords.count) requests shed with 503")
         }
-        for end in overloadEnds {
+        for end in overloadWindows.map(\.end) {
             let window = records.filter { $0.start >= end + backlog && $0.start < end + backlog + 5 }
             let served = Double(window.filter(\.succeeded).count) / 5
             let rejected = window.filter { $0.status == 503 }.count
@@ -189,8 +209,8 @@ struct SoakCommand: ParsableCommand {
         print("abusive clients " + chaos.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         if let baseline, let final, let first = samples.first {
             let peak = samples.map(\.rssKiB).max() ?? 0
-            print(String(format: "RSS             start %d KiB, after warm-up %d KiB, end %d KiB (%+.1f%%), peak %d KiB",
-                         first.rssKiB, baseline.rssKiB, final.rssKiB, (Double(final.rssKiB) / Double(baseline.rssKiB) - 1) * 100, peak))
+            print(String(format: "RSS             start %d KiB, after warm-up (%.0f s) %d KiB, end %d KiB (%+.1f%%), peak %d KiB",
+                         first.rssKiB, warmUpEnd, baseline.rssKiB, final.rssKiB, (Double(final.rssKiB) / Double(baseline.rssKiB) - 1) * 100, peak))
             print("descriptors     start \(first.fds), after warm-up \(baseline.fds), end \(final.fds) " +
                   "(quiet samples; the server's own, not counting our clients' open connections)")
             print("threads         after warm-up \(baseline.threads), end \(final.threads), peak \(samples.map(\.threads).max() ?? 0)")
@@ -204,8 +224,9 @@ struct SoakCommand: ParsableCommand {
             let summary = LatencySummary(perSecond[s])
             p50[s] = summary.p50; p99[s] = summary.p99
         }
-        let marks: [(at: Int, symbol: Character)] = [(Int(duration * 0.4), "O"), (Int(duration * 0.5), "|"), (Int(duration * 0.75), "O"), (Int(duration * 0.8), "|")]
-        print(AsciiPlot.render(samples.map { Double($0.rssKiB) / 1024 }, title: "RSS (MiB) over time   (O: overload starts, |: ends)", unit: "MiB", marks: marks))
+        var marks: [(at: Int, symbol: Character)] = [(Int(warmUpEnd), "W")]
+        for window in overloadWindows { marks += [(Int(window.start), "O"), (Int(window.end), "|")] }
+        print(AsciiPlot.render(samples.map { Double($0.rssKiB) / 1024 }, title: "RSS (MiB) over time   (W: warm-up ends, O: overload starts, |: ends)", unit: "MiB", marks: marks))
         print(AsciiPlot.render(p50.map { $0 * 1000 }, title: "p50 latency of 200s per second (ms)", unit: "ms", marks: marks))
         print(AsciiPlot.render(p99.map { $0 * 1000 }, title: "p99 latency of 200s per second (ms)", unit: "ms", marks: marks))
         if breaches.isEmpty {
