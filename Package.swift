@@ -61,7 +61,8 @@ let package = Package(
         .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "T5"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "Tokenizer", "HTTP", "InstructRecCLI"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "Tokenizer", "HTTP", "InstructRecCLI"],
+                    exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         // Depends on the CLI only so the `instructrec` binary is built beside the tests for `ldd`.
         .testTarget(name: "PackagingTests", dependencies: ["InstructRecCLI"]),

@@ -75,6 +75,12 @@ final class ServerProcess: @unchecked Sendable {
         return entries.count
     }
 
+    /// What each open descriptor points at ("socket:[123]", "pipe:[45]", a path).
+    var descriptorTargets: [String] {
+        guard pid > 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return [] }
+        return entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }.sorted()
+    }
+
     /// Threads (entries of /proc/<pid>/task).
     var threadCount: Int? {
         guard pid > 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }

@@ -90,8 +90,17 @@ struct SoakCommand: ParsableCommand {
                 if queued == 0 && running == 0 { break }
                 usleep(100_000)
             }
-            usleep(2_000_000)
-            return sample()
+            // Then until the descriptor count holds still for a second (closes in flight finish).
+            usleep(1_000_000)
+            var settled = sample()
+            let settleLimit = Clock.now + 10
+            while Clock.now < settleLimit {
+                usleep(1_000_000)
+                let next = sample()
+                if next?.fds == settled?.fds { break }
+                settled = next
+            }
+            return settled
         }
         generator.startOpenLoop(connections: connections, requestsPerSecond: steadyRate)
         // Abuse at 20% of capacity in all (two threads): a quarter of it is
@@ -118,6 +127,7 @@ struct SoakCommand: ParsableCommand {
         }
         let warmUpEnd = Clock.now - t0
         let baseline = quietSample()
+        let baselineTargets = server.descriptorTargets
         chaos.setPaused(false)
 
         // The rest of the run, as fractions of what is left after warm-up.
@@ -140,6 +150,7 @@ struct SoakCommand: ParsableCommand {
             if phase.name == "overload" { overloadWindows.append((start, Clock.now - t0)) }
         }
         let final = quietSample()
+        let finalTargets = server.descriptorTargets
         generator.stop()
         chaos.stop()
         let healthy = Probe.get(port: port, path: "/healthz")?.status == 200
@@ -192,7 +203,11 @@ struct SoakCommand: ParsableCommand {
             if Double(final.rssKiB) > Double(baseline.rssKiB) * (1 + rssTolerance) {
                 breaches.append("RSS grew from \(baseline.rssKiB) KiB to \(final.rssKiB) KiB")
             }
-            if final.fds > baseline.fds { breaches.append("open descriptors grew from \(baseline.fds) to \(final.fds)") }
+            if final.fds > baseline.fds {
+                let added = finalTargets.filter { !baselineTargets.contains($0) }
+                breaches.append("open descriptors grew from \(baseline.fds) to \(final.fds); new: \(added.prefix(10)); " +
+                                "our clients hold \(HTTPClientConnection.openCount.current) connections")
+            }
         } else {
             breaches.append("could not sample the server's RSS and descriptors")
         }
