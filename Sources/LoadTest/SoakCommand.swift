@@ -38,6 +38,23 @@ struct SoakCommand: ParsableCommand {
     /// fds: the server's open descriptors minus the sockets our own clients hold open at that moment.
     struct Sample { var time: Double; var rssKiB: Int; var fds: Int; var threads: Int }
 
+    /// " ESTABLISHED 127.0.0.1:8080<-127.0.0.1:5555" for "socket:[inode]", from /proc/net/tcp{,6}.
+    static func tcpState(of target: String) -> String {
+        guard target.hasPrefix("socket:["), let inode = target.dropFirst(8).split(separator: "]").first else { return "" }
+        let states = ["01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+                      "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING"]
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count > 9, fields[9] == inode {
+                    return " \(states[String(fields[3])] ?? String(fields[3])) local \(fields[1]) remote \(fields[2])"
+                }
+            }
+        }
+        return " (not TCP)"
+    }
+
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw LoadTestError.setup("instructrec not found at \(binary) (make build)") }
         let port = try Probe.freePort()
@@ -204,7 +221,7 @@ struct SoakCommand: ParsableCommand {
                 breaches.append("RSS grew from \(baseline.rssKiB) KiB to \(final.rssKiB) KiB")
             }
             if final.fds > baseline.fds {
-                let added = finalTargets.filter { !baselineTargets.contains($0) }
+                let added = finalTargets.filter { !baselineTargets.contains($0) }.map { $0 + Self.tcpState(of: $0) }
                 breaches.append("open descriptors grew from \(baseline.fds) to \(final.fds); new: \(added.prefix(10)); " +
                                 "our clients hold \(HTTPClientConnection.openCount.current) connections")
             }

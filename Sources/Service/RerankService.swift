@@ -186,7 +186,13 @@ public final class RerankService: @unchecked Sendable {
                 },
                 dropped: { [self] reason in
                     if reason == .deadline { fail(responder, route: route, start: start, timeoutError(timeout)) }
-                    else { metrics.requests.increment(["route": route, "status": "499"]) }
+                    else {
+                        // The client left before its job ran. Answer now (499, nginx's "client closed
+                        // request", counted in metrics; nobody reads it) so the connection closes at
+                        // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
+                        fail(responder, route: route, start: start,
+                             ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
+                    }
                 },
                 deadline: deadline)
             guard queue.submit(job) else { throw ServiceError.overloaded }
