@@ -207,8 +207,15 @@ struct SoakCommand: ParsableCommand {
             breaches.append("steady load: \(steadyShed.count) of \(steadyRecords.count) requests shed with 503")
         }
         for end in overloadWindows.map(\.end) {
-            let window = records.filter { $0.start >= end + backlog && $0.start < end + backlog + 5 }
-            let served = Double(window.filter(\.succeeded).count) / 5
+            // Five seconds, or what is left of the run when a short run ends sooner.
+            let lastStart = records.map(\.start).max() ?? 0
+            let length = min(5, lastStart - (end + backlog))
+            guard length >= 2 else {
+                print(String(format: "recovery after overload ending at %.0f s: not measured (the run ends %.1f s after the backlog)", end, max(0, length)))
+                continue
+            }
+            let window = records.filter { $0.start >= end + backlog && $0.start < end + backlog + length }
+            let served = Double(window.filter(\.succeeded).count) / length
             let rejected = window.filter { $0.status == 503 }.count
             print(String(format: "recovery after overload ending at %.0f s: %.1f req/s served (steady %.1f), %d 503s", end, served, steadyRate, rejected))
             if rejected > 0 || served < 0.9 * steadyRate {
@@ -233,6 +240,7 @@ struct SoakCommand: ParsableCommand {
         let latency = LatencySummary(ok.map(\.latency))
         print("")
         print("requests        \(records.count) (\(ok.count) 200, \(shed.count) 503 with Retry-After \(shed.filter(\.hasRetryAfter).count), \(timeouts.count) 504)")
+        print("not sent        \(generator.skippedReleases) due requests (every client connection was busy)")
         print("outcomes        " + outcomeTable(records).map { "\($0.0): \($0.1)" }.joined(separator: ", "))
         print("steady phases   \(steadyRecords.count) requests, \(steadyShed.count) shed (503), \(steadyErrors.count) failed")
         print("latency (200)   p50 \(LatencySummary.milliseconds(latency.p50))  p99 \(LatencySummary.milliseconds(latency.p99))  max \(LatencySummary.milliseconds(latency.max))")
