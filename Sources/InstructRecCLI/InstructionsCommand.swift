@@ -17,12 +17,18 @@ struct InstructionsCommand: ParsableCommand {
     @Option(help: "At most this many examples per user, most recent positions first (0: all).") var perUser = 0
     @Option(help: "Use only the first N users (0: all).") var users = 0
     @Option(help: "Random seed for template choice and negatives.") var seed: UInt64 = 20230507
+    @Option(help: "Also write the dataset as the service reads it (decoded titles, sequences) to this JSON file, for scripts/train/train.py, and stop.")
+    var datasetOutput: String?
 
     func run() throws {
         let dataset: InteractionDataset
         do { dataset = try InteractionDataset(directory: URL(fileURLWithPath: data), prefix: prefix) } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
+        }
+        if let datasetOutput {
+            try writeDataset(dataset, to: datasetOutput)
+            return
         }
         var options = InstructionDataGenerator.Options()
         options.maxHistory = maxHistory
@@ -57,6 +63,19 @@ struct InstructionsCommand: ParsableCommand {
         progress.finish()
         print("wrote \(written) examples for \(count) users to \(output)")
         for (template, n) in perTemplate.sorted(by: { $0.key < $1.key }) { print("  \(template): \(n)") }
+    }
+}
+
+extension InstructionsCommand {
+    /// `{"titles": [...], "users": [...], "sequences": [[ids], ...]}`: titles decoded exactly as the
+    /// service and the evaluator see them, so the training script never re-implements the decoding.
+    func writeDataset(_ dataset: InteractionDataset, to path: String) throws {
+        let object: [String: Any] = ["titles": dataset.titles, "users": dataset.sequences.map(\.user),
+                                     "sequences": dataset.sequences.map(\.items)]
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes]).write(to: URL(fileURLWithPath: path))
+        print("wrote \(dataset.titles.count) titles and \(dataset.sequences.count) sequences to \(path)")
     }
 }
 

@@ -1,76 +1,326 @@
 #!/usr/bin/env python3
-"""Instruction-tune a T5 on the JSONL that `instructrec instructions` writes,
-then export a Hugging Face directory our engine loads unchanged
-(config.json, model.safetensors, tokenizer.json).
+"""Instruction-tune a T5 for InstructRec ranking and export a Hugging Face
+directory our engine loads unchanged (config.json, model.safetensors, the
+tokenizer, and the model-bound serving files templates.json + instructrec.json).
 
-Two ways to start:
-  from scratch   --d-model/--layers/... with the Flan-T5 tokenizer (the shipped default model)
-  fine-tune      --init DIR  (an HF checkpoint such as google/flan-t5-xl downloaded by the user)
+Data: `instructrec instructions --dataset-output out/games.json` (titles decoded
+exactly as the service sees them, and each user's sequence). Examples are made
+here, on the fly, with fresh negatives and templates every epoch, from every
+training position of every user: the last two items of each sequence (the
+validation and test targets) are never shown, not even as history or negatives.
+Instructions are rendered with the model directory's templates.json exactly as
+`TemplateSet.render` does, history capped at the model's `max_history_items`.
 
-The loss is the one the service ranks with: cross-entropy of the target text
-(title + </s>) given the instruction, teacher forcing from the pad token.
+Objective, per example (one instruction, C = 1 + negatives candidates):
+  mle       cross-entropy of the target title + </s> (teacher forcing from pad);
+  listwise  softmax over the C candidates' summed title log-likelihoods, which is
+            the score the service ranks by, cross-entropy on the true item
+            (a sampled softmax, as SASRec trains with; --listwise-weight, 0 = off).
+The instruction is encoded once and its C candidates decode as one batch, as in serving.
 
-Example (the shipped recipe, 45 minutes on 2 CPU cores; the README has the full command):
-  venv/bin/python scripts/train/train.py --data out/instructions.jsonl --output models/default \
-      --tokenizer ../shared/data/t5 --max-minutes 45 --lr 3e-3 --threads 2 \
-      --template-weight search.specific=0.5 ...   (the T3/T2 next-item templates at full weight, the rest at half)
+Where the compute goes (the old recipe spent it on 300-token instructions and a
+32k-way softmax): a domain vocabulary (scripts/train/vocab.py), next-item
+templates, every position of every sequence each epoch.
 
-With --max-minutes the learning rate decays over the time budget (whichever of steps or minutes ends first),
-so a time-boxed run ends at a small learning rate rather than being cut off at its peak.
+Budget and resumption: --max-minutes is the whole run's budget (the learning rate
+decays linearly over it, so a time-boxed run ends small, not at its peak); a
+checkpoint (weights, optimizer, step, elapsed minutes) is written every
+--checkpoint-minutes, with an exported model beside it, and --resume continues
+from it, so a hard stop loses at most those minutes. A GPU is used when present.
+
+Example (the shipped recipe; README has the whole sequence):
+  venv/bin/python scripts/train/train.py --dataset out/games.json --model-dir models/default \
+      --run-dir out/train/default --max-minutes 100 --threads 2
 """
 import argparse
 import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
 
 import torch
 from tokenizers import Tokenizer
-from transformers import T5Config, T5ForConditionalGeneration
 
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="out/instructions.jsonl")
-    p.add_argument("--output", default="models/default")
+    p.add_argument("--dataset", default="out/games.json")
+    p.add_argument("--model-dir", default="models/default",
+                   help="holds tokenizer.json, templates.json and instructrec.json (the model-bound settings)")
+    p.add_argument("--output", help="export directory (default: the model dir)")
+    p.add_argument("--run-dir", default="out/train/default", help="checkpoint and intermediate exports")
+    p.add_argument("--resume", action="store_true", help="continue from run-dir/checkpoint.pt")
     p.add_argument("--init", help="HF checkpoint directory to fine-tune instead of training from scratch")
-    p.add_argument("--tokenizer", default="../shared/data/t5", help="directory with tokenizer.json (from-scratch runs)")
     p.add_argument("--d-model", type=int, default=128)
     p.add_argument("--d-ff", type=int, default=512)
     p.add_argument("--d-kv", type=int, default=32)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--decoder-layers", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--max-input", type=int, default=384)
-    p.add_argument("--max-target", type=int, default=32)
-    p.add_argument("--max-examples", type=int, default=0, help="use at most this many examples (0: all)")
-    p.add_argument("--max-minutes", type=float, default=0, help="stop training after this many minutes (0: no limit)")
+    p.add_argument("--warmup-steps", type=int, default=300)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--max-minutes", type=float, default=100, help="the run's whole budget (resumed runs included)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: budget only)")
+    p.add_argument("--checkpoint-minutes", type=float, default=5)
+    p.add_argument("--mix", default="recommend.history=0.6,generate.history=0.25,search.history.specific=0.08,search.specific=0.07",
+                   help="template=weight,...: which templates examples are drawn from")
+    p.add_argument("--negatives", type=int, default=9, help="negatives per example (T3 list and listwise loss)")
+    p.add_argument("--popular-negatives", type=float, default=0.3,
+                   help="fraction of negatives drawn by training popularity (the rest uniformly)")
+    p.add_argument("--listwise-weight", type=float, default=1.0)
+    p.add_argument("--workers", type=int, default=1, help="data-generation processes")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--save-dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout for from-scratch runs (0: the shipped recipe sees each example about once, so it underfits)")
-    p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"],
-                   help="bf16: autocast matrix products to bfloat16 (AMX/AVX-512 BF16 on CPU, tensor cores on GPU); "
-                        "weights, optimizer state and the loss stay float32")
-    p.add_argument("--template-weight", action="append", default=[], metavar="NAME=W",
-                   help="keep this fraction of a template's examples (W<1) or repeat them (W>1); repeatable")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="bf16: autocast matrix products to bfloat16 (weights, optimizer state and losses stay float32); "
+                        "auto: bf16 on a GPU, fp32 on CPU (CPU bf16 autocast ran 12x slower than fp32 on our AMD EPYC machines)")
+    p.add_argument("--users", type=int, default=0, help="use only the first N users (0: all; for smoke tests)")
     return p.parse_args()
 
 
-def progress(step, total, loss, tokens_per_s, elapsed, eta):
-    width = 30
-    filled = int(width * min(step / max(total, 1), 1))
-    bar = "#" * filled + "." * (width - filled)
-    sys.stderr.write(f"\r[{bar}] step {step}/{total} loss {loss:.4f} {tokens_per_s:,.0f} tok/s "
-                     f"elapsed {elapsed / 60:.1f}m eta {eta / 60:.1f}m ")
-    sys.stderr.flush()
+# ---------------------------------------------------------------------------------------------
+# Rendering, exactly as Sources/InstructRec/TemplateSet.swift and Template.swift do it.
+
+class Templates:
+    PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z]+)\}")
+
+    def __init__(self, path):
+        raw = json.load(open(path, encoding="utf-8"))
+        self.item_format = raw.get("item_format", "\"{title}\"")
+        self.history_separator = raw.get("history_separator", ", ")
+        self.candidate_separator = raw.get("candidate_separator", ", ")
+        self.templates = {name: self.segments(text) for name, text in raw["templates"].items()}
+
+    def segments(self, text):
+        out, last = [], 0
+        for m in self.PLACEHOLDER.finditer(text):
+            out.append(("lit", text[last:m.start()]))
+            token = m.group(0)
+            out.append(("lit", "{") if token == "{{" else ("lit", "}") if token == "}}" else ("ph", m.group(1)))
+            last = m.end()
+        out.append(("lit", text[last:]))
+        return out
+
+    def format(self, title):
+        return self.item_format.replace("{title}", title)
+
+    def render(self, name, history=(), preference=None, intention=None, candidates=(), item=None):
+        values = {"history": self.history_separator.join(map(self.format, history)), "preference": preference or "",
+                  "intention": intention or "", "candidates": self.candidate_separator.join(map(self.format, candidates)),
+                  "item": self.format(item) if item is not None else ""}
+        return "".join(v if kind == "lit" else values[v] for kind, v in self.templates[name])
+
+
+STOP = {"for", "the", "a", "an", "of", "and", "edition", "nintendo", "playstation", "xbox", "ps4", "ps3", "ps2", "ps5",
+        "pc", "wii", "switch", "one", "360", "3ds", "ds", "vita", "psp", "game", "video"}
+
+
+def query_from(title):
+    """A specific intention (I2) from a title, as InstructionDataGenerator.query(from:) makes it."""
+    main = title.split(" - ")[0]
+    words = [w for w in re.split(r"[^\w']|_", main.lower()) if w and w not in STOP]
+    return " ".join(words[:4]) if words else main.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Examples
+
+class ExampleStream(torch.utils.data.IterableDataset):
+    """Endless batches: every training position of every user once per epoch, shuffled,
+    a template drawn per example from --mix, negatives fresh each time."""
+
+    def __init__(self, args, titles, sequences, templates, tokenizer_file, epoch_offset):
+        self.args, self.titles, self.sequences, self.templates = args, titles, sequences, templates
+        self.tokenizer_file, self.epoch_offset = tokenizer_file, epoch_offset
+        self.mix = []
+        for entry in args.mix.split(","):
+            name, _, weight = entry.partition("=")
+            if name not in templates.templates:
+                sys.exit(f"--mix: template {name!r} is not in the model's templates.json")
+            self.mix.append((name, float(weight)))
+        self.positions = [(u, p) for u, items in enumerate(sequences) for p in range(1, len(items) - 2)]
+        counts = [0] * len(titles)
+        for items in sequences:
+            for item in items[:-2]:
+                counts[item] += 1
+        self.popular = [i for i, c in enumerate(counts) for _ in range(c) if titles[i]]  # draw ∝ training count
+        self.valid_items = [i for i, t in enumerate(titles) if t]
+
+    def negatives(self, rng, touched, count):
+        chosen = []
+        while len(chosen) < count:
+            pool = self.popular if rng.random() < self.args.popular_negatives else self.valid_items
+            item = pool[rng.randrange(len(pool))]
+            if item not in touched and item not in chosen:
+                chosen.append(item)
+        return chosen
+
+    def example(self, rng, user, position):
+        args, items = self.args, self.sequences[user]
+        target = items[position]
+        history = items[max(0, position - args.max_history):position]
+        touched = set(items)
+        roll, name = rng.random() * sum(w for _, w in self.mix), self.mix[0][0]
+        for candidate_name, weight in self.mix:
+            roll -= weight
+            if roll < 0:
+                name = candidate_name
+                break
+        negatives = self.negatives(rng, touched, args.negatives)
+        listed = negatives + [target]
+        rng.shuffle(listed)
+        title = self.titles.__getitem__
+        uses = {ph for kind, ph in self.templates.templates[name] if kind == "ph"}
+        text = self.templates.render(
+            name, history=[title(i) for i in history] if "history" in uses else (),
+            intention=query_from(title(target)) if "intention" in uses else None,
+            candidates=[title(i) for i in listed] if "candidates" in uses else ())
+        # The listwise candidates: the listed ones for T3, the same draw for T2 (a sampled softmax).
+        return text, listed, listed.index(target)
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        tokenizer = Tokenizer.from_file(self.tokenizer_file)
+        limit_in, limit_out = self.args.max_input, self.args.max_target
+        title_ids = {}
+
+        def target_ids(item):
+            if item not in title_ids:
+                ids = tokenizer.encode(self.titles[item], add_special_tokens=False).ids
+                title_ids[item] = ids[:limit_out] + [1]
+            return title_ids[item]
+
+        epoch = self.epoch_offset
+        while True:
+            rng = random.Random((self.args.seed * 1_000_003 + epoch) * 131 + worker)
+            order = list(range(worker, len(self.positions), workers))
+            rng.shuffle(order)
+            batch = self.args.batch_size
+            # Sort 32 batches' worth by length so a batch pads little, then shuffle the batches.
+            for start in range(0, len(order), batch * 32):
+                chunk = [self.example(rng, *self.positions[i]) for i in order[start:start + batch * 32]]
+                encoded = tokenizer.encode_batch([c[0] for c in chunk])
+                rows = []
+                for (text, listed, label), enc in zip(chunk, encoded):
+                    ids = enc.ids if len(enc.ids) <= limit_in else enc.ids[:limit_in - 1] + [1]
+                    rows.append((ids, [target_ids(i) for i in listed], label))
+                rows.sort(key=lambda r: len(r[0]))
+                groups = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+                rng.shuffle(groups)
+                for group in groups:
+                    yield collate(group)
+            epoch += 1
+
+
+def collate(rows):
+    """input_ids/attention [B, S]; decoder_input/labels [B*C, L] (candidate c of example b at row b*C+c);
+    target [B] (the true item's index among its C candidates)."""
+    count, per = len(rows), len(rows[0][1])
+    s = max(len(r[0]) for r in rows)
+    l = max(len(t) for r in rows for t in r[1])
+    input_ids = torch.zeros((count, s), dtype=torch.long)
+    attention = torch.zeros((count, s), dtype=torch.long)
+    decoder_input = torch.zeros((count * per, l), dtype=torch.long)
+    labels = torch.full((count * per, l), -100, dtype=torch.long)
+    for b, (ids, targets, _) in enumerate(rows):
+        input_ids[b, :len(ids)] = torch.tensor(ids)
+        attention[b, :len(ids)] = 1
+        for c, t in enumerate(targets):
+            labels[b * per + c, :len(t)] = torch.tensor(t)
+            decoder_input[b * per + c, 1:len(t)] = torch.tensor(t[:-1])  # shifted right from pad (decoder start 0)
+    target = torch.tensor([r[2] for r in rows], dtype=torch.long)
+    return input_ids, attention, decoder_input, labels, target
+
+
+# ---------------------------------------------------------------------------------------------
+# Model, loss, export
+
+def build_model(args, vocab_size):
+    from transformers import T5Config, T5ForConditionalGeneration
+    if args.init:
+        return T5ForConditionalGeneration.from_pretrained(args.init, torch_dtype=torch.float32)
+    config = T5Config(vocab_size=vocab_size, d_model=args.d_model, d_ff=args.d_ff, d_kv=args.d_kv, num_heads=args.heads,
+                      num_layers=args.layers, num_decoder_layers=args.decoder_layers, feed_forward_proj="gated-gelu",
+                      tie_word_embeddings=True, dropout_rate=0.0, decoder_start_token_id=0, pad_token_id=0,
+                      eos_token_id=1, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                      # T5 v1.0's rescaling of tied decoder outputs by d_model^-0.5, stated for transformers 5
+                      # (which stores it as its own key) and harmless to 4.x (which derives it from the tie).
+                      scale_decoder_outputs=True)
+    return T5ForConditionalGeneration(config)
+
+
+def losses(model, batch, args, device, autocast):
+    input_ids, attention, decoder_input, labels, target = (t.to(device, non_blocking=True) for t in batch)
+    count = input_ids.shape[0]
+    per = decoder_input.shape[0] // count
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        encoded = model.encoder(input_ids=input_ids, attention_mask=attention).last_hidden_state  # [B, S, d]
+        if args.listwise_weight > 0:
+            rows = torch.arange(count, device=device).repeat_interleave(per)
+            decoder_labels, decoder_in = labels, decoder_input
+        else:  # the true item's row only
+            rows = torch.arange(count, device=device)
+            pick = rows * per + target
+            decoder_labels, decoder_in = labels[pick], decoder_input[pick]
+        hidden = model.decoder(input_ids=decoder_in, encoder_hidden_states=encoded[rows],
+                               encoder_attention_mask=attention[rows]).last_hidden_state  # [R, L, d]
+        # Causal self-attention with padding only at the end needs no decoder mask. The lm_head
+        # and log-softmax run on the real (non-padding) positions only: about a third of R x L.
+        mask = decoder_labels != -100  # [R, L]
+        real = hidden[mask]  # [N, d]
+        if getattr(model.config, "scale_decoder_outputs", model.config.tie_word_embeddings):
+            real = real * model.config.d_model ** -0.5
+        logits = model.lm_head(real)  # [N, V]
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    token = torch.zeros(mask.shape, device=device, dtype=torch.float32)  # [R, L]
+    token[mask] = logp.gather(-1, decoder_labels[mask].unsqueeze(-1)).squeeze(-1)
+    if args.listwise_weight > 0:
+        scores = token.sum(-1).view(count, per)  # the service's "sum" score of each candidate
+        true_rows = torch.arange(count, device=device) * per + target
+        mle = -token[true_rows].sum() / mask[true_rows].sum()
+        listwise = torch.nn.functional.cross_entropy(scores, target)
+        return mle, listwise
+    mle = -token.sum() / mask.sum()
+    return mle, torch.zeros((), device=device)
+
+
+def export(model, args, directory, extra):
+    """An HF directory: config.json written here (independent of the transformers version), weights in
+    BF16 safetensors with tied embeddings stored once as shared.weight, tokenizer and serving files copied."""
+    from safetensors.torch import save_file
+    os.makedirs(directory, exist_ok=True)
+    c = model.config
+    tied = bool(getattr(c, "tie_word_embeddings", True))
+    config = {"architectures": ["T5ForConditionalGeneration"], "d_ff": c.d_ff, "d_kv": c.d_kv, "d_model": c.d_model,
+              "decoder_start_token_id": 0, "dense_act_fn": c.dense_act_fn, "dropout_rate": 0.0, "eos_token_id": 1,
+              "feed_forward_proj": c.feed_forward_proj, "initializer_factor": 1.0, "is_encoder_decoder": True,
+              "is_gated_act": c.is_gated_act, "layer_norm_epsilon": c.layer_norm_epsilon, "model_type": "t5",
+              "num_decoder_layers": c.num_decoder_layers, "num_heads": c.num_heads, "num_layers": c.num_layers,
+              "pad_token_id": 0, "relative_attention_max_distance": c.relative_attention_max_distance,
+              "relative_attention_num_buckets": c.relative_attention_num_buckets, "tie_word_embeddings": tied,
+              "scale_decoder_outputs": bool(getattr(c, "scale_decoder_outputs", tied)),
+              "torch_dtype": "bfloat16", "use_cache": True, "vocab_size": c.vocab_size}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    skip = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"} | ({"lm_head.weight"} if tied else set())
+    state = {k: v.detach().to("cpu", torch.bfloat16).contiguous() for k, v in model.state_dict().items() if k not in skip}
+    save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    source = args.init or args.model_dir
+    for name in ("tokenizer.json", "spiece.model", "templates.json", "instructrec.json"):
+        for folder in (args.model_dir, source):
+            path = os.path.join(folder, name)
+            if os.path.exists(path) and os.path.abspath(folder) != os.path.abspath(directory):
+                shutil.copyfile(path, os.path.join(directory, name))
+                break
+    with open(os.path.join(directory, "training.json"), "w") as f:
+        json.dump(extra, f, indent=2)
 
 
 def main():
@@ -79,140 +329,106 @@ def main():
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    settings_file = os.path.join(args.model_dir, "instructrec.json")
+    settings = json.load(open(settings_file)) if os.path.exists(settings_file) else {}
+    args.max_history = int(settings.get("max_history_items", 10))
+    args.max_input = int(settings.get("max_input_tokens", 512))
+    args.max_target = int(settings.get("max_target_tokens", 64))
+    tokenizer_file = os.path.join(args.init or args.model_dir, "tokenizer.json")
+    templates = Templates(os.path.join(args.model_dir, "templates.json") if os.path.exists(
+        os.path.join(args.model_dir, "templates.json")) else "config/templates.json")
+    data = json.load(open(args.dataset, encoding="utf-8"))
+    titles, sequences = data["titles"], data["sequences"]
+    if args.users:
+        sequences = sequences[:args.users]
+    vocab_size = Tokenizer.from_file(tokenizer_file).get_vocab_size()
 
-    tokenizer_dir = args.init or args.tokenizer
-    tokenizer_file = os.path.join(tokenizer_dir, "tokenizer.json")
-    tokenizer = Tokenizer.from_file(tokenizer_file)
+    os.makedirs(args.run_dir, exist_ok=True)
+    checkpoint_file = os.path.join(args.run_dir, "checkpoint.pt")
+    model = build_model(args, vocab_size).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay,
+                                  **({"fused": True} if device.type == "cuda" else {}))
+    step, elapsed_before, epochs_started, history = 0, 0.0, 0, []
+    if args.resume and os.path.exists(checkpoint_file):
+        state = torch.load(checkpoint_file, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed_before = state["step"], state["elapsed_s"]
+        epochs_started, history = state["epochs_started"] + 1000, state.get("history", [])
+        print(f"resumed at step {step}, {elapsed_before / 60:.1f} of {args.max_minutes:.0f} minutes", file=sys.stderr)
+    elif args.resume:
+        print(f"--resume: no {checkpoint_file}; starting fresh", file=sys.stderr)
 
-    examples = []
-    with open(args.data, encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            examples.append((row["instruction"], row["target"], row.get("template", "")))
-    weights = {}
-    for item in args.template_weight:
-        name, _, weight = item.partition("=")
-        weights[name] = float(weight)
-    if weights:
-        kept = []
-        for example in examples:
-            weight = weights.get(example[2], 1.0)
-            kept += [example] * int(weight)
-            if random.random() < weight - int(weight):
-                kept.append(example)
-        examples = kept
-    counts = {}
-    for example in examples:
-        counts[example[2]] = counts.get(example[2], 0) + 1
-    random.shuffle(examples)
-    if args.max_examples:
-        examples = examples[: args.max_examples]
-    print(f"{len(examples)} examples from {args.data}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
-          file=sys.stderr)
-
-    # tokenizer(text) appends </s> through the post-processor, exactly as the service encodes.
-    def encode(batch, limit):
-        out = tokenizer.encode_batch(batch)
-        return [e.ids[: limit - 1] + [1] if len(e.ids) > limit else e.ids for e in out]
-
-    t0 = time.time()
-    inputs, targets = [], []
-    for start in range(0, len(examples), 4096):
-        chunk = examples[start:start + 4096]
-        inputs += encode([c[0] for c in chunk], args.max_input)
-        targets += encode([c[1] for c in chunk], args.max_target)
-    print(f"tokenized in {time.time() - t0:.0f}s; mean input {sum(map(len, inputs)) / len(inputs):.0f} tokens, "
-          f"mean target {sum(map(len, targets)) / len(targets):.1f}", file=sys.stderr)
-
-    if args.init:
-        model = T5ForConditionalGeneration.from_pretrained(args.init, torch_dtype=torch.float32)
-    else:
-        config = T5Config(vocab_size=32128, d_model=args.d_model, d_ff=args.d_ff, d_kv=args.d_kv, num_heads=args.heads,
-                          num_layers=args.layers, num_decoder_layers=args.decoder_layers, feed_forward_proj="gated-gelu",
-                          tie_word_embeddings=True, dropout_rate=args.dropout, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
-                          relative_attention_num_buckets=32, relative_attention_max_distance=128)
-        model = T5ForConditionalGeneration(config)
-    model.to(device).train()
+    stream = ExampleStream(args, titles, sequences, templates, tokenizer_file, epochs_started)
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: {params / 1e6:.2f}M parameters on {device}", file=sys.stderr)
-
-    # Batches of similar input length waste less on padding.
-    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
-    batches = [order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-    steps_per_epoch = len(batches)
-    total_steps = max(1, int(steps_per_epoch * args.epochs))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, total_steps // 50)
+    print(f"{len(stream.positions):,} training positions from {len(sequences):,} users; model {params / 1e6:.2f}M "
+          f"parameters, vocabulary {vocab_size}, on {device}; history ≤ {args.max_history} items, "
+          f"input ≤ {args.max_input} tokens; mix {args.mix}", file=sys.stderr)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                         pin_memory=device.type == "cuda", prefetch_factor=8 if args.workers else None,
+                                         persistent_workers=False)
+    budget = args.max_minutes * 60
     start = time.time()
+    last_checkpoint = start
+    autocast = args.precision == "bf16" or (args.precision == "auto" and device.type == "cuda")
 
-    # Linear warm-up, then linear decay to 2% of the peak over the run. With --max-minutes the run's
-    # length is whichever ends first, steps or minutes, so a time-boxed run still ends with a small
-    # learning rate instead of being cut off at its peak.
-    def progress_fraction(s):
-        fraction = s / total_steps
-        if args.max_minutes:
-            fraction = max(fraction, (time.time() - start) / (args.max_minutes * 60))
-        return min(fraction, 1.0)
+    def elapsed():
+        return elapsed_before + time.time() - start
 
-    def learning_rate_factor(s):
-        return min(1.0, (s + 1) / warmup) * max(0.02, 1 - progress_fraction(s))
+    def lr_factor():
+        # Linear warm-up, then linear decay to 2% over the time (or step) budget.
+        fraction = elapsed() / budget
+        if args.max_steps:
+            fraction = max(fraction, step / args.max_steps)
+        return min(1.0, (step + 1) / args.warmup_steps) * max(0.02, 1 - min(fraction, 1.0))
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor)
-    autocast_device = "cuda" if device == "cuda" else "cpu"
+    def save(final=False):
+        info = {"dataset": args.dataset, "steps": step, "minutes": round(elapsed() / 60, 2),
+                "examples_seen": step * args.batch_size, "positions_per_epoch": len(stream.positions),
+                "epochs": round(step * args.batch_size / len(stream.positions), 2), "device": str(device),
+                "loss_history": history[-200:], "args": vars(args)}
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "elapsed_s": elapsed(), "epochs_started": epochs_started, "history": history}, checkpoint_file + ".tmp")
+        os.replace(checkpoint_file + ".tmp", checkpoint_file)
+        export(model, args, os.path.join(args.run_dir, "export"), info)
+        if final:
+            export(model, args, args.output or args.model_dir, info)
 
-    ema, tokens_seen, step = None, 0, 0
-    while step < total_steps:
-        random.shuffle(batches)
-        for batch in batches:
-            if step >= total_steps:
-                break
-            if args.max_minutes and time.time() - start > args.max_minutes * 60:
-                total_steps = step
-                break
-            max_in = max(len(inputs[i]) for i in batch)
-            max_out = max(len(targets[i]) for i in batch)
-            input_ids = torch.zeros((len(batch), max_in), dtype=torch.long)
-            attention = torch.zeros((len(batch), max_in), dtype=torch.long)
-            labels = torch.full((len(batch), max_out), -100, dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, :len(inputs[i])] = torch.tensor(inputs[i])
-                attention[row, :len(inputs[i])] = 1
-                labels[row, :len(targets[i])] = torch.tensor(targets[i])
-            with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-                loss = model(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                             labels=labels.to(device)).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            step += 1
-            tokens_seen += int(attention.sum()) + int((labels != -100).sum())
-            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-            elapsed = time.time() - start
-            if step % 10 == 0 or step == total_steps:
-                eta = elapsed / step * (total_steps - step)
-                if args.max_minutes:
-                    eta = min(eta, max(0.0, args.max_minutes * 60 - elapsed))
-                progress(step, total_steps, ema, tokens_seen / max(elapsed, 1e-9), elapsed, eta)
+    ema_mle = ema_list = None
+    tokens = 0
+    for batch in loader:
+        if elapsed() >= budget or (args.max_steps and step >= args.max_steps):
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * lr_factor()
+        mle, listwise = losses(model, batch, args, device, autocast)
+        loss = mle + args.listwise_weight * listwise
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        tokens += int(batch[1].sum())
+        if step % 25 == 0 or step == 1:
+            m, lw = mle.item(), listwise.item()
+            ema_mle = m if ema_mle is None else 0.9 * ema_mle + 0.1 * m
+            ema_list = lw if ema_list is None else 0.9 * ema_list + 0.1 * lw
+            if step % 500 == 0:
+                history.append({"step": step, "minutes": round(elapsed() / 60, 2), "mle": round(ema_mle, 4),
+                                "listwise": round(ema_list, 4)})
+            sys.stderr.write(f"\rstep {step} mle {ema_mle:.4f} listwise {ema_list:.4f} lr {args.lr * lr_factor():.2e} "
+                             f"{step * args.batch_size / max(time.time() - start, 1e-9):,.0f} ex/s "
+                             f"{tokens / max(time.time() - start, 1e-9):,.0f} in-tok/s "
+                             f"{elapsed() / 60:.1f}/{args.max_minutes:.0f} min ")
+            sys.stderr.flush()
+        if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+            save()
+            last_checkpoint = time.time()
     sys.stderr.write("\n")
-    print(f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {(time.time() - start) / 60:.1f} min, "
-          f"final loss {ema:.4f}", file=sys.stderr)
-
-    os.makedirs(args.output, exist_ok=True)
-    model.eval()
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.save_dtype]
-    model.to("cpu").to(dtype).save_pretrained(args.output, safe_serialization=True)
-    for extra in ("generation_config.json",):
-        path = os.path.join(args.output, extra)
-        if os.path.exists(path):
-            os.remove(path)
-    shutil.copyfile(tokenizer_file, os.path.join(args.output, "tokenizer.json"))
-    with open(os.path.join(args.output, "training.json"), "w") as f:
-        json.dump({"data": args.data, "examples": len(examples), "steps": step, "final_loss": ema,
-                   "args": vars(args)}, f, indent=2)
-    print(f"exported {args.output}", file=sys.stderr)
+    save(final=True)
+    print(f"trained {step} steps ({step * args.batch_size / len(stream.positions):.2f} epochs of positions) in "
+          f"{elapsed() / 60:.1f} min; exported {args.output or args.model_dir}", file=sys.stderr)
 
 
 if __name__ == "__main__":
