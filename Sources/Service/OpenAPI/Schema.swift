@@ -1,3 +1,5 @@
+import Foundation
+
 /// JSON Schema 2020-12 fragments (as OpenAPI 3.1 uses them), each with a description.
 enum Schema {
     typealias Node = [String: Any]
@@ -29,10 +31,28 @@ enum Schema {
         return node
     }
 
-    /// An object; `additional: false` for requests (their decoders refuse unknown members).
+    /// An object. `additional: false` marks a request object (its decoder refuses unknown
+    /// members): there an optional member may also be `null`, which the decoder reads as absent.
     static func object(_ description: String, _ properties: [String: Node], required: [String] = [], additional: Bool = false) -> Node {
-        ["type": "object", "description": description, "properties": properties, "required": required.sorted(),
-         "additionalProperties": additional]
+        var members = properties
+        if !additional {
+            for (key, node) in properties where !required.contains(key) { members[key] = nullable(node) }
+        }
+        return ["type": "object", "description": description, "properties": members, "required": required.sorted(),
+                "additionalProperties": additional]
+    }
+
+    static func nullable(_ node: Node) -> Node {
+        var node = node
+        if let type = node["type"] as? String {
+            node["type"] = [type, "null"]
+            if let values = node["enum"] as? [Any] { node["enum"] = values + [NSNull()] }
+            return node
+        }
+        let description = node.removeValue(forKey: "description")
+        var wrapped: Node = ["anyOf": [node, ["type": "null"]]]
+        if let description { wrapped["description"] = description }
+        return wrapped
     }
 
     static func ref(_ name: String) -> Node { ["$ref": "#/components/schemas/\(name)"] }

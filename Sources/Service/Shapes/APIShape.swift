@@ -13,6 +13,8 @@ protocol APIShape: Sendable {
     var name: String { get }
     /// the route, e.g. "/v2/rerank"
     var path: String { get }
+    /// The request's allowed fields: its CodingKeys (tests hold the schema to them).
+    var requestFields: [String] { get }
     /// Shapes that share a path: whether this body is this shape's (default: yes).
     func claims(_ body: JSONValue) -> Bool
     /// Field rules beyond types; builds the shape-neutral query.
@@ -30,7 +32,7 @@ extension APIShape {
     /// Type-erased, as the registry and the service hold it.
     var erased: AnyShape {
         AnyShape(
-            name: name, path: path, claims: { claims($0) },
+            name: name, path: path, requestFields: requestFields, claims: { claims($0) },
             decode: { json, limits in
                 let request = try JSONValueDecoder.decode(Request.self, from: json)
                 let query = try query(request, limits: limits)
@@ -59,6 +61,7 @@ struct DecodedRequest: Sendable {
 struct AnyShape: Sendable {
     let name: String
     let path: String
+    let requestFields: [String]
     let claims: @Sendable (JSONValue) -> Bool
     let decode: @Sendable (JSONValue, RequestLimits) throws -> DecodedRequest
     let errorBody: @Sendable (ServiceError) -> ErrorEnvelope

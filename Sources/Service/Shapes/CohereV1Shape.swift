@@ -6,6 +6,7 @@ import InstructRec
 struct CohereV1Shape: APIShape {
     let name = "cohere.v1"
     let path = "/v1/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {
         var model: String?
@@ -49,7 +50,7 @@ struct CohereV1Shape: APIShape {
         for (index, field) in (r.rank_fields ?? []).enumerated() where field != "text" {
             throw ServiceError.invalid("$.rank_fields[\(index)]", "only \"text\" is supported (documents are strings or {\"text\"} objects)")
         }
-        if let chunks = r.max_chunks_per_doc, chunks < 1 { throw ServiceError.invalid("$.max_chunks_per_doc", "must be at least 1") }
+        _ = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
         let documents = try ItemInput.items(r.documents, "$.documents", limits)
         return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                          candidates: try FieldRules.candidates(documents, "$.documents", limits), topN: try FieldRules.topN(r.top_n))
@@ -78,10 +79,10 @@ struct CohereV1Shape: APIShape {
                 Schema.text("A document", context),
                 Schema.object("A document object", ["text": Schema.text("The document text", context)], required: ["text"]),
             ]), "Documents to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
-            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1),
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
             "rank_fields": Schema.array(Schema.string("A field", enumeration: ["text"]), "Fields to rank on: only text"),
-            "max_chunks_per_doc": Schema.integer("Accepted for Cohere v1 compatibility; documents are never chunked", minimum: 1),
+            "max_chunks_per_doc": Schema.integer("Accepted for Cohere v1 compatibility; documents are never chunked", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v1 / Jina rerank response", [
             "id": Schema.string("Request id"),

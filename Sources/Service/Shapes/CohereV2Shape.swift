@@ -6,6 +6,7 @@ import InstructRec
 struct CohereV2Shape: APIShape {
     let name = "cohere.v2"
     let path = "/v2/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {
         var model: String?
@@ -36,7 +37,7 @@ struct CohereV2Shape: APIShape {
         let documents = try r.documents.enumerated().map { index, text in
             Item(id: String(index), title: try FieldRules.text(text, "$.documents[\(index)]", limits))
         }
-        if let cap = r.max_tokens_per_doc, cap < 1 { throw ServiceError.invalid("$.max_tokens_per_doc", "must be at least 1") }
+        _ = try FieldRules.count(r.max_tokens_per_doc, "$.max_tokens_per_doc")
         return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                          candidates: try FieldRules.candidates(documents, "$.documents", limits),
                          topN: try FieldRules.topN(r.top_n), maxTargetTokens: r.max_tokens_per_doc)
@@ -56,8 +57,8 @@ struct CohereV2Shape: APIShape {
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "documents": Schema.array(Schema.text("A document", context), "Documents to rerank", minItems: 1,
                                       maxItems: context.limits.maxCandidates),
-            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1),
-            "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens (and never more than the model's max_target_tokens)", minimum: 1),
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
+            "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens (and never more than the model's max_target_tokens)", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v2 rerank response", [
             "id": Schema.string("Request id"),

@@ -17,12 +17,12 @@ public struct RequestLimits: Sendable {
 /// The checks every shape applies to its fields, each stated once so that the
 /// OpenAPI document can state the same rule (`FieldRules.schema...`).
 enum FieldRules {
-    /// Whitespace as Python's `str.isspace` and regex `\s` define it (a superset of
-    /// Swift's `.whitespacesAndNewlines`), so that the schema's `pattern: "\\S"` and
-    /// this check agree for the tools that generate requests from our schema.
+    /// Whitespace exactly as ECMA-262's `\s` (WhiteSpace and LineTerminator), the regex
+    /// dialect of JSON Schema patterns, so that the schema's `pattern: "\\S"` and this
+    /// check accept and refuse the same strings.
     static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        case 0x09...0x0D, 0x20, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF: return true
         default: return false
         }
     }
@@ -34,7 +34,7 @@ enum FieldRules {
             throw ServiceError.invalid(path, "must contain a non-space character")
         }
         if text.unicodeScalars.count > limits.maxTextCharacters {
-            throw ServiceError.invalid(path, "is longer than \(limits.maxTextCharacters) characters", status: 413)
+            throw ServiceError.invalid(path, "is longer than \(limits.maxTextCharacters) characters")
         }
         return text
     }
@@ -43,19 +43,26 @@ enum FieldRules {
         try text.map { try self.text($0, path, limits) }
     }
 
-    /// The candidate list: 1...maxCandidates items (413 above), unique ids.
+    /// The candidate list: 1...maxCandidates items. Ids are echoed, not checked for
+    /// uniqueness (a result's `index` is its position, always unique).
     static func candidates(_ items: [Item], _ path: String, _ limits: RequestLimits) throws -> [Item] {
         if items.isEmpty { throw ServiceError.invalid(path, "must contain at least one item") }
         if items.count > limits.maxCandidates {
-            throw ServiceError.invalid(path, "has \(items.count) items, more than the limit \(limits.maxCandidates)", status: 413)
+            throw ServiceError.invalid(path, "has \(items.count) items, more than the limit \(limits.maxCandidates)")
         }
         return items
     }
 
     static func topN(_ value: Int?, _ path: String = "$.top_n") throws -> Int? {
-        guard let value else { return nil }
         // Larger than the number of candidates: all of them (Cohere and TEI do the same).
-        if value < 1 { throw ServiceError.invalid(path, "must be at least 1") }
+        try count(value, path)
+    }
+
+    /// The largest count a request may name (top_n, max_tokens_per_doc, ...).
+    static let maxCount = 2_147_483_647
+    static func count(_ value: Int?, _ path: String) throws -> Int? {
+        guard let value else { return nil }
+        guard (1...maxCount).contains(value) else { throw ServiceError.invalid(path, "must be an integer between 1 and \(maxCount)") }
         return value
     }
 

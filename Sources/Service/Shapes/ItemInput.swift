@@ -40,18 +40,12 @@ struct ItemInput<TextField: ItemTextKey>: Decodable, Sendable {
         }
     }
 
-    /// Items with their ids (position when none), each text checked; duplicate ids refused.
+    /// Items with their ids (position when none), each text checked.
     static func items(_ inputs: [ItemInput], _ path: String, _ limits: RequestLimits) throws -> [Item] {
-        var seen: [String: Int] = [:]
-        return try inputs.enumerated().map { index, input in
+        try inputs.enumerated().map { index, input in
             let itemPath = "\(path)[\(index)]"
             let text = try FieldRules.text(input.text, input.id == nil ? itemPath : "\(itemPath).\(TextField.name)", limits)
-            let id = input.id ?? String(index)
-            if let first = seen[id] {
-                throw ServiceError.invalid(input.id == nil ? itemPath : "\(itemPath).id", "duplicate id '\(id)' (also at index \(first))")
-            }
-            seen[id] = index
-            return Item(id: id, title: text)
+            return Item(id: input.id ?? String(index), title: text)
         }
     }
 }

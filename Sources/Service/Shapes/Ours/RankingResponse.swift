@@ -101,7 +101,7 @@ struct RankingResponse: Encodable {
 enum OurFields {
     static func common(_ context: SchemaContext, prefix: String) -> [String: Schema.Node] {
         [
-            "top_n": Schema.integer("Return the best N results (all when N exceeds the candidates)", minimum: 1),
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the candidates)", minimum: 1, maximum: FieldRules.maxCount),
             "scoring": Schema.string("sum: the InstructRec ranking score; mean: length-normalised", enumeration: ["sum", "mean"]),
             "return_instruction": Schema.boolean("Include the instruction text(s) in the response"),
             "template": Schema.string("A template name from the deployment's template set (see the template's placeholders for the fields it needs); default: picked from the fields present",
@@ -123,14 +123,14 @@ enum OurFields {
             Schema.text("The \(what)'s \(key); its id is its position", context),
             Schema.object("A \(what) with an id", [
                 "id": Schema.oneOf([Schema.string("Id", minLength: 1), Schema.integer("Id", minimum: -999_999_999_999_999, maximum: 999_999_999_999_999)],
-                                   "Unique within the list"),
+                                   "Echoed in the result"),
                 key: Schema.text("The \(what)'s \(key)", context),
             ], required: [key]),
         ])
     }
 
     static func candidates(_ context: SchemaContext, key: String, what: String, description: String) -> Schema.Node {
-        Schema.array(item(context, key: key, what: what), description + " (ids unique)", minItems: 1, maxItems: context.limits.maxCandidates)
+        Schema.array(item(context, key: key, what: what), description + " (ids are echoed; index is the position)", minItems: 1, maxItems: context.limits.maxCandidates)
     }
 
     /// A template that names {history} or {preference} needs that field: if/then per template.
@@ -140,12 +140,12 @@ enum OurFields {
         let history = names.filter { $0.contains("history") }
         if !history.isEmpty {
             rules.append(["if": ["properties": ["template": ["enum": history]], "required": ["template"]],
-                          "then": ["properties": ["history": ["minItems": 1]], "required": ["history"]]])
+                          "then": ["properties": ["history": ["type": "array", "minItems": 1]], "required": ["history"]]])
         }
         let preference = names.filter { $0.contains("preference") }
         if !preference.isEmpty {
             rules.append(["if": ["properties": ["template": ["enum": preference]], "required": ["template"]],
-                          "then": ["required": ["preference"]]])
+                          "then": ["properties": ["preference": ["type": "string"]], "required": ["preference"]]])
         }
         return rules
     }

@@ -4,6 +4,7 @@ import InstructRec
 struct RecommendShape: APIShape {
     let name = "ours.recommend"
     let path = "/recommend"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {
         var history: [ItemInput<TitleKey>]?
@@ -46,7 +47,8 @@ struct RecommendShape: APIShape {
             OurFields.common(context, prefix: "recommend.").merging([
                 "candidates": OurFields.candidates(context, key: "title", what: "candidate", description: "Items to rank"),
             ]) { a, _ in a }, required: ["candidates"])
-        request["anyOf"] = [["required": ["history"], "properties": ["history": ["minItems": 1]]], ["required": ["preference"]]]
+        request["anyOf"] = [["required": ["history"], "properties": ["history": ["type": "array", "minItems": 1]]],
+                            ["required": ["preference"], "properties": ["preference": ["type": "string"]]]]
         request["allOf"] = OurFields.templateRequirements(context, prefix: "recommend.")
         return ShapeSchemas(summary: "Sequential recommendation ⟨P1/P2, I0, T3⟩",
                             description: "Ranks the candidates by how likely the user wants each next, given a non-empty history (oldest first) and/or a preference.",

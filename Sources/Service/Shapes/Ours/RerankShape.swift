@@ -5,6 +5,7 @@ import InstructRec
 struct RerankShape: APIShape {
     let name = "ours.rerank"
     let path = "/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {
         var query: String

@@ -4,6 +4,7 @@ import InstructRec
 struct SearchShape: APIShape {
     let name = "ours.search"
     let path = "/search"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {
         var query: String
