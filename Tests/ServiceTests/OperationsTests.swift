@@ -152,7 +152,8 @@ final class OperationsTests: XCTestCase {
             let reply = try service.request("POST", path, body: body)
             XCTAssertEqual(reply.status, 200)
             let schema = try validator.responseSchema(path: path, method: "post", status: "200")
-            XCTAssertEqual(validator.errors(reply.json as Any, schema, at: "$"), [], path)
+            let replyJSON = try JSONSerialization.jsonObject(with: Data(reply.body.utf8))  // TEI answers with an array
+            XCTAssertEqual(validator.errors(replyJSON, schema, at: "$"), [], path + " " + reply.body)
             let requestSchema = try validator.requestSchema(path: path)
             XCTAssertEqual(validator.errors(try JSONSerialization.jsonObject(with: Data(body.utf8)), requestSchema, at: "$"), [], path)
             let bad = try service.request("POST", path, body: "{}")
