@@ -8,6 +8,9 @@ public struct InstructionOptions: Sendable, Equatable {
     public var maxHistoryTitleTokens = 32
     /// candidate titles are scored on at most this many tokens (+ </s>)
     public var maxTargetTokens = 64
+    /// only the newest this many history items are considered (the model's history length);
+    /// older ones are trimmed before instruction fitting and counted in `historyItemsTrimmed`
+    public var maxHistoryItems = Int.max
     /// when candidates must be split into groups, the user context is fitted so
     /// that at least this many of the longest candidates share one instruction
     public var minimumGroupSize = 5
@@ -31,13 +34,17 @@ public struct InstructionPlan: Sendable {
     /// per candidate: title tokens (truncated to maxTargetTokens), without </s>
     public var targets: [[Int32]]
     public var historyItemsUsed: Int
+    /// history items left out: trimmed by maxHistoryItems plus dropped to fit maxInputTokens
     public var historyItemsDropped: Int
+    /// of those, the oldest items beyond maxHistoryItems, trimmed before fitting
+    public var historyItemsTrimmed: Int
     public var historyTitlesShortened: Int
 }
 
 /// Builds InstructRec instructions from templates and fits them to the
 /// encoder's budget, in this order, never cutting the template text, the
 /// intention, the preference or a candidate title:
+/// 0. keep only the newest `maxHistoryItems` history items;
 /// 1. drop the oldest history items;
 /// 2. shorten over-long history titles (and retry with as much history as fits);
 /// 3. drop the history altogether;
@@ -66,7 +73,9 @@ public struct InstructionBuilder: Sendable {
             throw InstructRecError.missingContext(template: template.name, field: "query")
         }
         let targets = candidates.map { Array(tokenizer.encode($0.title, addEOS: false).prefix(options.maxTargetTokens)) }
-        let history = used.contains(.history) ? context.history.map(\.title) : []
+        let offered = used.contains(.history) ? context.history.map(\.title) : []
+        let history = Array(offered.suffix(max(0, options.maxHistoryItems)))
+        let trimmed = offered.count - history.count
         let all = Array(candidates.indices)
         let limit = options.maxInputTokens
 
@@ -88,7 +97,8 @@ public struct InstructionBuilder: Sendable {
         }
         func result(_ groups: [InstructionPlan.Group], kept: Int, shortened: Int) -> InstructionPlan {
             InstructionPlan(template: template.name, groups: groups, targets: targets, historyItemsUsed: kept,
-                            historyItemsDropped: history.count - kept, historyTitlesShortened: shortened)
+                            historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
+                            historyTitlesShortened: shortened)
         }
 
         // 0. Everything fits.

@@ -35,7 +35,7 @@ enum EndToEndBench {
         defer { server.stop(); service.stop() }
 
         let body = Array(requestBody().utf8)
-        let plan = try service.plan(endpoint: "recommend", body: body)
+        let plan = try service.plan(path: "/recommend", body: body)
         let instructionTokens = plan.groups.map(\.tokens.count).reduce(0, +)
 
         // Engine alone, same instruction and targets, its own scorer.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InstructRec
+import Service
 import T5
 import Tokenizer
 
@@ -15,7 +16,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Dataset file prefix.") var prefix = "Games"
     @Option(help: "Model directory.") var model = "models/default"
     @Option(help: "Tokenizer directory or file (default: the model directory).") var tokenizer: String?
-    @Option(help: "Templates file.") var templates = "config/templates.json"
+    @Option(help: "Templates file (default: the model directory's templates.json, else config/templates.json).") var templates: String?
+    @Option(help: "Configuration file for the model-bound settings (as serve).") var config = "config/instructrec.json"
     @Option(help: "Template used for ranking.") var template = "recommend.history"
     @Option(help: "Users to evaluate (a seeded sample).") var users = 5000
     @Option(help: "test (last item) or valid (second to last).") var split = "test"
@@ -46,12 +48,15 @@ struct EvalCommand: ParsableCommand {
         let pools = try candidatesFile.map(readPools)
         let cases = evaluator.cases(pools: pools)
 
+        // The same model-bound settings (max_history_items, max_input_tokens, templates...) and the
+        // same pipeline as serve and score; --max-history stays the protocol's history length.
+        var overrides = ["model": model]
+        if let tokenizer { overrides["tokenizer"] = tokenizer }
+        if let templates { overrides["templates"] = templates }
+        let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
+                                                          environment: ProcessInfo.processInfo.environment, overrides: overrides)
         let weights = try T5Weights(directory: URL(fileURLWithPath: model))
-        let tokenizer = try loadTokenizer(tokenizer ?? model)
-        var instructionOptions = InstructionOptions()
-        instructionOptions.maxInputTokens = 512
-        let builder = InstructionBuilder(templates: try TemplateSet(contentsOf: URL(fileURLWithPath: templates)),
-                                         tokenizer: tokenizer, options: instructionOptions)
+        let pipeline = try RankPipeline(configuration: configuration, tokenizer: try RerankService.loadTokenizer(tokenizer ?? model))
         let scorer = T5Scorer(weights: weights, threads: threads)
 
         var modelMetrics = Evaluator.Metrics(), popularityMetrics = Evaluator.Metrics(), randomMetrics = Evaluator.Metrics()
@@ -59,8 +64,8 @@ struct EvalCommand: ParsableCommand {
         for (done, c) in cases.enumerated() {
             let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
             let items = c.candidates.map { Item(id: String($0), title: dataset.titles[$0]) }
-            let plan = try builder.plan(context: context, candidates: items, template: template)
-            let (scores, _) = try Reranker.score(plan, scorer: scorer, reduction: reduction)
+            let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, reduction: reduction),
+                                          scorer: scorer).scores
             modelMetrics.add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
             popularityMetrics.add(rank: evaluator.popularityRank(c))
             randomMetrics.addRandom(candidates: c.candidates.count, containsTarget: c.candidates.contains(c.target))

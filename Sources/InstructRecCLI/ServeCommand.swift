@@ -104,11 +104,11 @@ struct ServeCommand: ParsableCommand {
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score one request without HTTP (the body of POST /recommend, /search or /rerank).")
+        abstract: "Score one request without HTTP (the body of any POST ranking endpoint: recommend, search, rerank, v1/rerank, v2/rerank).")
 
     @OptionGroup var options: ServiceOptions
 
-    @Option(help: "Which endpoint's request shape: recommend, search or rerank.")
+    @Option(help: "Which endpoint's request shape: recommend, search, rerank (ours or TEI by its body), v1/rerank (Cohere v1, Jina), v2/rerank (Cohere v2).")
     var endpoint = "recommend"
 
     @Argument(help: "Request JSON file (default: standard input).")

@@ -12,10 +12,15 @@ public final class RerankService: @unchecked Sendable {
     public static let version = "0.1.0"
 
     public let configuration: ServiceConfiguration
-    let builder: InstructionBuilder
+    public let pipeline: RankPipeline
+    var builder: InstructionBuilder { pipeline.builder }
     let weights: T5Weights
     let metrics = Metrics()
+    /// what the shapes accept: configured limits and the template names
+    let limits: RequestLimits
     private(set) var queue: InferenceQueue!
+    /// Decoding, tokenization and instruction fitting run here, off the connection's queue.
+    private let planning = DispatchQueue(label: "instructrec.planning", qos: .userInitiated, attributes: .concurrent)
     private let stateLock = NSLock()
     private var ready = false
     private var draining = false
@@ -28,17 +33,17 @@ public final class RerankService: @unchecked Sendable {
         try BLASSelfCheck.run()
         let started = DispatchTime.now().uptimeNanoseconds
         let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
-        let tokenizerURL = URL(fileURLWithPath: configuration.tokenizer ?? configuration.model)
-        let tokenizer: Tokenizer
-        if tokenizerURL.pathExtension == "json" {
-            tokenizer = try Tokenizer(tokenizerJSON: tokenizerURL)
-        } else if tokenizerURL.pathExtension == "model" {
-            tokenizer = try Tokenizer(sentencePieceModel: tokenizerURL)
-        } else {
-            tokenizer = try Tokenizer.load(directory: tokenizerURL)
-        }
+        let tokenizer = try Self.loadTokenizer(configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// A tokenizer.json or spiece.model file, or a directory holding one.
+    public static func loadTokenizer(_ path: String) throws -> Tokenizer {
+        let url = URL(fileURLWithPath: path)
+        if url.pathExtension == "json" { return try Tokenizer(tokenizerJSON: url) }
+        if url.pathExtension == "model" { return try Tokenizer(sentencePieceModel: url) }
+        return try Tokenizer.load(directory: url)
     }
 
     /// With weights and tokenizer already in memory (benchmarks, tests).
@@ -49,8 +54,10 @@ public final class RerankService: @unchecked Sendable {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(weights.config.vocabSize)")
         }
-        let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: configuration.templates))
-        builder = InstructionBuilder(templates: templates, tokenizer: tokenizer, options: configuration.instructionOptions)
+        pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
+        var limits = configuration.requestLimits
+        limits.templates = pipeline.builder.templates.templates.keys.sorted()
+        self.limits = limits
         metrics.modelLoadSeconds.set(loadSeconds)
         var scorers: [T5Scorer] = []
         for _ in 0..<configuration.workers { scorers.append(T5Scorer(weights: weights, threads: configuration.threadsPerWorker)) }
@@ -60,19 +67,35 @@ public final class RerankService: @unchecked Sendable {
         setReady(true)
     }
 
-    /// The instruction plan the service would build for a request body (benchmarks).
-    public func plan(endpoint: String, body: [UInt8]) throws -> InstructionPlan {
-        guard let kind = RankRequest.Endpoint(rawValue: endpoint) else { throw ServiceError(status: 400, code: "unknown_endpoint", message: endpoint) }
-        let rank = try RankRequestDecoder.decode(body, endpoint: kind, limits: configuration.requestLimits)
-        return try builder.plan(context: rank.context, candidates: rank.candidates, template: rank.template)
+    /// The instruction plan the service would build for a request body at a path (benchmarks).
+    public func plan(path: String, body: [UInt8]) throws -> InstructionPlan {
+        let decoded = try decode(path: path, body: body).decoded
+        return try pipeline.plan(decoded.query)
+    }
+
+    /// Parses a body and decodes it with the shape that takes it at `path`.
+    func decode(path: String, body: [UInt8]) throws -> (shape: AnyShape, decoded: DecodedRequest) {
+        let shapes = ShapeRegistry.shapes(at: path)
+        let json = try parseJSON(body)
+        guard let shape = ShapeRegistry.select(shapes, for: json) else {
+            throw ServiceError(status: 404, code: "unknown_endpoint", message: "no API shape at \(path); use one of \(ShapeRegistry.paths.joined(separator: ", "))")
+        }
+        do { return (shape, try shape.decode(json, limits)) } catch let error as ServiceError { throw ShapedError(shape: shape, error: error) }
+    }
+
+    func parseJSON(_ body: [UInt8]) throws -> JSONValue {
+        do { return try JSONValue.parse(body) } catch {
+            throw ServiceError(status: 400, code: "malformed_json",
+                               message: "malformed JSON at byte \(error.offset): \(error.message)", offset: error.offset)
+        }
     }
 
     /// One inference per scorer so the first real request does not pay for
     /// page faults and workspace allocation.
     private func warmUp(_ scorers: [T5Scorer]) throws {
-        let plan = try builder.plan(context: UserContext(history: [Item(id: "w", title: "warm up")]),
-                                    candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
-        for scorer in scorers { _ = try Reranker.score(plan, scorer: scorer, reduction: .sum) }
+        let query = RankQuery(context: UserContext(history: [Item(id: "w", title: "warm up")]),
+                              candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
+        for scorer in scorers { _ = try pipeline.run(query, scorer: scorer) }
     }
 
     var isReady: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready && !draining }
@@ -96,10 +119,9 @@ public final class RerankService: @unchecked Sendable {
 
     public func makeRouter() -> Router {
         var router = Router()
-        for endpoint in [RankRequest.Endpoint.recommend, .search, .rerank] {
-            router.add("POST", "/\(endpoint.rawValue)") { [self] request, responder in
-                handleRank(endpoint, request, responder)
-            }
+        for path in ShapeRegistry.paths {
+            let shapes = ShapeRegistry.shapes(at: path)
+            router.add("POST", path) { [self] request, responder in handleRank(path, shapes, request, responder) }
         }
         router.add("GET", "/healthz") { [self] _, responder in
             respond(responder, route: "/healthz", start: .now(), .json(Array(#"{"status":"ok"}"#.utf8)))
@@ -118,7 +140,7 @@ public final class RerankService: @unchecked Sendable {
             respond(responder, route: "/info", start: .now(), .json(json(info())))
         }
         router.add("GET", "/openapi.json") { [self] _, responder in
-            respond(responder, route: "/openapi.json", start: .now(), .json(json(OpenAPIDocument.make(version: Self.version))))
+            respond(responder, route: "/openapi.json", start: .now(), .json(json(OpenAPIDocument.make(version: Self.version, context: SchemaContext(limits: limits)))))
         }
         return router
     }
@@ -140,68 +162,96 @@ public final class RerankService: @unchecked Sendable {
                 "max_candidates": configuration.maxCandidates, "max_history_items": configuration.maxHistoryItems,
                 "request_timeout_ms": configuration.requestTimeoutMilliseconds,
             ],
+            // The effective model-bound settings and the layer each came from.
+            "settings": Dictionary(uniqueKeysWithValues: settingValues().map { key, value in
+                (key, ["value": value, "source": configuration.sources[key] ?? "default"] as [String: Any])
+            }),
+            "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": GEMM.coreName,
         ]
     }
 
+    private func settingValues() -> [String: Any] {
+        ["max_input_tokens": configuration.maxInputTokens, "max_history_items": configuration.maxHistoryItems,
+         "max_history_title_tokens": configuration.maxHistoryTitleTokens, "max_target_tokens": configuration.maxTargetTokens,
+         "templates": configuration.templates, "model": configuration.model,
+         "tokenizer": configuration.tokenizer ?? configuration.model]
+    }
+
     // MARK: ranking
 
-    private func handleRank(_ endpoint: RankRequest.Endpoint, _ request: HTTPRequest, _ responder: Responder) {
+    /// decode → plan (on `planning`) → score (inference queue) → rank → respond, in the shape that took the body.
+    private func handleRank(_ path: String, _ shapes: [AnyShape], _ request: HTTPRequest, _ responder: Responder) {
         let start = DispatchTime.now()
-        let route = "/\(endpoint.rawValue)"
+        let primary = shapes[0]
         do {
             try authorize(request)
             try checkContentType(request)
             // While draining, readiness is false but requests are still served: the
             // load balancer needs the drain delay to notice, and nothing may fail meanwhile.
             if !isLoaded { throw ServiceError(status: 503, code: "loading", message: "model is loading", retryAfterSeconds: 1) }
-            let rank = try RankRequestDecoder.decode(request.body, endpoint: endpoint, limits: configuration.requestLimits)
-            let tokenizeStart = DispatchTime.now()
-            let plan = try builder.plan(context: rank.context, candidates: rank.candidates, template: rank.template)
-            let tokenizeSeconds = seconds(since: tokenizeStart)
-            let timeout = min(rank.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds, configuration.requestTimeoutMilliseconds)
-            let deadline = start + .milliseconds(timeout)
-            let requestID = request.requestID
-            let enqueued = DispatchTime.now()
-            let job = InferenceQueue.Job(
-                isAbandoned: { responder.isClientGone },
-                run: { [self] scorer in
-                    let queueSeconds = seconds(since: enqueued)
-                    metrics.queueWait.observe(queueSeconds)
-                    do {
-                        let (scores, usage) = try Reranker.score(plan, scorer: scorer, reduction: rank.reduction)
-                        if DispatchTime.now() > deadline { throw timeoutError(timeout) }
-                        let body = rankingResponse(rank, plan: plan, scores: scores, usage: usage, requestID: requestID,
-                                                   timing: ["queue": queueSeconds, "tokenize": tokenizeSeconds,
-                                                            "encode": usage.encodeSeconds, "decode": usage.decodeSeconds,
-                                                            "total": seconds(since: start)])
-                        metrics.tokens.increment(["kind": "instruction"], by: Double(usage.instructionTokens))
-                        metrics.tokens.increment(["kind": "candidate"], by: Double(usage.candidateTokens))
-                        metrics.candidates.increment(by: Double(rank.candidates.count))
-                        respond(responder, route: route, start: start, .json(json(body)))
-                    } catch {
-                        fail(responder, route: route, start: start, ServiceError.from(error))
-                    }
-                },
-                dropped: { [self] reason in
-                    if reason == .deadline { fail(responder, route: route, start: start, timeoutError(timeout)) }
-                    else {
-                        // The client left before its job ran. Answer now (499, nginx's "client closed
-                        // request", counted in metrics; nobody reads it) so the connection closes at
-                        // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
-                        fail(responder, route: route, start: start,
-                             ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
-                    }
-                },
-                deadline: deadline)
-            guard queue.submit(job) else { throw ServiceError.overloaded }
-            // Answer 504 on time even if the job is still waiting; the worker skips it then.
-            DispatchQueue.global().asyncAfter(deadline: deadline + .milliseconds(5)) { [self] in
-                fail(responder, route: route, start: start, timeoutError(timeout))
-            }
         } catch {
-            fail(responder, route: route, start: start, ServiceError.from(error))
+            fail(responder, route: path, start: start, primary, ServiceError.from(error))
+            return
+        }
+        let requestID = request.requestID
+        let body = request.body
+        planning.async { [self] in
+            let shape: AnyShape, decoded: DecodedRequest
+            do { (shape, decoded) = try decode(path: path, body: body) } catch {
+                let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (primary, ServiceError.from(error))
+                fail(responder, route: path, start: start, errorShape, failure)
+                return
+            }
+            do {
+                let tokenizeStart = DispatchTime.now()
+                let plan = try pipeline.plan(decoded.query)
+                let tokenizeMilliseconds = milliseconds(tokenizeStart, .now())
+                let timeout = min(decoded.query.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds,
+                                  configuration.requestTimeoutMilliseconds)
+                let deadline = start + .milliseconds(timeout)
+                let enqueued = DispatchTime.now()
+                let job = InferenceQueue.Job(
+                    isAbandoned: { responder.isClientGone },
+                    run: { [self] scorer in
+                        let dequeued = DispatchTime.now()
+                        metrics.queueWait.observe(milliseconds(enqueued, dequeued) / 1e3)
+                        do {
+                            var outcome = try pipeline.score(decoded.query, plan: plan, scorer: scorer)
+                            if DispatchTime.now() > deadline { throw timeoutError(timeout) }
+                            outcome.requestID = requestID
+                            outcome.timing.queue = milliseconds(enqueued, dequeued)
+                            outcome.timing.tokenize = tokenizeMilliseconds
+                            outcome.timing.total = milliseconds(start, .now())
+                            let json = try decoded.encode(outcome)
+                            metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
+                            metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
+                            metrics.candidates.increment(by: Double(decoded.query.candidates.count))
+                            respond(responder, route: path, start: start, .json(json))
+                        } catch {
+                            fail(responder, route: path, start: start, shape, ServiceError.from(error))
+                        }
+                    },
+                    dropped: { [self] reason in
+                        if reason == .deadline { fail(responder, route: path, start: start, shape, timeoutError(timeout)) }
+                        else {
+                            // The client left before its job ran. Answer now (499, nginx's "client closed
+                            // request", counted in metrics; nobody reads it) so the connection closes at
+                            // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
+                            fail(responder, route: path, start: start, shape,
+                                 ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
+                        }
+                    },
+                    deadline: deadline)
+                guard queue.submit(job) else { throw ServiceError.overloaded }
+                // Answer 504 on time even if the job is still waiting; the worker skips it then.
+                DispatchQueue.global().asyncAfter(deadline: deadline + .milliseconds(5)) { [self] in
+                    fail(responder, route: path, start: start, shape, timeoutError(timeout))
+                }
+            } catch {
+                fail(responder, route: path, start: start, shape, ServiceError.from(error))
+            }
         }
     }
 
@@ -209,56 +259,28 @@ public final class RerankService: @unchecked Sendable {
         ServiceError(status: 504, code: "deadline_exceeded", message: "the request did not finish within \(milliseconds) ms")
     }
 
-    func rankingResponse(_ rank: RankRequest, plan: InstructionPlan, scores: [Float], usage: RankingUsage,
-                         requestID: String, timing: [String: Double]) -> [String: Any] {
-        var ranked = Reranker.rank(scores: scores, ids: rank.candidates.map(\.id))
-        if let topN = rank.topN { ranked = Array(ranked.prefix(topN)) }
-        let results: [[String: Any]] = ranked.map { r in
-            var entry: [String: Any] = ["index": r.index, "id": r.id, "score": Double(r.score), "relevance_score": Double(r.relevance)]
-            if rank.endpoint == .rerank {
-                if rank.returnDocuments { entry["document"] = ["text": rank.candidates[r.index].title] }
-            } else {
-                entry["title"] = rank.candidates[r.index].title
-            }
-            return entry
-        }
-        var body: [String: Any] = [
-            "id": requestID,
-            "template": plan.template,
-            "scoring": rank.reduction.rawValue,
-            "results": results,
-            "usage": [
-                "instruction_tokens": usage.instructionTokens, "candidate_tokens": usage.candidateTokens,
-                "history_items_used": plan.historyItemsUsed, "history_items_dropped": plan.historyItemsDropped,
-                "history_titles_shortened": plan.historyTitlesShortened, "groups": plan.groups.count,
-            ],
-            "timing_ms": timing.mapValues { ($0 * 1e5).rounded() / 100 },
-        ]
-        if rank.returnInstruction { body["instructions"] = plan.groups.map(\.text) }
-        return body
-    }
-
-    /// `instructrec score`: the same request and response as POST /<endpoint>, without HTTP.
+    /// `instructrec score`: the same request and response as POST <path>, without HTTP.
+    /// `endpoint` is a path ("/v2/rerank") or a name without the slash ("recommend", "v1/rerank").
     public func scoreDirectly(endpoint: String, body: [UInt8]) -> (status: Int, json: [UInt8]) {
-        let start = DispatchTime.now()
-        guard let kind = RankRequest.Endpoint(rawValue: endpoint) else {
-            return (400, ServiceError(status: 400, code: "unknown_endpoint", message: "use recommend, search or rerank").response.body)
+        let path = endpoint.hasPrefix("/") ? endpoint : "/" + endpoint
+        let shapes = ShapeRegistry.shapes(at: path)
+        guard let primary = shapes.first else {
+            let known = ShapeRegistry.paths.map { String($0.dropFirst()) }.joined(separator: ", ")
+            let error = ServiceError(status: 400, code: "unknown_endpoint", message: "unknown endpoint '\(endpoint)'; use one of \(known)")
+            return (400, ShapeRegistry.all[0].errorBody(error).body)
         }
+        var shape = primary
         do {
-            let rank = try RankRequestDecoder.decode(body, endpoint: kind, limits: configuration.requestLimits)
-            let tokenizeStart = DispatchTime.now()
-            let plan = try builder.plan(context: rank.context, candidates: rank.candidates, template: rank.template)
-            let tokenizeSeconds = seconds(since: tokenizeStart)
+            let (chosen, decoded) = try decode(path: path, body: body)
+            shape = chosen
             directLock.lock()
             defer { directLock.unlock() }
-            let (scores, usage) = try Reranker.score(plan, scorer: directScorer, reduction: rank.reduction)
-            let response = rankingResponse(rank, plan: plan, scores: scores, usage: usage, requestID: "cli",
-                                           timing: ["queue": 0, "tokenize": tokenizeSeconds, "encode": usage.encodeSeconds,
-                                                    "decode": usage.decodeSeconds, "total": seconds(since: start)])
-            return (200, json(response))
+            var outcome = try pipeline.run(decoded.query, scorer: directScorer)
+            outcome.requestID = "cli"
+            return (200, try decoded.encode(outcome))
         } catch {
-            let failure = ServiceError.from(error)
-            return (failure.status, failure.response.body)
+            let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (shape, ServiceError.from(error))
+            return (failure.status, errorShape.errorBody(failure).body)
         }
     }
 
@@ -288,7 +310,7 @@ public final class RerankService: @unchecked Sendable {
     }
 
     func respond(_ responder: Responder, route: String, start: DispatchTime, _ response: HTTPResponse) {
-        let elapsed = seconds(since: start)
+        let elapsed = milliseconds(start, .now()) / 1e3
         // Only the first answer counts (a 504 timer may race a late result).
         if responder.respond(response) {
             metrics.requests.increment(["route": route, "status": String(response.status)])
@@ -296,10 +318,8 @@ public final class RerankService: @unchecked Sendable {
         }
     }
 
-    func fail(_ responder: Responder, route: String, start: DispatchTime, _ error: ServiceError) {
-        var response = error.response
-        if error.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
-        respond(responder, route: route, start: start, response)
+    func fail(_ responder: Responder, route: String, start: DispatchTime, _ shape: AnyShape, _ error: ServiceError) {
+        respond(responder, route: route, start: start, shape.errorResponse(error))
     }
 
     func json(_ object: Any) -> [UInt8] {
@@ -307,9 +327,6 @@ public final class RerankService: @unchecked Sendable {
         return Array(data)
     }
 
-    private func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-    }
 }
 
 /// Compares two strings in time that depends only on their lengths.
@@ -320,4 +337,10 @@ func constantTimeEquals(_ a: String, _ b: String) -> Bool {
         difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
     }
     return difference == 0
+}
+
+/// A decoding error together with the shape whose envelope must carry it.
+struct ShapedError: Error {
+    let shape: AnyShape
+    let error: ServiceError
 }

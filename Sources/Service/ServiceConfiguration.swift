@@ -2,10 +2,11 @@ import Foundation
 import HTTP
 import InstructRec
 
-/// Every setting of `instructrec serve`. Defaults come from
-/// config/instructrec.json; `INSTRUCTREC_<KEY>` environment variables override
-/// it; command-line flags override both. Each setting is validated at start
-/// with an error naming it.
+/// Every setting of `instructrec serve`, `score` and `eval`, in layers (later wins):
+/// built-in defaults < the model directory (`instructrec.json` with model-bound
+/// keys, `templates.json`) < the config file < `INSTRUCTREC_<KEY>` environment
+/// variables < command-line flags. Each setting is validated at start with an
+/// error naming it, and `sources` records which layer set it (shown by /info).
 public struct ServiceConfiguration: Sendable {
     public var host = "0.0.0.0"
     public var port = 8080
@@ -22,6 +23,7 @@ public struct ServiceConfiguration: Sendable {
     public var maxTargetTokens = 64
     public var maxHistoryTitleTokens = 32
     public var maxCandidates = 100
+    /// model-bound: the newest N history items are kept before instruction fitting
     public var maxHistoryItems = 200
     public var maxTextCharacters = 2000
     public var maxBodyBytes = 4 * 1024 * 1024
@@ -34,7 +36,15 @@ public struct ServiceConfiguration: Sendable {
     public var idleTimeoutSeconds = 75.0
     public var logRequests = true
 
+    /// setting -> where its value came from: "default", "<model>/instructrec.json",
+    /// "<model>/templates.json", the config file's path, "INSTRUCTREC_<KEY>" or "flag"
+    public private(set) var sources: [String: String] = [:]
+
     public init() {}
+
+    /// Settings that belong to a model (its training prompts and lengths): a model
+    /// directory's instructrec.json may set these and nothing else.
+    public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens"]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
@@ -50,35 +60,63 @@ public struct ServiceConfiguration: Sendable {
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests",
     ]
 
-    /// file (optional) < environment < overrides (flags), each a key -> text map.
+    /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
     public static func load(file: String?, environment: [String: String], overrides: [String: String]) throws -> ServiceConfiguration {
+        var layers: [(source: String, values: [(String, String?)])] = []
+        if let file { layers.append((file, try readJSONSettings(file, allowed: keys))) }
+        layers.append(("environment", keys.compactMap { key in environment["INSTRUCTREC_" + key.uppercased()].map { (key, Optional($0)) } }))
+        for key in overrides.keys where !keys.contains(key) { throw Invalid(setting: key, reason: "unknown setting") }
+        layers.append(("flag", overrides.sorted { $0.key < $1.key }.map { ($0.key, Optional($0.value)) }))
+
+        // The model directory is itself a setting: find it first, then read its files.
         var configuration = ServiceConfiguration()
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw Invalid(setting: "config", reason: "cannot read \(file)")
-            }
-            guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw Invalid(setting: "config", reason: "\(file) is not a JSON object")
-            }
-            for (key, value) in json.sorted(by: { $0.key < $1.key }) {
-                guard keys.contains(key) else { throw Invalid(setting: key, reason: "unknown setting in \(file)") }
-                if value is NSNull { try configuration.apply(key, nil); continue }
-                if let list = value as? [String] { try configuration.apply(key, list.joined(separator: ",")); continue }
-                if let number = value as? NSNumber, String(cString: number.objCType) == "c" {
-                    try configuration.apply(key, number.boolValue ? "true" : "false"); continue
-                }
-                try configuration.apply(key, "\(value)")
-            }
+        for layer in layers { for (key, value) in layer.values where key == "model" { try configuration.apply(key, value) } }
+        let modelDirectory = URL(fileURLWithPath: configuration.model)
+        var modelLayer: [(String, String?)] = []
+        let modelSettings = modelDirectory.appendingPathComponent("instructrec.json").path
+        if FileManager.default.fileExists(atPath: modelSettings) {
+            modelLayer = try readJSONSettings(modelSettings, allowed: modelBoundKeys)
         }
-        for key in keys {
-            if let value = environment["INSTRUCTREC_" + key.uppercased()] { try configuration.apply(key, value) }
+        let modelTemplates = modelDirectory.appendingPathComponent("templates.json").path
+        let templatesSetElsewhere = layers.contains { $0.values.contains { $0.0 == "templates" } }
+        if !templatesSetElsewhere && FileManager.default.fileExists(atPath: modelTemplates) {
+            modelLayer.append(("templates", modelTemplates))
         }
-        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
-            guard keys.contains(key) else { throw Invalid(setting: key, reason: "unknown setting") }
+
+        configuration = ServiceConfiguration()
+        for key in keys { configuration.sources[key] = "default" }
+        for (key, value) in modelLayer {
             try configuration.apply(key, value)
+            configuration.sources[key] = key == "templates" ? modelTemplates : modelSettings
+        }
+        for layer in layers {
+            for (key, value) in layer.values {
+                try configuration.apply(key, value)
+                configuration.sources[key] = layer.source == "environment" ? "INSTRUCTREC_" + key.uppercased() : layer.source
+            }
         }
         try configuration.validate()
         return configuration
+    }
+
+    /// A flat JSON object of settings as key -> text; keys outside `allowed` are refused, naming the file.
+    static func readJSONSettings(_ file: String, allowed: [String]) throws -> [(String, String?)] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw Invalid(setting: "config", reason: "cannot read \(file)")
+        }
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw Invalid(setting: "config", reason: "\(file) is not a JSON object")
+        }
+        return try json.sorted(by: { $0.key < $1.key }).map { key, value in
+            guard allowed.contains(key) else {
+                let hint = allowed == modelBoundKeys ? " (a model directory may set only \(modelBoundKeys.joined(separator: ", ")))" : ""
+                throw Invalid(setting: key, reason: "unknown setting in \(file)\(hint)")
+            }
+            if value is NSNull { return (key, nil) }
+            if let list = value as? [String] { return (key, list.joined(separator: ",")) }
+            if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return (key, number.boolValue ? "true" : "false") }
+            return (key, "\(value)")
+        }
     }
 
     mutating func apply(_ key: String, _ raw: String?) throws {
@@ -170,15 +208,16 @@ public struct ServiceConfiguration: Sendable {
         return http
     }
 
-    var instructionOptions: InstructionOptions {
+    public var instructionOptions: InstructionOptions {
         var options = InstructionOptions()
         options.maxInputTokens = maxInputTokens
         options.maxTargetTokens = maxTargetTokens
         options.maxHistoryTitleTokens = maxHistoryTitleTokens
+        options.maxHistoryItems = maxHistoryItems
         return options
     }
 
     var requestLimits: RequestLimits {
-        RequestLimits(maxCandidates: maxCandidates, maxHistoryItems: maxHistoryItems, maxTextCharacters: maxTextCharacters)
+        RequestLimits(maxCandidates: maxCandidates, maxTextCharacters: maxTextCharacters)
     }
 }

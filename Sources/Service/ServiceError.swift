@@ -53,13 +53,4 @@ public struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible 
         }
         return ServiceError(status: 500, code: "internal_error", message: "internal error while scoring")
     }
-
-    var response: HTTPResponse {
-        var extra: [String: Any] = [:]
-        if let field { extra["field"] = field }
-        if let offset { extra["offset"] = offset }
-        var response = HTTPResponse.error(status: status, code: code, message: message, extra: extra)
-        if let retryAfterSeconds { response.headers.set("Retry-After", String(retryAfterSeconds)) }
-        return response
-    }
 }

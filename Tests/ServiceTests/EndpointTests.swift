@@ -117,19 +117,23 @@ final class EndpointTests: XCTestCase {
 
     func testCandidateRules() throws {
         try assertError("/recommend", #"{"history": ["Halo"], "candidates": []}"#, status: 422, code: "invalid_field", field: "$.candidates")
-        try assertError("/recommend", #"{"history": ["Halo"], "candidates": [{"id": "a", "title": "x"}, {"id": "a", "title": "y"}]}"#,
-                        status: 422, code: "invalid_field", field: "$.candidates[1].id")
         try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["ok", "  "]}"#, status: 422, code: "invalid_field", field: "$.candidates[1]")
-        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a", "b"], "top_n": 3}"#, status: 422, code: "invalid_field", field: "$.top_n")
         try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a", "b"], "top_n": 0}"#, status: 422, code: "invalid_field", field: "$.top_n")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "documents": ["b"]}"#, status: 422, code: "invalid_field", field: "$.documents")
+        // top_n beyond the candidates: all of them (as Cohere and TEI)
+        let all = try service.request("POST", "/recommend", body: #"{"history": ["Halo"], "candidates": ["a", "b"], "top_n": 3}"#)
+        XCTAssertEqual((all.json?["results"] as? [Any])?.count, 2, all.body)
     }
 
     func testSizeLimits() throws {
-        try assertError("/recommend", Bodies.manyCandidates(101), status: 413, code: "invalid_field", field: "$.candidates")
+        try assertError("/recommend", Bodies.manyCandidates(101), status: 422, code: "invalid_field", field: "$.candidates")
+        // a history over max_history_items (200) is trimmed to its newest items, not refused
         let history = (0..<201).map { "\"item \($0)\"" }.joined(separator: ",")
-        try assertError("/recommend", "{\"history\": [\(history)], \"candidates\": [\"a\"]}", status: 413, code: "invalid_field", field: "$.history")
+        let trimmed = try service.request("POST", "/recommend", body: "{\"history\": [\(history)], \"candidates\": [\"a\"]}")
+        XCTAssertEqual(trimmed.status, 200, trimmed.body)
+        XCTAssertEqual((trimmed.json?["usage"] as? [String: Any])?["history_items_trimmed"] as? Int, 1, trimmed.body)
         let long = String(repeating: "x", count: 2001)
-        try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 413, code: "invalid_field", field: "$.query")
+        try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 422, code: "invalid_field", field: "$.query")
     }
 
     func testUnknownTemplateAndContentType() throws {
@@ -139,6 +143,27 @@ final class EndpointTests: XCTestCase {
     }
 
     func testDeadlineExceededIs504() throws {
-        try assertError("/recommend", "{\"history\": [\"Halo\"], \"candidates\": [\"a\", \"b\"], \"timeout_ms\": 1}", status: 504, code: "deadline_exceeded")
+        try assertError("/recommend", "{\"history\": [\"Halo\"], \"candidates\": [\"a\", \"b\"], \"timeout_ms\": 1}", status: 422, code: "invalid_field", field: "$.timeout_ms")
+        let strict = try ServiceProcess(settings: ["request_timeout_ms": "1"])
+        defer { _ = strict.terminate() }
+        let reply = try strict.request("POST", "/recommend", body: Bodies.manyCandidates(40))
+        XCTAssertEqual(reply.status, 504, reply.body)
+        XCTAssertEqual((reply.json?["error"] as? [String: Any])?["code"] as? String, "deadline_exceeded")
+    }
+
+    func testForeignShapesOverHTTP() throws {
+        let tei = try service.request("POST", "/rerank", body: #"{"query": "racing", "texts": ["Mario Kart", "HDMI cable"], "return_text": true}"#)
+        XCTAssertEqual(tei.status, 200, tei.body)
+        XCTAssertTrue(tei.body.hasPrefix("["), tei.body)
+        let teiError = try service.request("POST", "/rerank", body: #"{"query": "racing", "texts": []}"#)
+        XCTAssertEqual(teiError.status, 422)
+        XCTAssertEqual(teiError.json?["error_type"] as? String, "Validation", teiError.body)
+        let v2 = try service.request("POST", "/v2/rerank", body: #"{"model": "m", "query": "racing", "documents": ["a", "b"], "top_n": 9}"#)
+        XCTAssertEqual((v2.json?["results"] as? [Any])?.count, 2, v2.body)
+        let v1 = try service.request("POST", "/v1/rerank", body: #"{"query": "racing", "documents": [{"text": "a"}], "return_documents": true}"#)
+        XCTAssertEqual(((v1.json?["results"] as? [[String: Any]])?.first?["document"] as? [String: Any])?["text"] as? String, "a", v1.body)
+        let v1Error = try service.request("POST", "/v1/rerank", body: #"{"query": "racing", "documents": ["a"], "rank_fields": ["title"]}"#)
+        XCTAssertEqual(v1Error.status, 422)
+        XCTAssertEqual(v1Error.json?["message"] as? String, v1Error.json?["detail"] as? String)
     }
 }

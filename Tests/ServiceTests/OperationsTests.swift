@@ -146,11 +146,14 @@ final class OperationsTests: XCTestCase {
         defer { _ = service.terminate() }
         let document = try XCTUnwrap(try service.request("GET", "/openapi.json").json)
         let validator = SchemaValidator(document: document)
-        for (path, body) in [("/recommend", Bodies.recommend), ("/search", Bodies.search), ("/rerank", Bodies.rerank)] {
+        for (path, body) in [("/recommend", Bodies.recommend), ("/search", Bodies.search), ("/rerank", Bodies.rerank),
+                             ("/rerank", #"{"query": "q", "texts": ["a", "b"]}"#), ("/v1/rerank", #"{"query": "q", "documents": ["a"]}"#),
+                             ("/v2/rerank", #"{"query": "q", "documents": ["a"]}"#)] {
             let reply = try service.request("POST", path, body: body)
             XCTAssertEqual(reply.status, 200)
             let schema = try validator.responseSchema(path: path, method: "post", status: "200")
-            XCTAssertEqual(validator.errors(reply.json as Any, schema, at: "$"), [], path)
+            let replyJSON = try JSONSerialization.jsonObject(with: Data(reply.body.utf8))  // TEI answers with an array
+            XCTAssertEqual(validator.errors(replyJSON, schema, at: "$"), [], path + " " + reply.body)
             let requestSchema = try validator.requestSchema(path: path)
             XCTAssertEqual(validator.errors(try JSONSerialization.jsonObject(with: Data(body.utf8)), requestSchema, at: "$"), [], path)
             let bad = try service.request("POST", path, body: "{}")
@@ -159,6 +162,34 @@ final class OperationsTests: XCTestCase {
         for path in ["/healthz", "/readyz", "/info"] {
             let reply = try service.request("GET", path)
             XCTAssertEqual(validator.errors(reply.json as Any, try validator.responseSchema(path: path, method: "get", status: "200"), at: "$"), [], path)
+        }
+    }
+
+    func testModelBoundSettingsSitBetweenDefaultsAndTheConfigFile() throws {
+        let model = FileManager.default.temporaryDirectory.appendingPathComponent("model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: model) }
+        try #"{"max_input_tokens": 256, "max_history_items": 10}"#.write(to: model.appendingPathComponent("instructrec.json"), atomically: true, encoding: .utf8)
+        try Data(contentsOf: URL(fileURLWithPath: ServiceProcess.templatesFile)).write(to: model.appendingPathComponent("templates.json"))
+        let fromModel = try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": model.path])
+        XCTAssertEqual(fromModel.maxInputTokens, 256)
+        XCTAssertEqual(fromModel.instructionOptions.maxHistoryItems, 10)
+        XCTAssertEqual(fromModel.maxTargetTokens, 64, "built-in default")
+        XCTAssertEqual(fromModel.templates, model.appendingPathComponent("templates.json").path)
+        XCTAssertEqual(fromModel.sources["max_input_tokens"], model.appendingPathComponent("instructrec.json").path)
+        XCTAssertEqual(fromModel.sources["max_target_tokens"], "default")
+        // the operator still wins: environment over the model, flags over the environment
+        let operatorSet = try ServiceConfiguration.load(file: nil, environment: ["INSTRUCTREC_MAX_HISTORY_ITEMS": "20"],
+                                                     overrides: ["model": model.path, "max_input_tokens": "384", "templates": ServiceProcess.templatesFile])
+        XCTAssertEqual(operatorSet.maxHistoryItems, 20)
+        XCTAssertEqual(operatorSet.sources["max_history_items"], "INSTRUCTREC_MAX_HISTORY_ITEMS")
+        XCTAssertEqual(operatorSet.maxInputTokens, 384)
+        XCTAssertEqual(operatorSet.sources["max_input_tokens"], "flag")
+        XCTAssertEqual(operatorSet.templates, ServiceProcess.templatesFile)
+        // a model directory may set only model-bound keys
+        try #"{"port": 1}"#.write(to: model.appendingPathComponent("instructrec.json"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": model.path])) { error in
+            XCTAssertTrue("\(error)".contains("'port'") && "\(error)".contains("model directory"), "\(error)")
         }
     }
 

@@ -52,10 +52,14 @@ struct SchemaValidator {
             let matching = options.filter { errors(value, $0, at: path).isEmpty }
             return matching.count == 1 ? [] : ["\(path): matches \(matching.count) of oneOf"]
         }
-        if let allowed = schema["enum"] as? [String], let text = value as? String, !allowed.contains(text) {
+        if let options = schema["anyOf"] as? [[String: Any]], !options.contains(where: { errors(value, $0, at: path).isEmpty }) {
+            return ["\(path): matches none of anyOf"]
+        }
+        if value is NSNull, let types = schema["type"] as? [String], types.contains("null") { return [] }
+        if let allowed = (schema["enum"] as? [Any])?.compactMap({ $0 as? String }), let text = value as? String, !allowed.contains(text) {
             return ["\(path): '\(text)' not in enum"]
         }
-        switch schema["type"] as? String {
+        switch (schema["type"] as? String) ?? (schema["type"] as? [String])?.first(where: { $0 != "null" }) {
         case "object":
             guard let object = value as? [String: Any] else { return ["\(path): expected object"] }
             var found: [String] = []

@@ -1,12 +1,20 @@
 /// A JSON document parsed by hand (RFC 8259) so that a malformed body gets
 /// the byte offset of its first error, and a deep one cannot exhaust the stack.
+///
+/// Decisions where RFC 8259 leaves room:
+/// - Duplicate member names (§4: names SHOULD be unique; receivers' behaviour is
+///   "unpredictable") are refused with the offset of the second occurrence, so no
+///   proxy or client library can read a different value from the same body than we do.
+/// - Nesting deeper than `maxDepth` (default 64) is refused (§9 allows depth limits).
+/// - Numbers are IEEE doubles; one that overflows to infinity is refused (§6, §9).
+/// - Strings must be valid UTF-8 (§8.1) and \u escapes must pair surrogates (§7).
 public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONValue])
-    /// members in document order; a repeated key keeps its last value on lookup
+    /// members in document order; names are unique (the parser refuses repeats)
     case object([(String, JSONValue)])
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
@@ -23,7 +31,7 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     public subscript(key: String) -> JSONValue? {
         guard case let .object(members) = self else { return nil }
-        return members.last { $0.0 == key }?.1
+        return members.first { $0.0 == key }?.1
     }
 
     public var typeName: String {
@@ -90,12 +98,15 @@ public indirect enum JSONValue: Equatable, Sendable {
         mutating func object(depth: Int) throws(ParseError) -> JSONValue {
             index += 1
             var members: [(String, JSONValue)] = []
+            var names = Set<String>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let keyOffset = index
                 let key = try string()
+                if !names.insert(key).inserted { throw fail("duplicate member name \"\(key)\"", at: keyOffset) }
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
                 index += 1

@@ -1,0 +1,30 @@
+import InstructRec
+import T5
+
+/// What every API shape's request becomes: the user context, the candidates
+/// and the scoring options. The pipeline knows nothing about the shape it came from.
+public struct RankQuery: Sendable {
+    public var context: UserContext
+    public var candidates: [Item]
+    /// a template name; nil: the ⟨P, I⟩ combination present picks one
+    public var template: String?
+    public var reduction: ScoreReduction
+    /// results kept after ranking; nil or more than the candidates: all
+    public var topN: Int?
+    /// candidate titles are scored on at most this many tokens (Cohere's max_tokens_per_doc),
+    /// never more than the model's max_target_tokens
+    public var maxTargetTokens: Int?
+    /// per-request deadline, capped by the service's request_timeout_ms
+    public var timeoutMilliseconds: Int?
+
+    public init(context: UserContext, candidates: [Item], template: String? = nil, reduction: ScoreReduction = .sum,
+                topN: Int? = nil, maxTargetTokens: Int? = nil, timeoutMilliseconds: Int? = nil) {
+        self.context = context
+        self.candidates = candidates
+        self.template = template
+        self.reduction = reduction
+        self.topN = topN
+        self.maxTargetTokens = maxTargetTokens
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}

@@ -1,0 +1,114 @@
+import InstructRec
+
+/// POST /v1/rerank: Cohere's v1 rerank API (cohere SDK `Client.rerank`) and
+/// Jina's rerank API, which share one body. Ranked with the ⟨P0, I, T3⟩ search
+/// instruction (template search.specific).
+struct CohereV1Shape: APIShape {
+    let name = "cohere.v1"
+    let path = "/v1/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
+
+    struct Request: Decodable, Sendable {
+        var model: String?
+        var query: String
+        /// strings or {"text": ...} objects
+        var documents: [ItemInput<TextKey>]
+        var top_n: Int?
+        /// Cohere's default (false); Jina clients send it explicitly
+        var return_documents: Bool?
+        /// only ["text"]: our documents have one field
+        var rank_fields: [String]?
+        /// Cohere v1: we never chunk documents; accepted and ignored
+        var max_chunks_per_doc: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case model, query, documents, top_n, return_documents, rank_fields, max_chunks_per_doc
+        }
+    }
+
+    struct Response: Encodable {
+        struct Result: Encodable { var index: Int; var relevance_score: Double; var document: Document? }
+        struct Document: Encodable { var text: String }
+        struct Meta: Encodable {
+            struct APIVersion: Encodable { var version: String }
+            struct BilledUnits: Encodable { var search_units: Int }
+            var api_version: APIVersion
+            var billed_units: BilledUnits
+        }
+        /// Jina's
+        struct Usage: Encodable { var total_tokens: Int }
+        var id: String
+        var results: [Result]
+        var meta: Meta
+        var model: String
+        var usage: Usage
+    }
+
+    /// Cohere reads `message`, Jina's clients `detail`.
+    struct Failure: Encodable { var message: String; var detail: String }
+
+    func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
+        for (index, field) in (r.rank_fields ?? []).enumerated() where field != "text" {
+            throw ServiceError.invalid("$.rank_fields[\(index)]", "only \"text\" is supported (documents are strings or {\"text\"} objects)")
+        }
+        _ = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
+        let documents = try ItemInput.items(r.documents, "$.documents", limits)
+        return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
+                         candidates: try FieldRules.candidates(documents, "$.documents", limits), topN: try FieldRules.topN(r.top_n))
+    }
+
+    func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
+        let documents = r.return_documents ?? false
+        return Response(
+            id: outcome.requestID,
+            results: outcome.ranked.map {
+                .init(index: $0.index, relevance_score: Double($0.relevance),
+                      document: documents ? .init(text: query.candidates[$0.index].title) : nil)
+            },
+            meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: 1)),
+            model: r.model ?? "instructrec",
+            usage: .init(total_tokens: outcome.usage.instructionTokens + outcome.usage.candidateTokens))
+    }
+
+    func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message, detail: error.message)) }
+
+    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        let request = Schema.object("Cohere v1 / Jina rerank request", [
+            "model": Schema.string("Accepted for client compatibility (echoed in the response); the service serves one model"),
+            "query": Schema.text("The search query (the intention of the search instruction)", context),
+            "documents": Schema.array(Schema.oneOf([
+                Schema.text("A document", context),
+                Schema.object("A document object", ["text": Schema.text("The document text", context)], required: ["text"]),
+            ]), "Documents to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
+            "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
+            "rank_fields": Schema.array(Schema.string("A field", enumeration: ["text"]), "Fields to rank on: only text"),
+            "max_chunks_per_doc": Schema.integer("Accepted for Cohere v1 compatibility; documents are never chunked", minimum: 1, maximum: FieldRules.maxCount),
+        ], required: ["query", "documents"])
+        let response = Schema.object("Cohere v1 / Jina rerank response", [
+            "id": Schema.string("Request id"),
+            "results": Schema.array(Schema.object("One document, best first", [
+                "index": Schema.integer("Position of the document in the request", minimum: 0),
+                "relevance_score": Schema.number("Softmax of the InstructRec scores over the request's documents, 0..1"),
+                "document": Schema.object("The document (return_documents)", ["text": Schema.string("The document text")],
+                                          required: ["text"], additional: true),
+            ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
+            "meta": Schema.object("Cohere metadata", [
+                "api_version": Schema.object("API version", ["version": Schema.string("Always \"1\"")], required: ["version"], additional: true),
+                "billed_units": Schema.object("Billing units (one search unit per request)",
+                                              ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
+            ], required: ["api_version", "billed_units"], additional: true),
+            "model": Schema.string("The request's model name, or instructrec"),
+            "usage": Schema.object("Jina usage", ["total_tokens": Schema.integer("Encoder plus decoder tokens", minimum: 0)],
+                                   required: ["total_tokens"], additional: true),
+        ], required: ["id", "results", "meta", "model", "usage"], additional: true)
+        let error = Schema.object("Cohere / Jina error", [
+            "message": Schema.string("What was wrong, naming the field (Cohere)"),
+            "detail": Schema.string("The same text (Jina)"),
+        ], required: ["message", "detail"], additional: true)
+        return ShapeSchemas(summary: "Rerank in Cohere's v1 and Jina's shape",
+                            description: "Drop-in for cohere Client.rerank and Jina's rerank API. Ranks with the search.specific instruction: the query is the intention, the documents are the candidates.",
+                            components: ["CohereV1RerankRequest": request, "CohereV1RerankResponse": response, "CohereV1Error": error],
+                            request: Schema.ref("CohereV1RerankRequest"), response: Schema.ref("CohereV1RerankResponse"),
+                            error: Schema.ref("CohereV1Error"))
+    }
+}

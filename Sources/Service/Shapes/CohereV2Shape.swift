@@ -1,0 +1,82 @@
+import InstructRec
+
+/// POST /v2/rerank: Cohere's v2 rerank API (cohere SDK `ClientV2.rerank`).
+/// Ranked with the ⟨P0, I, T3⟩ search instruction (template search.specific):
+/// the query is the intention, the documents the candidates.
+struct CohereV2Shape: APIShape {
+    let name = "cohere.v2"
+    let path = "/v2/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
+
+    struct Request: Decodable, Sendable {
+        var model: String?
+        var query: String
+        var documents: [String]
+        var top_n: Int?
+        var max_tokens_per_doc: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case model, query, documents, top_n, max_tokens_per_doc }
+    }
+
+    struct Response: Encodable {
+        struct Result: Encodable { var index: Int; var relevance_score: Double }
+        struct Meta: Encodable {
+            struct APIVersion: Encodable { var version: String }
+            struct BilledUnits: Encodable { var search_units: Int }
+            var api_version: APIVersion
+            var billed_units: BilledUnits
+        }
+        var id: String
+        var results: [Result]
+        var meta: Meta
+    }
+
+    /// Cohere's error body: {"message": ...}.
+    struct Failure: Encodable { var message: String }
+
+    func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
+        let documents = try r.documents.enumerated().map { index, text in
+            Item(id: String(index), title: try FieldRules.text(text, "$.documents[\(index)]", limits))
+        }
+        _ = try FieldRules.count(r.max_tokens_per_doc, "$.max_tokens_per_doc")
+        return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
+                         candidates: try FieldRules.candidates(documents, "$.documents", limits),
+                         topN: try FieldRules.topN(r.top_n), maxTargetTokens: r.max_tokens_per_doc)
+    }
+
+    func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
+        Response(id: outcome.requestID,
+                 results: outcome.ranked.map { .init(index: $0.index, relevance_score: Double($0.relevance)) },
+                 meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: 1)))
+    }
+
+    func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message)) }
+
+    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        let request = Schema.object("Cohere v2 rerank request", [
+            "model": Schema.string("Accepted for client compatibility; the service serves one model"),
+            "query": Schema.text("The search query (the intention of the search instruction)", context),
+            "documents": Schema.array(Schema.text("A document", context), "Documents to rerank", minItems: 1,
+                                      maxItems: context.limits.maxCandidates),
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
+            "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens (and never more than the model's max_target_tokens)", minimum: 1, maximum: FieldRules.maxCount),
+        ], required: ["query", "documents"])
+        let response = Schema.object("Cohere v2 rerank response", [
+            "id": Schema.string("Request id"),
+            "results": Schema.array(Schema.object("One document, best first", [
+                "index": Schema.integer("Position of the document in the request", minimum: 0),
+                "relevance_score": Schema.number("Softmax of the InstructRec scores over the request's documents, 0..1"),
+            ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
+            "meta": Schema.object("Cohere metadata", [
+                "api_version": Schema.object("API version", ["version": Schema.string("Always \"2\"")], required: ["version"], additional: true),
+                "billed_units": Schema.object("Billing units (one search unit per request)",
+                                              ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
+            ], required: ["api_version", "billed_units"], additional: true),
+        ], required: ["id", "results", "meta"], additional: true)
+        let error = Schema.object("Cohere error", ["message": Schema.string("What was wrong, naming the field")], required: ["message"], additional: true)
+        return ShapeSchemas(summary: "Rerank in Cohere's v2 shape",
+                            description: "Drop-in for cohere ClientV2.rerank. Ranks with the search.specific instruction: the query is the intention, the documents are the candidates.",
+                            components: ["CohereV2RerankRequest": request, "CohereV2RerankResponse": response, "CohereError": error],
+                            request: Schema.ref("CohereV2RerankRequest"), response: Schema.ref("CohereV2RerankResponse"),
+                            error: Schema.ref("CohereError"))
+    }
+}

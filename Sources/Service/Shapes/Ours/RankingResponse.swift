@@ -1,0 +1,163 @@
+import InstructRec
+
+/// The response of /recommend, /search and our /rerank.
+struct RankingResponse: Encodable {
+    struct Result: Encodable {
+        var index: Int
+        var id: String
+        var score: Double
+        var relevance_score: Double
+        /// /recommend and /search
+        var title: String?
+        /// /rerank with return_documents
+        var document: Document?
+    }
+    struct Document: Encodable { var text: String }
+    struct Usage: Encodable {
+        var instruction_tokens: Int
+        var candidate_tokens: Int
+        var history_items_used: Int
+        var history_items_dropped: Int
+        var history_items_trimmed: Int
+        var history_titles_shortened: Int
+        var groups: Int
+    }
+
+    var id: String
+    var template: String
+    var scoring: String
+    var results: [Result]
+    var usage: Usage
+    var timing_ms: RankOutcome.Timing
+    var instructions: [String]?
+
+    init(_ outcome: RankOutcome, query: RankQuery, returnInstruction: Bool, result: (RankedCandidate) -> Result) {
+        id = outcome.requestID
+        template = outcome.plan.template
+        scoring = query.reduction.rawValue
+        results = outcome.ranked.map(result)
+        let plan = outcome.plan
+        usage = Usage(instruction_tokens: outcome.usage.instructionTokens, candidate_tokens: outcome.usage.candidateTokens,
+                      history_items_used: plan.historyItemsUsed, history_items_dropped: plan.historyItemsDropped,
+                      history_items_trimmed: plan.historyItemsTrimmed, history_titles_shortened: plan.historyTitlesShortened,
+                      groups: plan.groups.count)
+        timing_ms = outcome.timing.rounded
+        instructions = returnInstruction ? plan.groups.map(\.text) : nil
+    }
+
+    /// Our error envelope: {"error": {"code", "message", "field"?, "offset"?}}.
+    struct Failure: Encodable {
+        struct Detail: Encodable { var code: String; var message: String; var field: String?; var offset: Int? }
+        var error: Detail
+        init(_ e: ServiceError) { error = Detail(code: e.code, message: e.message, field: e.field, offset: e.offset) }
+    }
+
+    static func components(_ context: SchemaContext) -> [String: Schema.Node] {
+        let result = Schema.object("One candidate, best first", [
+            "index": Schema.integer("Position of the candidate in the request", minimum: 0),
+            "id": Schema.string("The candidate's id (its position when it was given as a plain string)"),
+            "score": Schema.number("Log-likelihood of the title (+ </s>) given the instruction: sum or per-token mean of token log-probabilities; higher is better, comparable within one request"),
+            "relevance_score": Schema.number("Softmax of the scores over the request's candidates, 0..1"),
+            "title": Schema.string("The candidate's title (/recommend, /search)"),
+            "document": Schema.object("The document (/rerank with return_documents)", ["text": Schema.string("The document text")],
+                                      required: ["text"]),
+        ], required: ["index", "id", "score", "relevance_score"])
+        let count = { (d: String) in Schema.integer(d, minimum: 0) }
+        let ms = { (d: String) in Schema.number(d) }
+        let ranking = Schema.object("Candidates sorted by score, best first (ties in input order), cut to top_n", [
+            "id": Schema.string("Request id (also the X-Request-ID header)"),
+            "template": Schema.string("The template the instruction was built from"),
+            "scoring": Schema.string("How token log-probabilities were reduced", enumeration: ["sum", "mean"]),
+            "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
+            "usage": Schema.object("Token and history accounting", [
+                "instruction_tokens": count("Encoder tokens over all instruction groups"),
+                "candidate_tokens": count("Decoder tokens over all candidates (</s> included)"),
+                "history_items_used": count("History items in the instruction"),
+                "history_items_dropped": count("History items left out (trimmed by max_history_items, or dropped to fit max_input_tokens)"),
+                "history_items_trimmed": count("Oldest history items beyond the model's max_history_items, trimmed before fitting"),
+                "history_titles_shortened": count("History titles shortened to max_history_title_tokens"),
+                "groups": Schema.integer("Instructions the candidates were split into (1 normally)", minimum: 1),
+            ], required: ["instruction_tokens", "candidate_tokens", "history_items_used", "history_items_dropped",
+                          "history_items_trimmed", "history_titles_shortened", "groups"]),
+            "timing_ms": Schema.object("Milliseconds per stage", [
+                "queue": ms("Waiting for an inference worker"), "tokenize": ms("Tokenization and instruction fitting"),
+                "encode": ms("Encoder"), "decode": ms("Decoder over all candidates"), "total": ms("Whole request"),
+            ], required: ["queue", "tokenize", "encode", "decode", "total"]),
+            "instructions": Schema.array(Schema.string("An instruction"), "The instruction text per group (return_instruction)"),
+        ], required: ["id", "template", "scoring", "results", "usage", "timing_ms"])
+        let error = Schema.object("An error", [
+            "error": Schema.object("What was wrong", [
+                "code": Schema.string("Machine-readable code, e.g. invalid_field, malformed_json, overloaded"),
+                "message": Schema.string("What was wrong, naming the field"),
+                "field": Schema.string("JSON path of the offending field, e.g. $.candidates[2].title"),
+                "offset": Schema.integer("Byte offset of a JSON syntax error", minimum: 0),
+            ], required: ["code", "message"]),
+        ], required: ["error"])
+        return ["Result": result, "Ranking": ranking, "Error": error]
+    }
+}
+
+/// The fields and rules /recommend, /search and /rerank share.
+enum OurFields {
+    static func common(_ context: SchemaContext, prefix: String) -> [String: Schema.Node] {
+        [
+            "top_n": Schema.integer("Return the best N results (all when N exceeds the candidates)", minimum: 1, maximum: FieldRules.maxCount),
+            "scoring": Schema.string("sum: the InstructRec ranking score; mean: length-normalised", enumeration: ["sum", "mean"]),
+            "return_instruction": Schema.boolean("Include the instruction text(s) in the response"),
+            "template": Schema.string("A template name from the deployment's template set (see the template's placeholders for the fields it needs); default: picked from the fields present",
+                                      enumeration: templates(context, prefix: prefix)),
+            "timeout_ms": Schema.integer("Deadline for this request in milliseconds (capped by request_timeout_ms); 504 when exceeded",
+                                         minimum: FieldRules.timeoutRange.lowerBound, maximum: FieldRules.timeoutRange.upperBound),
+            "history": Schema.array(item(context, key: "title", what: "history item"),
+                                    "Items the user interacted with, oldest first; only the newest max_history_items are used"),
+            "preference": Schema.text("The user's own words about their taste (P2)", context),
+        ]
+    }
+
+    static func templates(_ context: SchemaContext, prefix: String) -> [String] {
+        context.limits.templates.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    static func item(_ context: SchemaContext, key: String, what: String) -> Schema.Node {
+        Schema.oneOf([
+            Schema.text("The \(what)'s \(key); its id is its position", context),
+            Schema.object("A \(what) with an id", [
+                "id": Schema.oneOf([Schema.string("Id", minLength: 1), Schema.integer("Id", minimum: -999_999_999_999_999, maximum: 999_999_999_999_999)],
+                                   "Echoed in the result"),
+                key: Schema.text("The \(what)'s \(key)", context),
+            ], required: [key]),
+        ])
+    }
+
+    static func candidates(_ context: SchemaContext, key: String, what: String, description: String) -> Schema.Node {
+        Schema.array(item(context, key: key, what: what), description + " (ids are echoed; index is the position)", minItems: 1, maxItems: context.limits.maxCandidates)
+    }
+
+    /// A template that names {history} or {preference} needs that field: if/then per template.
+    static func templateRequirements(_ context: SchemaContext, prefix: String) -> [Schema.Node] {
+        let names = templates(context, prefix: prefix)
+        var rules: [Schema.Node] = []
+        let history = names.filter { $0.contains("history") }
+        if !history.isEmpty {
+            rules.append(["if": ["properties": ["template": ["enum": history]], "required": ["template"]],
+                          "then": ["properties": ["history": ["type": "array", "minItems": 1]], "required": ["history"]]])
+        }
+        let preference = names.filter { $0.contains("preference") }
+        if !preference.isEmpty {
+            rules.append(["if": ["properties": ["template": ["enum": preference]], "required": ["template"]],
+                          "then": ["properties": ["preference": ["type": "string"]], "required": ["preference"]]])
+        }
+        return rules
+    }
+
+    static func template(_ name: String?, prefix: String, _ limits: RequestLimits) throws -> String? {
+        guard let name else { return nil }
+        let allowed = limits.templates.filter { $0.hasPrefix(prefix) }.sorted()
+        guard allowed.contains(name) else {
+            throw ServiceError(status: 422, code: "unknown_template",
+                               message: "$.template: unknown template '\(name)' for this endpoint; known: \(allowed.joined(separator: ", "))",
+                               field: "$.template")
+        }
+        return name
+    }
+}

@@ -1,0 +1,58 @@
+import InstructRec
+
+/// POST /recommend: sequential recommendation ⟨P1/P2, I0, T3⟩.
+struct RecommendShape: APIShape {
+    let name = "ours.recommend"
+    let path = "/recommend"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
+
+    struct Request: Decodable, Sendable {
+        var history: [ItemInput<TitleKey>]?
+        var preference: String?
+        var candidates: [ItemInput<TitleKey>]
+        var top_n: Int?
+        var scoring: String?
+        var return_instruction: Bool?
+        var template: String?
+        var timeout_ms: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case history, preference, candidates, top_n, scoring, return_instruction, template, timeout_ms
+        }
+    }
+
+    func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
+        let candidates = try FieldRules.candidates(ItemInput.items(r.candidates, "$.candidates", limits), "$.candidates", limits)
+        let history = try ItemInput.items(r.history ?? [], "$.history", limits)
+        let preference = try FieldRules.optionalText(r.preference, "$.preference", limits)
+        if history.isEmpty && preference == nil {
+            throw ServiceError.invalid("$.history", "/recommend needs a non-empty history or a preference")
+        }
+        return RankQuery(context: UserContext(history: history, preference: preference), candidates: candidates,
+                         template: try OurFields.template(r.template, prefix: "recommend.", limits),
+                         reduction: try FieldRules.scoring(r.scoring), topN: try FieldRules.topN(r.top_n),
+                         timeoutMilliseconds: try FieldRules.timeout(r.timeout_ms))
+    }
+
+    func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {
+        RankingResponse(outcome, query: query, returnInstruction: r.return_instruction ?? false) { ranked in
+            .init(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
+                  title: query.candidates[ranked.index].title, document: nil)
+        }
+    }
+
+    func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(RankingResponse.Failure(error)) }
+
+    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        var request = Schema.object("A user's history and/or preference, and the candidates to rank",
+            OurFields.common(context, prefix: "recommend.").merging([
+                "candidates": OurFields.candidates(context, key: "title", what: "candidate", description: "Items to rank"),
+            ]) { a, _ in a }, required: ["candidates"])
+        request["anyOf"] = [["required": ["history"], "properties": ["history": ["type": "array", "minItems": 1]]],
+                            ["required": ["preference"], "properties": ["preference": ["type": "string"]]]]
+        request["allOf"] = OurFields.templateRequirements(context, prefix: "recommend.")
+        return ShapeSchemas(summary: "Sequential recommendation ⟨P1/P2, I0, T3⟩",
+                            description: "Ranks the candidates by how likely the user wants each next, given a non-empty history (oldest first) and/or a preference.",
+                            components: ["RecommendRequest": request], request: Schema.ref("RecommendRequest"),
+                            response: Schema.ref("Ranking"), error: Schema.ref("Error"))
+    }
+}

@@ -1,0 +1,81 @@
+import InstructRec
+
+/// POST /rerank with `texts`: Hugging Face text-embeddings-inference's rerank
+/// API. Ranked with the ⟨P0, I, T3⟩ search instruction (template search.specific).
+struct TEIShape: APIShape {
+    let name = "tei"
+    let path = "/rerank"
+    var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
+
+    struct Request: Decodable, Sendable {
+        var query: String
+        var texts: [String]
+        /// false: `score` is the relevance (softmax, 0..1); true: the log-likelihood
+        var raw_scores: Bool?
+        var return_text: Bool?
+        /// accepted: the query and documents are never cut (titles are scored on at most max_target_tokens)
+        var truncate: Bool?
+        var truncation_direction: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case query, texts, raw_scores, return_text, truncate, truncation_direction }
+    }
+
+    struct Rank: Encodable { var index: Int; var score: Double; var text: String? }
+
+    /// TEI's error body.
+    struct Failure: Encodable { var error: String; var error_type: String }
+
+    func claims(_ body: JSONValue) -> Bool { body["texts"] != nil }
+
+    func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
+        if let direction = r.truncation_direction, direction != "Left", direction != "Right" {
+            throw ServiceError.invalid("$.truncation_direction", "must be \"Left\" or \"Right\"")
+        }
+        let texts = try r.texts.enumerated().map { index, text in
+            Item(id: String(index), title: try FieldRules.text(text, "$.texts[\(index)]", limits))
+        }
+        return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
+                         candidates: try FieldRules.candidates(texts, "$.texts", limits))
+    }
+
+    func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> [Rank] {
+        let raw = r.raw_scores ?? false, text = r.return_text ?? false
+        return outcome.ranked.map {
+            Rank(index: $0.index, score: raw ? Double($0.score) : Double($0.relevance), text: text ? query.candidates[$0.index].title : nil)
+        }
+    }
+
+    func errorBody(_ error: ServiceError) -> ErrorEnvelope {
+        let type: String
+        switch error.status {
+        case 401, 403: type = "Unauthorized"
+        case 503, 429: type = "Overloaded"
+        case 500..<600: type = "Backend"
+        default: type = "Validation"
+        }
+        return ErrorEnvelope(Failure(error: error.message, error_type: type))
+    }
+
+    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        let request = Schema.object("TEI rerank request", [
+            "query": Schema.text("The search query (the intention of the search instruction)", context),
+            "texts": Schema.array(Schema.text("A text", context), "Texts to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
+            "raw_scores": Schema.boolean("false (default): score is the relevance, softmax over the texts, 0..1; true: the log-likelihood"),
+            "return_text": Schema.boolean("Include each text in its result"),
+            "truncate": Schema.boolean("Accepted for compatibility: nothing is cut (titles are scored on at most max_target_tokens tokens)"),
+            "truncation_direction": Schema.string("Accepted for compatibility", enumeration: ["Left", "Right"]),
+        ], required: ["query", "texts"])
+        let response = Schema.array(Schema.object("One text, best first", [
+            "index": Schema.integer("Position of the text in the request", minimum: 0),
+            "score": Schema.number("Relevance (0..1), or the log-likelihood with raw_scores"),
+            "text": Schema.string("The text (return_text)"),
+        ], required: ["index", "score"], additional: true), "Texts sorted by score, best first")
+        let error = Schema.object("TEI error", [
+            "error": Schema.string("What was wrong, naming the field"),
+            "error_type": Schema.string("Validation, Overloaded, Unauthorized or Backend"),
+        ], required: ["error", "error_type"], additional: true)
+        return ShapeSchemas(summary: "Rerank in TEI's shape (a body with texts)",
+                            description: "Drop-in for text-embeddings-inference's /rerank. Ranks with the search.specific instruction.",
+                            components: ["TEIRerankRequest": request, "TEIRerankResponse": response, "TEIError": error],
+                            request: Schema.ref("TEIRerankRequest"), response: Schema.ref("TEIRerankResponse"), error: Schema.ref("TEIError"))
+    }
+}
