@@ -31,7 +31,8 @@ TITLES = ["Super Mario Odyssey", "Mario Kart 8 Deluxe", "The Legend of Zelda: Br
 def main():
     model_dir = sys.argv[1] if len(sys.argv) > 1 else "models/default"
     out = sys.argv[2] if len(sys.argv) > 2 else "Tests/ServiceTests/Fixtures/default-model-golden.json"
-    templates = json.load(open("config/templates.json"))["templates"]
+    own = os.path.join(model_dir, "templates.json")  # the model's own templates, as the service uses them
+    templates = json.load(open(own if os.path.exists(own) else "config/templates.json"))["templates"]
     tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     model = T5ForConditionalGeneration.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
     rng = random.Random(20)

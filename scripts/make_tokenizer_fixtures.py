@@ -14,6 +14,7 @@ characters, very long words, empty and whitespace-only strings, and special
 tokens written in text.
 
 Run:  venv/bin/python scripts/make_tokenizer_fixtures.py ../shared/data/t5 Tests/TokenizerTests/Fixtures
+      venv/bin/python scripts/make_tokenizer_fixtures.py models/default Tests/TokenizerTests/Fixtures/games-vocab
 """
 import json
 import os

@@ -4,7 +4,9 @@ import XCTest
 
 /// Our tokenizer against the references on the committed corpus
 /// (scripts/make_tokenizer_fixtures.py): Hugging Face `tokenizers` for
-/// tokenizer.json, Google `sentencepiece` for spiece.model.
+/// tokenizer.json, Google `sentencepiece` for spiece.model. Two vocabularies:
+/// Flan-T5's (`Fixtures/`) and the default model's 8,000-piece domain
+/// vocabulary (`Fixtures/games-vocab/`, made by scripts/train/vocab.py).
 final class ParityTests: XCTestCase {
     struct Case: Decodable {
         let text: String
@@ -23,8 +25,8 @@ final class ParityTests: XCTestCase {
         return root.appendingPathComponent(name)
     }
 
-    static func corpus() throws -> [Case] {
-        let text = try String(contentsOf: try fixture("corpus.jsonl"), encoding: .utf8)
+    static func corpus(_ set: String = "") throws -> [Case] {
+        let text = try String(contentsOf: try fixture(set + "corpus.jsonl"), encoding: .utf8)
         let decoder = JSONDecoder()
         return try text.split(separator: "\n").map { try decoder.decode(Case.self, from: Data($0.utf8)) }
     }
@@ -35,8 +37,24 @@ final class ParityTests: XCTestCase {
     }
 
     func testTokenizerJSONMatchesHuggingFaceOnTheWholeCorpus() throws {
-        let tokenizer = try Tokenizer(tokenizerJSON: try Self.fixture("tokenizer.json"))
-        let corpus = try Self.corpus()
+        try checkTokenizerJSON(set: "")
+    }
+
+    func testDomainVocabularyTokenizerJSONMatchesHuggingFaceOnTheWholeCorpus() throws {
+        try checkTokenizerJSON(set: "games-vocab/")
+    }
+
+    func testSentencePieceModelMatchesSentencePieceOnTheCorpusWithoutSpecialTokens() throws {
+        try checkSentencePiece(set: "")
+    }
+
+    func testDomainVocabularySentencePieceModelMatchesSentencePiece() throws {
+        try checkSentencePiece(set: "games-vocab/")
+    }
+
+    func checkTokenizerJSON(set: String) throws {
+        let tokenizer = try Tokenizer(tokenizerJSON: try Self.fixture(set + "tokenizer.json"))
+        let corpus = try Self.corpus(set)
         XCTAssertGreaterThanOrEqual(corpus.count, 5000)
         var idMismatches: [String] = [], decodeMismatches: [String] = []
         for c in corpus {
@@ -48,15 +66,15 @@ final class ParityTests: XCTestCase {
                 decodeMismatches.append("\(c.text.debugDescription): decoded \(decoded.debugDescription) expected \(c.hf_decode.debugDescription)")
             }
         }
-        report(idMismatches, of: corpus.count, "tokenizer.json ids")
-        report(decodeMismatches, of: corpus.count, "tokenizer.json decode")
+        report(idMismatches, of: corpus.count, "\(set)tokenizer.json ids")
+        report(decodeMismatches, of: corpus.count, "\(set)tokenizer.json decode")
         XCTAssertEqual(idMismatches.count, 0)
         XCTAssertEqual(decodeMismatches.count, 0)
     }
 
-    func testSentencePieceModelMatchesSentencePieceOnTheCorpusWithoutSpecialTokens() throws {
-        let tokenizer = try Tokenizer(sentencePieceModel: try Self.fixture("spiece.model"))
-        let corpus = try Self.corpus().filter { !$0.has_special }
+    func checkSentencePiece(set: String) throws {
+        let tokenizer = try Tokenizer(sentencePieceModel: try Self.fixture(set + "spiece.model"))
+        let corpus = try Self.corpus(set).filter { !$0.has_special }
         var idMismatches: [String] = [], decodeMismatches: [String] = []
         for c in corpus {
             let ids = tokenizer.encode(c.text, addEOS: false)
@@ -66,8 +84,8 @@ final class ParityTests: XCTestCase {
                 decodeMismatches.append("\(c.text.debugDescription): decoded \(decoded.debugDescription) expected \(c.spm_decode.debugDescription)")
             }
         }
-        report(idMismatches, of: corpus.count, "spiece.model ids")
-        report(decodeMismatches, of: corpus.count, "spiece.model decode")
+        report(idMismatches, of: corpus.count, "\(set)spiece.model ids")
+        report(decodeMismatches, of: corpus.count, "\(set)spiece.model decode")
         XCTAssertEqual(idMismatches.count, 0)
         XCTAssertEqual(decodeMismatches.count, 0)
     }

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Two models side by side over HTTP: the same /recommend requests (10 history
+items, 20 candidates) to two `instructrec serve` processes, interleaved A, B, A,
+B ... so machine drift hits both alike. Reports median and p90 latency of each
+and the ratio of medians. Standard library only.
+
+Requests use real Amazon Games titles when the dataset is at --data (it is not
+committed), else a built-in list of game titles we wrote ourselves.
+
+  python3 scripts/bench_recommend.py --a out/old-default --b models/default --requests 200
+
+Run on a quiet machine (the numbers are only comparable within one run) and
+name the OpenBLAS core type in use (each server logs it at start-up).
+"""
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+BUILTIN = ["Super Mario Odyssey", "Mario Kart 8 Deluxe", "The Legend of Zelda: Breath of the Wild", "Splatoon 2",
+           "Halo 5: Guardians - Xbox One", "Gears of War 4", "Forza Horizon 3", "Call of Duty: Black Ops III - PlayStation 4",
+           "FIFA 19 - PlayStation 4", "Madden NFL 18", "Final Fantasy XV", "Kingdom Hearts III", "Resident Evil 7 biohazard",
+           "Dark Souls III", "Pokemon Sun", "Animal Crossing: New Leaf", "Xbox Wireless Controller - Black",
+           "DualShock 4 Wireless Controller", "HDMI Cable 6ft", "Nintendo Switch Pro Controller", "Turtle Beach Recon 50 Headset",
+           "PlayStation Plus: 12 Month Membership", "Minecraft - Xbox 360", "Grand Theft Auto V", "The Witcher 3: Wild Hunt",
+           "Fallout 4", "Skyrim Special Edition", "Overwatch Origins Edition", "Rocket League Collector's Edition",
+           "Crash Bandicoot N. Sane Trilogy", "Spyro Reignited Trilogy", "Sonic Mania Plus", "Persona 5", "Yakuza 0"]
+
+
+def titles(data):
+    path = os.path.join(data, "Games.item")
+    if not os.path.exists(path):
+        print(f"(no dataset at {data}: using {len(BUILTIN)} built-in titles)", file=sys.stderr)
+        return BUILTIN
+    import html
+    out = []
+    with open(path, encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            title = html.unescape(line.rstrip("\n").split("\t", 1)[1]).strip().rstrip(";")
+            if title:
+                out.append(title)
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(binary, model, threads):
+    port = free_port()
+    process = subprocess.Popen([binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",
+                                "--threads", str(threads), "--set", "log_requests=false", "--set", "drain_delay_s=0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return process, port
+        except Exception:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            sys.exit(f"{model}: server exited: {process.stderr.read()[-2000:]}")
+    sys.exit(f"{model}: not ready after 120 s")
+
+
+def post(port, body):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/recommend", data=body,
+                                     headers={"Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as r:
+        payload = r.read()
+        status = r.status
+    elapsed = (time.perf_counter() - start) * 1000
+    if status != 200:
+        sys.exit(f"HTTP {status}: {payload[:300]}")
+    return elapsed
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--a", required=True, help="model directory A (the baseline)")
+    p.add_argument("--b", required=True, help="model directory B")
+    p.add_argument("--binary", default=".build/release/instructrec")
+    p.add_argument("--data", default="../shared/data/games")
+    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--candidates", type=int, default=20)
+    p.add_argument("--history", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    pool = titles(args.data)
+    rng = random.Random(11)
+    bodies = []
+    for _ in range(args.requests):
+        picks = rng.sample(pool, args.history + args.candidates)
+        bodies.append(json.dumps({"history": picks[:args.history],
+                                  "candidates": [{"id": str(i), "title": t} for i, t in enumerate(picks[args.history:])]}).encode())
+    servers = {name: start(args.binary, model, args.threads) for name, model in (("A", args.a), ("B", args.b))}
+    try:
+        times = {"A": [], "B": []}
+        for name in ("A", "B"):  # warm-up
+            for body in bodies[:5]:
+                post(servers[name][1], body)
+        for i, body in enumerate(bodies):
+            order = ("A", "B") if i % 2 == 0 else ("B", "A")
+            for name in order:
+                times[name].append(post(servers[name][1], body))
+        summary = {}
+        for name, model in (("A", args.a), ("B", args.b)):
+            t = sorted(times[name])
+            summary[name] = (statistics.median(t), t[int(0.9 * (len(t) - 1))])
+            print(f"{name} {model}: median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
+                  f"({len(t)} requests, {args.history} history items, {args.candidates} candidates)")
+        print(f"median ratio A/B: {summary['A'][0] / summary['B'][0]:.2f}x")
+        print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
