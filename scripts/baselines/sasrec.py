@@ -237,9 +237,10 @@ def main():
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=256, help="users per batch")
     parser.add_argument("--negatives", type=int, default=256, help="sampled-softmax negatives per batch; 0: full softmax")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 is several times faster than 2 on a 2-core machine shared with other work")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", help="write the trained weights here")
     parser.add_argument("--load", help="score with these weights; no training")
