@@ -6,11 +6,31 @@ import T5
 import Tokenizer
 
 /// `instructrec eval`: the paper's protocol through our engine, with the
-/// popularity baseline and the random expectation on the same users.
+/// popularity and last-item-transitions baselines, the random expectation and
+/// any external baseline's scores on the same users and candidates.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a model with leave-one-out ranking (HR@1/3/5, NDCG@3/5) beside popularity and random.")
+        abstract: "Evaluate a model with leave-one-out ranking (HR@1/3/5, NDCG@3/5) beside popularity, transitions and random.",
+        discussion: """
+            Rows: model (unless --no-model), popularity (training interaction counts), transitions \
+            (item->next-item counts over the training part of every sequence, all but each user's last two \
+            items; a candidate's score is the sum of its counts from the user's last --transition-window \
+            history items, weighted decay^j, popularity as the backoff; --transition-window 1 is the plain \
+            last-item baseline), random \
+            (the expectation), and one row per --external-scores. Ties count against the target in every row.
+
+            External baselines: --dump-cases FILE writes this run's cases as JSON Lines: {"user", \
+            "user_index", "split", "sequence" (the user's whole sequence before the target), "history" \
+            (the last --max-history items, what the model sees), "target", "candidates" (presentation \
+            order)}. A baseline (e.g. scripts/baselines/sasrec.py) answers with JSON Lines \
+            {"user_index", "scores" (aligned with candidates), optionally "user" and "candidates", which are \
+            checked}; --external-scores NAME=FILE adds it as row NAME. Every case of the run must be in FILE.
+
+              instructrec eval --no-model --data DIR --dump-cases out/cases.jsonl
+              python scripts/baselines/sasrec.py --data DIR --cases out/cases.jsonl --scores out/sasrec.jsonl
+              instructrec eval --data DIR --external-scores sasrec=out/sasrec.jsonl
+            """)
 
     @Option(help: "Dataset directory.") var data = "../shared/data/games"
     @Option(help: "Dataset file prefix.") var prefix = "Games"
@@ -28,6 +48,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42
     @Option(help: "JSON result file.") var output = "out/eval.json"
+    @Flag(help: "Baselines only: do not load or run a model (no model row).") var noModel = false
+    @Option(help: "Transitions baseline: history items whose transition counts are summed, most recent first (1: the last item only).")
+    var transitionWindow = 10
+    @Option(help: "Transitions baseline: weight decay^j of the j-th most recent history item.") var transitionDecay = 1.0
+    @Option(help: "Write this run's cases (JSON Lines) for external baselines.") var dumpCases: String?
+    @Option(help: ArgumentHelp("An external baseline's per-case scores, NAME=FILE.jsonl (repeatable); adds row NAME.",
+                               valueName: "name=file")) var externalScores: [String] = []
 
     func run() throws {
         let dataset: InteractionDataset
@@ -44,49 +71,93 @@ struct EvalCommand: ParsableCommand {
         options.split = splitValue
         options.maxHistory = maxHistory
         options.reduction = reduction
+        guard transitionWindow >= 1 else { throw ValidationError("--transition-window must be at least 1") }
+        options.transitionWindow = transitionWindow
+        options.transitionDecay = transitionDecay
+        let external = try externalScores.map(readExternalScores)
+        let reserved: Set<String> = ["model", "popularity", "transitions", "random"]
+        if let clash = external.map(\.name).first(where: { reserved.contains($0) }) {
+            throw ValidationError("--external-scores name '\(clash)' is taken by a built-in row")
+        }
+        guard Set(external.map(\.name)).count == external.count else { throw ValidationError("--external-scores names must differ") }
         let evaluator = Evaluator(dataset: dataset, options: options)
         let pools = try candidatesFile.map(readPools)
         let cases = evaluator.cases(pools: pools)
+        if let dumpCases {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpCases).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try CaseRecord.jsonLines(cases, split: splitValue).write(to: URL(fileURLWithPath: dumpCases))
+            print("wrote \(cases.count) cases to \(dumpCases)")
+        }
+        // Every external file must cover every case: fail before any model time is spent.
+        for scores in external { for c in cases { _ = try scores.scores(for: c) } }
 
         // The same model-bound settings (max_history_items, max_input_tokens, templates...) and the
         // same pipeline as serve and score; --max-history stays the protocol's history length.
-        var overrides = ["model": model]
-        if let tokenizer { overrides["tokenizer"] = tokenizer }
-        if let templates { overrides["templates"] = templates }
-        let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
-                                                          environment: ProcessInfo.processInfo.environment, overrides: overrides)
-        let weights = try T5Weights(directory: URL(fileURLWithPath: model))
-        let pipeline = try RankPipeline(configuration: configuration, tokenizer: try RerankService.loadTokenizer(tokenizer ?? model))
-        let scorer = T5Scorer(weights: weights, threads: threads)
+        var modelRanker: ((Evaluator.Case) throws -> Int?)?
+        if !noModel {
+            var overrides = ["model": model]
+            if let tokenizer { overrides["tokenizer"] = tokenizer }
+            if let templates { overrides["templates"] = templates }
+            let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
+                                                              environment: ProcessInfo.processInfo.environment, overrides: overrides)
+            let weights = try T5Weights(directory: URL(fileURLWithPath: model))
+            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try RerankService.loadTokenizer(tokenizer ?? model))
+            let scorer = T5Scorer(weights: weights, threads: threads)
+            let (template, reduction) = (template, reduction)
+            modelRanker = { c in
+                let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
+                let items = c.candidates.map { Item(id: String($0), title: dataset.titles[$0]) }
+                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, reduction: reduction),
+                                              scorer: scorer).scores
+                return Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores)
+            }
+        }
 
         var modelMetrics = Evaluator.Metrics(), popularityMetrics = Evaluator.Metrics(), randomMetrics = Evaluator.Metrics()
+        var transitionMetrics = Evaluator.Metrics()
+        var externalMetrics = external.map { _ in Evaluator.Metrics() }
         var progress = ProgressBar(total: cases.count, label: "users")
         for (done, c) in cases.enumerated() {
-            let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
-            let items = c.candidates.map { Item(id: String($0), title: dataset.titles[$0]) }
-            let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, reduction: reduction),
-                                          scorer: scorer).scores
-            modelMetrics.add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
+            if let modelRanker { modelMetrics.add(rank: try modelRanker(c)) }
             popularityMetrics.add(rank: evaluator.popularityRank(c))
+            transitionMetrics.add(rank: evaluator.transitionRank(c))
+            for (index, scores) in external.enumerated() { externalMetrics[index].add(rank: try scores.rank(c)) }
             randomMetrics.addRandom(candidates: c.candidates.count, containsTarget: c.candidates.contains(c.target))
-            progress.update(done + 1)
+            if modelRanker != nil { progress.update(done + 1) }
         }
-        progress.finish()
-        let rows = [("model", modelMetrics.summary), ("popularity", popularityMetrics.summary), ("random", randomMetrics.summary)]
-        print("\(cases.count) users, split \(split), \(candidatesFile ?? "\(negatives) random negatives"), scoring \(scoring), model \(model)")
-        print("              HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
+        if modelRanker != nil { progress.finish() }
+        let rows = (modelRanker == nil ? [] : [("model", modelMetrics.summary)])
+            + [("popularity", popularityMetrics.summary), ("transitions", transitionMetrics.summary)]
+            + zip(external, externalMetrics).map { ($0.name, $1.summary) }
+            + [("random", randomMetrics.summary)]
+        print("\(cases.count) users, split \(split), \(candidatesFile ?? "\(negatives) random negatives"), scoring \(scoring), "
+              + (noModel ? "no model" : "model \(model)"))
+        let width = max(12, (rows.map(\.0.count).max() ?? 0) + 1)
+        print(String(repeating: " ", count: width) + "  HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
         for (name, summary) in rows {
-            print(name.padding(toLength: 12, withPad: " ", startingAt: 0)
+            print(name.padding(toLength: width, withPad: " ", startingAt: 0)
                   + ["HR@1", "HR@3", "HR@5", "NDCG@3", "NDCG@5"].map { String(format: "  %.4f", summary[$0] ?? 0) }.joined())
         }
         let result: [String: Any] = [
-            "users": cases.count, "split": split, "scoring": scoring, "model": model, "template": template,
+            "users": cases.count, "split": split, "scoring": scoring, "model": noModel ? NSNull() : model, "template": template,
             "candidates": candidatesFile ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
+            "transitions": ["window": transitionWindow, "decay": transitionDecay, "counted_on": "items[:-2] of every sequence"],
+            "external": Dictionary(uniqueKeysWithValues: external.map { ($0.name, $0.file) }),
             "metrics": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }) as [String: [String: Double]],
         ]
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: output))
         print("wrote \(output)")
+    }
+
+    func readExternalScores(_ argument: String) throws -> ExternalScores {
+        let parts = argument.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ValidationError("--external-scores expects NAME=FILE.jsonl, got '\(argument)'")
+        }
+        do { return try ExternalScores(name: String(parts[0]), contentsOf: String(parts[1])) } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func readPools(_ path: String) throws -> [String: [Int]] {
