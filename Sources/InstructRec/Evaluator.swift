@@ -22,6 +22,9 @@ public struct Evaluator {
         /// the last item only, 0.4975 with 5, 0.5049 with 10 (decay 1; decay 0.5 to 1 moves it by < 0.002).
         public var transitionWindow = 10
         public var transitionDecay = 1.0
+        /// with a candidate pool: when the retriever missed the target, it replaces the pool's last
+        /// (lowest-ranked) item, so every user measures ranking rather than retrieval recall
+        public var insertTarget = false
         public init() {}
     }
 
@@ -105,6 +108,9 @@ public struct Evaluator {
             var candidates: [Int]
             if let pool = pools?[dataset.sequences[index].user] {
                 candidates = pool
+                if options.insertTarget && !pool.contains(target) && !pool.isEmpty {
+                    candidates[candidates.count - 1] = target
+                }
             } else {
                 let touched = Set(items)
                 var chosen = Set<Int>()

@@ -43,6 +43,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "test (last item) or valid (second to last).") var split = "test"
     @Option(help: "Negatives per user when no candidate file is given.") var negatives = 9
     @Option(help: "Candidate file (user TAB 100 item ids), e.g. Games.bm25, for match-then-rerank.") var candidatesFile: String?
+    @Flag(help: "With --candidates-file: where the retriever missed the target, it replaces the pool's last item (ranking, not retrieval recall).")
+    var insertTarget = false
     @Option(help: "Most recent history items in the instruction.") var maxHistory = 10
     @Option(help: "sum or mean.") var scoring = "sum"
     @Option(help: "Threads for the engine.") var threads = 2
@@ -70,6 +72,7 @@ struct EvalCommand: ParsableCommand {
         options.seed = seed
         options.split = splitValue
         options.maxHistory = maxHistory
+        options.insertTarget = insertTarget
         options.reduction = reduction
         guard transitionWindow >= 1 else { throw ValidationError("--transition-window must be at least 1") }
         options.transitionWindow = transitionWindow
@@ -140,7 +143,7 @@ struct EvalCommand: ParsableCommand {
         }
         let result: [String: Any] = [
             "users": cases.count, "split": split, "scoring": scoring, "model": noModel ? NSNull() : model, "template": template,
-            "candidates": candidatesFile ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
+            "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 } ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
             "transitions": ["window": transitionWindow, "decay": transitionDecay, "counted_on": "items[:-2] of every sequence"],
             "external": Dictionary(uniqueKeysWithValues: external.map { ($0.name, $0.file) }),
             "metrics": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }) as [String: [String: Double]],
