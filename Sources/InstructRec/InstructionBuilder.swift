@@ -83,15 +83,19 @@ public struct InstructionBuilder: Sendable {
             templates.render(template, history: Array(historyTitles), preference: context.preference,
                              intention: context.intention, candidates: group.map { candidates[$0].title })
         }
-        func tokens(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> [Int32] {
-            tokenizer.encode(render(historyTitles, group))
+        /// One rendering and one tokenization per candidate instruction: what a fitting step
+        /// measured is what the plan keeps, never rendered or tokenized again.
+        func build(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> InstructionPlan.Group {
+            let text = render(historyTitles, group)
+            return .init(text: text, tokens: tokenizer.encode(text), candidates: group)
         }
-        /// Largest number of most-recent history items with which `group` fits, or nil.
-        func mostHistory(_ titles: [String], _ group: [Int], atLeast minimum: Int) -> Int? {
-            var low = minimum, high = titles.count, best: Int?
+        /// The instruction with the largest number of most-recent history items with which `group` fits, or nil.
+        func mostHistory(_ titles: [String], _ group: [Int], atLeast minimum: Int) -> (kept: Int, group: InstructionPlan.Group)? {
+            var low = minimum, high = titles.count, best: (kept: Int, group: InstructionPlan.Group)?
             while low <= high {
                 let mid = (low + high) / 2
-                if tokens(titles.suffix(mid), group).count <= limit { best = mid; low = mid + 1 } else { high = mid - 1 }
+                let candidate = build(titles.suffix(mid), group)
+                if candidate.tokens.count <= limit { best = (mid, candidate); low = mid + 1 } else { high = mid - 1 }
             }
             return best
         }
@@ -102,27 +106,24 @@ public struct InstructionBuilder: Sendable {
         }
 
         // 0. Everything fits.
-        let full = tokens(history[...], all)
-        if full.count <= limit {
-            return result([.init(text: render(history[...], all), tokens: full, candidates: all)], kept: history.count, shortened: 0)
+        let full = build(history[...], all)
+        if full.tokens.count <= limit {
+            return result([full], kept: history.count, shortened: 0)
         }
         // 1. Drop the oldest history items, keeping at least the most recent one.
-        if !history.isEmpty, let kept = mostHistory(history, all, atLeast: 1) {
-            let titles = history.suffix(kept)
-            return result([.init(text: render(titles, all), tokens: tokens(titles, all), candidates: all)], kept: kept, shortened: 0)
+        if !history.isEmpty, let best = mostHistory(history, all, atLeast: 1) {
+            return result([best.group], kept: best.kept, shortened: 0)
         }
         // 2. Shorten over-long history titles, then keep as much history as fits.
         let (shortTitles, shortenedCount) = shorten(history)
-        if shortenedCount > 0, let kept = mostHistory(shortTitles, all, atLeast: 1) {
-            let titles = shortTitles.suffix(kept)
-            let shortenedKept = zip(history.suffix(kept), titles).filter { $0 != $1 }.count
-            return result([.init(text: render(titles, all), tokens: tokens(titles, all), candidates: all)],
-                          kept: kept, shortened: shortenedKept)
+        if shortenedCount > 0, let best = mostHistory(shortTitles, all, atLeast: 1) {
+            let shortenedKept = zip(history.suffix(best.kept), shortTitles.suffix(best.kept)).filter { $0 != $1 }.count
+            return result([best.group], kept: best.kept, shortened: shortenedKept)
         }
         // 3. No history at all.
-        let bare = tokens([], all)
-        if bare.count <= limit {
-            return result([.init(text: render([], all), tokens: bare, candidates: all)], kept: 0, shortened: 0)
+        let bare = build([], all)
+        if bare.tokens.count <= limit {
+            return result([bare], kept: 0, shortened: 0)
         }
         // 4. Groups. The shared context keeps as much history as lets the
         // longest candidates still share one instruction.
@@ -131,14 +132,14 @@ public struct InstructionBuilder: Sendable {
         var contextFits = false
         for size in [min(options.minimumGroupSize, all.count), 1] where size >= 1 {
             let probe = Array(byLength.prefix(size))
-            if let kept = mostHistory(shortTitles, probe, atLeast: 0) {
-                context = Array(shortTitles.suffix(kept))
+            if let best = mostHistory(shortTitles, probe, atLeast: 0) {
+                context = Array(shortTitles.suffix(best.kept))
                 contextFits = true
                 break
             }
         }
-        guard contextFits else {
-            let longest = tokens([], [byLength[0]]).count
+        guard contextFits, !byLength.isEmpty else {
+            let longest = byLength.first.map { build([], [$0]).tokens.count } ?? bare.tokens.count
             throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(context: context, used: used),
                                                       tokens: longest, limit: limit)
         }
@@ -146,7 +147,7 @@ public struct InstructionBuilder: Sendable {
         let cost: (Int) -> Int = { index in
             tokenizer.encode(templates.format(candidates[index].title) + templates.candidateSeparator, addEOS: false).count
         }
-        let groups = pack(all, context: context[...], cost: cost, render: render, tokens: tokens)
+        let groups = pack(all, context: context[...], cost: cost, build: build)
         let shortenedKept = zip(history.suffix(context.count), context).filter { $0 != $1 }.count
         return result(groups, kept: context.count, shortened: shortenedKept)
     }
@@ -155,30 +156,29 @@ public struct InstructionBuilder: Sendable {
     /// nearly additive over items (SentencePiece pre-splits at spaces), so
     /// groups are packed by estimate and each is verified by a real tokenization.
     private func pack(_ indices: [Int], context: ArraySlice<String>, cost: (Int) -> Int,
-                      render: (ArraySlice<String>, [Int]) -> String,
-                      tokens: (ArraySlice<String>, [Int]) -> [Int32]) -> [InstructionPlan.Group] {
+                      build: (ArraySlice<String>, [Int]) -> InstructionPlan.Group) -> [InstructionPlan.Group] {
         let limit = options.maxInputTokens
-        let base = tokens(context, []).count
+        let base = build(context, []).tokens.count
         var groups: [InstructionPlan.Group] = []
         var pending = indices[...]
         while let first = pending.first {
-            var group = [first]
+            var members = [first]
             var estimate = base + cost(first)
             pending.removeFirst()
             while let next = pending.first {
                 let itemCost = cost(next)
                 if estimate + itemCost > limit { break }
-                group.append(next)
+                members.append(next)
                 estimate += itemCost
                 pending.removeFirst()
             }
             // Verify; give back candidates from the end while the estimate was optimistic.
-            var encoded = tokens(context, group)
-            while encoded.count > limit && group.count > 1 {
-                pending.insert(group.removeLast(), at: pending.startIndex)
-                encoded = tokens(context, group)
+            var group = build(context, members)
+            while group.tokens.count > limit && members.count > 1 {
+                pending.insert(members.removeLast(), at: pending.startIndex)
+                group = build(context, members)
             }
-            groups.append(.init(text: render(context, group), tokens: encoded, candidates: group))
+            groups.append(group)
         }
         return groups
     }
