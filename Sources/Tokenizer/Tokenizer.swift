@@ -56,10 +56,17 @@ public final class Tokenizer: Sendable {
 
     /// `tokenizer(text)` of the reference: ids, with `</s>` appended when `addEOS`.
     public func encode(_ text: String, addEOS: Bool = true) -> [Int32] {
-        encodeWithPieces(text, addEOS: addEOS).ids
+        encode(text, addEOS: addEOS, collectPieces: false).ids
     }
 
+    /// Ids and the piece of each (for `instructrec tokenize` and debugging).
     public func encodeWithPieces(_ text: String, addEOS: Bool = true) -> Encoding {
+        encode(text, addEOS: addEOS, collectPieces: true)
+    }
+
+    /// The one encoding path. Pieces are strings, so the hot path (`encode`, run for every
+    /// instruction probe and candidate title) does not build them only to drop them.
+    private func encode(_ text: String, addEOS: Bool, collectPieces: Bool) -> Encoding {
         var encoding = Encoding(ids: [], pieces: [])
         switch pipeline {
         case let .huggingFace(normalizers, metaspace, specials):
@@ -68,31 +75,32 @@ public final class Tokenizer: Sendable {
                 switch segment {
                 case let .special(id, content):
                     encoding.ids.append(id)
-                    encoding.pieces.append(content)
+                    if collectPieces { encoding.pieces.append(content) }
                 case let .text(raw):
                     var normalized = raw
                     for step in normalizers { normalized = step.apply(normalized) }
                     for preToken in metaspace.preTokenize(normalized, isFirstSegment: first) {
-                        appendSegmentation(of: Array(preToken.utf8), to: &encoding)
+                        appendSegmentation(of: Array(preToken.utf8), to: &encoding, collectPieces: collectPieces)
                     }
                 }
                 first = false
             }
         case let .sentencePiece(charsmap, spec):
-            appendSegmentation(of: spec.normalize(text, charsmap: charsmap), to: &encoding)
+            appendSegmentation(of: spec.normalize(text, charsmap: charsmap), to: &encoding, collectPieces: collectPieces)
         }
         if addEOS {
             encoding.ids.append(eosID)
-            encoding.pieces.append(model.pieces[Int(eosID)])
+            if collectPieces { encoding.pieces.append(model.pieces[Int(eosID)]) }
         }
         return encoding
     }
 
-    private func appendSegmentation(of bytes: [UInt8], to encoding: inout Encoding) {
+    private func appendSegmentation(of bytes: [UInt8], to encoding: inout Encoding, collectPieces: Bool) {
         var tokens: [(id: Int32, start: Int, end: Int)] = []
         bytes.withUnsafeBufferPointer { model.segment($0, into: &tokens) }
         for token in tokens {
             encoding.ids.append(token.id)
+            guard collectPieces else { continue }
             encoding.pieces.append(token.id == model.unknownID
                 ? String(decoding: bytes[token.start..<token.end], as: UTF8.self) : model.pieces[Int(token.id)])
         }
