@@ -50,23 +50,46 @@ enum VectorMath {
         }
     }
 
-    /// Softmax of `rows` rows of `columns` values each, in place, rows `stride` apart.
-    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
+    /// Attention probabilities, unnormalised, in place: for each of `rows`
+    /// rows of `columns` scores (rows `columns` apart), x += bias (row r uses
+    /// bias[-r ..< -r + columns], when given), x = exp(x - max(x)), and
+    /// inverseSums[r] = 1 / sum(x). Two passes over each row (the second from
+    /// L1); the caller applies 1/sum to the much narrower P·V output.
+    static func exponentiateRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                                 bias: UnsafePointer<Float>?, inverseSums: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
-            let row = x + r * stride
-            let maximum = maxElement(row, count: columns)
-            var sums = V(repeating: 0)
+            let row = x + r * columns
+            var maxima = V(repeating: -.infinity)
             var i = 0
+            if let bias {
+                let b = bias - r
+                while i + 16 <= columns {
+                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: V.self) + UnsafeRawPointer(b + i).loadUnaligned(as: V.self)
+                    UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: V.self)
+                    maxima = pointwiseMax(maxima, v)
+                    i += 16
+                }
+                for j in i..<columns { row[j] += b[j] }   // tail: folded into the maximum below
+            } else {
+                while i + 16 <= columns {
+                    maxima = pointwiseMax(maxima, UnsafeRawPointer(row + i).loadUnaligned(as: V.self))
+                    i += 16
+                }
+            }
+            var maximum = maxima.max()
+            for j in i..<columns { maximum = max(maximum, row[j]) }
+            let shift = V(repeating: maximum)
+            var sums = V(repeating: 0)
+            i = 0
             while i + 16 <= columns {
-                let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - maximum)
+                let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - shift)
                 UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: V.self)
                 sums += e
                 i += 16
             }
             var sum = sums.sum()
             while i < columns { row[i] = exp(row[i] - maximum); sum += row[i]; i += 1 }
-            let inverse = 1 / sum
-            for j in 0..<columns { row[j] *= inverse }
+            inverseSums[r] = 1 / sum
         }
     }
 
@@ -83,18 +106,48 @@ enum VectorMath {
         return maximum
     }
 
-    /// log(sum(exp(x))) over `count` values, stable.
+    /// log(sum(exp(x))) over `count` values, stable, in one pass over memory.
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        let maximum = maxElement(x, count: count)
-        var sums = V(repeating: 0)
+        var maximum = -Float.infinity, sum: Float = 0
+        accumulateLogSumExp(x, count: count, max: &maximum, sum: &sum)
+        return maximum + Foundation.log(sum)
+    }
+
+    /// Online log-sum-exp: folds `count` more values into a running
+    /// (max, sum of exp(x - max)); start from (-inf, 0). The values go in
+    /// blocks of 256 (1 KiB, in L1): the block's per-lane maximum first, then
+    /// one rescale of the running per-lane sums (one exp per 16 vectors)
+    /// when the maximum grew, then the exponentials against the new maximum.
+    /// So memory is read once and the exp count grows by 1/16 at most.
+    static func accumulateLogSumExp(_ x: UnsafePointer<Float>, count: Int, max runningMax: inout Float, sum runningSum: inout Float) {
+        let block = 256
+        var maxima = V(repeating: -.infinity), sums = V(repeating: 0)
         var i = 0
         while i + 16 <= count {
-            sums += exp(UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - maximum)
-            i += 16
+            let end = i + (min(count - i, block) & ~15)   // whole vectors, at least one
+            var blockMax = maxima
+            var j = i
+            while j < end { blockMax = pointwiseMax(blockMax, UnsafeRawPointer(x + j).loadUnaligned(as: V.self)); j += 16 }
+            if any(blockMax .> maxima) {
+                // lanes still at -inf have a zero sum; keep exp(-inf - -inf) = NaN out of them
+                let scale = exp(maxima - blockMax).replacing(with: 0, where: maxima .== -.infinity)
+                sums *= scale
+                maxima = blockMax
+            }
+            j = i
+            while j < end { sums += exp(UnsafeRawPointer(x + j).loadUnaligned(as: V.self) - maxima); j += 16 }
+            i = end
         }
-        var sum = sums.sum()
-        while i < count { sum += exp(x[i] - maximum); i += 1 }
-        return maximum + Foundation.log(sum)
+        // Fold the lanes and the tail into the running pair.
+        var maximum = Swift.max(runningMax, maxima.max())
+        for j in i..<count { maximum = Swift.max(maximum, x[j]) }
+        guard maximum > -.infinity else { return }
+        var sum: Float = runningMax > -.infinity ? runningSum * exp(runningMax - maximum) : 0
+        let laneScale = exp(maxima - maximum).replacing(with: 0, where: maxima .== -.infinity)
+        sum += (sums * laneScale).sum()
+        for j in i..<count { sum += exp(x[j] - maximum) }
+        runningMax = maximum
+        runningSum = sum
     }
 
     /// Feed-forward activation. Non-gated: in place on [rows, ff].
