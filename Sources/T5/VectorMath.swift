@@ -7,10 +7,35 @@ import Foundation
 enum VectorMath {
     typealias V = SIMD16<Float>
 
+    /// Lane-wise maximum as compare + blend. The standard library's
+    /// `pointwiseMax` keeps IEEE maximum semantics lane by lane and, inlined
+    /// into a loop, was compiled to a scalar loop through the stack (seen in
+    /// `perf annotate`: it cost more than the exponentials). Lanes where
+    /// `b` is NaN keep `a`.
+    @inline(__always)
+    static func lanewiseMax(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    /// Maximum and sum across the 16 lanes by halving (the standard library's
+    /// `max()`/`sum()` went lane by lane through the stack).
+    @inline(__always)
+    static func horizontalMax(_ a: V) -> Float {
+        let h8 = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        let h4 = h8.lowHalf.replacing(with: h8.highHalf, where: h8.highHalf .> h8.lowHalf)
+        return Swift.max(Swift.max(h4[0], h4[1]), Swift.max(h4[2], h4[3]))
+    }
+
+    @inline(__always)
+    static func horizontalSum(_ a: V) -> Float {
+        let h8 = a.lowHalf + a.highHalf
+        let h4 = h8.lowHalf + h8.highHalf
+        return (h4[0] + h4[2]) + (h4[1] + h4[3])
+    }
+
     /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf).
     @inline(__always)
     static func exp(_ input: V) -> V {
-        let x0 = pointwiseMin(pointwiseMax(input, V(repeating: -87.3)), V(repeating: 88.3))
+        let low = input.replacing(with: -87.3, where: input .< -87.3)
+        let x0 = low.replacing(with: 88.3, where: low .> 88.3)
         // n = round(x / ln 2) by the 1.5*2^23 trick: adding the magic number
         // leaves n in the low mantissa bits (round-to-nearest), avoiding the
         // per-lane generic float->int conversion.
@@ -66,17 +91,17 @@ enum VectorMath {
                 while i + 16 <= columns {
                     let v = UnsafeRawPointer(row + i).loadUnaligned(as: V.self) + UnsafeRawPointer(b + i).loadUnaligned(as: V.self)
                     UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: V.self)
-                    maxima = pointwiseMax(maxima, v)
+                    maxima = lanewiseMax(maxima, v)
                     i += 16
                 }
                 for j in i..<columns { row[j] += b[j] }   // tail: folded into the maximum below
             } else {
                 while i + 16 <= columns {
-                    maxima = pointwiseMax(maxima, UnsafeRawPointer(row + i).loadUnaligned(as: V.self))
+                    maxima = lanewiseMax(maxima, UnsafeRawPointer(row + i).loadUnaligned(as: V.self))
                     i += 16
                 }
             }
-            var maximum = maxima.max()
+            var maximum = horizontalMax(maxima)
             for j in i..<columns { maximum = max(maximum, row[j]) }
             let shift = V(repeating: maximum)
             var sums = V(repeating: 0)
@@ -87,7 +112,7 @@ enum VectorMath {
                 sums += e
                 i += 16
             }
-            var sum = sums.sum()
+            var sum = horizontalSum(sums)
             while i < columns { row[i] = exp(row[i] - maximum); sum += row[i]; i += 1 }
             inverseSums[r] = 1 / sum
         }
@@ -98,10 +123,10 @@ enum VectorMath {
         var maxima = V(repeating: -.infinity)
         var i = 0
         while i + 16 <= count {
-            maxima = pointwiseMax(maxima, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
+            maxima = lanewiseMax(maxima, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
             i += 16
         }
-        var maximum = maxima.max()
+        var maximum = horizontalMax(maxima)
         while i < count { maximum = max(maximum, x[i]); i += 1 }
         return maximum
     }
@@ -127,7 +152,7 @@ enum VectorMath {
             let end = i + (min(count - i, block) & ~15)   // whole vectors, at least one
             var blockMax = maxima
             var j = i
-            while j < end { blockMax = pointwiseMax(blockMax, UnsafeRawPointer(x + j).loadUnaligned(as: V.self)); j += 16 }
+            while j < end { blockMax = lanewiseMax(blockMax, UnsafeRawPointer(x + j).loadUnaligned(as: V.self)); j += 16 }
             if any(blockMax .> maxima) {
                 // lanes still at -inf have a zero sum; keep exp(-inf - -inf) = NaN out of them
                 let scale = exp(maxima - blockMax).replacing(with: 0, where: maxima .== -.infinity)
@@ -139,12 +164,12 @@ enum VectorMath {
             i = end
         }
         // Fold the lanes and the tail into the running pair.
-        var maximum = Swift.max(runningMax, maxima.max())
+        var maximum = Swift.max(runningMax, horizontalMax(maxima))
         for j in i..<count { maximum = Swift.max(maximum, x[j]) }
         guard maximum > -.infinity else { return }
         var sum: Float = runningMax > -.infinity ? runningSum * exp(runningMax - maximum) : 0
         let laneScale = exp(maxima - maximum).replacing(with: 0, where: maxima .== -.infinity)
-        sum += (sums * laneScale).sum()
+        sum += horizontalSum(sums * laneScale)
         for j in i..<count { sum += exp(x[j] - maximum) }
         runningMax = maximum
         runningSum = sum
@@ -177,7 +202,7 @@ enum VectorMath {
     static func apply(_ activation: Activation, _ x: V) -> V {
         switch activation {
         case .relu:
-            return pointwiseMax(x, V(repeating: 0))
+            return x.replacing(with: 0, where: x .< 0)
         case .geluTanh:
             // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(u) = 1 - 2 / (e^(2u) + 1)
             let u = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)
