@@ -31,10 +31,13 @@ enum VectorMath {
         return (h4[0] + h4[2]) + (h4[1] + h4[3])
     }
 
-    /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf).
+    /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf), and so does NaN.
     @inline(__always)
     static func exp(_ input: V) -> V {
-        let low = input.replacing(with: -87.3, where: input .< -87.3)
+        // Clamp by compare + blend; NaN (from -inf - -inf in a fully masked
+        // lane) fails `>=` and is treated like a masked score: the result is 0.
+        let masked = .!(input .>= -87.3)
+        let low = input.replacing(with: -87.3, where: masked)
         let x0 = low.replacing(with: 88.3, where: low .> 88.3)
         // n = round(x / ln 2) by the 1.5*2^23 trick: adding the magic number
         // leaves n in the low mantissa bits (round-to-nearest), avoiding the
@@ -55,7 +58,7 @@ enum VectorMath {
         let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let bits = (integer &+ 127) &<< 23
         let scaled = p * unsafeBitCast(bits, to: V.self)
-        return scaled.replacing(with: 0, where: input .< -87.3)
+        return scaled.replacing(with: 0, where: masked)
     }
 
     /// Scalar e^x through the same polynomial, for loop tails.

@@ -138,7 +138,9 @@ final class VectorMathTests: XCTestCase {
                 let m = Double(x.max() ?? 0)
                 let reference = m + Foundation.log(x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) })
                 let value = x.withUnsafeBufferPointer { VectorMath.logSumExp($0.baseAddress!, count: count) }
-                worst.compare(value, Float(reference), "count \(count) pattern \(pattern)")
+                // relative to max(1, |lse|): |lse| reaches ~330 here, where one float ulp is 3e-5
+                let scale = Float(max(1, abs(reference)))
+                worst.compare(value / scale, Float(reference) / scale, "count \(count) pattern \(pattern)")
                 // Split into uneven pieces: the running pair must give the same answer.
                 var maximum = -Float.infinity, sum: Float = 0
                 x.withUnsafeBufferPointer { p in
@@ -150,11 +152,11 @@ final class VectorMathTests: XCTestCase {
                     }
                     if start < count { VectorMath.accumulateLogSumExp(p.baseAddress! + start, count: count - start, max: &maximum, sum: &sum) }
                 }
-                worst.compare(maximum + Foundation.log(sum), Float(reference), "count \(count) pattern \(pattern) in pieces")
+                worst.compare((maximum + Foundation.log(sum)) / scale, Float(reference) / scale, "count \(count) pattern \(pattern) in pieces")
             }
         }
-        print("log-sum-exp worst |Δ| \(worst.value) at \(worst.location)")
-        XCTAssertLessThanOrEqual(worst.value, 2e-5, worst.location)
+        print("log-sum-exp worst |Δ| / max(1, |lse|) \(worst.value) at \(worst.location)")
+        XCTAssertLessThanOrEqual(worst.value, 4e-7, worst.location)
     }
 
     func testExponentiateRowsIsASoftmaxWithDeferredNormalisation() {
