@@ -22,9 +22,14 @@ run: build
 	$(BIN) serve
 
 # Engine benchmark: flan-t5-small and flan-t5-base shapes with random weights,
-# rerank-20 and rerank-100, beside the plain cblas_sgemm ceiling of the same run.
+# rerank-20 and rerank-100 (random ids) and games-20, games-100 (real SASRec
+# pools of Games titles; skipped with a message when ../shared/data/games is
+# absent), beside the plain cblas_sgemm ceiling of the same run. Every
+# workload runs with decoder prefix sharing on and off (the old path),
+# interleaved; BENCH_SHARING=on|off runs one side only.
+BENCH_SHARING ?= both
 bench: build
-	$(BIN) bench --models small,base --workloads rerank-20,rerank-100 --threads $(THREADS)
+	$(BIN) bench --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
 
 # Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
 fixtures:

@@ -13,8 +13,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated Flan-T5 sizes (small, base, large, xl) or paths to config.json files.")
     var models = "small,base"
 
-    @Option(help: "Comma-separated workloads: rerank-20, rerank-100.")
+    @Option(help: "Comma-separated workloads: rerank-N (random ids), games-N (the first N candidates of real SASRec pools, with Games titles).")
     var workloads = "rerank-20,rerank-100"
+
+    @Option(help: "Prefix sharing in the decoder: both (interleaved, side by side), on, or off (the old packed batch).")
+    var sharing = "both"
+
+    @Option(help: "Directory with Games.item, Games.sasrec and Games.bm25 for the games-N workloads (not committed).")
+    var gamesData = "../shared/data/games"
 
     @Option(help: "Timed requests per workload (after warm-up).")
     var iterations = 10
@@ -35,10 +41,19 @@ struct BenchCommand: ParsableCommand {
     var endToEnd = "small"
 
     func run() throws {
+        guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
         GEMM.setThreads(threads)
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
         print("BLAS: \(GEMM.backendDescription); OPENBLAS_CORETYPE=\(coretype); threads=\(threads)")
         try BLASSelfCheck.run()
+        var games: [GamesBenchWorkload]?
+        if workloads.contains("games-") {
+            print("\nGames retriever pools (Flan-T5 tokenizer, titles truncated to \(GamesBenchWorkload.maxTargetTokens) tokens):")
+            games = GamesBenchWorkload.load(directory: gamesData, tokenizerPath: "../shared/data/t5/tokenizer.json")
+            for workload in games ?? [] {
+                for count in [20, 100] { print("  " + workload.rowsReport(count: count)) }
+            }
+        }
         for model in models.split(separator: ",").map(String.init) {
             let config = try resolveConfig(model)
             print("\n== \(model): d_model=\(config.dModel) d_ff=\(config.dFF) layers=\(config.numLayers)+\(config.numDecoderLayers) heads=\(config.numHeads) vocab=\(config.vocabSize)")
@@ -48,10 +63,25 @@ struct BenchCommand: ParsableCommand {
             let weights = T5Weights(randomWithConfig: config)
             let scorer = T5Scorer(weights: weights, threads: threads)
             for workload in workloads.split(separator: ",").map(String.init) {
-                guard let count = Int(workload.replacingOccurrences(of: "rerank-", with: "")), count > 0 else {
-                    throw ValidationError("unknown workload '\(workload)' (use rerank-N)")
+                if workload.hasPrefix("games-") {
+                    guard let count = Int(workload.dropFirst(6)), count > 0 else {
+                        throw ValidationError("unknown workload '\(workload)' (use games-N)")
+                    }
+                    guard let pools = games?.first(where: { $0.source == "sasrec" })?.pools, !pools.isEmpty else {
+                        print("  \(workload): skipped (no Games data)")
+                        continue
+                    }
+                    // One SASRec pool per timed request, the same pools for both paths.
+                    let requests = (0..<max(iterations, warmup)).map { Array(pools[$0 % pools.count].candidates.prefix(count)) }
+                    try runWorkload(workload, requests: requests, scorer: scorer, config: config, ceiling: ceiling)
+                    continue
                 }
-                try runWorkload(workload, candidates: count, scorer: scorer, config: config, ceiling: ceiling)
+                guard workload.hasPrefix("rerank-"), let count = Int(workload.dropFirst(7)), count > 0 else {
+                    throw ValidationError("unknown workload '\(workload)' (use rerank-N or games-N)")
+                }
+                var rng = SplitMix64(seed: 1)
+                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) } }
+                try runWorkload(workload, requests: [candidates], scorer: scorer, config: config, ceiling: ceiling)
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
                 try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup)
@@ -64,6 +94,28 @@ struct BenchCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: shared.path) { return try T5Config(contentsOf: shared) }
         if let builtIn = T5Config.flanT5(name) { return builtIn }
         return try T5Config(contentsOf: URL(fileURLWithPath: name))
+    }
+
+    struct CeilingShape { let a: Tensor, b: Tensor, c: Tensor, m: Int, n: Int, k: Int }
+
+    func ceilingShapes(config c: T5Config, candidates: Int) -> [CeilingShape] {
+        let ffRows = c.isGatedActivation ? 2 * c.dFF : c.dFF
+        return [(instructionTokens, ffRows, c.dModel), (candidates * (titleTokens + 1), c.vocabSize, c.dModel)].map { m, n, k in
+            let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k])
+            for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
+            for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
+            return CeilingShape(a: a, b: b, c: Tensor(shape: [m, n]), m: m, n: n, k: k)
+        }
+    }
+
+    /// The sgemm ceiling now: best GFLOP/s of one run of each shape, OpenBLAS on `threads` threads.
+    func ceilingNow(_ shapes: [CeilingShape]) -> Double {
+        GEMM.setThreads(threads)
+        defer { GEMM.setThreads(1) }   // the scorer runs OpenBLAS single-threaded inside its own threads
+        return shapes.map { s in
+            let seconds = measure(repeats: 1) { GEMM.benchmarkMultiply(m: s.m, n: s.n, k: s.k, a: s.a, b: s.b, c: s.c) }[0]
+            return 2 * Double(s.m) * Double(s.n) * Double(s.k) / seconds / 1e9
+        }.max() ?? .nan
     }
 
     /// GFLOP/s of plain cblas_sgemm on the shapes that dominate a request:
@@ -84,27 +136,71 @@ struct BenchCommand: ParsableCommand {
         return best
     }
 
-    func runWorkload(_ name: String, candidates count: Int, scorer: T5Scorer, config: T5Config, ceiling: Double) throws {
-        var rng = SplitMix64(seed: 1)
+    /// Times the workload with prefix sharing on and off, interleaved request
+    /// by request so drift in machine load hits both alike; medians.
+    /// "% of ceiling" divides the request's nominal work (the unshared
+    /// products: what the request asks for) by the time; "work done" is the
+    /// GFLOP/s over the products the shared path really ran.
+    func runWorkload(_ name: String, requests: [[[Int32]]], scorer: T5Scorer, config: T5Config, ceiling: Double) throws {
+        var rng = SplitMix64(seed: 2)
         let instruction = (0..<instructionTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) }
-        let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) } }
-        for _ in 0..<warmup { _ = try scorer.score(instruction: instruction, candidates: candidates) }
-        var encode: [Double] = []
-        var failure: Error?
-        let times = measure(repeats: iterations) {
-            do {
-                let result = try scorer.run(instruction: instruction, candidates: candidates)
-                encode.append(result.encodeSeconds)
-            } catch { failure = error }
+        let modes: [Bool] = sharing == "both" ? [true, false] : [sharing == "on"]
+        for i in 0..<warmup {
+            for mode in modes {
+                scorer.sharesPrefixes = mode
+                _ = try scorer.score(instruction: instruction, candidates: requests[i % requests.count])
+            }
         }
-        if let failure { throw failure }
-        let flops = FlopCount.scoring(config: config, instructionTokens: instructionTokens,
-                                      candidateLengths: Array(repeating: titleTokens, count: count))
-        let med = median(times)
-        let gflops = flops / med / 1e9
-        print(String(format: "  %@: median %.1f ms  p90 %.1f ms  (encode %.1f ms)  %.0f candidates/s  %.1f GFLOP/s = %.0f%% of the sgemm ceiling %.1f  [%.1f GFLOP per request]",
-                     name, med * 1e3, percentile(times, 0.9) * 1e3, median(encode) * 1e3, Double(count) / med,
-                     gflops, 100 * gflops / ceiling, ceiling, flops / 1e9))
+        var times: [Bool: [Double]] = [:], encode: [Bool: [Double]] = [:], ratios: [Double] = []
+        var nominal: [Double] = [], done: [Double] = []
+        var rows = 0, unsharedRows = 0
+        // The ceiling is re-measured beside every request (the machine is shared:
+        // a ceiling from a minute earlier says little), so each request gets a
+        // % of the ceiling of its own moment; the report gives their medians.
+        var paired: [Bool: [Double]] = [:], ceilings: [Double] = []
+        let shapes = ceilingShapes(config: config, candidates: requests[0].count)
+        for i in 0..<max(1, iterations) {
+            let candidates = requests[i % requests.count]
+            let moment = ceilingNow(shapes)
+            ceilings.append(moment)
+            var pair: [Bool: Double] = [:]
+            for mode in (i % 2 == 0 ? modes : modes.reversed()) {
+                scorer.sharesPrefixes = mode
+                let start = DispatchTime.now().uptimeNanoseconds
+                let result = try scorer.run(instruction: instruction, candidates: candidates)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                times[mode, default: []].append(seconds)
+                encode[mode, default: []].append(result.encodeSeconds)
+                pair[mode] = seconds
+                if mode { rows += result.decoderRows; unsharedRows += result.candidateRows }
+            }
+            if let on = pair[true], let off = pair[false] { ratios.append(on / off) }
+            let lengths = candidates.map(\.count)
+            let full = FlopCount.scoring(config: config, instructionTokens: instructionTokens, candidateLengths: lengths)
+            for (mode, seconds) in pair { paired[mode, default: []].append(full / seconds / 1e9 / moment) }
+            nominal.append(full)
+            done.append(FlopCount.scoring(config: config, instructionTokens: instructionTokens, candidates: candidates, sharing: true))
+        }
+        let flops = median(nominal), count = requests[0].count
+        for mode in modes {
+            let med = median(times[mode] ?? []), gflops = flops / med / 1e9
+            var line = String(format: "  %@ [sharing %@]: median %.1f ms  p90 %.1f ms  (encode %.1f ms)  %.0f candidates/s  %.1f GFLOP/s = %.0f%% of the sgemm ceiling %.1f  [%.2f GFLOP per request]",
+                              name, mode ? "on " : "off", med * 1e3, percentile(times[mode] ?? [], 0.9) * 1e3,
+                              median(encode[mode] ?? []) * 1e3, Double(count) / med, gflops, 100 * gflops / ceiling, ceiling, flops / 1e9)
+            if mode {
+                let work = median(done)
+                line += String(format: "; decoder rows %d of %d (%.1f%% saved), work done %.2f GFLOP = %.1f GFLOP/s (%.0f%% of ceiling)",
+                                rows, unsharedRows, 100 * (1 - Double(rows) / Double(max(unsharedRows, 1))),
+                                work / 1e9, work / med / 1e9, 100 * work / med / 1e9 / ceiling)
+            }
+            print(line)
+            print(String(format: "    [sharing %@] against the ceiling re-measured beside each request (median %.1f GFLOP/s): median %.0f%%, range %.0f-%.0f%%",
+                         mode ? "on " : "off", median(ceilings), 100 * median(paired[mode] ?? []),
+                         100 * ((paired[mode] ?? []).min() ?? .nan), 100 * ((paired[mode] ?? []).max() ?? .nan)))
+        }
+        if !ratios.isEmpty {
+            print(String(format: "  %@: sharing on / off, median of %d interleaved pairs: %.3f", name, ratios.count, median(ratios)))
+        }
     }
 }
 

@@ -24,6 +24,36 @@ public enum FlopCount {
     }
 }
 
+extension FlopCount {
+    /// The products the engine really runs for these candidates: with
+    /// `sharing` the decoder and lm_head rows are the prefix tree's nodes, and
+    /// each candidate's self-attention covers only the nodes it adds (against
+    /// its whole path). Without sharing this equals `scoring(config:instructionTokens:candidateLengths:)`.
+    public static func scoring(config c: T5Config, instructionTokens L: Int, candidates: [[Int32]], sharing: Bool) -> Double {
+        let tree = DecoderTree(candidates: candidates, start: 0, eos: 1, sharing: sharing)
+        let unshared = scoring(config: c, instructionTokens: L, candidateLengths: candidates.map(\.count))
+        let d = Double(c.dModel), inner = Double(c.innerDim), dkv = Double(c.dKV), heads = Double(c.numHeads)
+        let ffRows = Double(c.isGatedActivation ? 2 * c.dFF : c.dFF), ff = Double(c.dFF), l = Double(L)
+        func decoderRowsWork(_ n: Double) -> Double {
+            // per decoder row: self qkv, self o, cross q, cross scores+context, cross o, FFN; plus the lm_head
+            Double(c.numDecoderLayers) * (2 * n * 3 * inner * d + 2 * n * d * inner + 2 * n * inner * d
+                + 2 * 2 * n * l * dkv * heads + 2 * n * d * inner + 2 * n * ffRows * d + 2 * n * d * ff)
+                + 2 * n * Double(c.vocabSize) * d
+        }
+        func selfAttention(_ t: DecoderTree) -> Double {
+            var total = 0.0
+            for b in 0..<t.candidates {
+                let owned = Double(t.lengths[b] - t.ownedDepth[b]), keys = Double(t.lengths[b])
+                total += 2 * 2 * owned * keys * dkv * heads
+            }
+            return Double(c.numDecoderLayers) * total
+        }
+        let flat = DecoderTree(candidates: candidates, start: 0, eos: 1, sharing: false)
+        return unshared - decoderRowsWork(Double(flat.rows)) - selfAttention(flat)
+            + decoderRowsWork(Double(tree.rows)) + selfAttention(tree)
+    }
+}
+
 extension T5Config {
     /// Architecture numbers of the public Flan-T5 releases, for benchmarks
     /// that need no checkpoint.

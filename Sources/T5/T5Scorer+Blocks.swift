@@ -26,33 +26,46 @@ extension T5Scorer {
         }
     }
 
-    /// One head of scaled-free T5 attention (no 1/sqrt(d) factor):
+    /// One head of scale-free T5 attention (no 1/sqrt(d) factor):
     /// context[q, :] = softmax_k(Q[q]·K[k] + bias(k - q)) · V[k].
     ///
     /// - q, k, v: first element of this head's slice; rows `ldq`/`ldkv` apart, d_kv wide
-    /// - bias: nil, or a vector over relative positions with bias[k - q + biasOrigin]
-    /// - scores: scratch [queries, keys], private to the calling thread
+    /// - bias: nil, or a vector over relative positions; query row i uses bias[k - i + biasOrigin]
+    /// - scores: scratch [attentionBlockRows, keys], private to the calling thread
+    /// - sums: scratch [attentionBlockRows], private to the calling thread
+    /// - context: first element of this head's output slice, rows `ldc` apart
+    ///
+    /// Queries go in blocks of `Workspace.attentionBlockRows`, so a block's
+    /// scores stay in cache from QK^T through the softmax to the P·V product.
+    /// The softmax is fused: the bias is added in the max pass (no copy of it
+    /// before the product), exponentials are left unnormalised, and the
+    /// 1/sum is applied to the d_kv-wide context row instead of the keys-wide
+    /// score row.
     ///
     /// Called from several threads at once (heads or candidates in parallel);
-    /// it touches only its own scores and its own context columns.
-    /// - context: first element of this head's output slice, rows `ldc` apart
+    /// it touches only its own scratch and its own context columns.
     func attentionHead(queries: Int, keys: Int,
                        q: UnsafePointer<Float>, ldq: Int,
                        k: UnsafePointer<Float>, v: UnsafePointer<Float>, ldkv: Int,
                        bias: UnsafePointer<Float>?, biasOrigin: Int,
-                       scores: UnsafeMutablePointer<Float>,
+                       scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>,
                        context: UnsafeMutablePointer<Float>, ldc: Int) {
         let dkv = weights.config.dKV
-        if let bias {
-            // Row q of the bias matrix is the contiguous run starting at k - q = -q.
-            for row in 0..<queries {
-                (scores + row * keys).update(from: bias + (biasOrigin - row), count: keys)
+        var first = 0
+        while first < queries {
+            let rows = min(Workspace.attentionBlockRows, queries - first)
+            GEMM.multiply(m: rows, n: keys, k: dkv, a: q + first * ldq, lda: ldq, b: k, ldb: ldkv, bTransposed: true,
+                          c: scores, ldc: keys)
+            VectorMath.exponentiateRows(scores, rows: rows, columns: keys,
+                                        bias: bias.map { $0 + (biasOrigin - first) }, inverseSums: sums)
+            let out = context + first * ldc
+            GEMM.multiply(m: rows, n: dkv, k: keys, a: scores, lda: keys, b: v, ldb: ldkv, bTransposed: false,
+                          c: out, ldc: ldc)
+            for r in 0..<rows {
+                let row = out + r * ldc, scale = sums[r]
+                for j in 0..<dkv { row[j] *= scale }
             }
+            first += rows
         }
-        GEMM.multiply(m: queries, n: keys, k: dkv, a: q, lda: ldq, b: k, ldb: ldkv, bTransposed: true,
-                      c: scores, ldc: keys, beta: bias == nil ? 0 : 1)
-        VectorMath.softmaxRows(scores, rows: queries, columns: keys, stride: keys)
-        GEMM.multiply(m: queries, n: dkv, k: keys, a: scores, lda: keys, b: v, ldb: ldkv, bTransposed: false,
-                      c: context, ldc: ldc)
     }
 }

@@ -1,41 +1,13 @@
-/// The candidates of one request as one packed (ragged) decoder batch.
-///
-/// Candidate b occupies rows offsets[b] ..< offsets[b] + lengths[b] of every
-/// [N, *] decoder buffer. Packing instead of padding is the padding mask: no
-/// row ever holds a pad token, linear layers see only real tokens, and each
-/// candidate's causal self-attention is bounded by its own length.
-struct DecoderBatch {
-    let inputs: [Int32]     // [N]  decoder_start, then each candidate's tokens shifted right
-    let targets: [Int32]    // [N]  each candidate's tokens followed by </s>
-    let offsets: [Int]      // [B]
-    let lengths: [Int]      // [B]
-    var rows: Int { inputs.count }
-    var longest: Int { lengths.max() ?? 0 }
-
-    init(candidates: [[Int32]], start: Int32, eos: Int32) {
-        var inputs: [Int32] = [], targets: [Int32] = [], offsets: [Int] = [], lengths: [Int] = []
-        for tokens in candidates {
-            offsets.append(inputs.count)
-            lengths.append(tokens.count + 1)
-            inputs.append(start)
-            inputs.append(contentsOf: tokens)
-            targets.append(contentsOf: tokens)
-            targets.append(eos)
-        }
-        self.inputs = inputs
-        self.targets = targets
-        self.offsets = offsets
-        self.lengths = lengths
-    }
-}
+import Foundation
 
 extension T5Scorer {
-    /// Runs the decoder over all candidates against the encoder output in
-    /// `workspace.encoderNormed` ([L, d_model]). Leaves the final hidden states
-    /// [N, d_model], already scaled when the config asks (T5 v1.0), in `workspace.decoderNormed`.
-    func runDecoder(_ batch: DecoderBatch, encoderRows L: Int, workspace w: Workspace) {
+    /// Runs the decoder over every node of the candidates' prefix tree against
+    /// the encoder output in `workspace.encoderNormed` ([L, d_model]). Leaves
+    /// the final hidden states [N, d_model] (N = tree nodes), already scaled
+    /// when the config asks (T5 v1.0), in `workspace.decoderNormed`.
+    func runDecoder(_ tree: DecoderTree, encoderRows L: Int, workspace w: Workspace) {
         let c = weights.config
-        let N = batch.rows, d = c.dModel, inner = c.innerDim, heads = c.numHeads, dkv = c.dKV
+        let N = tree.rows, d = c.dModel, inner = c.innerDim, heads = c.numHeads, dkv = c.dKV
         let kvWidth = c.numDecoderLayers * 2 * inner
 
         // Cross-attention K and V of every layer in one GEMM: [L, layers*2*inner].
@@ -43,11 +15,11 @@ extension T5Scorer {
         GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data, threads: threads)
 
         let hidden = w.decoderHidden                  // [N, d_model]
-        for (row, id) in batch.inputs.enumerated() {
+        for (row, id) in tree.inputs.enumerated() {
             (hidden.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
         }
         // Causal bias by relative position r = k - q in [-(T-1), T-1]; r > 0 is masked.
-        let T = batch.longest, biasWidth = 2 * T - 1
+        let T = tree.longest, biasWidth = 2 * T - 1
         for r in -(T - 1)...(T - 1) {
             let bucket = RelativePositionBias.bucket(relative: r, bidirectional: false,
                                                      numBuckets: c.relativeAttentionNumBuckets,
@@ -57,23 +29,40 @@ extension T5Scorer {
                     r > 0 ? -.infinity : weights.decoderRelativeBias.data[bucket * heads + h]
             }
         }
+        // Candidates that add nodes; each computes the self-attention of its own nodes.
+        let owners = (0..<tree.candidates).filter { tree.lengths[$0] > tree.ownedDepth[$0] }
+        let contiguous = owners.map { tree.pathIsContiguous($0) }
 
         for (l, layer) in weights.decoderLayers.enumerated() {
-            // Causal self-attention, each candidate against its own prefix.
+            // Causal self-attention: each candidate's owned nodes (consecutive
+            // rows, depths ownedDepth…length-1) against its whole path.
             rmsNorm(hidden, rows: N, weight: layer.selfNorm, into: w.decoderNormed)
             GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data, threads: threads)
             let qkv = w.decoderQKV.data, ld = 3 * inner
-            Parallel.forEach(batch.offsets.count, threads: threads) { range, worker in
-                for b in range {
-                    let offset = batch.offsets[b], length = batch.lengths[b]
-                    let base = qkv + offset * ld
+            Parallel.forEach(owners.count, threads: threads) { range, worker in
+                for index in range {
+                    let b = owners[index]
+                    let length = tree.lengths[b], first = tree.ownedDepth[b], owned = tree.ownedStart[b]
+                    var keys = qkv + tree.nodeOfPosition[tree.offsets[b]] * ld + inner  // K | V of the path
+                    var ldkv = ld
+                    if !contiguous[index] {
+                        // Gather the path's K|V rows: [length, 2*inner] in this worker's scratch.
+                        let path = w.pathKV.data + worker * w.targetLength * 2 * inner
+                        for p in 0..<length {
+                            (path + p * 2 * inner).update(from: qkv + tree.nodeOfPosition[tree.offsets[b] + p] * ld + inner,
+                                                          count: 2 * inner)
+                        }
+                        keys = path
+                        ldkv = 2 * inner
+                    }
                     for h in 0..<heads {
-                        attentionHead(queries: length, keys: length,
-                                      q: base + h * dkv, ldq: ld,
-                                      k: base + inner + h * dkv, v: base + 2 * inner + h * dkv, ldkv: ld,
-                                      bias: w.decoderBias.data + h * biasWidth, biasOrigin: T - 1,
-                                      scores: w.selfScores.data + worker * T * T,
-                                      context: w.decoderContext.data + offset * inner + h * dkv, ldc: inner)
+                        attentionHead(queries: length - first, keys: length,
+                                      q: qkv + owned * ld + h * dkv, ldq: ld,
+                                      k: keys + h * dkv, v: keys + inner + h * dkv, ldkv: ldkv,
+                                      bias: w.decoderBias.data + h * biasWidth, biasOrigin: T - 1 - first,
+                                      scores: w.attentionScores.data + worker * w.scoresPerThread,
+                                      sums: w.softmaxSums.data + worker * Workspace.attentionBlockRows,
+                                      context: w.decoderContext.data + owned * inner + h * dkv, ldc: inner)
                     }
                 }
             }
@@ -90,7 +79,8 @@ extension T5Scorer {
                                   q: w.decoderQuery.data + h * dkv, ldq: inner,
                                   k: kv + h * dkv, v: kv + inner + h * dkv, ldkv: kvWidth,
                                   bias: nil, biasOrigin: 0,
-                                  scores: w.crossScores.data + worker * N * L,
+                                  scores: w.attentionScores.data + worker * w.scoresPerThread,
+                                  sums: w.softmaxSums.data + worker * Workspace.attentionBlockRows,
                                   context: w.decoderContext.data + h * dkv, ldc: inner)
                 }
             }
@@ -108,23 +98,63 @@ extension T5Scorer {
         }
     }
 
-    /// log p(target[row]) for every packed row: lm_head in chunks of 128 rows
-    /// ([128, vocab] logits at a time), then logit[target] - logsumexp(logits).
-    func gatherLogProbabilities(_ batch: DecoderBatch, workspace w: Workspace) -> [Float] {
+    /// log p(target) for every scoring position: logit[node, target] - logsumexp(logits[node, :]).
+    ///
+    /// The lm_head runs in tiles of up to `logitChunkRows` node rows by
+    /// `logitChunkColumns` vocabulary columns ([128, 512] floats = 256 KiB,
+    /// inside L2). Each tile's rows are folded into a running (max, sum) per
+    /// row by a one-pass online log-sum-exp, and the target logits in it are
+    /// picked, while the tile is still in cache; the [rows, vocab] logits never
+    /// exist. Threads take disjoint column ranges and merge their (max, sum) at the end.
+    func gatherLogProbabilities(_ tree: DecoderTree, workspace w: Workspace) -> [Float] {
         let c = weights.config, d = c.dModel, vocab = c.vocabSize
-        var result = [Float](repeating: 0, count: batch.rows)
+        let tileRows = Workspace.logitChunkRows, tileColumns = Workspace.logitChunkColumns
+        let columnTiles = (vocab + tileColumns - 1) / tileColumns
+        let workers = max(1, min(threads, columnTiles))
+        var targetLogits = [Float](repeating: 0, count: tree.positions)   // [P]
+        var result = [Float](repeating: 0, count: tree.positions)         // [P]
         var start = 0
-        while start < batch.rows {
-            let rows = min(Workspace.logitChunkRows, batch.rows - start)
-            GEMM.linear(w.decoderNormed.data + start * d, rows: rows, weight: weights.lmHead, into: w.logits.data,
-                        threads: threads)
-            result.withUnsafeMutableBufferPointer { out in
-                let out = out
-                Parallel.forEach(rows, threads: threads) { range, _ in
-                    for r in range {
-                        let row = w.logits.data + r * vocab
-                        out[start + r] = row[Int(batch.targets[start + r])] - VectorMath.logSumExp(row, count: vocab)
+        while start < tree.rows {
+            let rows = min(tileRows, tree.rows - start)
+            targetLogits.withUnsafeMutableBufferPointer { picked in
+                let picked = picked
+                Parallel.forEach(columnTiles, threads: workers) { range, worker in
+                    let tile = w.logits.data + worker * tileRows * tileColumns     // [rows, columns]
+                    let maxima = w.logitMax.data + worker * tileRows               // [rows]
+                    let sums = w.logitSum.data + worker * tileRows                 // [rows], relative to maxima
+                    for r in 0..<rows { maxima[r] = -.infinity; sums[r] = 0 }
+                    for t in range {
+                        let column = t * tileColumns, columns = min(tileColumns, vocab - column)
+                        GEMM.multiply(m: rows, n: columns, k: d, a: w.decoderNormed.data + start * d, lda: d,
+                                      b: weights.lmHead.data + column * d, ldb: d, bTransposed: true,
+                                      c: tile, ldc: columns)
+                        for r in 0..<rows {
+                            let row = tile + r * columns
+                            VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[r], sum: &sums[r])
+                            let node = start + r
+                            for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
+                                let position = tree.positionsByNode[i]
+                                let target = Int(tree.targets[position]) - column
+                                if target >= 0 && target < columns { picked[position] = row[target] }
+                            }
+                        }
                     }
+                }
+            }
+            // Merge the workers' (max, sum) per row into the log-sum-exp.
+            for r in 0..<rows {
+                var maximum = -Float.infinity
+                for worker in 0..<workers { maximum = max(maximum, w.logitMax.data[worker * tileRows + r]) }
+                var sum: Float = 0
+                for worker in 0..<workers {
+                    let m = w.logitMax.data[worker * tileRows + r]
+                    if m > -.infinity { sum += w.logitSum.data[worker * tileRows + r] * Foundation.exp(m - maximum) }
+                }
+                let lse = maximum + Foundation.log(sum)
+                let node = start + r
+                for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
+                    let position = tree.positionsByNode[i]
+                    result[position] = targetLogits[position] - lse
                 }
             }
             start += rows

@@ -28,7 +28,8 @@ extension T5Scorer {
                                   q: qkv + h * c.dKV, ldq: ld,
                                   k: qkv + inner + h * c.dKV, v: qkv + 2 * inner + h * c.dKV, ldkv: ld,
                                   bias: w.encoderBias.data + h * biasWidth, biasOrigin: L - 1,
-                                  scores: w.encoderScores.data + worker * L * L,
+                                  scores: w.attentionScores.data + worker * w.scoresPerThread,
+                                  sums: w.softmaxSums.data + worker * Workspace.attentionBlockRows,
                                   context: w.encoderContext.data + h * c.dKV, ldc: inner)
                 }
             }

@@ -16,6 +16,10 @@ public struct ScoreResult: Sendable {
     public var tokenLogProbabilities: [[Float]]
     public var encodeSeconds: Double
     public var decodeSeconds: Double
+    /// Decoder rows computed (prefix-tree nodes) and the rows the unshared
+    /// packed batch would have computed (candidates × (title tokens + 1)).
+    public var decoderRows: Int = 0
+    public var candidateRows: Int = 0
 }
 
 /// Scores candidates for an instruction with a T5 encoder-decoder by teacher
@@ -32,6 +36,10 @@ public final class T5Scorer: @unchecked Sendable {
     /// Upper bound on instruction and total candidate tokens, a guard on scratch memory.
     public var maxEncoderTokens = 8192
     public var maxDecoderTokens = 65536
+    /// Share the decoder rows of common title prefixes between candidates
+    /// (see `DecoderTree`). Off: every candidate decodes all its own rows,
+    /// the old packed batch. Scores agree within float rounding either way.
+    public var sharesPrefixes = true
     private var workspace: Workspace?
 
     /// `threads` of our own run every product and loop of a request; OpenBLAS
@@ -54,7 +62,8 @@ public final class T5Scorer: @unchecked Sendable {
             return ScoreResult(scores: [], tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0)
         }
         let c = weights.config
-        let batch = DecoderBatch(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID)
+        let batch = DecoderTree(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID,
+                                sharing: sharesPrefixes)
         let w = workspaceFor(encoderRows: instruction.count, batch: batch)
         let t0 = DispatchTime.now().uptimeNanoseconds
         runEncoder(instruction, workspace: w)
@@ -72,13 +81,14 @@ public final class T5Scorer: @unchecked Sendable {
             scores.append(reduction == .sum ? total : total / Float(length))
         }
         return ScoreResult(scores: scores, tokenLogProbabilities: perToken,
-                           encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9)
+                           encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9,
+                           decoderRows: batch.rows, candidateRows: batch.positions)
     }
 
     /// Encoder output [L, d_model] after the final RMSNorm (for parity tests and debugging).
     public func encode(_ instruction: [Int32]) throws -> [Float] {
         try validate(instruction: instruction, candidates: [])
-        let w = workspaceFor(encoderRows: instruction.count, batch: DecoderBatch(candidates: [[]], start: 0, eos: 1))
+        let w = workspaceFor(encoderRows: instruction.count, batch: DecoderTree(candidates: [[]], start: 0, eos: 1, sharing: false))
         runEncoder(instruction, workspace: w)
         return Array(UnsafeBufferPointer(start: w.encoderNormed.data, count: instruction.count * weights.config.dModel))
     }
@@ -87,14 +97,21 @@ public final class T5Scorer: @unchecked Sendable {
     public func logits(instruction: [Int32], candidates: [[Int32]]) throws -> [[Float]] {
         try validate(instruction: instruction, candidates: candidates)
         let c = weights.config
-        let batch = DecoderBatch(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID)
+        let batch = DecoderTree(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID,
+                                sharing: sharesPrefixes)
         let w = workspaceFor(encoderRows: instruction.count, batch: batch)
         runEncoder(instruction, workspace: w)
         runDecoder(batch, encoderRows: instruction.count, workspace: w)
-        let full = Tensor(shape: [batch.rows, c.vocabSize])  // [N, vocab]
+        let full = Tensor(shape: [batch.rows, c.vocabSize])  // [N, vocab], one row per tree node
         GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data, threads: threads)
         return zip(batch.offsets, batch.lengths).map { offset, length in
-            Array(UnsafeBufferPointer(start: full.data + offset * c.vocabSize, count: length * c.vocabSize))
+            var rows: [Float] = []
+            rows.reserveCapacity(length * c.vocabSize)
+            for p in 0..<length {
+                let node = batch.nodeOfPosition[offset + p]
+                rows.append(contentsOf: UnsafeBufferPointer(start: full.data + node * c.vocabSize, count: c.vocabSize))
+            }
+            return rows
         }
     }
 
@@ -119,7 +136,7 @@ public final class T5Scorer: @unchecked Sendable {
         }
     }
 
-    private func workspaceFor(encoderRows: Int, batch: DecoderBatch) -> Workspace {
+    private func workspaceFor(encoderRows: Int, batch: DecoderTree) -> Workspace {
         if let w = workspace, w.fits(encoderRows: encoderRows, decoderRows: batch.rows, targetLength: batch.longest) {
             return w
         }

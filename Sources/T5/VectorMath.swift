@@ -7,10 +7,38 @@ import Foundation
 enum VectorMath {
     typealias V = SIMD16<Float>
 
-    /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf).
+    /// Lane-wise maximum as compare + blend. The standard library's
+    /// `pointwiseMax` keeps IEEE maximum semantics lane by lane and, inlined
+    /// into a loop, was compiled to a scalar loop through the stack (seen in
+    /// `perf annotate`: it cost more than the exponentials). Lanes where
+    /// `b` is NaN keep `a`.
+    @inline(__always)
+    static func lanewiseMax(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    /// Maximum and sum across the 16 lanes by halving (the standard library's
+    /// `max()`/`sum()` went lane by lane through the stack).
+    @inline(__always)
+    static func horizontalMax(_ a: V) -> Float {
+        let h8 = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        let h4 = h8.lowHalf.replacing(with: h8.highHalf, where: h8.highHalf .> h8.lowHalf)
+        return Swift.max(Swift.max(h4[0], h4[1]), Swift.max(h4[2], h4[3]))
+    }
+
+    @inline(__always)
+    static func horizontalSum(_ a: V) -> Float {
+        let h8 = a.lowHalf + a.highHalf
+        let h4 = h8.lowHalf + h8.highHalf
+        return (h4[0] + h4[2]) + (h4[1] + h4[3])
+    }
+
+    /// e^x for 16 lanes. Inputs below -87.3 give 0 (masked scores are -inf), and so does NaN.
     @inline(__always)
     static func exp(_ input: V) -> V {
-        let x0 = pointwiseMin(pointwiseMax(input, V(repeating: -87.3)), V(repeating: 88.3))
+        // Clamp by compare + blend; NaN (from -inf - -inf in a fully masked
+        // lane) fails `>=` and is treated like a masked score: the result is 0.
+        let masked = .!(input .>= -87.3)
+        let low = input.replacing(with: -87.3, where: masked)
+        let x0 = low.replacing(with: 88.3, where: low .> 88.3)
         // n = round(x / ln 2) by the 1.5*2^23 trick: adding the magic number
         // leaves n in the low mantissa bits (round-to-nearest), avoiding the
         // per-lane generic float->int conversion.
@@ -30,7 +58,7 @@ enum VectorMath {
         let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let bits = (integer &+ 127) &<< 23
         let scaled = p * unsafeBitCast(bits, to: V.self)
-        return scaled.replacing(with: 0, where: input .< -87.3)
+        return scaled.replacing(with: 0, where: masked)
     }
 
     /// Scalar e^x through the same polynomial, for loop tails.
@@ -50,23 +78,46 @@ enum VectorMath {
         }
     }
 
-    /// Softmax of `rows` rows of `columns` values each, in place, rows `stride` apart.
-    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
+    /// Attention probabilities, unnormalised, in place: for each of `rows`
+    /// rows of `columns` scores (rows `columns` apart), x += bias (row r uses
+    /// bias[-r ..< -r + columns], when given), x = exp(x - max(x)), and
+    /// inverseSums[r] = 1 / sum(x). Two passes over each row (the second from
+    /// L1); the caller applies 1/sum to the much narrower P·V output.
+    static func exponentiateRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                                 bias: UnsafePointer<Float>?, inverseSums: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
-            let row = x + r * stride
-            let maximum = maxElement(row, count: columns)
-            var sums = V(repeating: 0)
+            let row = x + r * columns
+            var maxima = V(repeating: -.infinity)
             var i = 0
+            if let bias {
+                let b = bias - r
+                while i + 16 <= columns {
+                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: V.self) + UnsafeRawPointer(b + i).loadUnaligned(as: V.self)
+                    UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: V.self)
+                    maxima = lanewiseMax(maxima, v)
+                    i += 16
+                }
+                for j in i..<columns { row[j] += b[j] }   // tail: folded into the maximum below
+            } else {
+                while i + 16 <= columns {
+                    maxima = lanewiseMax(maxima, UnsafeRawPointer(row + i).loadUnaligned(as: V.self))
+                    i += 16
+                }
+            }
+            var maximum = horizontalMax(maxima)
+            for j in i..<columns { maximum = max(maximum, row[j]) }
+            let shift = V(repeating: maximum)
+            var sums = V(repeating: 0)
+            i = 0
             while i + 16 <= columns {
-                let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - maximum)
+                let e = exp(UnsafeRawPointer(row + i).loadUnaligned(as: V.self) - shift)
                 UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: V.self)
                 sums += e
                 i += 16
             }
-            var sum = sums.sum()
+            var sum = horizontalSum(sums)
             while i < columns { row[i] = exp(row[i] - maximum); sum += row[i]; i += 1 }
-            let inverse = 1 / sum
-            for j in 0..<columns { row[j] *= inverse }
+            inverseSums[r] = 1 / sum
         }
     }
 
@@ -75,26 +126,56 @@ enum VectorMath {
         var maxima = V(repeating: -.infinity)
         var i = 0
         while i + 16 <= count {
-            maxima = pointwiseMax(maxima, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
+            maxima = lanewiseMax(maxima, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
             i += 16
         }
-        var maximum = maxima.max()
+        var maximum = horizontalMax(maxima)
         while i < count { maximum = max(maximum, x[i]); i += 1 }
         return maximum
     }
 
-    /// log(sum(exp(x))) over `count` values, stable.
+    /// log(sum(exp(x))) over `count` values, stable, in one pass over memory.
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        let maximum = maxElement(x, count: count)
-        var sums = V(repeating: 0)
+        var maximum = -Float.infinity, sum: Float = 0
+        accumulateLogSumExp(x, count: count, max: &maximum, sum: &sum)
+        return maximum + Foundation.log(sum)
+    }
+
+    /// Online log-sum-exp: folds `count` more values into a running
+    /// (max, sum of exp(x - max)); start from (-inf, 0). The values go in
+    /// blocks of 256 (1 KiB, in L1): the block's per-lane maximum first, then
+    /// one rescale of the running per-lane sums (one exp per 16 vectors)
+    /// when the maximum grew, then the exponentials against the new maximum.
+    /// So memory is read once and the exp count grows by 1/16 at most.
+    static func accumulateLogSumExp(_ x: UnsafePointer<Float>, count: Int, max runningMax: inout Float, sum runningSum: inout Float) {
+        let block = 256
+        var maxima = V(repeating: -.infinity), sums = V(repeating: 0)
         var i = 0
         while i + 16 <= count {
-            sums += exp(UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - maximum)
-            i += 16
+            let end = i + (min(count - i, block) & ~15)   // whole vectors, at least one
+            var blockMax = maxima
+            var j = i
+            while j < end { blockMax = lanewiseMax(blockMax, UnsafeRawPointer(x + j).loadUnaligned(as: V.self)); j += 16 }
+            if any(blockMax .> maxima) {
+                // lanes still at -inf have a zero sum; keep exp(-inf - -inf) = NaN out of them
+                let scale = exp(maxima - blockMax).replacing(with: 0, where: maxima .== -.infinity)
+                sums *= scale
+                maxima = blockMax
+            }
+            j = i
+            while j < end { sums += exp(UnsafeRawPointer(x + j).loadUnaligned(as: V.self) - maxima); j += 16 }
+            i = end
         }
-        var sum = sums.sum()
-        while i < count { sum += exp(x[i] - maximum); i += 1 }
-        return maximum + Foundation.log(sum)
+        // Fold the lanes and the tail into the running pair.
+        var maximum = Swift.max(runningMax, horizontalMax(maxima))
+        for j in i..<count { maximum = Swift.max(maximum, x[j]) }
+        guard maximum > -.infinity else { return }
+        var sum: Float = runningMax > -.infinity ? runningSum * exp(runningMax - maximum) : 0
+        let laneScale = exp(maxima - maximum).replacing(with: 0, where: maxima .== -.infinity)
+        sum += horizontalSum(sums * laneScale)
+        for j in i..<count { sum += exp(x[j] - maximum) }
+        runningMax = maximum
+        runningSum = sum
     }
 
     /// Feed-forward activation. Non-gated: in place on [rows, ff].
@@ -124,7 +205,7 @@ enum VectorMath {
     static func apply(_ activation: Activation, _ x: V) -> V {
         switch activation {
         case .relu:
-            return pointwiseMax(x, V(repeating: 0))
+            return x.replacing(with: 0, where: x .< 0)
         case .geluTanh:
             // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(u) = 1 - 2 / (e^(2u) + 1)
             let u = 0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)

@@ -6,9 +6,12 @@
 /// its class and it stays there. One workspace belongs to one scorer (one worker).
 final class Workspace {
     let encoderRows: Int        // capacity for L, instruction tokens
-    let decoderRows: Int        // capacity for N, all candidates' target tokens together
+    let decoderRows: Int        // capacity for N, prefix-tree nodes (at most all candidates' target tokens together)
     let targetLength: Int       // capacity for T, the longest candidate (+ </s>)
-    static let logitChunkRows = 128
+    static let logitChunkRows = 128      // lm_head tile: rows (tree nodes)
+    static let logitChunkColumns = 512   // lm_head tile: vocabulary columns ([128, 512] floats = 256 KiB)
+    static let attentionBlockRows = 64   // queries per attention block
+    let scoresPerThread: Int    // attentionBlockRows * max(L, T)
 
     // Encoder, L = instruction tokens
     let encoderHidden: Tensor   // [L, d_model]   residual stream
@@ -17,11 +20,14 @@ final class Workspace {
     let encoderContext: Tensor  // [L, inner]     attention output before o-projection
     let encoderFFN: Tensor      // [L, ffRows]    wi output (both halves when gated)
     let encoderActivated: Tensor // [L, d_ff]
-    let encoderScores: Tensor   // [threads, L, L]  one head's scores per thread
     let encoderBias: Tensor     // [heads, 2L-1]  bias by relative position k-q, index k-q+L-1
     let crossKV: Tensor         // [L, dec_layers*2*inner]  every decoder layer's cross K|V
 
-    // Decoder, N = packed target tokens of all candidates
+    // Attention, shared by both stacks
+    let attentionScores: Tensor // [threads, attentionBlockRows, max(L, T)]  one block of one head's scores per thread
+    let softmaxSums: Tensor     // [threads, attentionBlockRows]  1/sum of each block row's exponentials
+
+    // Decoder, N = nodes of the candidates' prefix tree (at most their target tokens together)
     let decoderHidden: Tensor   // [N, d_model]
     let decoderNormed: Tensor   // [N, d_model]
     let decoderQKV: Tensor      // [N, 3*inner]
@@ -29,10 +35,11 @@ final class Workspace {
     let decoderQuery: Tensor    // [N, inner]     cross-attention queries
     let decoderFFN: Tensor      // [N, ffRows]
     let decoderActivated: Tensor // [N, d_ff]
-    let crossScores: Tensor     // [threads, N, L]  one head's cross-attention scores per thread
-    let selfScores: Tensor      // [threads, T, T]  one candidate's, one head's scores per thread
+    let pathKV: Tensor          // [threads, T, 2*inner]  one candidate's path K|V, gathered when its rows are not contiguous
     let decoderBias: Tensor     // [heads, 2T-1]  causal bias by k-q; -inf where k > q
-    let logits: Tensor          // [128, vocab]   lm_head output, one chunk of rows at a time
+    let logits: Tensor          // [threads, 128, 512]  lm_head output, one tile per thread
+    let logitMax: Tensor        // [threads, 128]  running max of each tile row's logits
+    let logitSum: Tensor        // [threads, 128]  running sum of exp(logit - max)
 
     static func capacity(_ n: Int) -> Int {
         var c = 64
@@ -56,7 +63,6 @@ final class Workspace {
         encoderContext = Tensor(shape: [L, inner])
         encoderFFN = Tensor(shape: [L, ffRows])
         encoderActivated = Tensor(shape: [L, ff])
-        encoderScores = Tensor(shape: [threads, L, L])
         encoderBias = Tensor(shape: [c.numHeads, 2 * L - 1])
         crossKV = Tensor(shape: [L, c.numDecoderLayers * 2 * inner])
         decoderHidden = Tensor(shape: [N, d])
@@ -66,9 +72,13 @@ final class Workspace {
         decoderQuery = Tensor(shape: [N, inner])
         decoderFFN = Tensor(shape: [N, ffRows])
         decoderActivated = Tensor(shape: [N, ff])
-        crossScores = Tensor(shape: [threads, N, L])
-        selfScores = Tensor(shape: [threads, T, T])
+        pathKV = Tensor(shape: [threads, T, 2 * inner])
+        scoresPerThread = Workspace.attentionBlockRows * max(L, T)
+        attentionScores = Tensor(shape: [threads, Workspace.attentionBlockRows, max(L, T)])
+        softmaxSums = Tensor(shape: [threads, Workspace.attentionBlockRows])
         decoderBias = Tensor(shape: [c.numHeads, 2 * T - 1])
-        logits = Tensor(shape: [Workspace.logitChunkRows, c.vocabSize])
+        logits = Tensor(shape: [threads, Workspace.logitChunkRows, Workspace.logitChunkColumns])
+        logitMax = Tensor(shape: [threads, Workspace.logitChunkRows])
+        logitSum = Tensor(shape: [threads, Workspace.logitChunkRows])
     }
 }
