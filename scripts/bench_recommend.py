@@ -13,6 +13,7 @@ Run on a quiet machine (the numbers are only comparable within one run) and
 name the OpenBLAS core type in use (each server logs it at start-up).
 """
 import argparse
+import http.client
 import json
 import os
 import random
@@ -66,16 +67,20 @@ def start(binary, model, threads):
     sys.exit(f"{model}: not ready after 120 s")
 
 
+CONNECTIONS = {}
+
+
 def post(port, body):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/recommend", data=body,
-                                     headers={"Content-Type": "application/json"})
+    """One /recommend over a kept-alive connection (as a retriever's client pool would send it)."""
+    connection = CONNECTIONS.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    CONNECTIONS[port] = connection
     start = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as r:
-        payload = r.read()
-        status = r.status
+    connection.request("POST", "/recommend", body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = response.read()
     elapsed = (time.perf_counter() - start) * 1000
-    if status != 200:
-        sys.exit(f"HTTP {status}: {payload[:300]}")
+    if response.status != 200:
+        sys.exit(f"HTTP {response.status}: {payload[:300]}")
     return elapsed
 
 
@@ -84,6 +89,7 @@ def main():
     p.add_argument("--a", required=True, help="model directory A (the baseline)")
     p.add_argument("--b", required=True, help="model directory B")
     p.add_argument("--binary", default=".build/release/instructrec")
+    p.add_argument("--binary-a", help="serve A with another build (e.g. an earlier release); default --binary")
     p.add_argument("--data", default="../shared/data/games")
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--candidates", type=int, default=20)
@@ -97,7 +103,8 @@ def main():
         picks = rng.sample(pool, args.history + args.candidates)
         bodies.append(json.dumps({"history": picks[:args.history],
                                   "candidates": [{"id": str(i), "title": t} for i, t in enumerate(picks[args.history:])]}).encode())
-    servers = {name: start(args.binary, model, args.threads) for name, model in (("A", args.a), ("B", args.b))}
+    binaries = {"A": args.binary_a or args.binary, "B": args.binary}
+    servers = {name: start(binaries[name], model, args.threads) for name, model in (("A", args.a), ("B", args.b))}
     try:
         times = {"A": [], "B": []}
         for name in ("A", "B"):  # warm-up
@@ -111,7 +118,7 @@ def main():
         for name, model in (("A", args.a), ("B", args.b)):
             t = sorted(times[name])
             summary[name] = (statistics.median(t), t[int(0.9 * (len(t) - 1))])
-            print(f"{name} {model}: median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
+            print(f"{name} {model} ({binaries[name]}): median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
                   f"({len(t)} requests, {args.history} history items, {args.candidates} candidates)")
         print(f"median ratio A/B: {summary['A'][0] / summary['B'][0]:.2f}x")
         print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
