@@ -41,6 +41,8 @@ final class Connection: @unchecked Sendable {
     /// true while a handler runs synchronously on this queue: a response given
     /// during that call is written without another queue hop
     private var handlerRunningInline = false
+    /// the in-flight request reached a handler (false: this layer answered it itself)
+    private var handlerCalled = false
     /// stop reading ahead while a request is being handled once this much is buffered
     private static let readAheadLimit = 1 << 20
 
@@ -190,6 +192,7 @@ final class Connection: @unchecked Sendable {
         let headOnly = request.method == "HEAD"
         let acceptsGzip = ResponseEncoder.acceptsGzip(request.headers["Accept-Encoding"])
         let framing = request  // what the response needs: version, keep-alive, id, path for the log
+        handlerCalled = false
         let finish: @Sendable (HTTPResponse) -> Void = { [weak self] response in
             guard let self else { return }
             if self.handlerRunningInline {
@@ -231,6 +234,7 @@ final class Connection: @unchecked Sendable {
             // Handlers run on this connection's queue and must not block: work
             // that takes time (inference) is queued elsewhere and answers later.
             let responder = Responder(gone: gone, deliver: finish)
+            handlerCalled = true
             handlerRunningInline = true
             handler(request, responder)
             handlerRunningInline = false
@@ -245,7 +249,7 @@ final class Connection: @unchecked Sendable {
                                            requestID: request.requestID, headOnly: headOnly, acceptsGzip: acceptsGzip,
                                            configuration: configuration)
         server.recordAccess(request: request, status: response.status, bytes: bytes.count,
-                            seconds: Connection.now() - started)
+                            seconds: Connection.now() - started, byHTTPLayer: !handlerCalled)
         state = keepAlive ? .reading : .closingAfterWrite
         writeRaw(bytes)
         if state == .reading {
@@ -265,7 +269,7 @@ final class Connection: @unchecked Sendable {
         let bytes = ResponseEncoder.encode(response, versionMinor: versionMinor, keepAlive: false, requestID: "",
                                            headOnly: false, acceptsGzip: false, configuration: configuration)
         server.recordAccess(request: HTTPRequest(method: "-", target: "-"), status: error.status, bytes: bytes.count,
-                            seconds: 0, peer: peer)
+                            seconds: 0, peer: peer, byHTTPLayer: true)
         state = .closingAfterWrite
         writeRaw(bytes)
     }
