@@ -10,6 +10,9 @@ public final class ServiceHost: @unchecked Sendable {
     public let kernel: KernelReport
     let metrics: Metrics
 
+    /// seconds to wait before loading (end-to-end tests of the loading phase only)
+    public static let testLoadDelayVariable = "INSTRUCTREC_TEST_LOAD_DELAY_S"
+
     public init(configuration: ServiceConfiguration, kernel: KernelReport) {
         self.configuration = configuration
         self.kernel = kernel
@@ -46,7 +49,11 @@ public final class ServiceHost: @unchecked Sendable {
 
     /// Self-check, weights, tokenizer and warm-up: the slow part of start-up.
     public func load() throws -> RerankService {
-        try RerankService(configuration: configuration, kernel: kernel, metrics: metrics)
+        // Tests: a load that lasts as long as they need (a fixture model loads in milliseconds).
+        if let delay = ProcessInfo.processInfo.environment[Self.testLoadDelayVariable].flatMap(Double.init), delay > 0 {
+            Thread.sleep(forTimeInterval: delay)
+        }
+        return try RerankService(configuration: configuration, kernel: kernel, metrics: metrics)
     }
 
     /// HTTPServer.onAccess: counts the answers no handler gave (404, 405, 400, 408,
