@@ -58,6 +58,7 @@ final class Connection: @unchecked Sendable {
         // 240 threads and a creeping RSS under 64 connections); this pool stays near
         // the core count.
         queue = DispatchQueue(label: "instructrec.http.connection.\(id)", target: Connection.pool)
+        queue.setSpecific(key: Connection.queueKey, value: id)
         if let tls { self.tls = TLSSession(context: tls) }
         let now = Connection.now()
         headerStartedAt = now
@@ -66,6 +67,8 @@ final class Connection: @unchecked Sendable {
     }
 
     static let pool = DispatchQueue.global(qos: .userInitiated)
+    /// marks each connection's queue with its id: "am I on this connection's queue?"
+    static let queueKey = DispatchSpecificKey<Int>()
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -195,7 +198,12 @@ final class Connection: @unchecked Sendable {
         handlerCalled = false
         let finish: @Sendable (HTTPResponse) -> Void = { [weak self] response in
             guard let self else { return }
-            if self.handlerRunningInline {
+            // Inline only when called on this connection's own queue during the handler. A handler
+            // that hands work to another queue may answer from there before the handler has
+            // returned (handlerRunningInline still true): that answer must hop, never run
+            // `complete` beside this queue (a data race that once left a write source suspended
+            // at deinit and crashed the process).
+            if DispatchQueue.getSpecific(key: Connection.queueKey) == self.id && self.handlerRunningInline {
                 // Called from inside the handler, on this queue: no hop needed.
                 self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip)
             } else {

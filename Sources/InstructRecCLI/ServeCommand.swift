@@ -76,15 +76,38 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(2)
         }
         for warning in configuration.warnings { log.warning("configuration", ["warning": warning]) }
-        // Ignore the default handlers so Dispatch sources receive the signals.
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
 
         let host = ServiceHost(configuration: configuration, kernel: kernel)
         let server = HTTPServer(configuration: configuration.httpConfiguration, router: host.startupRouter())
         server.accessLogEnabled = configuration.logRequests
         server.onAccess = { host.countHTTPLayerResponse($0) }
+        // The handler exists before the socket opens: a signal sent once `listening` is logged is never lost.
+        let state = ServeState()
+        state.signals = SignalPipe.install([SIGTERM, SIGINT], queue: .main) { signalNumber in
+            let received: ServiceLifecycle.Signal = signalNumber == SIGTERM ? .terminate : .interrupt
+            switch state.lifecycle.received(received) {
+            case .none, .startServing:
+                break
+            case let .exitNow(reason):
+                log.info("exiting", ["signal": received.rawValue, "reason": reason])
+                // Now, without waiting for the loading thread or atexit handlers.
+                Glibc._exit(0)
+            case .drain:
+                // Drain: readiness false now; keep serving while the balancer notices;
+                // then stop accepting, finish in-flight requests, exit by the deadline.
+                log.info("draining", ["signal": received.rawValue, "drain_delay_s": configuration.drainDelaySeconds])
+                state.service?.beginDraining()
+                DispatchQueue.main.asyncAfter(deadline: .now() + configuration.drainDelaySeconds) {
+                    server.shutdown(deadline: configuration.shutdownDeadlineSeconds) {
+                        state.service?.stop()
+                        log.info("stopped")
+                        Foundation.exit(0)
+                    }
+                }
+            }
+        }
+
         let started = DispatchTime.now()
         do { try server.start() } catch {
             log.error("cannot listen", ["error": "\(error)", "host": configuration.host, "port": configuration.port])
@@ -92,36 +115,6 @@ struct ServeCommand: ParsableCommand {
         }
         log.info("listening", ["host": configuration.host, "port": server.port, "status": "loading",
                                "tls": configuration.tlsCertificate != nil])
-
-        let state = ServeState()
-        for signalNumber in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler {
-                let received: ServiceLifecycle.Signal = signalNumber == SIGTERM ? .terminate : .interrupt
-                switch state.lifecycle.received(received) {
-                case .none, .startServing:
-                    break
-                case let .exitNow(reason):
-                    log.info("exiting", ["signal": received.rawValue, "reason": reason])
-                    // Now, without waiting for the loading thread or atexit handlers.
-                    Glibc._exit(0)
-                case .drain:
-                    // Drain: readiness false now; keep serving while the balancer notices;
-                    // then stop accepting, finish in-flight requests, exit by the deadline.
-                    log.info("draining", ["signal": received.rawValue, "drain_delay_s": configuration.drainDelaySeconds])
-                    state.service?.beginDraining()
-                    DispatchQueue.main.asyncAfter(deadline: .now() + configuration.drainDelaySeconds) {
-                        server.shutdown(deadline: configuration.shutdownDeadlineSeconds) {
-                            state.service?.stop()
-                            log.info("stopped")
-                            Foundation.exit(0)
-                        }
-                    }
-                }
-            }
-            source.resume()
-            state.sources.append(source)
-        }
 
         log.info("loading model", ["model": configuration.model, "model_source": configuration.origin(of: "model")])
         Thread.detachNewThread {
@@ -149,7 +142,7 @@ struct ServeCommand: ParsableCommand {
 final class ServeState: @unchecked Sendable {
     var lifecycle = ServiceLifecycle()
     var service: RerankService?
-    var sources: [DispatchSourceSignal] = []
+    var signals: DispatchSourceRead?
 }
 
 /// `instructrec score`: a request JSON from a file or stdin, results on stdout.
