@@ -19,7 +19,7 @@ test: deps
 	$(SWIFT) test --disable-swift-testing
 
 run: build
-	$(BIN) serve
+	$(BIN) serve --set drain_delay_s=0
 
 # Engine benchmark: flan-t5-small and flan-t5-base shapes with random weights,
 # rerank-20 and rerank-100 (random ids) and games-20, games-100 (real SASRec

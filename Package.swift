@@ -2,7 +2,7 @@
 // instructrec: InstructRec (Zhang et al. 2023) reranking behind HTTP.
 //
 // Module layering (each depends only on those listed before it):
-//   COpenBLAS -> T5 (engine; GEMM.swift is the only file importing COpenBLAS)
+//   COpenBLAS -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files importing COpenBLAS)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
 //   InstructRec (templates, instruction fitting, ranking: joins text to ids to scores)

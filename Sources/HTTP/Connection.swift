@@ -41,6 +41,8 @@ final class Connection: @unchecked Sendable {
     /// true while a handler runs synchronously on this queue: a response given
     /// during that call is written without another queue hop
     private var handlerRunningInline = false
+    /// the in-flight request reached a handler (false: this layer answered it itself)
+    private var handlerCalled = false
     /// stop reading ahead while a request is being handled once this much is buffered
     private static let readAheadLimit = 1 << 20
 
@@ -56,6 +58,7 @@ final class Connection: @unchecked Sendable {
         // 240 threads and a creeping RSS under 64 connections); this pool stays near
         // the core count.
         queue = DispatchQueue(label: "instructrec.http.connection.\(id)", target: Connection.pool)
+        queue.setSpecific(key: Connection.queueKey, value: id)
         if let tls { self.tls = TLSSession(context: tls) }
         let now = Connection.now()
         headerStartedAt = now
@@ -64,6 +67,8 @@ final class Connection: @unchecked Sendable {
     }
 
     static let pool = DispatchQueue.global(qos: .userInitiated)
+    /// marks each connection's queue with its id: "am I on this connection's queue?"
+    static let queueKey = DispatchSpecificKey<Int>()
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -190,9 +195,15 @@ final class Connection: @unchecked Sendable {
         let headOnly = request.method == "HEAD"
         let acceptsGzip = ResponseEncoder.acceptsGzip(request.headers["Accept-Encoding"])
         let framing = request  // what the response needs: version, keep-alive, id, path for the log
+        handlerCalled = false
         let finish: @Sendable (HTTPResponse) -> Void = { [weak self] response in
             guard let self else { return }
-            if self.handlerRunningInline {
+            // Inline only when called on this connection's own queue during the handler. A handler
+            // that hands work to another queue may answer from there before the handler has
+            // returned (handlerRunningInline still true): that answer must hop, never run
+            // `complete` beside this queue (a data race that once left a write source suspended
+            // at deinit and crashed the process).
+            if DispatchQueue.getSpecific(key: Connection.queueKey) == self.id && self.handlerRunningInline {
                 // Called from inside the handler, on this queue: no hop needed.
                 self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip)
             } else {
@@ -231,6 +242,7 @@ final class Connection: @unchecked Sendable {
             // Handlers run on this connection's queue and must not block: work
             // that takes time (inference) is queued elsewhere and answers later.
             let responder = Responder(gone: gone, deliver: finish)
+            handlerCalled = true
             handlerRunningInline = true
             handler(request, responder)
             handlerRunningInline = false
@@ -245,7 +257,7 @@ final class Connection: @unchecked Sendable {
                                            requestID: request.requestID, headOnly: headOnly, acceptsGzip: acceptsGzip,
                                            configuration: configuration)
         server.recordAccess(request: request, status: response.status, bytes: bytes.count,
-                            seconds: Connection.now() - started)
+                            seconds: Connection.now() - started, byHTTPLayer: !handlerCalled)
         state = keepAlive ? .reading : .closingAfterWrite
         writeRaw(bytes)
         if state == .reading {
@@ -265,7 +277,7 @@ final class Connection: @unchecked Sendable {
         let bytes = ResponseEncoder.encode(response, versionMinor: versionMinor, keepAlive: false, requestID: "",
                                            headOnly: false, acceptsGzip: false, configuration: configuration)
         server.recordAccess(request: HTTPRequest(method: "-", target: "-"), status: error.status, bytes: bytes.count,
-                            seconds: 0, peer: peer)
+                            seconds: 0, peer: peer, byHTTPLayer: true)
         state = .closingAfterWrite
         writeRaw(bytes)
     }

@@ -8,7 +8,7 @@ import Glibc
 /// service plugs in through `Router`.
 public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
-    let router: Router
+    private var currentRouter: Router
     private let acceptQueue = DispatchQueue(label: "instructrec.http.accept", target: Connection.pool)
     private let lock = NSLock()
     private var listenFD: Int32 = -1
@@ -33,11 +33,24 @@ public final class HTTPServer: @unchecked Sendable {
         public var seconds: Double
         public var requestID: String
         public var peer: String
+        /// true when this layer answered without calling a handler: no route (404),
+        /// wrong method (405), a framing error (400, 408, 413, 431, ...), an
+        /// unsupported Content-Encoding, or a connection over the limit (503)
+        public var answeredByHTTPLayer: Bool
     }
 
     public init(configuration: HTTPServerConfiguration, router: Router) {
         self.configuration = configuration
-        self.router = router
+        currentRouter = router
+    }
+
+    /// The routes requests are resolved against; `replaceRouter` swaps them while
+    /// the server runs (the service listens with a start-up router while it loads).
+    public var router: Router { lock.lock(); defer { lock.unlock() }; return currentRouter }
+
+    /// Requests already dispatched finish with the old routes; every later one gets the new.
+    public func replaceRouter(_ router: Router) {
+        lock.lock(); currentRouter = router; lock.unlock()
     }
 
     public var isShuttingDown: Bool { lock.lock(); defer { lock.unlock() }; return shuttingDown }
@@ -109,6 +122,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         Glibc.shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
+        onAccess?(AccessRecord(method: "-", path: "-", status: 503, bytes: 0, seconds: 0, requestID: "",
+                               peer: "", answeredByHTTPLayer: true))
         JSONLog.shared.warning("connection rejected", ["reason": isShuttingDown ? "shutting down" : "connection limit"])
     }
 
@@ -131,9 +146,10 @@ public final class HTTPServer: @unchecked Sendable {
         for callback in callbacks { callback() }
     }
 
-    func recordAccess(request: HTTPRequest, status: Int, bytes: Int, seconds: Double, peer: String? = nil) {
+    func recordAccess(request: HTTPRequest, status: Int, bytes: Int, seconds: Double, peer: String? = nil, byHTTPLayer: Bool) {
         let record = AccessRecord(method: request.method, path: request.path, status: status, bytes: bytes,
-                                  seconds: seconds, requestID: request.requestID, peer: peer ?? request.peer)
+                                  seconds: seconds, requestID: request.requestID, peer: peer ?? request.peer,
+                                  answeredByHTTPLayer: byHTTPLayer)
         onAccess?(record)
         guard accessLogEnabled else { return }
         JSONLog.shared.info("request", [

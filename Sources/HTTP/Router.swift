@@ -8,6 +8,9 @@ public typealias Handler = @Sendable (HTTPRequest, Responder) -> Void
 /// and an Allow header (RFC 9110 §15.5.6).
 public struct Router: Sendable {
     private var routes: [String: [String: Handler]] = [:]
+    /// Answers every request no route matches (instead of 404/405): the
+    /// service's start-up router answers 503 this way while the model loads.
+    public var fallback: Handler?
 
     public init() {}
 
@@ -22,9 +25,10 @@ public struct Router: Sendable {
     }
 
     func resolve(method: String, path: String) -> Resolution {
-        guard let methods = routes[path] else { return .notFound }
+        guard let methods = routes[path] else { return fallback.map { .handler($0) } ?? .notFound }
         if let handler = methods[method] { return .handler(handler) }
         if method == "HEAD", let get = methods["GET"] { return .handler(get) }
+        if let fallback { return .handler(fallback) }
         var allow = Set(methods.keys)
         if allow.contains("GET") { allow.insert("HEAD") }
         return .methodNotAllowed(allow: allow.sorted())

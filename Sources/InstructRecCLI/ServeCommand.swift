@@ -3,101 +3,146 @@ import Dispatch
 import Foundation
 import HTTP
 import Service
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Settings shared by `serve` and `score`: the config file, common flags and
-/// `--set key=value` for any other setting.
-struct ServiceOptions: ParsableArguments {
-    @Option(help: "Configuration file (JSON). Environment INSTRUCTREC_<KEY> overrides it; flags override both.")
-    var config = "config/instructrec.json"
+/// Settings of every command that loads the model (`serve`, `score`): the config
+/// file, the model's files, threads and `--set key=value` for any other setting.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Configuration file (JSON; default: config/instructrec.json here or beside the binary). Environment INSTRUCTREC_<KEY> overrides it; flags override both.")
+    var config: String?
 
     @Option(help: "Model directory (HF checkpoint).") var model: String?
     @Option(help: "Tokenizer directory or file (default: the model directory).") var tokenizer: String?
     @Option(help: "Templates file.") var templates: String?
-    @Option(help: "Listen address.") var host: String?
-    @Option(help: "Listen port.") var port: Int?
-    @Option(help: "Inference workers.") var workers: Int?
     @Option(name: .customLong("threads"), help: "Threads per worker.") var threadsPerWorker: Int?
     @Option(name: .customLong("set"), help: "Any setting as key=value (repeatable), e.g. --set max_input_tokens=384.")
     var settings: [String] = []
 
-    func load() throws -> ServiceConfiguration {
+    /// Loads the configuration; `server` adds the flags only `serve` has.
+    func load(server: ServerOptions? = nil) throws -> ServiceConfiguration {
         var overrides: [String: String] = [:]
+        var spellings: [String: String] = [:]
         for setting in settings {
             guard let equals = setting.firstIndex(of: "=") else {
                 throw ValidationError("--set expects key=value, got '\(setting)'")
             }
-            overrides[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+            let key = String(setting[..<equals])
+            overrides[key] = String(setting[setting.index(after: equals)...])
+            spellings[key] = "--set \(key)"
         }
-        if let model { overrides["model"] = model }
-        if let tokenizer { overrides["tokenizer"] = tokenizer }
-        if let templates { overrides["templates"] = templates }
-        if let host { overrides["host"] = host }
-        if let port { overrides["port"] = String(port) }
-        if let workers { overrides["workers"] = String(workers) }
-        if let threadsPerWorker { overrides["threads_per_worker"] = String(threadsPerWorker) }
-        let file = FileManager.default.fileExists(atPath: config) ? config : nil
-        if file == nil && config != "config/instructrec.json" {
-            throw ValidationError("configuration file \(config) does not exist")
+        func flag(_ key: String, _ name: String, _ value: String?) {
+            if let value { overrides[key] = value; spellings[key] = name }
         }
-        return try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        flag("model", "--model", model)
+        flag("tokenizer", "--tokenizer", tokenizer)
+        flag("templates", "--templates", templates)
+        flag("threads_per_worker", "--threads", threadsPerWorker.map(String.init))
+        if let server {
+            flag("host", "--host", server.host)
+            flag("port", "--port", server.port.map(String.init))
+            flag("workers", "--workers", server.workers.map(String.init))
+        }
+        let file = try ConfigurationLocation.configFile(explicit: config)
+        return try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides,
+                                             flagSpellings: spellings, baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
     }
 }
 
-/// `instructrec serve`: the HTTP service.
+/// Flags of the HTTP server only.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Listen address.") var host: String?
+    @Option(help: "Listen port.") var port: Int?
+    @Option(help: "Inference workers.") var workers: Int?
+}
+
+/// `instructrec serve`: the HTTP service. It listens first and loads the model
+/// behind a start-up router (/healthz 200, /readyz 503 "loading", everything
+/// else 503 + Retry-After); signals follow `ServiceLifecycle`.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP service.")
 
-    @OptionGroup var options: ServiceOptions
+    @OptionGroup var options: ModelOptions
+    @OptionGroup var server: ServerOptions
 
     func run() throws {
         let log = JSONLog.shared
+        // First, before anything else runs: this may re-execute the process with OPENBLAS_CORETYPE set.
+        let kernel = try KernelSelection.apply(log: log)
         let configuration: ServiceConfiguration
-        do { configuration = try options.load() } catch {
+        do { configuration = try options.load(server: server) } catch {
             log.error("invalid configuration", ["error": "\(error)"])
             throw ExitCode(2)
         }
-        // Ignore the default handlers so Dispatch sources receive the signals.
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
+        for warning in configuration.warnings { log.warning("configuration", ["warning": warning]) }
         signal(SIGPIPE, SIG_IGN)
-        log.info("loading model", ["model": configuration.model])
-        let service: RerankService
-        do { service = try RerankService(configuration: configuration) } catch {
-            log.error("start-up failed", ["error": "\(error)"])
-            throw ExitCode(1)
-        }
-        let server = HTTPServer(configuration: configuration.httpConfiguration, router: service.makeRouter())
+
+        let host = ServiceHost(configuration: configuration, kernel: kernel)
+        let server = HTTPServer(configuration: configuration.httpConfiguration, router: host.startupRouter())
         server.accessLogEnabled = configuration.logRequests
-        do { try server.start() } catch {
-            log.error("cannot listen", ["error": "\(error)", "host": configuration.host, "port": configuration.port])
-            throw ExitCode(1)
-        }
-        log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,
-                             "threads_per_worker": configuration.threadsPerWorker,
-                             "tls": configuration.tlsCertificate != nil])
-        var sources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler {
+        server.onAccess = { host.countHTTPLayerResponse($0) }
+        // The handler exists before the socket opens: a signal sent once `listening` is logged is never lost.
+        let state = ServeState()
+        state.signals = SignalPipe.install([SIGTERM, SIGINT], queue: .main) { signalNumber in
+            let received: ServiceLifecycle.Signal = signalNumber == SIGTERM ? .terminate : .interrupt
+            switch state.lifecycle.received(received) {
+            case .none, .startServing:
+                break
+            case let .exitNow(reason):
+                log.info("exiting", ["signal": received.rawValue, "reason": reason])
+                // Now, without waiting for the loading thread or atexit handlers.
+                Glibc._exit(0)
+            case .drain:
                 // Drain: readiness false now; keep serving while the balancer notices;
                 // then stop accepting, finish in-flight requests, exit by the deadline.
-                guard !service.isDraining else { return }
-                log.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT",
-                                      "drain_delay_s": configuration.drainDelaySeconds])
-                service.beginDraining()
+                log.info("draining", ["signal": received.rawValue, "drain_delay_s": configuration.drainDelaySeconds])
+                state.service?.beginDraining()
                 DispatchQueue.main.asyncAfter(deadline: .now() + configuration.drainDelaySeconds) {
                     server.shutdown(deadline: configuration.shutdownDeadlineSeconds) {
-                        service.stop()
+                        state.service?.stop()
                         log.info("stopped")
                         Foundation.exit(0)
                     }
                 }
             }
-            source.resume()
-            sources.append(source)
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+
+        let started = DispatchTime.now()
+        do { try server.start() } catch {
+            log.error("cannot listen", ["error": "\(error)", "host": configuration.host, "port": configuration.port])
+            throw ExitCode(1)
+        }
+        log.info("listening", ["host": configuration.host, "port": server.port, "status": "loading",
+                               "tls": configuration.tlsCertificate != nil])
+
+        log.info("loading model", ["model": configuration.model, "model_source": configuration.origin(of: "model")])
+        Thread.detachNewThread {
+            do {
+                let service = try host.load()
+                DispatchQueue.main.async {
+                    guard state.lifecycle.loaded() == .startServing else { service.stop(); return }
+                    state.service = service
+                    server.replaceRouter(service.makeRouter())
+                    log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,
+                                         "threads_per_worker": configuration.threadsPerWorker,
+                                         "tls": configuration.tlsCertificate != nil,
+                                         "startup_seconds": Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9])
+                }
+            } catch {
+                log.error("start-up failed", ["error": "\(error)"])
+                Glibc._exit(1)
+            }
+        }
+        dispatchMain()
     }
+}
+
+/// What the signal handlers and the loading thread share; touched on the main queue only.
+final class ServeState: @unchecked Sendable {
+    var lifecycle = ServiceLifecycle()
+    var service: RerankService?
+    var signals: DispatchSourceRead?
 }
 
 /// `instructrec score`: a request JSON from a file or stdin, results on stdout.
@@ -106,18 +151,16 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Score one request without HTTP (the body of any POST ranking endpoint: recommend, search, rerank, v1/rerank, v2/rerank).")
 
-    @OptionGroup var options: ServiceOptions
+    @OptionGroup var options: ModelOptions
 
-    @Option(help: "Which endpoint's request shape: recommend, search, rerank (ours or TEI by its body), v1/rerank (Cohere v1, Jina), v2/rerank (Cohere v2).")
-    var endpoint = "recommend"
+    @Option(help: "Which endpoint's request shape: recommend, search, rerank (ours or TEI by its body), v1/rerank (Cohere v1, Jina), v2/rerank (Cohere v2). Default: inferred from the body.")
+    var endpoint: String?
 
     @Argument(help: "Request JSON file (default: standard input).")
     var file: String?
 
     func run() throws {
         JSONLog.shared.enabled = false
-        let configuration = try options.load()
-        let service = try RerankService(configuration: configuration)
         let body: Data
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
@@ -125,7 +168,16 @@ struct ScoreCommand: ParsableCommand {
         } else {
             body = FileHandle.standardInput.readDataToEndOfFile()
         }
-        let (status, json) = service.scoreDirectly(endpoint: endpoint, body: Array(body))
+        let chosen: String
+        if let endpoint { chosen = endpoint } else {
+            switch EndpointInference.infer(body: Array(body)) {
+            case let .endpoint(path): chosen = path
+            case let .unclear(message): throw ValidationError(message)
+            }
+        }
+        let configuration = try options.load()
+        let service = try RerankService(configuration: configuration)
+        let (status, json) = service.scoreDirectly(endpoint: chosen, body: Array(body))
         FileHandle.standardOutput.write(Data(json + [0x0A]))
         service.stop()
         if status != 200 { throw ExitCode(1) }

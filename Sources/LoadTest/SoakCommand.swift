@@ -36,7 +36,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Allowed RSS growth after warm-up (fraction).") var rssTolerance = 0.05
 
     /// fds: the server's open descriptors minus the sockets our own clients hold open at that moment.
-    struct Sample { var time: Double; var rssKiB: Int; var fds: Int; var threads: Int }
+    /// timers: instructrec_deadline_timers, live 504 timers (must track requests in flight, not the rate × timeout).
+    struct Sample { var time: Double; var rssKiB: Int; var fds: Int; var threads: Int; var timers: Int }
 
     /// " ESTABLISHED 127.0.0.1:8080<-127.0.0.1:5555" for "socket:[inode]", from /proc/net/tcp{,6}.
     static func tcpState(of target: String) -> String {
@@ -93,7 +94,8 @@ struct SoakCommand: ParsableCommand {
         func sample() -> Sample? {
             guard let rss = server.residentKiB, let fds = server.openDescriptors else { return nil }
             return Sample(time: Clock.now - t0, rssKiB: rss, fds: fds - HTTPClientConnection.openCount.current,
-                          threads: server.threadCount ?? 0)
+                          threads: server.threadCount ?? 0,
+                          timers: Int(Probe.gauge(port: port, name: "instructrec_deadline_timers") ?? -1))
         }
         /// Pauses all load, lets the server settle, and samples it quietly.
         func quietSample() -> Sample? {
@@ -227,6 +229,9 @@ struct SoakCommand: ParsableCommand {
             if Double(final.rssKiB) > Double(baseline.rssKiB) * (1 + rssTolerance) {
                 breaches.append("RSS grew from \(baseline.rssKiB) KiB to \(final.rssKiB) KiB")
             }
+            if final.timers != 0 {
+                breaches.append("\(final.timers) deadline timers live with no request in flight")
+            }
             if final.fds > baseline.fds {
                 let added = finalTargets.filter { !baselineTargets.contains($0) }.map { $0 + Self.tcpState(of: $0) }
                 breaches.append("open descriptors grew from \(baseline.fds) to \(final.fds); new: \(added.prefix(10)); " +
@@ -254,6 +259,8 @@ struct SoakCommand: ParsableCommand {
             print("descriptors     start \(first.fds), after warm-up \(baseline.fds), end \(final.fds) " +
                   "(quiet samples; the server's own, not counting our clients' open connections)")
             print("threads         after warm-up \(baseline.threads), end \(final.threads), peak \(samples.map(\.threads).max() ?? 0)")
+            print("deadline timers after warm-up \(baseline.timers), end \(final.timers), peak \(samples.map(\.timers).max() ?? 0) " +
+                  "(live 504 timers; \(records.count) requests with a \(requestTimeoutMs) ms deadline)")
         }
         print("")
         let seconds = Int(duration.rounded(.up))

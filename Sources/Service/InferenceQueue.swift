@@ -18,7 +18,8 @@ final class InferenceQueue: @unchecked Sendable {
         let deadline: DispatchTime
     }
 
-    enum DropReason: String { case clientGone = "client_gone", deadline }
+    /// the `reason` label of instructrec_dropped_jobs_total
+    enum DropReason: String, CaseIterable { case clientGone = "client_gone", deadline }
 
     private let condition = NSCondition()
     private var jobs: [Job] = []

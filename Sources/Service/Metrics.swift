@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// Prometheus metrics (text exposition format 0.0.4), kept without a client
 /// library: counters and gauges with labels, and histograms.
@@ -29,6 +30,8 @@ final class Metrics: @unchecked Sendable {
         private var value = 0.0
         init(_ name: String, _ help: String) { self.name = name; self.help = help }
         func set(_ newValue: Double) { lock.lock(); value = newValue; lock.unlock() }
+        func add(_ delta: Double) { lock.lock(); value += delta; lock.unlock() }
+        var current: Double { lock.lock(); defer { lock.unlock() }; return value }
         func render() -> String {
             lock.lock(); defer { lock.unlock() }
             return "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Metrics.number(value))\n"
@@ -78,13 +81,30 @@ final class Metrics: @unchecked Sendable {
     let inFlight = Gauge("instructrec_inflight_requests", "Scoring jobs running on workers.")
     let tokens = Counter("instructrec_tokens_total", "Tokens processed, by kind (instruction, candidate).")
     let candidates = Counter("instructrec_candidates_total", "Candidates scored.")
-    let dropped = Counter("instructrec_dropped_jobs_total", "Scoring jobs dropped before inference, by reason.")
+    let dropped = Counter("instructrec_dropped_jobs_total", "Scoring jobs dropped before inference, by reason (client_gone, deadline).")
     let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading the model at start-up.")
     let ready = Gauge("instructrec_ready", "1 when the service accepts traffic.")
+    let deadlineTimers = Gauge("instructrec_deadline_timers", "Live 504 deadline timers (one per request awaiting its answer; cancelled when it is sent).")
+    /// labels of instructrec_build_info
+    let buildInfo: [String: String]
+
+    init(version: String = "unknown", blasCore: String = "unknown") {
+        buildInfo = ["version": version, "blas_core": blasCore]
+        // Every reason is a series from the start, so rate() and alerts see 0 rather than nothing.
+        for reason in InferenceQueue.DropReason.allCases { dropped.increment(["reason": reason.rawValue], by: 0) }
+    }
 
     func render() -> String {
-        [requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
-         candidates.render(), dropped.render(), modelLoadSeconds.render(), ready.render()].joined()
+        let build = "# HELP instructrec_build_info Version and BLAS core type of this process (always 1).\n# TYPE instructrec_build_info gauge\n"
+            + "instructrec_build_info\(Metrics.format(buildInfo)) 1\n"
+        return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
+                candidates.render(), dropped.render(), modelLoadSeconds.render(), ready.render(), deadlineTimers.render(),
+                ProcessMetrics.current()?.render() ?? ""].joined()
+    }
+
+    /// GET /metrics
+    func response() -> HTTPResponse {
+        HTTPResponse.text(render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 
     static func key(_ labels: [String: String]) -> String { labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }

@@ -15,7 +15,9 @@ public final class RerankService: @unchecked Sendable {
     public let pipeline: RankPipeline
     var builder: InstructionBuilder { pipeline.builder }
     let weights: T5Weights
-    let metrics = Metrics()
+    let metrics: Metrics
+    /// the BLAS kernels and why (start-up log, /info)
+    let kernel: KernelReport
     /// what the shapes accept: configured limits and the template names
     let limits: RequestLimits
     private(set) var queue: InferenceQueue!
@@ -30,12 +32,21 @@ public final class RerankService: @unchecked Sendable {
     /// Loads everything and runs one warm-up inference. Throws errors that name
     /// the file or setting at fault.
     public convenience init(configuration: ServiceConfiguration) throws {
+        let kernel = KernelReport.current()
+        try self.init(configuration: configuration, kernel: kernel,
+                      metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
+    }
+
+    /// `serve`: the metrics already exist (the start-up router serves them while this loads).
+    convenience init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
+        // The self-check verifies whichever kernels run, chosen by the library, OPENBLAS_CORETYPE or us.
         try BLASSelfCheck.run()
         let started = DispatchTime.now().uptimeNanoseconds
         let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
         let tokenizer = try Self.loadTokenizer(configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
-                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
+                      kernel: kernel, metrics: metrics)
     }
 
     /// A tokenizer.json or spiece.model file, or a directory holding one.
@@ -47,9 +58,18 @@ public final class RerankService: @unchecked Sendable {
     }
 
     /// With weights and tokenizer already in memory (benchmarks, tests).
-    public init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    public convenience init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+        let kernel = KernelReport.current()
+        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer, loadSeconds: loadSeconds,
+                      kernel: kernel, metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
+    }
+
+    init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double,
+         kernel: KernelReport, metrics: Metrics) throws {
         self.configuration = configuration
         self.weights = weights
+        self.kernel = kernel
+        self.metrics = metrics
         if tokenizer.vocabularySize > weights.config.vocabSize {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(weights.config.vocabSize)")
@@ -132,9 +152,7 @@ public final class RerankService: @unchecked Sendable {
                     .json(Array("{\"status\":\"\(state)\"}".utf8), status: isReady ? 200 : 503))
         }
         router.add("GET", "/metrics") { [self] _, responder in
-            var response = HTTPResponse.text(metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
-            response.status = 200
-            responder.respond(response)
+            respond(responder, route: "/metrics", start: .now(), metrics.response())
         }
         router.add("GET", "/info") { [self] _, responder in
             respond(responder, route: "/info", start: .now(), .json(json(info())))
@@ -168,7 +186,7 @@ public final class RerankService: @unchecked Sendable {
             }),
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
-            "queue_capacity": configuration.queueCapacity, "blas": GEMM.coreName,
+            "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
         ]
     }
 
@@ -212,9 +230,11 @@ public final class RerankService: @unchecked Sendable {
                                   configuration.requestTimeoutMilliseconds)
                 let deadline = start + .milliseconds(timeout)
                 let enqueued = DispatchTime.now()
+                let timer = DeadlineTimer(live: metrics.deadlineTimers)
                 let job = InferenceQueue.Job(
                     isAbandoned: { responder.isClientGone },
                     run: { [self] scorer in
+                        defer { timer.cancel() }
                         let dequeued = DispatchTime.now()
                         metrics.queueWait.observe(milliseconds(enqueued, dequeued) / 1e3)
                         do {
@@ -234,6 +254,7 @@ public final class RerankService: @unchecked Sendable {
                         }
                     },
                     dropped: { [self] reason in
+                        defer { timer.cancel() }
                         if reason == .deadline { fail(responder, route: path, start: start, shape, timeoutError(timeout)) }
                         else {
                             // The client left before its job ran. Answer now (499, nginx's "client closed
@@ -245,8 +266,9 @@ public final class RerankService: @unchecked Sendable {
                     },
                     deadline: deadline)
                 guard queue.submit(job) else { throw ServiceError.overloaded }
-                // Answer 504 on time even if the job is still waiting; the worker skips it then.
-                DispatchQueue.global().asyncAfter(deadline: deadline + .milliseconds(5)) { [self] in
+                // Answer 504 on time even if the job is still waiting (the worker skips it then);
+                // the job cancels the timer once it has answered.
+                timer.arm(at: deadline + .milliseconds(5)) { [self] in
                     fail(responder, route: path, start: start, shape, timeoutError(timeout))
                 }
             } catch {

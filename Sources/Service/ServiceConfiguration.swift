@@ -39,8 +39,25 @@ public struct ServiceConfiguration: Sendable {
     /// setting -> where its value came from: "default", "<model>/instructrec.json",
     /// "<model>/templates.json", the config file's path, "INSTRUCTREC_<KEY>" or "flag"
     public private(set) var sources: [String: String] = [:]
+    /// setting -> the command-line flag that sets it ("--port"); others are "--set key=value"
+    var flagSpellings: [String: String] = [:]
+    /// start-up warnings (unknown INSTRUCTREC_* variables); `serve` logs them
+    public private(set) var warnings: [String] = []
 
     public init() {}
+
+    /// INSTRUCTREC_* variables that are not settings but are read elsewhere (BLAS kernel selection, a test hook).
+    public static let otherVariables = ["INSTRUCTREC_BLAS_CHOSEN", "INSTRUCTREC_BLAS_SIMULATE_UNSET", "INSTRUCTREC_TEST_LOAD_DELAY_S"]
+
+    /// Where a setting's value came from, as an operator would look for it:
+    /// "config/instructrec.json", "INSTRUCTREC_PORT", "--port", "built-in default".
+    public func origin(of key: String) -> String {
+        switch sources[key] {
+        case nil, "default": return "built-in default"
+        case "flag": return flagSpellings[key] ?? "--set \(key)=..."
+        case let source?: return source
+        }
+    }
 
     /// Settings that belong to a model (its training prompts and lengths): a model
     /// directory's instructrec.json may set these and nothing else.
@@ -49,7 +66,18 @@ public struct ServiceConfiguration: Sendable {
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
         public let reason: String
-        public var description: String { "configuration setting '\(setting)': \(reason)" }
+        /// the file, INSTRUCTREC_<KEY> variable or flag that gave the value
+        public var source: String?
+
+        public init(setting: String, reason: String, source: String? = nil) {
+            self.setting = setting
+            self.reason = reason
+            self.source = source
+        }
+
+        public var description: String {
+            "configuration setting '\(setting)'\(source.map { " (from \($0))" } ?? ""): \(reason)"
+        }
     }
 
     /// The keys, as written in the JSON file (and, uppercased, after INSTRUCTREC_).
@@ -61,16 +89,51 @@ public struct ServiceConfiguration: Sendable {
     ]
 
     /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
-    public static func load(file: String?, environment: [String: String], overrides: [String: String]) throws -> ServiceConfiguration {
+    ///
+    /// - Parameters:
+    ///   - flagSpellings: setting -> the flag that set it, for error messages ("port": "--port")
+    ///   - baseDirectories: where relative default paths and relative paths from the file are
+    ///     looked for when they are not found from the working directory (the config file's
+    ///     directory and its parent, the binary's): `serve` then works from any directory
+    public static func load(file: String?, environment: [String: String], overrides: [String: String],
+                            flagSpellings: [String: String] = [:], baseDirectories: [String] = []) throws -> ServiceConfiguration {
         var layers: [(source: String, values: [(String, String?)])] = []
         if let file { layers.append((file, try readJSONSettings(file, allowed: keys))) }
         layers.append(("environment", keys.compactMap { key in environment["INSTRUCTREC_" + key.uppercased()].map { (key, Optional($0)) } }))
-        for key in overrides.keys where !keys.contains(key) { throw Invalid(setting: key, reason: "unknown setting") }
+        for key in overrides.keys where !keys.contains(key) {
+            throw Invalid(setting: key, reason: "unknown setting", source: flagSpellings[key] ?? "--set \(key)=...")
+        }
         layers.append(("flag", overrides.sorted { $0.key < $1.key }.map { ($0.key, Optional($0.value)) }))
+        func display(_ layer: String, _ key: String) -> String {
+            switch layer {
+            case "environment": return "INSTRUCTREC_" + key.uppercased()
+            case "flag": return flagSpellings[key] ?? "--set \(key)=..."
+            default: return layer
+            }
+        }
+        // Relative paths typed by the operator (environment, flags) are taken from the working
+        // directory; defaults and the file's from the base directories when not found there.
+        let pathKeys: Set = ["model", "templates", "tokenizer"]
+        func resolved(_ key: String, _ value: String?, layer: String) -> String? {
+            guard pathKeys.contains(key), layer != "environment", layer != "flag", let value, !value.isEmpty, value != "null",
+                  !value.hasPrefix("/"), !FileManager.default.fileExists(atPath: value) else { return value }
+            for base in baseDirectories {
+                let candidate = URL(fileURLWithPath: base).appendingPathComponent(value).standardizedFileURL.path
+                if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            }
+            return value
+        }
+        func apply(_ configuration: inout ServiceConfiguration, _ key: String, _ value: String?, layer: String) throws {
+            do { try configuration.apply(key, resolved(key, value, layer: layer)) } catch var error as Invalid {
+                error.source = display(layer, key)
+                throw error
+            }
+        }
 
         // The model directory is itself a setting: find it first, then read its files.
         var configuration = ServiceConfiguration()
-        for layer in layers { for (key, value) in layer.values where key == "model" { try configuration.apply(key, value) } }
+        try apply(&configuration, "model", configuration.model, layer: "default")
+        for layer in layers { for (key, value) in layer.values where key == "model" { try apply(&configuration, key, value, layer: layer.source) } }
         let modelDirectory = URL(fileURLWithPath: configuration.model)
         var modelLayer: [(String, String?)] = []
         let modelSettings = modelDirectory.appendingPathComponent("instructrec.json").path
@@ -84,19 +147,59 @@ public struct ServiceConfiguration: Sendable {
         }
 
         configuration = ServiceConfiguration()
+        configuration.flagSpellings = flagSpellings
         for key in keys { configuration.sources[key] = "default" }
+        let defaults = ServiceConfiguration()
+        try apply(&configuration, "model", defaults.model, layer: "default")
+        try apply(&configuration, "templates", defaults.templates, layer: "default")
         for (key, value) in modelLayer {
-            try configuration.apply(key, value)
-            configuration.sources[key] = key == "templates" ? modelTemplates : modelSettings
+            let source = key == "templates" ? modelTemplates : modelSettings
+            try apply(&configuration, key, value, layer: source)
+            configuration.sources[key] = source
         }
         for layer in layers {
             for (key, value) in layer.values {
-                try configuration.apply(key, value)
+                try apply(&configuration, key, value, layer: layer.source)
                 configuration.sources[key] = layer.source == "environment" ? "INSTRUCTREC_" + key.uppercased() : layer.source
             }
         }
+        configuration.warnings = unknownVariableWarnings(environment)
         try configuration.validate()
         return configuration
+    }
+
+    /// One warning per INSTRUCTREC_* variable that is no setting (a typo is otherwise silently ignored).
+    static func unknownVariableWarnings(_ environment: [String: String]) -> [String] {
+        let settingNames: [String] = keys.map { "INSTRUCTREC_" + $0.uppercased() }
+        let known: [String] = (settingNames + otherVariables).sorted()
+        let unknown: [String] = environment.keys.filter { $0.hasPrefix("INSTRUCTREC_") && !known.contains($0) }.sorted()
+        var warnings: [String] = []
+        for name in unknown {
+            var best = ""
+            var bestDistance = Int.max
+            for candidate in known {
+                let distance = editDistance(candidate, name)
+                if distance < bestDistance { best = candidate; bestDistance = distance }
+            }
+            let hint = bestDistance <= 3 ? " (did you mean \(best)?)" : ""
+            warnings.append("\(name) is not an instructrec setting and is ignored\(hint)")
+        }
+        return warnings
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var row = Array(0...y.count)
+        for i in 1...max(1, x.count) where !x.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: y.count, by: 1) {
+                let saved = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (x[i - 1] == y[j - 1] ? 0 : 1))
+                previous = saved
+            }
+        }
+        return x.isEmpty ? y.count : row[y.count]
     }
 
     /// A flat JSON object of settings as key -> text; keys outside `allowed` are refused, naming the file.
@@ -175,21 +278,23 @@ public struct ServiceConfiguration: Sendable {
     }
 
     func validate() throws {
+        func invalid(_ setting: String, _ reason: String) -> Invalid { Invalid(setting: setting, reason: reason, source: origin(of: setting)) }
         if (tlsCertificate == nil) != (tlsKey == nil) {
-            throw Invalid(setting: tlsCertificate == nil ? "tls_cert" : "tls_key", reason: "tls_cert and tls_key must be set together")
+            let (missing, present) = tlsCertificate == nil ? ("tls_cert", "tls_key") : ("tls_key", "tls_cert")
+            throw Invalid(setting: missing, reason: "tls_cert and tls_key must be set together (\(present) is set by \(origin(of: present)))")
         }
         for (setting, path) in [("tls_cert", tlsCertificate), ("tls_key", tlsKey)] {
-            if let path, !FileManager.default.fileExists(atPath: path) { throw Invalid(setting: setting, reason: "\(path) does not exist") }
+            if let path, !FileManager.default.fileExists(atPath: path) { throw invalid(setting, "\(path) does not exist") }
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw Invalid(setting: "model", reason: "\(model) is not a directory")
+            throw invalid("model", "\(model) is not a directory (working directory: \(FileManager.default.currentDirectoryPath))")
         }
         guard FileManager.default.fileExists(atPath: templates) else {
-            throw Invalid(setting: "templates", reason: "\(templates) does not exist")
+            throw invalid("templates", "\(templates) does not exist")
         }
         if maxTargetTokens >= maxInputTokens {
-            throw Invalid(setting: "max_target_tokens", reason: "must be smaller than max_input_tokens")
+            throw invalid("max_target_tokens", "must be smaller than max_input_tokens (\(maxInputTokens), from \(origin(of: "max_input_tokens")))")
         }
     }
 

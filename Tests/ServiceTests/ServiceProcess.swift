@@ -30,13 +30,16 @@ final class ServiceProcess: @unchecked Sendable {
     private var logLines: [String] = []
     var base: String { "http://127.0.0.1:\(port)" }
 
-    init(settings: [String: String] = [:], environment: [String: String] = [:]) throws {
+    /// - waitFor: the log message that ends start-up ("serving": ready; "listening": the socket is open, the model still loading)
+    /// - arguments: replaces the fixture model, tokenizer and templates flags
+    init(settings: [String: String] = [:], environment: [String: String] = [:], waitFor: String = "serving",
+         arguments modelArguments: [String]? = nil, directory: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: try Self.binary)
-        var arguments = ["serve", "--model", Self.modelDirectory, "--tokenizer", Self.tokenizerFile,
-                         "--templates", Self.templatesFile, "--host", "127.0.0.1", "--port", "0"]
+        var arguments = ["serve"] + (modelArguments ?? ["--model", Self.modelDirectory, "--tokenizer", Self.tokenizerFile,
+                                                        "--templates", Self.templatesFile]) + ["--host", "127.0.0.1", "--port", "0"]
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
         process.arguments = arguments
-        process.currentDirectoryURL = Self.root
+        process.currentDirectoryURL = directory ?? Self.root
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
@@ -50,7 +53,7 @@ final class ServiceProcess: @unchecked Sendable {
             guard !data.isEmpty else { handle.readabilityHandler = nil; return }
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
                 self?.record(String(line))
-                if line.contains("\"msg\":\"serving\""), let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                if line.contains("\"msg\":\"\(waitFor)\""), let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                    let port = json["port"] as? Int {
                     portBox.port = port
                     ready.signal()
@@ -67,6 +70,20 @@ final class ServiceProcess: @unchecked Sendable {
 
     private func record(_ line: String) { logLock.lock(); logLines.append(line); logLock.unlock() }
     var logs: [String] { logLock.lock(); defer { logLock.unlock() }; return logLines }
+
+    /// The parsed log lines whose msg is `message`.
+    func logEntries(_ message: String) -> [[String: Any]] {
+        logs.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.filter { $0["msg"] as? String == message }
+    }
+
+    /// Waits for the process to exit; its status, or nil when it is still running after `seconds`.
+    func exitStatus(within seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { return nil }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
 
     func terminate() -> Int32 {
         if process.isRunning { process.terminate() }

@@ -1,0 +1,66 @@
+import Dispatch
+import Foundation
+import HTTP
+
+/// `instructrec serve` before and around the `RerankService`: the metrics that
+/// exist from the first second, the router that answers while the model loads,
+/// and the counting of responses the HTTP layer gives by itself.
+public final class ServiceHost: @unchecked Sendable {
+    public let configuration: ServiceConfiguration
+    public let kernel: KernelReport
+    let metrics: Metrics
+
+    /// seconds to wait before loading (end-to-end tests of the loading phase only)
+    public static let testLoadDelayVariable = "INSTRUCTREC_TEST_LOAD_DELAY_S"
+
+    public init(configuration: ServiceConfiguration, kernel: KernelReport) {
+        self.configuration = configuration
+        self.kernel = kernel
+        metrics = Metrics(version: RerankService.version, blasCore: kernel.library.coreName)
+    }
+
+    /// While loading: /healthz 200 (the process is alive), /readyz 503 "loading",
+    /// /metrics as usual, and every other request 503 with Retry-After
+    /// (RFC 9110 §15.6.4, §10.2.3): the service will be there shortly.
+    public func startupRouter() -> Router {
+        var router = Router()
+        router.add("GET", "/healthz") { [self] _, responder in
+            answer(responder, route: "/healthz", .json(Array(#"{"status":"ok"}"#.utf8)))
+        }
+        router.add("GET", "/readyz") { [self] _, responder in
+            answer(responder, route: "/readyz", .json(Array(#"{"status":"loading"}"#.utf8), status: 503))
+        }
+        router.add("GET", "/metrics") { [self] _, responder in
+            answer(responder, route: "/metrics", metrics.response())
+        }
+        router.fallback = { [self] request, responder in
+            var response = HTTPResponse.error(status: 503, code: "loading", message: "the model is loading; retry shortly")
+            response.headers.set("Retry-After", "1")
+            // Known routes keep their label; anything else shares one, so scans cannot grow the series.
+            let known = ShapeRegistry.paths + ["/info", "/openapi.json"]
+            answer(responder, route: known.contains(request.path) ? request.path : "other", response)
+        }
+        return router
+    }
+
+    private func answer(_ responder: Responder, route: String, _ response: HTTPResponse) {
+        if responder.respond(response) { metrics.requests.increment(["route": route, "status": String(response.status)]) }
+    }
+
+    /// Self-check, weights, tokenizer and warm-up: the slow part of start-up.
+    public func load() throws -> RerankService {
+        // Tests: a load that lasts as long as they need (a fixture model loads in milliseconds).
+        if let delay = ProcessInfo.processInfo.environment[Self.testLoadDelayVariable].flatMap(Double.init), delay > 0 {
+            Thread.sleep(forTimeInterval: delay)
+        }
+        return try RerankService(configuration: configuration, kernel: kernel, metrics: metrics)
+    }
+
+    /// HTTPServer.onAccess: counts the answers no handler gave (404, 405, 400, 408,
+    /// 413, 431, 415 for a content coding, 503 over the connection limit); handlers
+    /// count their own, so every response is counted once.
+    public func countHTTPLayerResponse(_ record: HTTPServer.AccessRecord) {
+        guard record.answeredByHTTPLayer else { return }
+        metrics.requests.increment(["route": "other", "status": String(record.status)])
+    }
+}

@@ -1,0 +1,100 @@
+import Dispatch
+import XCTest
+@testable import Service
+
+final class OperatorMetricsTests: XCTestCase {
+    func testProcStatParsingSurvivesParenthesesInTheCommandName() throws {
+        // pid (comm) state ppid ... utime(14) stime(15) ... starttime(22) vsize(23) rss(24)
+        let fields = (3...30).map { n -> String in
+            switch n {
+            case 3: return "S"
+            case 14: return "250"
+            case 15: return "50"
+            case 22: return "1000"
+            case 23: return "123456789"
+            case 24: return "2048"
+            default: return "0"
+            }
+        }
+        let stat = try XCTUnwrap(ProcessMetrics.parseStat("4242 (odd) name) " + fields.joined(separator: " ")))
+        XCTAssertEqual(stat, .init(utimeTicks: 250, stimeTicks: 50, startTicks: 1000, virtualBytes: 123456789, residentPages: 2048))
+        XCTAssertEqual(ProcessMetrics.parseBootTime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"), 1_700_000_000)
+        XCTAssertNil(ProcessMetrics.parseStat("garbage"))
+        let current = try XCTUnwrap(ProcessMetrics.current())
+        XCTAssertGreaterThan(current.residentMemoryBytes, 1_048_576)
+        XCTAssertGreaterThan(current.maxFDs, current.openFDs)
+    }
+
+    func testBuildInfoAndDropReasonsAreSeries() {
+        let text = Metrics(version: "9.9.9", blasCore: "Zen").render()
+        XCTAssertTrue(text.contains("instructrec_build_info{blas_core=\"Zen\",version=\"9.9.9\"} 1\n"), text)
+        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{reason=\"client_gone\"} 0\n"), text)
+        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{reason=\"deadline\"} 0\n"), text)
+        XCTAssertTrue(text.contains("process_open_fds "), text)
+    }
+
+    func testDeadlineTimersLeaveWhenCancelledAndFireOnlyOnce() {
+        let live = Metrics().deadlineTimers
+        let timers = (0..<1000).map { _ in DeadlineTimer(live: live) }
+        for timer in timers { timer.arm(at: .now() + 30) { XCTFail("cancelled timer fired") } }
+        XCTAssertEqual(live.current, 1000)
+        for timer in timers { timer.cancel() }
+        XCTAssertEqual(live.current, 0)
+        // cancelled before being armed (the job answered first): never armed
+        let early = DeadlineTimer(live: live)
+        early.cancel()
+        early.arm(at: .now()) { XCTFail("armed after cancel") }
+        XCTAssertEqual(live.current, 0)
+        let fired = expectation(description: "fires")
+        let timer = DeadlineTimer(live: live)
+        timer.arm(at: .now() + .milliseconds(20)) { fired.fulfill() }
+        wait(for: [fired], timeout: 5)
+        timer.cancel()
+        XCTAssertEqual(live.current, 0)
+    }
+
+    func testConfigurationErrorsNameTheFileVariableOrFlag() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
+        try Data(#"{"port": "eighty"}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let cases: [(String?, [String: String], [String: String], String)] = [
+            (file.path, [:], [:], "'port' (from \(file.path))"),
+            (nil, ["INSTRUCTREC_PORT": "eighty"], [:], "'port' (from INSTRUCTREC_PORT)"),
+            (nil, [:], ["port": "eighty"], "'port' (from --port)"),
+            (nil, [:], ["queue_capacity": "0"], "'queue_capacity' (from --set queue_capacity)"),
+            (nil, [:], ["model": "/nonexistent"], "'model' (from --model)"),
+        ]
+        for (path, environment, overrides, expected) in cases {
+            XCTAssertThrowsError(try ServiceConfiguration.load(file: path, environment: environment, overrides: overrides,
+                                                               flagSpellings: ["port": "--port", "model": "--model", "queue_capacity": "--set queue_capacity"])) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) lacks \(expected)")
+            }
+        }
+    }
+
+    func testUnknownVariablesWarnWithTheNearestSetting() {
+        let warnings = ServiceConfiguration.unknownVariableWarnings(["INSTRUCTREC_PORTT": "1", "INSTRUCTREC_PORT": "1", "HOME": "/",
+                                                                    "INSTRUCTREC_BLAS_CHOSEN": "Zen", "INSTRUCTREC_ZZZZZZZZZZZZZZZZZZ": "1"])
+        XCTAssertEqual(warnings, ["INSTRUCTREC_PORTT is not an instructrec setting and is ignored (did you mean INSTRUCTREC_PORT?)",
+                                  "INSTRUCTREC_ZZZZZZZZZZZZZZZZZZ is not an instructrec setting and is ignored"])
+    }
+
+    func testDefaultPathsResolveFromTheBaseDirectories() throws {
+        // From a directory that has neither models/ nor config/, with the repository as a base.
+        let root = ServiceProcess.root.path
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(FileManager.default.temporaryDirectory.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        let configuration = try ServiceConfiguration.load(file: nil, environment: [:], overrides: [:], baseDirectories: ["/nonexistent", root])
+        XCTAssertEqual(configuration.model, root + "/models/default")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: configuration.templates), configuration.templates)
+    }
+
+    func testEndpointInference() {
+        XCTAssertEqual(EndpointInference.infer(body: Array(Bodies.recommend.utf8)), .endpoint("recommend"))
+        XCTAssertEqual(EndpointInference.infer(body: Array(Bodies.search.utf8)), .endpoint("search"))
+        XCTAssertEqual(EndpointInference.infer(body: Array(#"{"query": "q", "texts": ["a"]}"#.utf8)), .endpoint("rerank"))
+        guard case let .unclear(message) = EndpointInference.infer(body: Array(#"{"nothing": 1}"#.utf8)) else { return XCTFail() }
+        XCTAssertTrue(message.contains("--endpoint"), message)
+    }
+}
