@@ -1,7 +1,9 @@
 /// One complete request as the parser hands it to the server.
 public struct HTTPRequest: Sendable, Equatable {
     public var method: String
-    /// the request-target as sent (origin-form: path and query)
+    /// the request-target in origin-form (path and query): as sent, or, for an absolute-form
+    /// target (`http://host/path?query`, RFC 9112 §3.2.2), its path and query, with the
+    /// target's authority put in the Host header
     public var target: String
     public var versionMinor: Int     // HTTP/1.<minor>
     public var headers: HTTPHeaders

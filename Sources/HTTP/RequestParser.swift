@@ -38,6 +38,8 @@ public struct RequestParser: Sendable {
     // the request being assembled
     private var method = ""
     private var target = ""
+    /// the authority of an absolute-form target; it replaces the Host field (RFC 9112 §3.2.2)
+    private var targetAuthority: String?
     private var versionMinor = 1
     private var headers = HTTPHeaders()
     private var trailers = HTTPHeaders()
@@ -233,8 +235,57 @@ public struct RequestParser: Sendable {
         }
         method = String(decoding: methodBytes, as: UTF8.self)
         target = String(decoding: targetBytes, as: UTF8.self)
+        targetAuthority = nil
         versionMinor = minor
+        if targetBytes.first != UInt8(ascii: "/"), let absolute = RequestParser.absoluteForm(targetBytes) {
+            switch absolute {
+            case let .success((authority, originForm)):
+                target = originForm
+                targetAuthority = authority
+            case let .failure(error):
+                return error
+            }
+        }
         return nil
+    }
+
+    /// RFC 9112 §3.2.2: a server MUST accept the absolute-form (`http://host:port/path?query`).
+    /// Returns nil when `bytes` does not begin with `scheme "://"` (then the target is left as sent:
+    /// origin-form, or something no route matches). Otherwise the authority, and the path and query
+    /// as an origin-form target (an empty path is "/", RFC 9112 §3.2.1), or why the target is rejected.
+    static func absoluteForm(_ bytes: ArraySlice<UInt8>) -> Result<(authority: String, originForm: String), HTTPError>? {
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > bytes.startIndex else { return nil }
+        let scheme = bytes[bytes.startIndex..<colon]
+        let isAlpha: (UInt8) -> Bool = { ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") }
+        guard isAlpha(scheme.first!),
+              scheme.allSatisfy({ isAlpha($0) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }),
+              bytes[colon...].starts(with: Array("://".utf8))
+        else { return nil }
+        // RFC 9110 §4.2: only the http and https schemes (case-insensitive) name this server;
+        // §7.4: a target whose scheme we do not serve is rejected rather than routed.
+        let schemeName = String(decoding: scheme, as: UTF8.self).lowercased()
+        guard schemeName == "http" || schemeName == "https" else {
+            return .failure(.badRequest("absolute-form target with a scheme other than http or https"))
+        }
+        let authorityStart = colon + 3
+        let authorityEnd = bytes[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
+        let authority = bytes[authorityStart..<authorityEnd]
+        // RFC 9110 §4.2.1: an http URI with an empty host MUST be rejected as invalid;
+        // §4.2.4: userinfo is deprecated and a recipient SHOULD treat it as an error.
+        guard !authority.isEmpty, authority.first != UInt8(ascii: ":") else {
+            return .failure(.badRequest("absolute-form target without a host"))
+        }
+        if authority.contains(UInt8(ascii: "@")) {
+            return .failure(.badRequest("absolute-form target with userinfo"))
+        }
+        // RFC 3986 §3.5: a fragment is not part of a request-target (RFC 9112 §3.2).
+        if bytes.contains(UInt8(ascii: "#")) {
+            return .failure(.badRequest("fragment in the request target"))
+        }
+        let rest = bytes[authorityEnd...]
+        let originForm = rest.first == UInt8(ascii: "/") ? String(decoding: rest, as: UTF8.self) : "/" + String(decoding: rest, as: UTF8.self)
+        return .success((String(decoding: authority, as: UTF8.self), originForm))
     }
 
     // MARK: - Fields (RFC 9112 §5, RFC 9110 §5.5)
@@ -271,6 +322,14 @@ public struct RequestParser: Sendable {
             // RFC 9112 §3.2: exactly one Host field in HTTP/1.1.
             let hosts = headers.values("Host")
             if hosts.count != 1 { return fail(.badRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header")) }
+        }
+        if let targetAuthority {
+            // RFC 9112 §3.2.2: with an absolute-form target the server MUST ignore the received
+            // Host field and use the target's authority instead (RFC 9110 §7.2: Host carries the
+            // target URI's authority). The §3.2 rule above still applies: an HTTP/1.1 client MUST
+            // send exactly one Host even with an absolute-form target, so its absence is a 400;
+            // a Host that disagrees with the authority is replaced, not rejected.
+            headers.set("Host", targetAuthority)
         }
         let transferCodings = headers.tokens("Transfer-Encoding")
         let lengths = headers.values("Content-Length")

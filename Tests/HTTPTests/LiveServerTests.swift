@@ -97,6 +97,16 @@ final class LiveServerTests: XCTestCase {
         XCTAssertTrue(responses[2].hasSuffix("hello"))
     }
 
+    /// RFC 9112 §3.2.2: an absolute-form target is routed by its path (it used to get 404).
+    func testAbsoluteFormTargetIsRouted() throws {
+        let live = try LiveServer()
+        let client = try RawClient(port: live.port)
+        client.send("GET http://example.test/hello HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+        let response = client.readAll()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 200"), response)
+        XCTAssertTrue(response.hasSuffix("hello"), response)
+    }
+
     func testSlowlorisGets408WhileOthersAreServed() throws {
         let live = try LiveServer { $0.headerTimeout = 1 }
         let slow = try RawClient(port: live.port)

@@ -71,6 +71,39 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(list.first?.keepAlive, true)
     }
 
+    /// RFC 9112 §3.2.2: the absolute-form is accepted; it routes by its path and query,
+    /// and its authority replaces the Host field.
+    func testAbsoluteFormTargetRoutesByPathAndTakesItsAuthorityAsHost() {
+        let list = requests("GET http://api.example:8080/healthz?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+        XCTAssertEqual(list.count, 1)
+        XCTAssertEqual(list.first?.target, "/healthz?x=1")
+        XCTAssertEqual(list.first?.path, "/healthz")
+        XCTAssertEqual(list.first?.query, "x=1")
+        XCTAssertEqual(list.first?.headers.values("host"), ["api.example:8080"])
+
+        // scheme is case-insensitive; an empty path is "/" (RFC 9112 §3.2.1); query without path
+        XCTAssertEqual(requests("GET HTTPS://h HTTP/1.1\r\nHost: h\r\n\r\n").first?.target, "/")
+        XCTAssertEqual(requests("GET http://h?q=2 HTTP/1.1\r\nHost: h\r\n\r\n").first?.target, "/?q=2")
+        // HTTP/1.0 needs no Host: the authority supplies it
+        let old = requests("GET http://[::1]:9/metrics HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(old.first?.path, "/metrics")
+        XCTAssertEqual(old.first?.headers["Host"], "[::1]:9")
+        // pipelined: the next (origin-form) request does not inherit the authority
+        let two = requests("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: b\r\n\r\n")
+        XCTAssertEqual(two.map(\.target), ["/x", "/y"])
+        XCTAssertEqual(two.map { $0.headers["Host"] }, ["a", "b"])
+    }
+
+    func testInvalidAbsoluteFormTargetsAreRejected() {
+        assertRejected("GET http:///healthz HTTP/1.1\r\nHost: a\r\n\r\n")          // empty host (RFC 9110 §4.2.1)
+        assertRejected("GET http://:80/healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        assertRejected("GET http://u:p@a/healthz HTTP/1.1\r\nHost: a\r\n\r\n")     // userinfo (RFC 9110 §4.2.4)
+        assertRejected("GET ftp://a/healthz HTTP/1.1\r\nHost: a\r\n\r\n")          // not a scheme we serve
+        assertRejected("GET http://a/healthz#f HTTP/1.1\r\nHost: a\r\n\r\n")       // fragment
+        assertRejected("GET http://a/healthz HTTP/1.1\r\n\r\n")                      // HTTP/1.1 still needs Host (RFC 9112 §3.2)
+        assertRejected("GET http://a/healthz HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n")
+    }
+
     func testContentLengthBody() {
         let list = requests("POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
         XCTAssertEqual(list.first.map { String(decoding: $0.body, as: UTF8.self) }, "hello world")
