@@ -11,6 +11,10 @@
 //   LoadTest (the `instructrec-loadtest` executable: lb-test and soak against the real binary)
 //
 // Package dependencies: swift-argument-parser (the CLI's subcommands and flags).
+//
+// Platform: Linux only (glibc). HTTP, the CLI and LoadTest use `Glibc.close`, `MSG_NOSIGNAL` and the
+// like without `#if`, Service reads /proc, and OpenBLAS comes from pkg-config. There is no macOS
+// build, so no `platforms:` entry claims one.
 import PackageDescription
 
 // Release builds: no overflow checks in the numeric loops, and AVX2+FMA
@@ -24,7 +28,6 @@ let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(c
 
 let package = Package(
     name: "instructrec",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "instructrec", targets: ["InstructRecCLI"]),
         .executable(name: "instructrec-loadtest", targets: ["LoadTest"]),
