@@ -7,13 +7,10 @@ public final class Responder: @unchecked Sendable {
     private var delivered = false
     private let deliver: @Sendable (HTTPResponse) -> Void
     private let gone: ClientGoneFlag
-    /// when the request was complete (for queue-time measurements)
-    public let receivedAt: DispatchTime
 
     init(gone: ClientGoneFlag, deliver: @escaping @Sendable (HTTPResponse) -> Void) {
         self.gone = gone
         self.deliver = deliver
-        receivedAt = .now()
     }
 
     /// The client closed its side (EOF or reset) while the request was pending:

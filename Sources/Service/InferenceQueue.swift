@@ -42,10 +42,6 @@ final class InferenceQueue: @unchecked Sendable {
         }
     }
 
-    /// Queued (not yet running) jobs.
-    var depth: Int { condition.lock(); defer { condition.unlock() }; return jobs.count - head }
-    var inFlight: Int { condition.lock(); defer { condition.unlock() }; return running }
-
     /// Enqueues; false when the queue is full.
     func submit(_ job: Job) -> Bool {
         condition.lock()

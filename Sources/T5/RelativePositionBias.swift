@@ -27,20 +27,4 @@ enum RelativePositionBias {
         let large = maxExact + Int(scaled)
         return result + min(large, buckets - 1)
     }
-
-    /// Fills bias [num_heads, queries, keys] with table[bucket(k - q), h].
-    static func fill(_ bias: UnsafeMutablePointer<Float>, queries: Int, keys: Int, bidirectional: Bool,
-                     table: Tensor, config: T5Config) {
-        let heads = config.numHeads
-        for q in 0..<queries {
-            for k in 0..<keys {
-                let b = bucket(relative: k - q, bidirectional: bidirectional,
-                               numBuckets: config.relativeAttentionNumBuckets,
-                               maxDistance: config.relativeAttentionMaxDistance)
-                for h in 0..<heads {
-                    bias[(h * queries + q) * keys + k] = table.data[b * heads + h]
-                }
-            }
-        }
-    }
 }

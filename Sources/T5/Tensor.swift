@@ -26,6 +26,4 @@ public final class Tensor: @unchecked Sendable {
         get { data[index] }
         set { data[index] = newValue }
     }
-
-    public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 }

@@ -81,6 +81,6 @@ extension Tokenizer {
         let controls = Set(types.indices.filter { types[$0] == 3 }.map { Int32($0) })
         self.init(pipeline: .sentencePiece(charsmap: charsmap, spec: spec), model: model,
                   specialIDs: controls.union([Int32(unknown)]), controlIDs: controls,
-                  eosID: Int32(eos), padID: Int32(pieces.firstIndex(of: "<pad>") ?? 0), source: file)
+                  eosID: Int32(eos), source: file)
     }
 }

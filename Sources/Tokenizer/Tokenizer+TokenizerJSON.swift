@@ -59,8 +59,7 @@ extension Tokenizer {
                                  trieIDs: pieces.indices.map { Int32($0) }, precision: .double)
         self.init(pipeline: .huggingFace(normalizers: normalizers, metaspace: metaspace,
                                          specials: SpecialTokenMatcher(tokens: specials)),
-                  model: model, specialIDs: specialIDs, controlIDs: [], eosID: eos,
-                  padID: specials.first { $0.content == "<pad>" }?.id ?? 0, source: file)
+                  model: model, specialIDs: specialIDs, controlIDs: [], eosID: eos, source: file)
     }
 
     static func normalizerSteps(_ json: Any?, file: String) throws -> [NormalizerStep] {

@@ -21,20 +21,18 @@ public final class Tokenizer: Sendable {
     /// SentencePiece control pieces (decode to nothing in sentencepiece)
     let controlIDs: Set<Int32>
     public let eosID: Int32
-    public let padID: Int32
     public var unknownID: Int32 { model.unknownID }
     /// Number of ids the tokenizer can produce.
     public var vocabularySize: Int { model.pieces.count }
     public let source: String
 
     init(pipeline: Pipeline, model: UnigramModel, specialIDs: Set<Int32>, controlIDs: Set<Int32>,
-         eosID: Int32, padID: Int32, source: String) {
+         eosID: Int32, source: String) {
         self.pipeline = pipeline
         self.model = model
         self.specialIDs = specialIDs
         self.controlIDs = controlIDs
         self.eosID = eosID
-        self.padID = padID
         self.source = source
     }
 
@@ -128,10 +126,5 @@ public final class Tokenizer: Sendable {
             }
             return out
         }
-    }
-
-    /// The piece string of an id, or nil outside the vocabulary.
-    public func piece(for id: Int32) -> String? {
-        id >= 0 && Int(id) < model.pieces.count ? model.pieces[Int(id)] : nil
     }
 }
