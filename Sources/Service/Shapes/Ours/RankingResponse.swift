@@ -31,11 +31,19 @@ struct RankingResponse: Encodable {
     var timing_ms: RankOutcome.Timing
     var instructions: [String]?
 
-    init(_ outcome: RankOutcome, query: RankQuery, returnInstruction: Bool, result: (RankedCandidate) -> Result) {
+    /// What each result echoes of its candidate: the title (/recommend, /search), the document
+    /// (/rerank with return_documents), or nothing.
+    enum Echo { case title, document, nothing }
+
+    init(_ outcome: RankOutcome, query: RankQuery, returnInstruction: Bool, echo: Echo) {
         id = outcome.requestID
         template = outcome.plan.template
         scoring = query.reduction.rawValue
-        results = outcome.ranked.map(result)
+        results = outcome.ranked.map { ranked in
+            let text = query.candidates[ranked.index].title
+            return Result(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
+                          title: echo == .title ? text : nil, document: echo == .document ? Document(text: text) : nil)
+        }
         let plan = outcome.plan
         usage = Usage(instruction_tokens: outcome.usage.instructionTokens, candidate_tokens: outcome.usage.candidateTokens,
                       history_items_used: plan.historyItemsUsed, history_items_dropped: plan.historyItemsDropped,

@@ -36,11 +36,8 @@ struct RerankShape: APIShape {
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {
-        let documents = r.return_documents ?? false
-        return RankingResponse(outcome, query: query, returnInstruction: r.return_instruction ?? false) { ranked in
-            .init(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
-                  title: nil, document: documents ? .init(text: query.candidates[ranked.index].title) : nil)
-        }
+        RankingResponse(outcome, query: query, returnInstruction: r.return_instruction ?? false,
+                        echo: r.return_documents == true ? .document : .nothing)
     }
 
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(RankingResponse.Failure(error)) }

@@ -30,10 +30,7 @@ struct SearchShape: APIShape {
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {
-        RankingResponse(outcome, query: query, returnInstruction: r.return_instruction ?? false) { ranked in
-            .init(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
-                  title: query.candidates[ranked.index].title, document: nil)
-        }
+        RankingResponse(outcome, query: query, returnInstruction: r.return_instruction ?? false, echo: .title)
     }
 
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(RankingResponse.Failure(error)) }
