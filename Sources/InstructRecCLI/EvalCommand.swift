@@ -133,7 +133,8 @@ struct EvalCommand: ParsableCommand {
             + [("popularity", popularityMetrics.summary), ("transitions", transitionMetrics.summary)]
             + zip(external, externalMetrics).map { ($0.name, $1.summary) }
             + [("random", randomMetrics.summary)]
-        print("\(cases.count) users, split \(split), \(candidatesFile ?? "\(negatives) random negatives"), scoring \(scoring), "
+        let pool = candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
+        print("\(cases.count) users, split \(split), \(pool ?? "\(negatives) random negatives"), scoring \(scoring), "
               + (noModel ? "no model" : "model \(model)"))
         let width = max(12, (rows.map(\.0.count).max() ?? 0) + 1)
         print(String(repeating: " ", count: width) + "  HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
@@ -143,7 +144,7 @@ struct EvalCommand: ParsableCommand {
         }
         let result: [String: Any] = [
             "users": cases.count, "split": split, "scoring": scoring, "model": noModel ? NSNull() : model, "template": template,
-            "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 } ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
+            "candidates": pool ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
             "transitions": ["window": transitionWindow, "decay": transitionDecay, "counted_on": "items[:-2] of every sequence"],
             "external": Dictionary(uniqueKeysWithValues: external.map { ($0.name, $0.file) }),
             "metrics": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }) as [String: [String: Double]],
