@@ -1,5 +1,5 @@
 import Foundation
-import T5
+import InstructRec
 
 /// A bounded FIFO of scoring jobs served by a fixed set of worker threads,
 /// each with its own scorer over the shared weights.
@@ -12,7 +12,7 @@ final class InferenceQueue: @unchecked Sendable {
         /// the client disconnected: skip the work
         let isAbandoned: @Sendable () -> Bool
         /// runs on a worker thread with that worker's scorer
-        let run: @Sendable (T5Scorer) -> Void
+        let run: @Sendable (any CandidateScorer) -> Void
         /// called instead of `run` when the job is dropped
         let dropped: @Sendable (DropReason) -> Void
         let deadline: DispatchTime
@@ -30,7 +30,7 @@ final class InferenceQueue: @unchecked Sendable {
     private var threads: [Thread] = []
     private let metrics: Metrics
 
-    init(scorers: [T5Scorer], capacity: Int, metrics: Metrics) {
+    init(scorers: [any CandidateScorer], capacity: Int, metrics: Metrics) {
         self.capacity = capacity
         self.metrics = metrics
         for (index, scorer) in scorers.enumerated() {
@@ -60,7 +60,7 @@ final class InferenceQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func work(_ scorer: T5Scorer) {
+    private func work(_ scorer: any CandidateScorer) {
         while true {
             condition.lock()
             while head == jobs.count && !stopped { condition.wait() }

@@ -2,19 +2,19 @@ import Dispatch
 import Foundation
 import HTTP
 import InstructRec
-import T5
+import T5Scoring
 import Tokenizer
 
 /// The InstructRec service: model, tokenizer, templates, inference queue and
-/// metrics, exposed as HTTP routes. One instance per process; the weights are
-/// loaded once and shared by every worker's scorer.
+/// metrics, exposed as HTTP routes. One instance per process; the engine's
+/// weights are loaded once and shared by every worker's scorer.
 public final class RerankService: @unchecked Sendable {
     public static let version = "0.1.0"
 
     public let configuration: ServiceConfiguration
     public let pipeline: RankPipeline
     var builder: InstructionBuilder { pipeline.builder }
-    let weights: T5Weights
+    let engine: ScoringEngine
     let metrics: Metrics
     /// the BLAS kernels and why (start-up log, /info)
     let kernel: KernelReport
@@ -26,7 +26,7 @@ public final class RerankService: @unchecked Sendable {
     private let stateLock = NSLock()
     private var ready = false
     private var draining = false
-    private let directScorer: T5Scorer
+    private let directScorer: any CandidateScorer
     private let directLock = NSLock()
 
     /// Loads everything and runs one warm-up inference. Throws errors that name
@@ -39,49 +39,39 @@ public final class RerankService: @unchecked Sendable {
 
     /// `serve`: the metrics already exist (the start-up router serves them while this loads).
     convenience init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
-        // The self-check verifies whichever kernels run, chosen by the library, OPENBLAS_CORETYPE or us.
-        try BLASSelfCheck.run()
+        // The engine checks BLAS (whichever kernels run) before it loads the weights.
         let started = DispatchTime.now().uptimeNanoseconds
-        let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
-        let tokenizer = try Self.loadTokenizer(configuration.tokenizer ?? configuration.model)
-        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
+        let engine = try ScoringEngine(modelDirectory: configuration.model)
+        let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
+        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
                       kernel: kernel, metrics: metrics)
     }
 
-    /// A tokenizer.json or spiece.model file, or a directory holding one.
-    public static func loadTokenizer(_ path: String) throws -> Tokenizer {
-        let url = URL(fileURLWithPath: path)
-        if url.pathExtension == "json" { return try Tokenizer(tokenizerJSON: url) }
-        if url.pathExtension == "model" { return try Tokenizer(sentencePieceModel: url) }
-        return try Tokenizer.load(directory: url)
-    }
-
-    /// With weights and tokenizer already in memory (benchmarks, tests).
-    public convenience init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    /// With the engine and tokenizer already in memory (benchmarks, tests).
+    public convenience init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
         let kernel = KernelReport.current()
-        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer, loadSeconds: loadSeconds,
+        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
                       kernel: kernel, metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
     }
 
-    init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double,
+    init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double,
          kernel: KernelReport, metrics: Metrics) throws {
         self.configuration = configuration
-        self.weights = weights
+        self.engine = engine
         self.kernel = kernel
         self.metrics = metrics
-        if tokenizer.vocabularySize > weights.config.vocabSize {
+        if tokenizer.vocabularySize > engine.vocabularySize {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
-                                               reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(weights.config.vocabSize)")
+                                               reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
         }
         pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
         var limits = configuration.requestLimits
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits
         metrics.modelLoadSeconds.set(loadSeconds)
-        var scorers: [T5Scorer] = []
-        for _ in 0..<configuration.workers { scorers.append(T5Scorer(weights: weights, threads: configuration.threadsPerWorker)) }
-        directScorer = T5Scorer(weights: weights, threads: configuration.threadsPerWorker)
+        let scorers = (0..<configuration.workers).map { _ in engine.makeScorer(threads: configuration.threadsPerWorker) }
+        directScorer = engine.makeScorer(threads: configuration.threadsPerWorker)
         queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, metrics: metrics)
         try warmUp(scorers + [directScorer])
         setReady(true)
@@ -112,7 +102,7 @@ public final class RerankService: @unchecked Sendable {
 
     /// One inference per scorer so the first real request does not pay for
     /// page faults and workspace allocation.
-    private func warmUp(_ scorers: [T5Scorer]) throws {
+    private func warmUp(_ scorers: [any CandidateScorer]) throws {
         let query = RankQuery(context: UserContext(history: [Item(id: "w", title: "warm up")]),
                               candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
         for scorer in scorers { _ = try pipeline.run(query, scorer: scorer) }
@@ -164,15 +154,11 @@ public final class RerankService: @unchecked Sendable {
     }
 
     private func info() -> [String: Any] {
-        let c = weights.config
+        var model = engine.modelFields
+        model["path"] = URL(fileURLWithPath: configuration.model).lastPathComponent
         return [
             "service": "instructrec", "version": Self.version,
-            "model": [
-                "path": URL(fileURLWithPath: configuration.model).lastPathComponent,
-                "d_model": c.dModel, "d_ff": c.dFF, "d_kv": c.dKV, "num_heads": c.numHeads,
-                "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
-                "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings,
-            ],
+            "model": model,
             "tokenizer": URL(fileURLWithPath: builder.tokenizer.source).lastPathComponent,
             "templates": builder.templates.templates.keys.sorted(),
             "limits": [
