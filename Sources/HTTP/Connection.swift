@@ -124,6 +124,8 @@ final class Connection: @unchecked Sendable {
     /// A handler's answer, from any thread.
     private func responseArrived(_ response: HTTPResponse, sequence: Int) {
         let deliver: @Sendable () -> Void = { [self] in
+            // Closed: the answer is late and the server (unowned) may be gone.
+            guard !closed else { return }
             // A response that races the server's shutdown already says Connection: close.
             if server.isShuttingDown { perform(machine.shutdownBegan(now: Connection.now())) }
             perform(machine.responseReady(response, sequence: sequence, now: Connection.now()))
