@@ -142,9 +142,10 @@ final class Connection: @unchecked Sendable {
     /// answers inline, the socket taking a write) queue their actions behind
     /// these instead of recursing.
     private func perform(_ actions: [Action]) {
-        pending.append(contentsOf: actions)
-        guard !performing else { return }
+        guard !performing else { pending.append(contentsOf: actions); return }
         performing = true
+        // These first (the common case: nothing else is raised), then whatever they raised, in order.
+        for action in actions where !closed { carryOut(action) }
         var next = 0
         while next < pending.count && !closed {
             let action = pending[next]
