@@ -61,7 +61,7 @@ PARSER_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swi
 FUZZ_SOURCES_parser     := $(PARSER_SOURCES) Fuzz/RequestParserFuzz.swift
 FUZZ_SOURCES_connection := $(PARSER_SOURCES) Sources/HTTP/ConnectionStateMachine.swift Sources/HTTP/HTTPResponse.swift \
                   Sources/HTTP/ResponseEncoder.swift Sources/HTTP/Gzip.swift Sources/HTTP/HTTPServerConfiguration.swift \
-                  Sources/HTTP/RequestID.swift Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
+                  Sources/HTTP/RequestID.swift Sources/Randomness/SplitMix64.swift Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
                   Sources/HTTP/RequestDispatcher.swift Sources/HTTP/ContentDecoding.swift Sources/HTTP/Router.swift \
                   Sources/HTTP/Responder.swift Fuzz/ConnectionStateMachineFuzz.swift
 FUZZ_RUN := $(if $(filter both,$(FUZZ_TARGET)),parser connection,$(FUZZ_TARGET))
