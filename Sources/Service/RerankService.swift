@@ -42,7 +42,7 @@ public final class RerankService: @unchecked Sendable {
         // The self-check verifies whichever kernels run, chosen by the library, OPENBLAS_CORETYPE or us.
         try BLASSelfCheck.run()
         let started = DispatchTime.now().uptimeNanoseconds
-        let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
+        let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model), dtype: configuration.weightsDType)
         let tokenizer = try Self.loadTokenizer(configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
