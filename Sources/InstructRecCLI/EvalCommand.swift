@@ -103,7 +103,7 @@ struct EvalCommand: ParsableCommand {
             if let templates { overrides["templates"] = templates }
             let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
                                                               environment: ProcessInfo.processInfo.environment, overrides: overrides)
-            let weights = try T5Weights(directory: URL(fileURLWithPath: model))
+            let weights = try T5Weights(directory: URL(fileURLWithPath: model), dtype: configuration.weightsDType)
             let pipeline = try RankPipeline(configuration: configuration, tokenizer: try RerankService.loadTokenizer(tokenizer ?? model))
             let scorer = T5Scorer(weights: weights, threads: threads)
             let (template, reduction) = (template, reduction)
