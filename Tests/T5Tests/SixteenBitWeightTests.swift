@@ -50,8 +50,9 @@ final class SixteenBitWeightTests: XCTestCase {
             GEMM.linear(x.data, rows: m, weight: widened, into: fromWidened.data, threads: 2, scratch: scratch)
             var worst: Float = 0
             for i in 0..<(m * n) { worst = max(worst, abs(fromKept[i] - fromWidened[i])) }
-            // sgemm may block the two differently; |y| is about sqrt(k)/3 ≈ 11, so this is a few ulps.
-            XCTAssertLessThanOrEqual(worst, 1e-5, "\(element)")
+            // sgemm's kernels sum differently for different n, so the two round differently: 1e-4 is
+            // under 1e-6 of Σ|x·w| (k × 1/4 ≈ 275), a few float32 roundings; a wrong slice is off by ~10.
+            XCTAssertLessThanOrEqual(worst, 1e-4, "\(element)")
         }
     }
 
