@@ -98,25 +98,20 @@ struct BenchCommand: ParsableCommand {
         return try T5Config(contentsOf: URL(fileURLWithPath: name))
     }
 
-    struct CeilingShape { let a: Tensor, b: Tensor, c: Tensor, m: Int, n: Int, k: Int }
-
-    func ceilingShapes(config c: T5Config, candidates: Int) -> [CeilingShape] {
+    func ceilingShapes(config c: T5Config, candidates: Int) -> [GEMM.Benchmark] {
         let ffRows = c.isGatedActivation ? 2 * c.dFF : c.dFF
         return [(instructionTokens, ffRows, c.dModel), (candidates * (titleTokens + 1), c.vocabSize, c.dModel)].map { m, n, k in
-            let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k])
-            for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
-            for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
-            return CeilingShape(a: a, b: b, c: Tensor(shape: [m, n]), m: m, n: n, k: k)
+            GEMM.Benchmark(m: m, n: n, k: k)
         }
     }
 
     /// The sgemm ceiling now: best GFLOP/s of one run of each shape, OpenBLAS on `threads` threads.
-    func ceilingNow(_ shapes: [CeilingShape]) -> Double {
+    func ceilingNow(_ shapes: [GEMM.Benchmark]) -> Double {
         GEMM.setThreads(threads)
         defer { GEMM.setThreads(1) }   // the scorer runs OpenBLAS single-threaded inside its own threads
         return shapes.map { s in
-            let seconds = measure(repeats: 1) { GEMM.benchmarkMultiply(m: s.m, n: s.n, k: s.k, a: s.a, b: s.b, c: s.c) }[0]
-            return 2 * Double(s.m) * Double(s.n) * Double(s.k) / seconds / 1e9
+            let seconds = measure(repeats: 1) { s.run() }[0]
+            return s.flops / seconds / 1e9
         }.max() ?? .nan
     }
 
@@ -127,11 +122,9 @@ struct BenchCommand: ParsableCommand {
         let shapes = [(instructionTokens, ffRows, c.dModel), (candidates * (titleTokens + 1), c.vocabSize, c.dModel)]
         var best = 0.0
         for (m, n, k) in shapes {
-            let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), out = Tensor(shape: [m, n])
-            for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
-            for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
-            let times = measure(repeats: 7) { GEMM.benchmarkMultiply(m: m, n: n, k: k, a: a, b: b, c: out) }
-            let gflops = 2 * Double(m) * Double(n) * Double(k) / median(times) / 1e9
+            let product = GEMM.Benchmark(m: m, n: n, k: k)
+            let times = measure(repeats: 7) { product.run() }
+            let gflops = product.flops / median(times) / 1e9
             best = max(best, gflops)
             print(String(format: "  sgemm %5dx%5dx%5d (MxNxK): %7.1f GFLOP/s", m, n, k, gflops))
         }

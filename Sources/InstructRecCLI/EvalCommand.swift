@@ -103,7 +103,7 @@ struct EvalCommand: ParsableCommand {
             if let templates { overrides["templates"] = templates }
             let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
                                                               environment: ProcessInfo.processInfo.environment, overrides: overrides)
-            let engine = try ScoringEngine(modelDirectory: model)
+            let engine = try ScoringEngine(modelDirectory: model, weightsDType: configuration.weightsDType)
             let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: tokenizer ?? model))
             let scorer = engine.makeScorer(threads: threads)
             let (template, reduction) = (template, reduction)

@@ -41,7 +41,7 @@ public final class RerankService: @unchecked Sendable {
     convenience init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
         // The engine checks BLAS (whichever kernels run) before it loads the weights.
         let started = DispatchTime.now().uptimeNanoseconds
-        let engine = try ScoringEngine(modelDirectory: configuration.model)
+        let engine = try ScoringEngine(modelDirectory: configuration.model, weightsDType: configuration.weightsDType)
         let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,

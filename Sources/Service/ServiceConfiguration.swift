@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import InstructRec
+import T5Scoring
 
 /// Every setting of `instructrec serve`, `score` and `eval`, in layers (later wins):
 /// built-in defaults < the model directory (`instructrec.json` with model-bound
@@ -35,6 +36,9 @@ public struct ServiceConfiguration: Sendable {
     public var shutdownDeadlineSeconds = 30.0
     public var idleTimeoutSeconds = 75.0
     public var logRequests = true
+    /// `auto`: BF16/F16 weight matrices stay 16-bit in memory (half the RAM), widened per slice
+    /// inside each product; `f32`: widen them all at load (the old behaviour). F32 checkpoints are F32 either way.
+    public var weightsDType = WeightsDType.auto
 
     /// setting -> where its value came from: "default", "<model>/instructrec.json",
     /// "<model>/templates.json", the config file's path, "INSTRUCTREC_<KEY>" or "flag"
@@ -85,7 +89,7 @@ public struct ServiceConfiguration: Sendable {
         "host", "port", "model", "tokenizer", "templates", "workers", "threads_per_worker", "queue_capacity",
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
-        "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests",
+        "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
     ]
 
     /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
@@ -273,6 +277,11 @@ public struct ServiceConfiguration: Sendable {
                 throw Invalid(setting: key, reason: "must be true or false, got '\(raw ?? "null")'")
             }
             logRequests = raw.lowercased() == "true" || raw == "1"
+        case "weights_dtype":
+            guard let raw, let value = WeightsDType(rawValue: raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be one of \(WeightsDType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
+            }
+            weightsDType = value
         default: throw Invalid(setting: key, reason: "unknown setting")
         }
     }

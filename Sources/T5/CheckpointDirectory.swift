@@ -68,30 +68,45 @@ final class CheckpointDirectory: @unchecked Sendable {
             : "\(directory.path)/{\(names.joined(separator: ","))}"
     }
 
-    /// Loads `name` as F32, checking that its shape is `expected`.
-    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+    /// Where `name` is and its element type, after checking that its shape is `expected`.
+    private func locate(_ name: String, shape expected: [Int]) throws -> (SafeTensorsFile, TensorEntry, TensorDType) {
         guard let shardName = location[name], let shard = shards[shardName], let entry = shard.entries[name] else {
             throw T5Error.missingTensor(file: describedFiles, tensor: name)
         }
-        guard TensorDType(rawValue: entry.dtypeName) != nil else {
+        guard let dtype = TensorDType(rawValue: entry.dtypeName) else {
             throw T5Error.unsupportedDType(file: shard.path, tensor: name, dtype: entry.dtypeName)
         }
         guard entry.shape == expected else {
             throw T5Error.shapeMismatch(file: shard.path, tensor: name, expected: expected, found: entry.shape)
         }
+        return (shard, entry, dtype)
+    }
+
+    /// Loads `name` as F32, checking that its shape is `expected` (norms, relative biases).
+    func tensor(_ name: String, shape expected: [Int]) throws -> Tensor {
+        let (shard, entry, _) = try locate(name, shape: expected)
         let tensor = Tensor(shape: expected, zeroed: false)
-        try shard.read(entry, into: tensor.data)
+        try shard.read(entry, widened: true, into: tensor.data)
         return tensor
     }
 
-    /// Loads several tensors of the same trailing shape stacked along rows, e.g.
-    /// q, k, v into one [3*inner, d_model] matrix for a single fused GEMM.
-    func stacked(_ names: [String], rowShape: [Int]) throws -> Tensor {
+    /// Loads tensors of the same [rows, columns] shape stacked along rows into
+    /// one matrix, e.g. q, k, v into [3*inner, d_model] for a single fused
+    /// GEMM (one name: the tensor itself).
+    ///
+    /// With `.auto` a matrix whose parts are all BF16 (or all F16) stays in
+    /// that type; anything else, and every matrix with `.f32`, is widened to F32 here.
+    func matrix(_ names: [String], rowShape: [Int], dtype choice: WeightsDType) throws -> WeightMatrix {
         let rows = rowShape[0], columns = rowShape[1]
-        let result = Tensor(shape: [rows * names.count, columns], zeroed: false)
-        for (i, name) in names.enumerated() {
-            let part = try tensor(name, shape: rowShape)
-            (result.data + i * rows * columns).update(from: part.data, count: rows * columns)
+        let parts = try names.map { try locate($0, shape: rowShape) }
+        var element = TensorDType.f32
+        if choice == .auto, let first = parts.first?.2, first != .f32, parts.allSatisfy({ $0.2 == first }) {
+            element = first
+        }
+        let result = WeightMatrix(rows: rows * names.count, columns: columns, element: element)
+        let partBytes = rows * columns * element.byteWidth
+        for (i, (shard, entry, _)) in parts.enumerated() {
+            try shard.read(entry, widened: element == .f32, into: result.bytes + i * partBytes)
         }
         return result
     }

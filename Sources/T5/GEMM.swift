@@ -1,7 +1,7 @@
 import COpenBLAS
 
 /// The one place that touches BLAS. Everything else in the engine multiplies
-/// matrices through `GEMM.multiply`.
+/// matrices through `GEMM.multiply` and `GEMM.linear`.
 public enum GEMM {
     /// C[M,N] = alpha * A[M,K] · op(B) + beta * C, all row-major.
     /// `bTransposed` means B is stored [N,K] (an `nn.Linear` weight) and used as B^T.
@@ -30,30 +30,86 @@ public enum GEMM {
     /// every thread pack all of W, and splitting W's rows (output columns)
     /// makes every thread pack all of x. Packing the smaller one twice is
     /// cheaper (lm_head: W is 32128 rows against a few hundred of x).
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor,
-                       into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1) {
+    ///
+    /// A 16-bit W is always split along its rows, so each thread widens only
+    /// its own share, slice by slice, into its row of `scratch`
+    /// ([threads, WeightMatrix.scratchFloats], `Workspace.weightSlices`).
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix,
+                       into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1,
+                       scratch: Tensor) {
         let n = weight.rows, k = weight.columns
         let beta: Float = accumulate ? 1 : 0
         let work = Double(rows) * Double(n) * Double(k)
         let parts = work < 2e6 ? 1 : threads
+        guard let w = weight.float32 else {
+            Parallel.forEach(n, threads: parts) { range, worker in
+                linear(x, rows: rows, weight: weight, weightRows: range, into: y + range.lowerBound, ldy: n,
+                       beta: beta, scratch: scratch.data + worker * scratch.columns)
+            }
+            return
+        }
         if rows >= n {
             Parallel.forEach(rows, threads: parts) { range, _ in
                 multiply(m: range.count, n: n, k: k, a: x + range.lowerBound * k, lda: k,
-                         b: weight.data, ldb: k, bTransposed: true,
+                         b: w, ldb: k, bTransposed: true,
                          c: y + range.lowerBound * n, ldc: n, beta: beta)
             }
         } else {
             Parallel.forEach(n, threads: parts) { range, _ in
                 multiply(m: rows, n: range.count, k: k, a: x, lda: k,
-                         b: weight.data + range.lowerBound * k, ldb: k, bTransposed: true,
+                         b: w + range.lowerBound * k, ldb: k, bTransposed: true,
                          c: y + range.lowerBound, ldc: n, beta: beta)
             }
         }
     }
 
-    /// Public entry for benchmarks: C[M,N] = A[M,K] · B[N,K]^T.
-    public static func benchmarkMultiply(m: Int, n: Int, k: Int, a: Tensor, b: Tensor, c: Tensor) {
-        multiply(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, bTransposed: true, c: c.data, ldc: n)
+    /// y[M, weightRows.count] (rows `ldy` apart) = x[M, in] · W[weightRows, :]^T + beta · y,
+    /// on the calling thread. A 16-bit W is widened `WeightMatrix.sliceRows`
+    /// rows at a time into `scratch` (at least `WeightMatrix.scratchFloats`
+    /// floats, private to this thread) and each slice is one sgemm.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, weightRows: Range<Int>,
+                       into y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float = 0,
+                       scratch: UnsafeMutablePointer<Float>) {
+        let k = weight.columns
+        if let w = weight.float32 {
+            multiply(m: rows, n: weightRows.count, k: k, a: x, lda: k, b: w + weightRows.lowerBound * k, ldb: k,
+                     bTransposed: true, c: y, ldc: ldy, beta: beta)
+            return
+        }
+        let sliceRows = WeightMatrix.sliceRows(columns: k)
+        var first = weightRows.lowerBound
+        while first < weightRows.upperBound {
+            let slice = first..<min(first + sliceRows, weightRows.upperBound)
+            weight.widen(rows: slice, into: scratch)          // scratch: [slice.count, k]
+            multiply(m: rows, n: slice.count, k: k, a: x, lda: k, b: scratch, ldb: k, bTransposed: true,
+                     c: y + (first - weightRows.lowerBound), ldc: ldy, beta: beta)
+            first = slice.upperBound
+        }
+    }
+
+    /// Operands of one sgemm C[M,N] = A[M,K] · B[N,K]^T with fixed contents,
+    /// for measuring the sgemm ceiling (`instructrec bench`).
+    public final class Benchmark: @unchecked Sendable {
+        public let m: Int, n: Int, k: Int
+        private let a: Tensor, b: Tensor, c: Tensor   // [M, K], [N, K], [M, N]
+
+        public init(m: Int, n: Int, k: Int) {
+            self.m = m
+            self.n = n
+            self.k = k
+            a = Tensor(shape: [m, k], zeroed: false)
+            b = Tensor(shape: [n, k], zeroed: false)
+            c = Tensor(shape: [m, n])
+            for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.01 }
+            for i in 0..<b.count { b.data[i] = Float(i % 5) * 0.01 }
+        }
+
+        /// 2·M·N·K
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+        public func run() {
+            multiply(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, bTransposed: true, c: c.data, ldc: n)
+        }
     }
 
     /// Threads OpenBLAS uses for each product.

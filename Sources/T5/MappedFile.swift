@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// A read-only memory mapping of a whole file. Tensors are converted straight
-/// from the mapping into our F32 buffers, so the file is read once, lazily,
-/// by the kernel, and never copied into a `Data` first.
+/// A read-only memory mapping of a whole file. Tensors are copied straight
+/// from the mapping into our buffers, so the file is read once, lazily, by
+/// the kernel, and never copied into a `Data` first.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let bytes: UnsafeRawBufferPointer
@@ -35,5 +35,17 @@ final class MappedFile: @unchecked Sendable {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
+    }
+
+    /// Drops the whole pages inside `range` from this process's resident set
+    /// once their bytes were copied out. The mapping is read-only and the
+    /// pages clean, so a later read of them (a neighbouring tensor sharing an
+    /// edge page is never dropped) would fault them back in from the page cache.
+    func release(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (range.lowerBound + page - 1) / page * page, last = range.upperBound / page * page
+        guard last > first else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
     }
 }

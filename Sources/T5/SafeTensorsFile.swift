@@ -1,19 +1,5 @@
 import Foundation
 
-/// Element types a safetensors tensor may have; we load the float ones.
-public enum TensorDType: String, Sendable {
-    case f32 = "F32"
-    case bf16 = "BF16"
-    case f16 = "F16"
-
-    var byteWidth: Int {
-        switch self {
-        case .f32: return 4
-        case .bf16, .f16: return 2
-        }
-    }
-}
-
 /// One tensor's entry in a safetensors header.
 struct TensorEntry: Sendable {
     let name: String
@@ -88,29 +74,23 @@ final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Copies (and widens to F32) the tensor `name` into `destination`, which
-    /// must hold exactly its element count.
-    func read(_ entry: TensorEntry, into destination: UnsafeMutablePointer<Float>) throws {
+    /// Copies the tensor into `destination`: widened to F32 (`widened`), or
+    /// its bytes as stored. `destination` must hold exactly its elements.
+    /// The file pages it came from are dropped from this process afterwards,
+    /// so a loaded model does not keep both the file and its copy resident.
+    func read(_ entry: TensorEntry, widened: Bool, into destination: UnsafeMutableRawPointer) throws {
         guard let dtype = TensorDType(rawValue: entry.dtypeName) else {
             throw T5Error.unsupportedDType(file: path, tensor: entry.name, dtype: entry.dtypeName)
         }
         let count = (entry.end - entry.begin) / dtype.byteWidth
         guard let base = mapping.bytes.baseAddress else { return }
         let source = base + dataStart + entry.begin
-        switch dtype {
-        case .f32:
-            // safetensors does not promise alignment, so copy bytes, not floats.
-            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
-        case .bf16:
-            for i in 0..<count {
-                let bits = UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16
-                destination[i] = Float(bitPattern: bits)
-            }
-        case .f16:
-            for i in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                destination[i] = Float(Float16(bitPattern: bits))
-            }
+        if widened {
+            dtype.widen(source, count: count, into: destination.assumingMemoryBound(to: Float.self))
+        } else {
+            // safetensors does not promise alignment, so copy bytes, not elements.
+            destination.copyMemory(from: source, byteCount: count * dtype.byteWidth)
         }
+        mapping.release((dataStart + entry.begin)..<(dataStart + entry.end))
     }
 }

@@ -8,28 +8,31 @@ import Foundation
 ///   scaled by d_model^-0.5 before the shared lm_head).
 /// - T5 v1.1 / Flan-T5: `"gated-gelu"` (gelu_new), untied `lm_head`.
 public struct T5Config: Equatable, Sendable {
-    public var dModel: Int
-    public var dKV: Int
-    public var dFF: Int
-    public var numLayers: Int
-    public var numDecoderLayers: Int
-    public var numHeads: Int
-    public var vocabSize: Int
-    public var feedForwardProj: String
-    public var denseActivation: Activation
-    public var isGatedActivation: Bool
-    public var tieWordEmbeddings: Bool
+    public let dModel: Int
+    public let dKV: Int
+    public let dFF: Int
+    public let numLayers: Int
+    public let numDecoderLayers: Int
+    public let numHeads: Int
+    public let vocabSize: Int
+    /// "ACT" or "gated-ACT" as config.json spells it; the activation and
+    /// gating below are derived from it and only from it.
+    public let feedForwardProj: String
+    private let feedForward: FeedForward
+    public let tieWordEmbeddings: Bool
     /// Scale the decoder output by d_model^-0.5 before lm_head (T5 v1.0).
     /// transformers 4 derives it from tie_word_embeddings; transformers 5 saves
     /// it as `scale_decoder_outputs` and always writes tie_word_embeddings=true.
-    public var scaleDecoderOutputs: Bool
-    public var relativeAttentionNumBuckets: Int
-    public var relativeAttentionMaxDistance: Int
-    public var layerNormEpsilon: Float
-    public var decoderStartTokenID: Int32
-    public var eosTokenID: Int32
-    public var padTokenID: Int32
+    public let scaleDecoderOutputs: Bool
+    public let relativeAttentionNumBuckets: Int
+    public let relativeAttentionMaxDistance: Int
+    public let layerNormEpsilon: Float
+    public let decoderStartTokenID: Int32
+    public let eosTokenID: Int32
+    public let padTokenID: Int32
 
+    public var denseActivation: Activation { feedForward.activation }
+    public var isGatedActivation: Bool { feedForward.gated }
     /// inner dimension of attention: num_heads * d_kv (need not equal d_model)
     public var innerDim: Int { numHeads * dKV }
 
@@ -48,8 +51,7 @@ public struct T5Config: Equatable, Sendable {
         self.vocabSize = vocabSize
         self.feedForwardProj = feedForwardProj
         let parsed = try T5Config.parseFeedForward(feedForwardProj, file: "<built-in>")
-        self.denseActivation = parsed.activation
-        self.isGatedActivation = parsed.gated
+        self.feedForward = parsed
         self.tieWordEmbeddings = tieWordEmbeddings ?? !parsed.gated
         self.scaleDecoderOutputs = self.tieWordEmbeddings
         self.relativeAttentionNumBuckets = relativeAttentionNumBuckets
@@ -106,8 +108,7 @@ public struct T5Config: Equatable, Sendable {
             throw T5Error.config(file: file, key: "is_gated_act",
                                  reason: "\(statedGated) contradicts feed_forward_proj '\(feedForwardProj)'")
         }
-        denseActivation = parsed.activation
-        isGatedActivation = parsed.gated
+        feedForward = parsed
         tieWordEmbeddings = try reader.optionalBool("tie_word_embeddings") ?? true
         scaleDecoderOutputs = try reader.optionalBool("scale_decoder_outputs") ?? tieWordEmbeddings
         relativeAttentionNumBuckets = try reader.int("relative_attention_num_buckets", default: 32)
@@ -148,15 +149,21 @@ public struct T5Config: Equatable, Sendable {
     }
 
     /// `feed_forward_proj` is "ACT" or "gated-ACT"; "gated-gelu" means gelu_new (HF's rule).
-    static func parseFeedForward(_ value: String, file: String) throws -> (activation: Activation, gated: Bool) {
+    static func parseFeedForward(_ value: String, file: String) throws -> FeedForward {
         let parts = value.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
         let gated = parts.count == 2 && parts[0] == "gated"
         guard parts.count == 1 || gated, let last = parts.last, let act = Activation(hfName: last) else {
             throw T5Error.config(file: file, key: "feed_forward_proj",
                                  reason: "'\(value)' is not a valid activation (use ACT or gated-ACT, e.g. relu, gated-gelu)")
         }
-        if value == "gated-gelu" { return (.geluTanh, true) }
-        return (act, gated)
+        if value == "gated-gelu" { return FeedForward(activation: .geluTanh, gated: true) }
+        return FeedForward(activation: act, gated: gated)
+    }
+
+    /// What `feed_forward_proj` means: the activation, and whether wi is split into a gated pair.
+    struct FeedForward: Equatable, Sendable {
+        let activation: Activation
+        let gated: Bool
     }
 }
 

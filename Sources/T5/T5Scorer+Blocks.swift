@@ -1,20 +1,21 @@
 /// The pieces both stacks share: the normalised feed-forward sub-layer and one
 /// attention head over strided Q/K/V slices.
 extension T5Scorer {
-    /// hidden[rows, d_model] += FFN(RMSNorm(hidden)); `ffn` [rows, ffRows] and
-    /// `activated` [rows, d_ff] are scratch.
-    func feedForward(hidden: Tensor, rows: Int, norm: Tensor, wi: Tensor, wo: Tensor,
-                     normed: Tensor, ffn: Tensor, activated: Tensor) {
+    /// hidden[rows, d_model] += FFN(RMSNorm(hidden)); `ffn` [rows, ffRows],
+    /// `activated` [rows, d_ff] and `slices` (`Workspace.weightSlices`) are scratch.
+    func feedForward(hidden: Tensor, rows: Int, norm: Tensor, wi: WeightMatrix, wo: WeightMatrix,
+                     normed: Tensor, ffn: Tensor, activated: Tensor, slices: Tensor) {
         let c = weights.config
         rmsNorm(hidden, rows: rows, weight: norm, into: normed)
-        GEMM.linear(normed.data, rows: rows, weight: wi, into: ffn.data, threads: threads)
+        GEMM.linear(normed.data, rows: rows, weight: wi, into: ffn.data, threads: threads, scratch: slices)
         let ffRows = wi.rows
         Parallel.forEach(rows, threads: threads) { range, _ in
             VectorMath.activate(ffn.data + range.lowerBound * ffRows, rows: range.count, ff: c.dFF,
                                 activation: c.denseActivation, gated: c.isGatedActivation,
                                 into: activated.data + range.lowerBound * c.dFF)
         }
-        GEMM.linear(activated.data, rows: rows, weight: wo, into: hidden.data, accumulate: true, threads: threads)
+        GEMM.linear(activated.data, rows: rows, weight: wo, into: hidden.data, accumulate: true, threads: threads,
+                    scratch: slices)
     }
 
     /// out = RMSNorm(x) over `rows` rows, split across threads.

@@ -12,11 +12,12 @@ extension T5Scorer {
 
         // Cross-attention K and V of every layer in one GEMM: [L, layers*2*inner].
         // Computed once per request and shared by all candidates.
-        GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data, threads: threads)
+        GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data, threads: threads,
+                    scratch: w.weightSlices)
 
         let hidden = w.decoderHidden                  // [N, d_model]
         for (row, id) in tree.inputs.enumerated() {
-            (hidden.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
+            weights.embedding.widen(rows: Int(id)..<(Int(id) + 1), into: hidden.data + row * d)
         }
         // Causal bias by relative position r = k - q in [-(T-1), T-1]; r > 0 is masked.
         let T = tree.longest, biasWidth = 2 * T - 1
@@ -37,7 +38,8 @@ extension T5Scorer {
             // Causal self-attention: each candidate's owned nodes (consecutive
             // rows, depths ownedDepth…length-1) against its whole path.
             rmsNorm(hidden, rows: N, weight: layer.selfNorm, into: w.decoderNormed)
-            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data, threads: threads)
+            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data, threads: threads,
+                        scratch: w.weightSlices)
             let qkv = w.decoderQKV.data, ld = 3 * inner
             Parallel.forEach(owners.count, threads: threads) { range, worker in
                 for index in range {
@@ -67,11 +69,12 @@ extension T5Scorer {
                 }
             }
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.selfOut, into: hidden.data,
-                        accumulate: true, threads: threads)
+                        accumulate: true, threads: threads, scratch: w.weightSlices)
 
             // Cross-attention: all N rows against the shared encoder K/V, one GEMM per head.
             rmsNorm(hidden, rows: N, weight: layer.crossNorm, into: w.decoderNormed)
-            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data, threads: threads)
+            GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data, threads: threads,
+                        scratch: w.weightSlices)
             let kv = w.crossKV.data + l * 2 * inner
             Parallel.forEach(heads, threads: threads) { range, worker in
                 for h in range {
@@ -85,10 +88,11 @@ extension T5Scorer {
                 }
             }
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.crossOut, into: hidden.data,
-                        accumulate: true, threads: threads)
+                        accumulate: true, threads: threads, scratch: w.weightSlices)
 
             feedForward(hidden: hidden, rows: N, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
-                        normed: w.decoderNormed, ffn: w.decoderFFN, activated: w.decoderActivated)
+                        normed: w.decoderNormed, ffn: w.decoderFFN, activated: w.decoderActivated,
+                        slices: w.weightSlices)
         }
         rmsNorm(hidden, rows: N, weight: weights.decoderFinalNorm, into: w.decoderNormed)
         if c.scaleDecoderOutputs {
@@ -125,9 +129,9 @@ extension T5Scorer {
                     for r in 0..<rows { maxima[r] = -.infinity; sums[r] = 0 }
                     for t in range {
                         let column = t * tileColumns, columns = min(tileColumns, vocab - column)
-                        GEMM.multiply(m: rows, n: columns, k: d, a: w.decoderNormed.data + start * d, lda: d,
-                                      b: weights.lmHead.data + column * d, ldb: d, bTransposed: true,
-                                      c: tile, ldc: columns)
+                        GEMM.linear(w.decoderNormed.data + start * d, rows: rows, weight: weights.lmHead,
+                                    weightRows: column..<(column + columns), into: tile, ldy: columns,
+                                    scratch: w.weightSlices.data + worker * w.weightSlices.columns)
                         for r in 0..<rows {
                             let row = tile + r * columns
                             VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[r], sum: &sums[r])

@@ -6,7 +6,7 @@ extension T5Scorer {
         let L = ids.count, d = c.dModel, inner = c.innerDim, heads = c.numHeads
         let hidden = w.encoderHidden                 // [L, d_model]
         for (row, id) in ids.enumerated() {
-            (hidden.data + row * d).update(from: weights.embedding.data + Int(id) * d, count: d)
+            weights.embedding.widen(rows: Int(id)..<(Int(id) + 1), into: hidden.data + row * d)
         }
         // bias[h, r + L - 1] for relative position r = k - q in [-(L-1), L-1], bidirectional buckets
         let biasWidth = 2 * L - 1
@@ -20,7 +20,8 @@ extension T5Scorer {
         }
         for layer in weights.encoderLayers {
             rmsNorm(hidden, rows: L, weight: layer.attentionNorm, into: w.encoderNormed)
-            GEMM.linear(w.encoderNormed.data, rows: L, weight: layer.qkv, into: w.encoderQKV.data, threads: threads)
+            GEMM.linear(w.encoderNormed.data, rows: L, weight: layer.qkv, into: w.encoderQKV.data, threads: threads,
+                        scratch: w.weightSlices)
             let qkv = w.encoderQKV.data, ld = 3 * inner
             Parallel.forEach(heads, threads: threads) { range, worker in
                 for h in range {
@@ -34,9 +35,10 @@ extension T5Scorer {
                 }
             }
             GEMM.linear(w.encoderContext.data, rows: L, weight: layer.attentionOut, into: hidden.data,
-                        accumulate: true, threads: threads)
+                        accumulate: true, threads: threads, scratch: w.weightSlices)
             feedForward(hidden: hidden, rows: L, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
-                        normed: w.encoderNormed, ffn: w.encoderFFN, activated: w.encoderActivated)
+                        normed: w.encoderNormed, ffn: w.encoderFFN, activated: w.encoderActivated,
+                        slices: w.weightSlices)
         }
         rmsNorm(hidden, rows: L, weight: weights.encoderFinalNorm, into: w.encoderNormed)
     }

@@ -103,7 +103,8 @@ public final class T5Scorer: @unchecked Sendable {
         runEncoder(instruction, workspace: w)
         runDecoder(batch, encoderRows: instruction.count, workspace: w)
         let full = Tensor(shape: [batch.rows, c.vocabSize])  // [N, vocab], one row per tree node
-        GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data, threads: threads)
+        GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data, threads: threads,
+                    scratch: w.weightSlices)
         return zip(batch.offsets, batch.lengths).map { offset, length in
             var rows: [Float] = []
             rows.reserveCapacity(length * c.vocabSize)

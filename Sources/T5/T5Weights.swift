@@ -4,44 +4,66 @@ import Randomness
 /// One encoder block. Matrices are HF `nn.Linear` weights, [out, in] row-major,
 /// applied as y = x W^T.
 struct EncoderLayerWeights: @unchecked Sendable {
-    let attentionNorm: Tensor   // [d_model]
-    let qkv: Tensor             // [3*inner, d_model]  (q rows, then k, then v)
-    let attentionOut: Tensor    // [d_model, inner]
-    let ffnNorm: Tensor         // [d_model]
-    let ffnIn: Tensor           // [d_ff, d_model], or [2*d_ff, d_model] gated (wi_0 rows, then wi_1)
-    let ffnOut: Tensor          // [d_model, d_ff]
+    let attentionNorm: Tensor       // [d_model]
+    let qkv: WeightMatrix           // [3*inner, d_model]  (q rows, then k, then v)
+    let attentionOut: WeightMatrix  // [d_model, inner]
+    let ffnNorm: Tensor             // [d_model]
+    let ffnIn: WeightMatrix         // [d_ff, d_model], or [2*d_ff, d_model] gated (wi_0 rows, then wi_1)
+    let ffnOut: WeightMatrix        // [d_model, d_ff]
 }
 
 /// One decoder block. Cross-attention K/V weights live in
 /// `T5Weights.crossKV` for all layers at once (one GEMM per request).
 struct DecoderLayerWeights: @unchecked Sendable {
-    let selfNorm: Tensor        // [d_model]
-    let selfQKV: Tensor         // [3*inner, d_model]
-    let selfOut: Tensor         // [d_model, inner]
-    let crossNorm: Tensor       // [d_model]
-    let crossQ: Tensor          // [inner, d_model]
-    let crossOut: Tensor        // [d_model, inner]
-    let ffnNorm: Tensor         // [d_model]
-    let ffnIn: Tensor           // [d_ff or 2*d_ff, d_model]
-    let ffnOut: Tensor          // [d_model, d_ff]
+    let selfNorm: Tensor            // [d_model]
+    let selfQKV: WeightMatrix       // [3*inner, d_model]
+    let selfOut: WeightMatrix       // [d_model, inner]
+    let crossNorm: Tensor           // [d_model]
+    let crossQ: WeightMatrix        // [inner, d_model]
+    let crossOut: WeightMatrix      // [d_model, inner]
+    let ffnNorm: Tensor             // [d_model]
+    let ffnIn: WeightMatrix         // [d_ff or 2*d_ff, d_model]
+    let ffnOut: WeightMatrix        // [d_model, d_ff]
 }
 
-/// All weights of a T5 encoder-decoder, held as F32 and shared read-only by
-/// every scorer (one copy per process, however many workers).
+/// The element type weight matrices are kept in after loading (the
+/// `weights_dtype` setting). Norms and relative biases are always F32.
+public enum WeightsDType: String, Sendable, CaseIterable {
+    /// the checkpoint's own type: BF16 and F16 stay 16-bit (half the memory)
+    /// and are widened to F32 slice by slice inside each product; F32 stays F32
+    case auto
+    /// widen everything to F32 at load (twice the memory of a 16-bit checkpoint)
+    case f32
+}
+
+/// All weights of a T5 encoder-decoder, shared read-only by every scorer (one
+/// copy per process, however many workers). Matrices are in the checkpoint's
+/// element type or F32 (`WeightsDType`); the small vectors are F32.
 public final class T5Weights: @unchecked Sendable {
     public let config: T5Config
-    let embedding: Tensor               // [vocab, d_model]  (HF `shared`)
-    let lmHead: Tensor                  // [vocab, d_model]  (=== embedding when tied)
+    let embedding: WeightMatrix         // [vocab, d_model]  (HF `shared`)
+    let lmHead: WeightMatrix            // [vocab, d_model]  (=== embedding when tied)
     let encoderRelativeBias: Tensor     // [num_buckets, num_heads]
     let decoderRelativeBias: Tensor     // [num_buckets, num_heads]
     let encoderLayers: [EncoderLayerWeights]
     let encoderFinalNorm: Tensor        // [d_model]
     let decoderLayers: [DecoderLayerWeights]
     let decoderFinalNorm: Tensor        // [d_model]
-    let crossKV: Tensor                 // [num_decoder_layers*2*inner, d_model]  (layer l: k rows, then v rows)
+    let crossKV: WeightMatrix           // [num_decoder_layers*2*inner, d_model]  (layer l: k rows, then v rows)
 
-    /// Loads `config.json` and the safetensors weights of a HF checkpoint directory.
-    public convenience init(directory: URL) throws {
+    /// Bytes held by the weight matrices (the bulk of the model), for start-up logs and measurements.
+    public var matrixBytes: Int {
+        var matrices = [embedding, crossKV] + (lmHead === embedding ? [] : [lmHead])
+        for layer in encoderLayers { matrices += [layer.qkv, layer.attentionOut, layer.ffnIn, layer.ffnOut] }
+        for layer in decoderLayers {
+            matrices += [layer.selfQKV, layer.selfOut, layer.crossQ, layer.crossOut, layer.ffnIn, layer.ffnOut]
+        }
+        return matrices.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// Loads `config.json` and the safetensors weights of a HF checkpoint
+    /// directory, keeping matrices as `dtype` says.
+    public convenience init(directory: URL, dtype: WeightsDType = .auto) throws {
         let configURL = directory.appendingPathComponent("config.json")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -52,24 +74,29 @@ public final class T5Weights: @unchecked Sendable {
         }
         let config = try T5Config(contentsOf: configURL)
         let checkpoint = try CheckpointDirectory(directory: directory)
-        try self.init(config: config, checkpoint: checkpoint)
+        try self.init(config: config, checkpoint: checkpoint, dtype: dtype)
     }
 
-    init(config c: T5Config, checkpoint: CheckpointDirectory) throws {
+    init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType) throws {
         config = c
         let d = c.dModel, inner = c.innerDim, ff = c.dFF
-        let ffRows = c.isGatedActivation ? 2 * ff : ff
-        func ffnIn(_ prefix: String) throws -> Tensor {
+        func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
+            try checkpoint.matrix([name], rowShape: shape, dtype: dtype)
+        }
+        func stacked(_ names: [String], _ rowShape: [Int]) throws -> WeightMatrix {
+            try checkpoint.matrix(names, rowShape: rowShape, dtype: dtype)
+        }
+        func ffnIn(_ prefix: String) throws -> WeightMatrix {
             c.isGatedActivation
-                ? try checkpoint.stacked(["\(prefix).wi_0.weight", "\(prefix).wi_1.weight"], rowShape: [ff, d])
-                : try checkpoint.tensor("\(prefix).wi.weight", shape: [ffRows, d])
+                ? try stacked(["\(prefix).wi_0.weight", "\(prefix).wi_1.weight"], [ff, d])
+                : try matrix("\(prefix).wi.weight", [ff, d])
         }
         // HF saves tied tensors once; `shared.weight` is canonical, the
         // embed_tokens aliases appear in some exports.
         let embeddingName = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
             .first(where: checkpoint.contains) ?? "shared.weight"
-        embedding = try checkpoint.tensor(embeddingName, shape: [c.vocabSize, d])
-        lmHead = c.tieWordEmbeddings ? embedding : try checkpoint.tensor("lm_head.weight", shape: [c.vocabSize, d])
+        embedding = try matrix(embeddingName, [c.vocabSize, d])
+        lmHead = c.tieWordEmbeddings ? embedding : try matrix("lm_head.weight", [c.vocabSize, d])
 
         let bias0 = "layer.0.SelfAttention.relative_attention_bias.weight"
         encoderRelativeBias = try checkpoint.tensor("encoder.block.0.\(bias0)", shape: [c.relativeAttentionNumBuckets, c.numHeads])
@@ -79,11 +106,11 @@ public final class T5Weights: @unchecked Sendable {
             let p = "encoder.block.\(i).layer"
             return EncoderLayerWeights(
                 attentionNorm: try checkpoint.tensor("\(p).0.layer_norm.weight", shape: [d]),
-                qkv: try checkpoint.stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, rowShape: [inner, d]),
-                attentionOut: try checkpoint.tensor("\(p).0.SelfAttention.o.weight", shape: [d, inner]),
+                qkv: try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d]),
+                attentionOut: try matrix("\(p).0.SelfAttention.o.weight", [d, inner]),
                 ffnNorm: try checkpoint.tensor("\(p).1.layer_norm.weight", shape: [d]),
                 ffnIn: try ffnIn("\(p).1.DenseReluDense"),
-                ffnOut: try checkpoint.tensor("\(p).1.DenseReluDense.wo.weight", shape: [d, ff]))
+                ffnOut: try matrix("\(p).1.DenseReluDense.wo.weight", [d, ff]))
         }
         encoderFinalNorm = try checkpoint.tensor("encoder.final_layer_norm.weight", shape: [d])
 
@@ -93,17 +120,17 @@ public final class T5Weights: @unchecked Sendable {
             kvNames += ["\(p).1.EncDecAttention.k.weight", "\(p).1.EncDecAttention.v.weight"]
             return DecoderLayerWeights(
                 selfNorm: try checkpoint.tensor("\(p).0.layer_norm.weight", shape: [d]),
-                selfQKV: try checkpoint.stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, rowShape: [inner, d]),
-                selfOut: try checkpoint.tensor("\(p).0.SelfAttention.o.weight", shape: [d, inner]),
+                selfQKV: try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d]),
+                selfOut: try matrix("\(p).0.SelfAttention.o.weight", [d, inner]),
                 crossNorm: try checkpoint.tensor("\(p).1.layer_norm.weight", shape: [d]),
-                crossQ: try checkpoint.tensor("\(p).1.EncDecAttention.q.weight", shape: [inner, d]),
-                crossOut: try checkpoint.tensor("\(p).1.EncDecAttention.o.weight", shape: [d, inner]),
+                crossQ: try matrix("\(p).1.EncDecAttention.q.weight", [inner, d]),
+                crossOut: try matrix("\(p).1.EncDecAttention.o.weight", [d, inner]),
                 ffnNorm: try checkpoint.tensor("\(p).2.layer_norm.weight", shape: [d]),
                 ffnIn: try ffnIn("\(p).2.DenseReluDense"),
-                ffnOut: try checkpoint.tensor("\(p).2.DenseReluDense.wo.weight", shape: [d, ff]))
+                ffnOut: try matrix("\(p).2.DenseReluDense.wo.weight", [d, ff]))
         }
         decoderFinalNorm = try checkpoint.tensor("decoder.final_layer_norm.weight", shape: [d])
-        crossKV = try checkpoint.stacked(kvNames, rowShape: [inner, d])
+        crossKV = try stacked(kvNames, [inner, d])
     }
 
     /// Random weights for benchmarks: no checkpoint needed, same shapes and
@@ -117,6 +144,12 @@ public final class T5Weights: @unchecked Sendable {
             let t = Tensor(shape: shape, zeroed: false)
             for i in 0..<t.count { t.data[i] = rng.nextNormal() * std }
             return t
+        }
+        func random(_ shape: [Int], std: Float) -> WeightMatrix {
+            let m = WeightMatrix(rows: shape[0], columns: shape[1], element: .f32)
+            let data = m.bytes.bindMemory(to: Float.self, capacity: shape[0] * shape[1])
+            for i in 0..<(shape[0] * shape[1]) { data[i] = rng.nextNormal() * std }
+            return m
         }
         func ones(_ n: Int) -> Tensor {
             let t = Tensor(shape: [n], zeroed: false)

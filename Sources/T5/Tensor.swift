@@ -1,12 +1,13 @@
-/// A row-major F32 buffer that owns its memory. All weights and activations
-/// are `Tensor`s; the shape is carried for checks and for shape comments to
+/// A row-major F32 buffer that owns its memory: activations, scratch, and
+/// the small weights (norms, relative position biases). Weight matrices are
+/// `WeightMatrix`s. The shape is carried for checks and for shape comments to
 /// point at, the arithmetic works on the raw pointer.
-public final class Tensor: @unchecked Sendable {
-    public let shape: [Int]
-    public let count: Int
-    public let data: UnsafeMutablePointer<Float>
+final class Tensor: @unchecked Sendable {
+    let shape: [Int]
+    let count: Int
+    let data: UnsafeMutablePointer<Float>
 
-    public init(shape: [Int], zeroed: Bool = true) {
+    init(shape: [Int], zeroed: Bool = true) {
         self.shape = shape
         count = shape.reduce(1, *)
         // 64-byte alignment keeps the AVX-512 loads in OpenBLAS and in our
@@ -22,7 +23,7 @@ public final class Tensor: @unchecked Sendable {
     var rows: Int { shape.first ?? 1 }
     var columns: Int { shape.count >= 2 ? shape[1] : count }
 
-    public subscript(index: Int) -> Float {
+    subscript(index: Int) -> Float {
         get { data[index] }
         set { data[index] = newValue }
     }

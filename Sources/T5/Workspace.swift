@@ -41,6 +41,9 @@ final class Workspace {
     let logitMax: Tensor        // [threads, 128]  running max of each tile row's logits
     let logitSum: Tensor        // [threads, 128]  running sum of exp(logit - max)
 
+    // Weights
+    let weightSlices: Tensor    // [threads, WeightMatrix.scratchFloats(max(d_model, inner, d_ff))]  a 16-bit weight slice widened to F32
+
     static func capacity(_ n: Int) -> Int {
         var c = 64
         while c < n { c *= 2 }
@@ -80,5 +83,7 @@ final class Workspace {
         logits = Tensor(shape: [threads, Workspace.logitChunkRows, Workspace.logitChunkColumns])
         logitMax = Tensor(shape: [threads, Workspace.logitChunkRows])
         logitSum = Tensor(shape: [threads, Workspace.logitChunkRows])
+        // Not zeroed: untouched (not resident) when the weights are F32.
+        weightSlices = Tensor(shape: [threads, WeightMatrix.scratchFloats(maxColumns: max(d, inner, ff))], zeroed: false)
     }
 }

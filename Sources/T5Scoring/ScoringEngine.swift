@@ -2,6 +2,9 @@ import Foundation
 import InstructRec
 import T5
 
+/// The `weights_dtype` setting's values, named here so the layers above need not import T5.
+public typealias WeightsDType = T5.WeightsDType
+
 /// The engine as the layers above need it, and the only way they reach it:
 /// process set-up (BLAS self-check, OpenBLAS threads), the weights, what
 /// /info says about the model, and scorers that speak `CandidateScorer`.
@@ -12,9 +15,10 @@ public final class ScoringEngine: Sendable {
 
     /// Prepares the process, then loads a Hugging Face checkpoint directory.
     /// Throws `T5Error` naming the file and tensor or key at fault (a start-up error).
-    public convenience init(modelDirectory: String) throws {
+    /// `weightsDType` is the `weights_dtype` setting: `.auto` keeps BF16/F16 matrices 16-bit, `.f32` widens at load.
+    public convenience init(modelDirectory: String, weightsDType: WeightsDType = .auto) throws {
         try Self.prepareProcess()
-        try self.init(prepared: T5Weights(directory: URL(fileURLWithPath: modelDirectory)))
+        try self.init(prepared: T5Weights(directory: URL(fileURLWithPath: modelDirectory), dtype: weightsDType))
     }
 
     /// Weights already in memory (benchmarks on random weights, tests).
@@ -51,11 +55,15 @@ public final class ScoringEngine: Sendable {
     /// Token ids the model embeds: a tokenizer with more would index past the embedding.
     public var vocabularySize: Int { weights.config.vocabSize }
 
+    /// Bytes the weight matrices hold in memory (half for BF16/F16 kept 16-bit), for /info and tests.
+    public var weightBytes: Int { weights.matrixBytes }
+
     /// The architecture, for /info.
     public var modelFields: [String: Any] {
         let c = weights.config
         return ["d_model": c.dModel, "d_ff": c.dFF, "d_kv": c.dKV, "num_heads": c.numHeads,
                 "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
-                "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings]
+                "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings,
+                "weight_matrix_bytes": weights.matrixBytes]
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+@testable import Service
+import T5Scoring
+
+/// `weights_dtype` chooses between keeping 16-bit weights 16-bit (auto) and widening them at load (f32).
+final class WeightsDTypeSettingTests: XCTestCase {
+    func testValuesAreValidatedWithTheSettingNamed() throws {
+        let model = ServiceProcess.modelDirectory, templates = ServiceProcess.templatesFile
+        XCTAssertEqual(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": model, "templates": templates]).weightsDType, .auto)
+        let widened = try ServiceConfiguration.load(file: nil, environment: ["INSTRUCTREC_WEIGHTS_DTYPE": "F32"],
+                                                    overrides: ["model": model, "templates": templates])
+        XCTAssertEqual(widened.weightsDType, .f32)
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:],
+                                                           overrides: ["weights_dtype": "bf16", "model": model])) { error in
+            XCTAssertTrue("\(error)".contains("'weights_dtype'") && "\(error)".contains("auto, f32"), "\(error)")
+        }
+    }
+
+    func testTheServiceLoadsTheModelInTheChosenType() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weights-dtype-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = URL(fileURLWithPath: ServiceProcess.modelDirectory).deletingLastPathComponent().appendingPathComponent("t5-v1_1-tiny-bf16")
+        for file in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: directory.appendingPathComponent(file))
+        }
+        var bytes: [WeightsDType: Int] = [:]
+        for dtype in WeightsDType.allCases {
+            let configuration = try ServiceConfiguration.load(
+                file: nil, environment: [:],
+                overrides: ["model": directory.path, "tokenizer": ServiceProcess.tokenizerFile,
+                            "templates": ServiceProcess.templatesFile, "weights_dtype": dtype.rawValue])
+            bytes[dtype] = try RerankService(configuration: configuration).engine.weightBytes
+        }
+        XCTAssertEqual(bytes[.f32], try XCTUnwrap(bytes[.auto]) * 2)
+    }
+}
