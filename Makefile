@@ -2,9 +2,10 @@
 # Each first makes sure the Debian packages are present (installs them as root).
 SWIFT   ?= swift
 BIN     := .build/release/instructrec
+BENCH   := .build/release/instructrec-bench
 THREADS ?= 2
 
-.PHONY: deps build build-debug test run bench bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
+.PHONY: deps build build-debug build-bench test run bench bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -14,6 +15,10 @@ build: deps
 
 build-debug: deps
 	$(SWIFT) build
+
+# The benchmarks live in their own binary, not in the service's.
+build-bench: deps
+	$(SWIFT) build -c release --product instructrec-bench
 
 test: deps
 	$(SWIFT) test --disable-swift-testing
@@ -28,8 +33,8 @@ run: build
 # workload runs with decoder prefix sharing on and off (the old path),
 # interleaved; BENCH_SHARING=on|off runs one side only.
 BENCH_SHARING ?= both
-bench: build
-	$(BIN) bench --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
+bench: build-bench
+	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
 
 # Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
 fixtures:
@@ -40,8 +45,8 @@ clean:
 
 # Tokenizer throughput on the committed corpus; Hugging Face `tokenizers` side
 # by side when the Python venv exists (CI has none).
-bench-tokenizer: build
-	$(BIN) bench-tokenizer
+bench-tokenizer: build-bench
+	$(BENCH) tokenizer
 	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py; \
 	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi
 
@@ -55,7 +60,7 @@ fuzz:
 	.build/fuzz/request-parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 .build/fuzz/corpus Fuzz/seeds
 
 # wrk against our HTTP layer and nginx in the same run (needs wrk and nginx: installed here as root).
-bench-http: build
+bench-http: build-bench
 	@scripts/ensure-system-packages.sh wrk nginx-light
 	scripts/bench_http.sh $(BENCH_HTTP_SECONDS)
 

@@ -1,14 +1,19 @@
 // swift-tools-version:6.0
 // instructrec: InstructRec (Zhang et al. 2023) reranking behind HTTP.
 //
-// Module layering (each depends only on those listed before it):
+// Module layering (each depends only on those listed before it; docs/ARCHITECTURE.md has the why):
+//   Randomness (SplitMix64: the one seeded generator, shared by T5 and InstructRec)
 //   COpenBLAS -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files importing COpenBLAS)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
-//   InstructRec (templates, instruction fitting, ranking: joins text to ids to scores)
-//   Service (endpoints, JSON requests, inference queue, metrics, configuration: joins HTTP to InstructRec)
-//   InstructRecCLI (the `instructrec` executable: wiring and flags only)
+//   InstructRec (templates, instruction fitting, ranking; owns the CandidateScorer protocol; knows nothing of T5)
+//   T5Scoring (T5 behind CandidateScorer: engine set-up, error mapping; the only module that knows both)
+//   Service (endpoints, JSON requests, inference queue, metrics, configuration: joins HTTP to InstructRec;
+//            reaches the engine only through T5Scoring)
+//   InstructRecCLI (the `instructrec` executable: wiring and flags only; no benchmark or test tooling)
+//   InstructRecBench (the `instructrec-bench` executable: make bench, bench-tokenizer, bench-http)
 //   LoadTest (the `instructrec-loadtest` executable: lb-test and soak against the real binary)
+//   TestSupport (the loopback HTTP client of the tests and the end-to-end bench; never in a shipped binary)
 //
 // Package dependencies: swift-argument-parser (the CLI's subcommands and flags).
 //
@@ -30,6 +35,7 @@ let package = Package(
     name: "instructrec",
     products: [
         .executable(name: "instructrec", targets: ["InstructRecCLI"]),
+        .executable(name: "instructrec-bench", targets: ["InstructRecBench"]),
         .executable(name: "instructrec-loadtest", targets: ["LoadTest"]),
         .library(name: "T5", targets: ["T5"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
@@ -44,27 +50,38 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "T5", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "Randomness", swiftSettings: optimize),
+        .target(name: "T5", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimize),
         .target(name: "Tokenizer", swiftSettings: optimize),
         .target(
             name: "CHTTPShims",
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "HTTP", dependencies: ["CHTTPShims"], swiftSettings: optimize),
-        .target(name: "InstructRec", dependencies: ["T5", "Tokenizer"], swiftSettings: optimize),
-        .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5", "Tokenizer"], swiftSettings: optimize),
+        .target(name: "InstructRec", dependencies: ["Tokenizer", "Randomness"], swiftSettings: optimize),
+        .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: optimize),
+        .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
-            dependencies: ["T5", "Tokenizer", "HTTP", "InstructRec", "Service", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["T5", "T5Scoring", "Tokenizer", "HTTP", "InstructRec", "Service",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
+        .executableTarget(
+            name: "InstructRecBench",
+            dependencies: ["T5", "T5Scoring", "Randomness", "Tokenizer", "HTTP", "InstructRec", "Service", "TestSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimize),
+        // Used only by test targets and InstructRecBench.
+        .target(name: "TestSupport"),
         // Operational tests (make lb-test, make soak): its own HTTP client, no server code.
         .executableTarget(
             name: "LoadTest",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
-        .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "T5"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "Tokenizer", "HTTP", "InstructRecCLI"],
+        .testTarget(name: "T5Tests", dependencies: ["T5", "Randomness"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
+                                                         "InstructRecCLI", "TestSupport"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         // Depends on the CLI only so the `instructrec` binary is built beside the tests for `ldd`.

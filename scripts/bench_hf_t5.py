@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference side of the engine benchmark: Hugging Face transformers (PyTorch,
-CPU) scoring the same rerank-N workload as `instructrec bench`, on random
+CPU) scoring the same rerank-N workload as `instructrec-bench engine` (`make bench`), on random
 weights with Flan-T5 shapes.
 
 The instruction is encoded once; the decoder runs all candidates as one batch

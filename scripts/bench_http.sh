@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OURS_SECONDS=${1:-120}
 NGINX_SECONDS=${2:-30}
-BIN=.build/release/instructrec
+BIN=.build/release/instructrec-bench
 OUR_PORT=18080
 NGINX_PORT=18081
 work=$(mktemp -d)
@@ -34,7 +34,7 @@ http {
 NGINX
 nginx -c "$work/nginx.conf" -p "$work"
 
-$BIN http-bench-server --port $OUR_PORT 2>/dev/null &
+$BIN http-server --port $OUR_PORT 2>/dev/null &
 server_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$OUR_PORT/ping" >/dev/null && break; sleep 0.1; done
 

@@ -1,5 +1,4 @@
 import Foundation
-import T5
 
 /// The InstructRec paper's ranking protocol: leave-one-out; for each user the
 /// true next item is ranked against 9 items the user never touched (sampled

@@ -10,6 +10,11 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
     case missingContext(template: String, field: String)
     /// Even one candidate with no history cannot fit max_input_tokens.
     case instructionTooLong(field: String, tokens: Int, limit: Int)
+    /// A `CandidateScorer` cannot score these tokens (ids outside the model's
+    /// vocabulary, an empty or over-long instruction): the caller's input.
+    case scoringInput(String)
+    /// A `CandidateScorer` failed for a reason of its own (not the input).
+    case scoringFailed(String)
 
     public var description: String {
         switch self {
@@ -19,6 +24,8 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
         case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
         case let .instructionTooLong(field, tokens, limit):
             return "'\(field)' is too long: the instruction needs \(tokens) tokens with a single candidate and no history, more than max_input_tokens \(limit)"
+        case let .scoringInput(message): return message
+        case let .scoringFailed(message): return "scoring failed: \(message)"
         }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import T5
+import Randomness
 
 /// One instruction-tuning example.
 public struct InstructionExample: Sendable {
@@ -142,6 +142,6 @@ public struct InstructionDataGenerator: Sendable {
     }
 }
 
-/// SplitMix64 (the engine's generator), so data generation and evaluation
+/// SplitMix64 (the shared generator of the Randomness module), so data generation and evaluation
 /// are reproducible on every platform.
 public typealias SeededGenerator = SplitMix64

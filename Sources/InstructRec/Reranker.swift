@@ -1,6 +1,4 @@
 import Foundation
-import T5
-import Tokenizer
 
 /// One ranked candidate.
 public struct RankedCandidate: Sendable, Equatable {
@@ -21,15 +19,34 @@ public struct RankingUsage: Sendable, Equatable {
     public var decodeSeconds = 0.0
 }
 
-/// Scores a plan's groups with a T5 scorer and merges them into one ranking.
+/// Scores a plan's groups with a `CandidateScorer` and merges them into one ranking.
 public enum Reranker {
-    /// Runs every group through the scorer; returns one score per candidate.
-    public static func score(_ plan: InstructionPlan, scorer: T5Scorer, reduction: ScoreReduction) throws -> ([Float], RankingUsage) {
+    /// Runs every group of the plan through the scorer in one call; returns one score per candidate.
+    public static func score(_ plan: InstructionPlan, scorer: any CandidateScorer, reduction: ScoreReduction) throws -> ([Float], RankingUsage) {
+        let groups = scoringGroups(plan, reduction: reduction)
+        return try merge(plan, scorer.score(groups))
+    }
+
+    /// What the scorer sees of a plan: one group per instruction, with its candidates' title tokens.
+    /// (A caller batching several plans into one scorer call concatenates these and splits the results.)
+    public static func scoringGroups(_ plan: InstructionPlan, reduction: ScoreReduction) -> [ScoringGroup] {
+        plan.groups.map { group in
+            ScoringGroup(instruction: group.tokens, candidates: group.candidates.map { plan.targets[$0] }, reduction: reduction)
+        }
+    }
+
+    /// One score per candidate of the plan, in input order, from the scorer's answer to `scoringGroups(plan)`;
+    /// throws the first group's failure.
+    public static func merge(_ plan: InstructionPlan, _ answers: some Collection<Result<GroupScores, InstructRecError>>) throws -> ([Float], RankingUsage) {
+        let results = try answers.map { try $0.get() }
+        guard results.count == plan.groups.count,
+              zip(plan.groups, results).allSatisfy({ $0.candidates.count == $1.scores.count })
+        else {
+            throw InstructRecError.scoringFailed("the scorer answered \(results.map(\.scores.count)) scores for groups of \(plan.groups.map(\.candidates.count)) candidates")
+        }
         var scores = [Float](repeating: 0, count: plan.targets.count)
         var usage = RankingUsage()
-        for group in plan.groups {
-            let result = try scorer.run(instruction: group.tokens, candidates: group.candidates.map { plan.targets[$0] },
-                                        reduction: reduction)
+        for (group, result) in zip(plan.groups, results) {
             for (position, candidate) in group.candidates.enumerated() { scores[candidate] = result.scores[position] }
             usage.instructionTokens += group.tokens.count
             usage.encodeSeconds += result.encodeSeconds

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import InstructRec
 import Service
-import T5
+import T5Scoring
 import Tokenizer
 
 /// `instructrec eval`: the paper's protocol through our engine, with the
@@ -103,9 +103,9 @@ struct EvalCommand: ParsableCommand {
             if let templates { overrides["templates"] = templates }
             let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
                                                               environment: ProcessInfo.processInfo.environment, overrides: overrides)
-            let weights = try T5Weights(directory: URL(fileURLWithPath: model))
-            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try RerankService.loadTokenizer(tokenizer ?? model))
-            let scorer = T5Scorer(weights: weights, threads: threads)
+            let engine = try ScoringEngine(modelDirectory: model)
+            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: tokenizer ?? model))
+            let scorer = engine.makeScorer(threads: threads)
             let (template, reduction) = (template, reduction)
             modelRanker = { c in
                 let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })

@@ -7,6 +7,6 @@ struct InstructRecCommand: ParsableCommand {
         commandName: "instructrec",
         abstract: "InstructRec reranking service: T5 scores candidates by the likelihood of their titles given an instruction.",
         version: RerankService.version,
-        subcommands: [ServeCommand.self, ScoreCommand.self, InstructionsCommand.self, EvalCommand.self, BenchCommand.self, TokenizeCommand.self, TokenizerBenchCommand.self, HTTPBenchServerCommand.self]
+        subcommands: [ServeCommand.self, ScoreCommand.self, InstructionsCommand.self, EvalCommand.self, TokenizeCommand.self]
     )
 }

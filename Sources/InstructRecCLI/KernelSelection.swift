@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import Service
 import T5
+import T5Scoring
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -19,7 +19,7 @@ struct TokenizeCommand: ParsableCommand {
     var text: String?
 
     func run() throws {
-        let tokenizer = try loadTokenizer(tokenizer)
+        let tokenizer = try Tokenizer.load(path: tokenizer)
         let input = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let encoding = tokenizer.encodeWithPieces(input, addEOS: !noEOS)
         let object: [String: Any] = [
@@ -33,12 +33,4 @@ struct TokenizeCommand: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
     }
-}
-
-/// A directory (tokenizer.json preferred) or a file path.
-func loadTokenizer(_ path: String) throws -> Tokenizer {
-    let url = URL(fileURLWithPath: path)
-    if url.lastPathComponent.hasSuffix(".json") { return try Tokenizer(tokenizerJSON: url) }
-    if url.lastPathComponent.hasSuffix(".model") { return try Tokenizer(sentencePieceModel: url) }
-    return try Tokenizer.load(directory: url)
 }

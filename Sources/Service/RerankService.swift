@@ -2,19 +2,19 @@ import Dispatch
 import Foundation
 import HTTP
 import InstructRec
-import T5
+import T5Scoring
 import Tokenizer
 
 /// The InstructRec service: model, tokenizer, templates, inference queue and
-/// metrics, exposed as HTTP routes. One instance per process; the weights are
-/// loaded once and shared by every worker's scorer.
+/// metrics, exposed as HTTP routes. One instance per process; the engine's
+/// weights are loaded once and shared by every worker's scorer.
 public final class RerankService: @unchecked Sendable {
     public static let version = "0.1.0"
 
     public let configuration: ServiceConfiguration
     public let pipeline: RankPipeline
     var builder: InstructionBuilder { pipeline.builder }
-    let weights: T5Weights
+    let engine: ScoringEngine
     let metrics: Metrics
     /// the BLAS kernels and why (start-up log, /info)
     let kernel: KernelReport
@@ -26,7 +26,7 @@ public final class RerankService: @unchecked Sendable {
     private let stateLock = NSLock()
     private var ready = false
     private var draining = false
-    private let directScorer: T5Scorer
+    private let directScorer: any CandidateScorer
     private let directLock = NSLock()
 
     /// Loads everything and runs one warm-up inference. Throws errors that name
@@ -39,50 +39,43 @@ public final class RerankService: @unchecked Sendable {
 
     /// `serve`: the metrics already exist (the start-up router serves them while this loads).
     convenience init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
-        // The self-check verifies whichever kernels run, chosen by the library, OPENBLAS_CORETYPE or us.
-        try BLASSelfCheck.run()
+        // The engine checks BLAS (whichever kernels run) before it loads the weights.
         let started = DispatchTime.now().uptimeNanoseconds
-        let weights = try T5Weights(directory: URL(fileURLWithPath: configuration.model))
-        let tokenizer = try Self.loadTokenizer(configuration.tokenizer ?? configuration.model)
-        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer,
+        let engine = try ScoringEngine(modelDirectory: configuration.model)
+        let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
+        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
                       kernel: kernel, metrics: metrics)
     }
 
-    /// A tokenizer.json or spiece.model file, or a directory holding one.
-    public static func loadTokenizer(_ path: String) throws -> Tokenizer {
-        let url = URL(fileURLWithPath: path)
-        if url.pathExtension == "json" { return try Tokenizer(tokenizerJSON: url) }
-        if url.pathExtension == "model" { return try Tokenizer(sentencePieceModel: url) }
-        return try Tokenizer.load(directory: url)
-    }
-
-    /// With weights and tokenizer already in memory (benchmarks, tests).
-    public convenience init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    /// With the engine and tokenizer already in memory (benchmarks, tests).
+    public convenience init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
         let kernel = KernelReport.current()
-        try self.init(configuration: configuration, weights: weights, tokenizer: tokenizer, loadSeconds: loadSeconds,
+        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
                       kernel: kernel, metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
     }
 
-    init(configuration: ServiceConfiguration, weights: T5Weights, tokenizer: Tokenizer, loadSeconds: Double,
+    init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double,
          kernel: KernelReport, metrics: Metrics) throws {
         self.configuration = configuration
-        self.weights = weights
+        self.engine = engine
         self.kernel = kernel
         self.metrics = metrics
-        if tokenizer.vocabularySize > weights.config.vocabSize {
+        if tokenizer.vocabularySize > engine.vocabularySize {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
-                                               reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(weights.config.vocabSize)")
+                                               reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
         }
         pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
         var limits = configuration.requestLimits
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits
         metrics.modelLoadSeconds.set(loadSeconds)
-        var scorers: [T5Scorer] = []
-        for _ in 0..<configuration.workers { scorers.append(T5Scorer(weights: weights, threads: configuration.threadsPerWorker)) }
-        directScorer = T5Scorer(weights: weights, threads: configuration.threadsPerWorker)
-        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, metrics: metrics)
+        let scorers = (0..<configuration.workers).map { _ in engine.makeScorer(threads: configuration.threadsPerWorker) }
+        directScorer = engine.makeScorer(threads: configuration.threadsPerWorker)
+        var batchLimits = configuration.batchLimits
+        batchLimits.maxInstructionTokens = engine.maxInstructionTokensPerCall
+        batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall
+        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics)
         try warmUp(scorers + [directScorer])
         setReady(true)
     }
@@ -112,7 +105,7 @@ public final class RerankService: @unchecked Sendable {
 
     /// One inference per scorer so the first real request does not pay for
     /// page faults and workspace allocation.
-    private func warmUp(_ scorers: [T5Scorer]) throws {
+    private func warmUp(_ scorers: [any CandidateScorer]) throws {
         let query = RankQuery(context: UserContext(history: [Item(id: "w", title: "warm up")]),
                               candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
         for scorer in scorers { _ = try pipeline.run(query, scorer: scorer) }
@@ -164,15 +157,11 @@ public final class RerankService: @unchecked Sendable {
     }
 
     private func info() -> [String: Any] {
-        let c = weights.config
+        var model = engine.modelFields
+        model["path"] = URL(fileURLWithPath: configuration.model).lastPathComponent
         return [
             "service": "instructrec", "version": Self.version,
-            "model": [
-                "path": URL(fileURLWithPath: configuration.model).lastPathComponent,
-                "d_model": c.dModel, "d_ff": c.dFF, "d_kv": c.dKV, "num_heads": c.numHeads,
-                "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
-                "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings,
-            ],
+            "model": model,
             "tokenizer": URL(fileURLWithPath: builder.tokenizer.source).lastPathComponent,
             "templates": builder.templates.templates.keys.sorted(),
             "limits": [
@@ -187,6 +176,8 @@ public final class RerankService: @unchecked Sendable {
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
+            "batching": ["max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
+                         "batch_wait_ms": configuration.batchWaitMilliseconds],
         ]
     }
 
@@ -231,17 +222,17 @@ public final class RerankService: @unchecked Sendable {
                 let deadline = start + .milliseconds(timeout)
                 let enqueued = DispatchTime.now()
                 let timer = DeadlineTimer(live: metrics.deadlineTimers)
-                let job = InferenceQueue.Job(
+                let job = ScoringJob(
+                    plan: plan, reduction: decoded.query.reduction, deadline: deadline, enqueued: enqueued,
                     isAbandoned: { responder.isClientGone },
-                    run: { [self] scorer in
+                    completed: { [self] result, taken in
                         defer { timer.cancel() }
-                        let dequeued = DispatchTime.now()
-                        metrics.queueWait.observe(milliseconds(enqueued, dequeued) / 1e3)
                         do {
-                            var outcome = try pipeline.score(decoded.query, plan: plan, scorer: scorer)
+                            let (scores, usage) = try result.get()
                             if DispatchTime.now() > deadline { throw timeoutError(timeout) }
+                            var outcome = pipeline.rank(decoded.query, plan: plan, scores: scores, usage: usage)
                             outcome.requestID = requestID
-                            outcome.timing.queue = milliseconds(enqueued, dequeued)
+                            outcome.timing.queue = milliseconds(enqueued, taken)
                             outcome.timing.tokenize = tokenizeMilliseconds
                             outcome.timing.total = milliseconds(start, .now())
                             let json = try decoded.encode(outcome)
@@ -263,8 +254,7 @@ public final class RerankService: @unchecked Sendable {
                             fail(responder, route: path, start: start, shape,
                                  ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
                         }
-                    },
-                    deadline: deadline)
+                    })
                 guard queue.submit(job) else { throw ServiceError.overloaded }
                 // Answer 504 on time even if the job is still waiting (the worker skips it then);
                 // the job cancels the timer once it has answered.

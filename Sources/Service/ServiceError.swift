@@ -1,6 +1,5 @@
 import HTTP
 import InstructRec
-import T5
 
 /// A request the service refuses, with the HTTP status it maps to. Every
 /// module's errors become one of these in `ServiceError.from`, the one place
@@ -44,12 +43,11 @@ public struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible 
                 return ServiceError(status: 422, code: "missing_field", message: error.description, field: "$.\(field)")
             case let .instructionTooLong(field, _, _):
                 return ServiceError(status: 422, code: "instruction_too_long", message: error.description, field: "$.\(field)")
-            case .templateFile, .invalidTemplate:
+            case let .scoringInput(message):
+                return ServiceError(status: 422, code: "invalid_input", message: message)
+            case .templateFile, .invalidTemplate, .scoringFailed:
                 break
             }
-        }
-        if case let T5Error.invalidInput(message) = error {
-            return ServiceError(status: 422, code: "invalid_input", message: message)
         }
         return ServiceError(status: 500, code: "internal_error", message: "internal error while scoring")
     }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTP
+import T5Scoring
 
 /// `instructrec serve` before and around the `RerankService`: the metrics that
 /// exist from the first second, the router that answers while the model loads,

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Randomness
 
 /// Start-up check that the BLAS library multiplies correctly on this CPU.
 ///

@@ -75,11 +75,11 @@ public final class T5Scorer: @unchecked Sendable {
     private var workspace: Workspace?
 
     /// `threads` of our own run every product and loop of a request; OpenBLAS
-    /// is set to one thread inside each of them (see `GEMM.linear`).
+    /// should run one thread inside each of them (see `GEMM.linear`): whoever
+    /// sets the engine up calls `GEMM.setThreads(1)` once per process.
     public init(weights: T5Weights, threads: Int = 1) {
         self.weights = weights
         self.threads = max(1, threads)
-        GEMM.setThreads(1)
     }
 
     /// Scores each candidate (title token ids, without </s>) given the

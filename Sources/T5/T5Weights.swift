@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// One encoder block. Matrices are HF `nn.Linear` weights, [out, in] row-major,
 /// applied as y = x W^T.
@@ -141,24 +142,5 @@ public final class T5Weights: @unchecked Sendable {
         }
         decoderFinalNorm = ones(d)
         crossKV = random([c.numDecoderLayers * 2 * inner, d], std: sd * 0.5)
-    }
-}
-
-/// Deterministic generator for benchmark weights and ids (SplitMix64).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// standard normal via Box-Muller
-    mutating func nextNormal() -> Float {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300)
-        let u2 = Double(next() >> 11) / Double(1 << 53)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }

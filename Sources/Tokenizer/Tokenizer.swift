@@ -36,6 +36,18 @@ public final class Tokenizer: Sendable {
         self.source = source
     }
 
+    /// Loads a tokenizer from wherever a setting or flag points: a `.json` file
+    /// (Hugging Face tokenizer.json), a `.model` file (SentencePiece), or a
+    /// directory holding one of them (`load(directory:)`).
+    public static func load(path: String) throws -> Tokenizer {
+        let url = URL(fileURLWithPath: path)
+        switch url.pathExtension {
+        case "json": return try Tokenizer(tokenizerJSON: url)
+        case "model": return try Tokenizer(sentencePieceModel: url)
+        default: return try load(directory: url)
+        }
+    }
+
     /// Loads `tokenizer.json` from a directory, or `spiece.model` when there is none.
     public static func load(directory: URL) throws -> Tokenizer {
         let json = directory.appendingPathComponent("tokenizer.json")

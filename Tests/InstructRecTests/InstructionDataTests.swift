@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 @testable import InstructRec
-import T5
+import Randomness
 
 /// Instruction data: template coverage, determinism and no leakage of
 /// validation/test targets, on a synthetic interaction log in the Games format.

@@ -3,6 +3,7 @@ import XCTest
 @testable import InstructRec
 @testable import Service
 import T5
+import TestSupport
 import Tokenizer
 
 /// Auth, overload, drain, consistency and configuration, each against a fresh process.
@@ -129,7 +130,7 @@ final class OperationsTests: XCTestCase {
         }
         Thread.sleep(forTimeInterval: 0.1)
         for _ in 0..<4 {
-            let client = try RawClient(port: service.port)
+            let client = try LoopbackHTTPClient(port: service.port)
             let body = Bodies.manyCandidates(12)
             client.send("POST /recommend HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
             Thread.sleep(forTimeInterval: 0.05)
@@ -237,22 +238,4 @@ final class Flag: @unchecked Sendable {
     private var value = false
     func set() { lock.lock(); value = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}
-
-/// A minimal blocking loopback client.
-final class RawClient {
-    let fd: Int32
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw NSError(domain: "connect", code: Int(errno)) }
-    }
-    func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
-    func close() { Glibc.close(fd) }
 }

@@ -1,6 +1,5 @@
 import Foundation
 @testable import InstructRec
-import T5
 import XCTest
 @testable import Service
 

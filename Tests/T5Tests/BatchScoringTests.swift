@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import T5
+import Randomness
 
 /// Several instruction groups scored in one pass (`T5Scorer.run(batch:)`)
 /// against each scored alone: the same scores within float rounding, worst

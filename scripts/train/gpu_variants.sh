@@ -6,20 +6,22 @@
 # with `instructrec eval --split valid`, never on test.
 #
 #   MINUTES=7 OUT=out/gpu scripts/train/gpu_variants.sh
-# Needs out/games.json and out/stage (tokenizer, templates.json, instructrec.json).
+# Needs out/games.json and $STAGE (default out/stage: tokenizer, templates.json, instructrec.json;
+# scripts/train/lean_stage.sh makes out/stage-lean, the 4,000-piece stage for the next model).
 set -u
 PY=${PYTHON:-python3}
 MINUTES=${MINUTES:-7}
 OUT=${OUT:-out/gpu}
+STAGE=${STAGE:-out/stage}
 mkdir -p "$OUT" /tmp/runs
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 # Smoke test first: a broken environment costs seconds, not the budget.
-$PY scripts/train/train.py --dataset out/games.json --model-dir out/stage --run-dir /tmp/runs/smoke \
+$PY scripts/train/train.py --dataset out/games.json --model-dir "$STAGE" --run-dir /tmp/runs/smoke \
     --output /tmp/runs/smoke/final --max-steps 3 --batch-size 8 --users 300 --workers 0 > "$OUT/smoke.log" 2>&1 \
     || { cat "$OUT/smoke.log"; exit 1; }
 run() {
     name=$1; shift
-    timeout $((MINUTES * 60 + 120)) $PY scripts/train/train.py --dataset out/games.json --model-dir out/stage \
+    timeout $((MINUTES * 60 + 120)) $PY scripts/train/train.py --dataset out/games.json --model-dir "$STAGE" \
         --run-dir /tmp/runs/$name --output /tmp/runs/$name/final --max-minutes "$MINUTES" --checkpoint-minutes 2 \
         --batch-size 256 --workers 4 --threads 1 "$@" > "$OUT/$name.log" 2>&1
     echo "$name exit $?" >> "$OUT/$name.log"

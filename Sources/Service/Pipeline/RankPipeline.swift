@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import InstructRec
-import T5
 import Tokenizer
 
 /// The one rank pipeline: plan → score → rank. HTTP (through the inference
@@ -31,8 +30,13 @@ public struct RankPipeline: Sendable {
     }
 
     /// Scores a plan and ranks it (ties keep input order; relevance = softmax over all candidates).
-    public func score(_ query: RankQuery, plan: InstructionPlan, scorer: T5Scorer) throws -> RankOutcome {
+    public func score(_ query: RankQuery, plan: InstructionPlan, scorer: any CandidateScorer) throws -> RankOutcome {
         let (scores, usage) = try Reranker.score(plan, scorer: scorer, reduction: query.reduction)
+        return rank(query, plan: plan, scores: scores, usage: usage)
+    }
+
+    /// Ranks a plan's scores (from `Reranker.score`, or from a batch the inference queue scored).
+    public func rank(_ query: RankQuery, plan: InstructionPlan, scores: [Float], usage: RankingUsage) -> RankOutcome {
         var ranked = Reranker.rank(scores: scores, ids: query.candidates.map(\.id))
         if let topN = query.topN, topN < ranked.count { ranked = Array(ranked.prefix(max(0, topN))) }
         var timing = RankOutcome.Timing()
@@ -42,7 +46,7 @@ public struct RankPipeline: Sendable {
     }
 
     /// Plan and score in the caller's thread (CLI, eval).
-    public func run(_ query: RankQuery, scorer: T5Scorer) throws -> RankOutcome {
+    public func run(_ query: RankQuery, scorer: any CandidateScorer) throws -> RankOutcome {
         let start = DispatchTime.now()
         let plan = try self.plan(query)
         let planned = DispatchTime.now()

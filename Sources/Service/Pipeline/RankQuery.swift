@@ -1,5 +1,4 @@
 import InstructRec
-import T5
 
 /// What every API shape's request becomes: the user context, the candidates
 /// and the scoring options. The pipeline knows nothing about the shape it came from.

@@ -1,5 +1,4 @@
 import InstructRec
-import T5
 
 /// Size limits on requests (configurable), shared by every shape.
 public struct RequestLimits: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 import T5
 
 /// `bench --workloads batch-RxN`: the engine's cross-request batching. R

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import Randomness
 import T5
 
-/// `instructrec bench`: engine latency and throughput on random weights with
+/// `instructrec-bench engine`: engine latency and throughput on random weights with
 /// Flan-T5 shapes, beside the plain cblas_sgemm ceiling measured in the same run.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "engine",
         abstract: "Benchmark the T5 scorer on random weights with Flan-T5 shapes (no checkpoint needed)."
     )
 
@@ -60,6 +61,7 @@ struct BenchCommand: ParsableCommand {
             // The ceiling is plain cblas_sgemm with OpenBLAS's own threads.
             GEMM.setThreads(threads)
             let ceiling = sgemmCeiling(config: config, candidates: 20)
+            GEMM.setThreads(1)   // the scorer runs OpenBLAS single-threaded inside its own threads
             let weights = T5Weights(randomWithConfig: config)
             let scorer = T5Scorer(weights: weights, threads: threads)
             for workload in workloads.split(separator: ",").map(String.init) {
@@ -213,22 +215,4 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "  %@: sharing on / off, median of %d interleaved pairs: %.3f", name, ratios.count, median(ratios)))
         }
     }
-}
-
-func measure(repeats: Int, _ body: () -> Void) -> [Double] {
-    (0..<max(1, repeats)).map { _ in
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-}
-
-func median(_ values: [Double]) -> Double { percentile(values, 0.5) }
-
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return .nan }
-    let rank = p * Double(sorted.count - 1)
-    let low = Int(rank.rounded(.down)), high = Int(rank.rounded(.up))
-    return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
 }

@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import Tokenizer
 
-/// `instructrec bench-tokenizer`: single-threaded tokens/s and MB/s over a
+/// `instructrec-bench tokenizer`: single-threaded tokens/s and MB/s over a
 /// corpus (one JSON object with a "text" field per line, or plain lines).
 struct TokenizerBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-tokenizer",
+        commandName: "tokenizer",
         abstract: "Benchmark the tokenizer (single thread) on a corpus file."
     )
 
@@ -20,7 +20,7 @@ struct TokenizerBenchCommand: ParsableCommand {
     var passes = 5
 
     func run() throws {
-        let tokenizer = try loadTokenizer(tokenizer)
+        let tokenizer = try Tokenizer.load(path: tokenizer)
         let texts = try readCorpus(corpus)
         let bytes = texts.reduce(0) { $0 + $1.utf8.count }
         var tokens = 0

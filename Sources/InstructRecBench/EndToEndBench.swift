@@ -3,10 +3,9 @@ import HTTP
 import InstructRec
 import Service
 import T5
+import T5Scoring
+import TestSupport
 import Tokenizer
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The rerank-20 workload end to end: POST /recommend over a keep-alive
 /// loopback connection to an in-process server, beside the engine alone on
@@ -24,7 +23,7 @@ enum EndToEndBench {
         configuration.templates = "config/templates.json"
         configuration.model = "(random weights)"
         let weights = T5Weights(randomWithConfig: config, seed: 3)
-        let service = try RerankService(configuration: configuration, weights: weights, tokenizer: tokenizer)
+        let service = try RerankService(configuration: configuration, engine: try ScoringEngine(weights: weights), tokenizer: tokenizer)
         var http = HTTPServerConfiguration()
         http.host = "127.0.0.1"
         http.port = 0
@@ -42,7 +41,7 @@ enum EndToEndBench {
         let scorer = T5Scorer(weights: weights, threads: threads)
         let group = plan.groups[0]
         let targets = group.candidates.map { plan.targets[$0] }
-        let client = try LoopbackClient(port: server.port)
+        let client = try LoopbackHTTPClient(port: server.port, receiveTimeout: 60)
         let request = Array("POST /recommend HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
         for _ in 0..<warmup {
             _ = try scorer.score(instruction: group.tokens, candidates: targets)
@@ -55,7 +54,7 @@ enum EndToEndBench {
             _ = try scorer.score(instruction: group.tokens, candidates: targets)
             engine.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             start = DispatchTime.now().uptimeNanoseconds
-            let status = try client.exchange(request)
+            let status = try client.exchange(request).status
             endToEnd.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             guard status == 200 else { throw BenchFailure(message: "HTTP status \(status)") }
         }
@@ -80,54 +79,3 @@ enum EndToEndBench {
 }
 
 struct BenchFailure: Error, CustomStringConvertible { let message: String; var description: String { message } }
-
-/// A blocking keep-alive client that reads one Content-Length-framed response per request.
-final class LoopbackClient {
-    let fd: Int32
-    private var pending: [UInt8] = []
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { throw BenchFailure(message: "connect failed") }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    deinit { close(fd) }
-
-    /// Sends a request and returns the response status once the whole body arrived.
-    func exchange(_ request: [UInt8]) throws -> Int {
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            if let end = headerEnd() {
-                let head = String(decoding: pending[0..<end], as: UTF8.self)
-                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                if pending.count >= end + 4 + length {
-                    let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
-                    pending.removeFirst(end + 4 + length)
-                    return status
-                }
-            }
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw BenchFailure(message: "connection closed") }
-            pending.append(contentsOf: buffer[0..<n])
-        }
-    }
-
-    private func headerEnd() -> Int? {
-        guard pending.count >= 4 else { return nil }
-        for i in 0...(pending.count - 4) where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
-            return i
-        }
-        return nil
-    }
-}

@@ -3,13 +3,12 @@ import Dispatch
 import Foundation
 import HTTP
 
-/// `instructrec http-bench-server`: the HTTP layer alone behind a tiny GET
+/// `instructrec-bench http-server`: the HTTP layer alone behind a tiny GET
 /// endpoint, for `make bench-http` (wrk against us and nginx side by side).
 struct HTTPBenchServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "http-bench-server",
-        abstract: "Serve GET /ping with the HTTP layer alone (for make bench-http).",
-        shouldDisplay: false
+        commandName: "http-server",
+        abstract: "Serve GET /ping with the HTTP layer alone (for make bench-http)."
     )
 
     @Option var host = "127.0.0.1"
@@ -25,7 +24,7 @@ struct HTTPBenchServerCommand: ParsableCommand {
         let server = HTTPServer(configuration: configuration, router: router)
         server.accessLogEnabled = false
         try server.start()
-        JSONLog.shared.info("http-bench-server listening", ["port": server.port])
+        JSONLog.shared.info("http-server listening", ["port": server.port])
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let stop = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)

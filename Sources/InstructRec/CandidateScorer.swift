@@ -1,0 +1,53 @@
+/// One instruction and the candidate titles scored against it: what a model
+/// sees of one `InstructionPlan.Group`.
+public struct ScoringGroup: Sendable, Equatable {
+    /// instruction token ids as the tokenizer produced them (</s> included)
+    public var instruction: [Int32]
+    /// per candidate: title token ids, without </s> (the scorer adds it)
+    public var candidates: [[Int32]]
+    /// how this group's token log-probabilities become scores; per group, so one
+    /// call may carry groups of requests that asked for different reductions
+    public var reduction: ScoreReduction
+
+    public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
+        self.instruction = instruction
+        self.candidates = candidates
+        self.reduction = reduction
+    }
+}
+
+/// What the scorer found for one `ScoringGroup`.
+public struct GroupScores: Sendable, Equatable {
+    /// one per candidate, in the group's order
+    public var scores: [Float]
+    /// this group's share of the call's encoder and decoder time
+    public var encodeSeconds: Double
+    public var decodeSeconds: Double
+
+    public init(scores: [Float], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
+        self.scores = scores
+        self.encodeSeconds = encodeSeconds
+        self.decodeSeconds = decodeSeconds
+    }
+}
+
+/// A model that scores candidate titles by their log-likelihood given an
+/// instruction. Everything above the engine (the reranker, the service's
+/// inference queue, eval) knows scorers only through this protocol; the T5
+/// engine conforms in the `T5Scoring` module.
+///
+/// The entry point takes several groups at once, possibly from several
+/// requests, so a worker can score whatever is waiting in one call.
+///
+/// Contract:
+/// - returns one result per group, in order; a success holds one score per candidate;
+/// - a group with no candidates succeeds with no scores (and costs nothing);
+/// - failures are per group: `InstructRecError.scoringInput` (the caller's tokens
+///   cannot be scored: 4xx) or `InstructRecError.scoringFailed` (the model failed:
+///   5xx). One group's bad input never fails the other groups of the call, which
+///   may belong to other requests;
+/// - one thread at a time per scorer (it owns scratch memory); it may move
+///   between threads. Give each worker its own scorer.
+public protocol CandidateScorer: AnyObject, Sendable {
+    func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>]
+}

@@ -1,0 +1,67 @@
+import Foundation
+import InstructRec
+import T5
+
+/// The engine as the layers above need it, and the only way they reach it:
+/// process set-up (BLAS self-check, OpenBLAS threads), the weights, what
+/// /info says about the model, and scorers that speak `CandidateScorer`.
+///
+/// One engine per model; its weights are shared by every scorer it makes.
+public final class ScoringEngine: Sendable {
+    let weights: T5Weights
+
+    /// Prepares the process, then loads a Hugging Face checkpoint directory.
+    /// Throws `T5Error` naming the file and tensor or key at fault (a start-up error).
+    public convenience init(modelDirectory: String) throws {
+        try Self.prepareProcess()
+        try self.init(prepared: T5Weights(directory: URL(fileURLWithPath: modelDirectory)))
+    }
+
+    /// Weights already in memory (benchmarks on random weights, tests).
+    public convenience init(weights: T5Weights) throws {
+        try Self.prepareProcess()
+        self.init(prepared: weights)
+    }
+
+    private init(prepared weights: T5Weights) {
+        self.weights = weights
+    }
+
+    /// Once per process, before the first scorer: checks that BLAS multiplies
+    /// correctly on this CPU (a reranker that ranks with wrong numbers is worse
+    /// than one that refuses to start) and runs OpenBLAS single-threaded, since
+    /// the engine splits every product over its own threads (`GEMM.linear`).
+    /// Later calls return the first call's outcome.
+    public static func prepareProcess() throws {
+        try processSetUp.get()
+    }
+
+    private static let processSetUp = Result<Void, any Error> {
+        // The self-check verifies whichever kernels run, chosen by the library, OPENBLAS_CORETYPE or us.
+        try BLASSelfCheck.run()
+        GEMM.setThreads(1)
+    }
+
+    /// A new scorer with its own scratch memory over this engine's weights.
+    /// `threads` of our own run each request's products and loops.
+    public func makeScorer(threads: Int) -> any CandidateScorer {
+        T5CandidateScorer(T5Scorer(weights: weights, threads: threads))
+    }
+
+    /// The engine's limits on one call's instruction tokens and candidate tokens (title tokens + </s>):
+    /// its guard on scratch memory, which grows with the sum over a batch. The inference queue caps
+    /// its batches by them.
+    public var maxInstructionTokensPerCall: Int { T5Scorer(weights: weights).maxEncoderTokens }
+    public var maxCandidateTokensPerCall: Int { T5Scorer(weights: weights).maxDecoderTokens }
+
+    /// Token ids the model embeds: a tokenizer with more would index past the embedding.
+    public var vocabularySize: Int { weights.config.vocabSize }
+
+    /// The architecture, for /info.
+    public var modelFields: [String: Any] {
+        let c = weights.config
+        return ["d_model": c.dModel, "d_ff": c.dFF, "d_kv": c.dKV, "num_heads": c.numHeads,
+                "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
+                "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings]
+    }
+}

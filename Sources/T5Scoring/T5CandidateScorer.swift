@@ -1,0 +1,52 @@
+import InstructRec
+import T5
+
+/// The T5 engine behind InstructRec's `CandidateScorer`: the one place where
+/// T5's types and errors become the protocol's. `T5Error` is mapped here and
+/// nowhere else: bad input → `InstructRecError.scoringInput`, anything else →
+/// `InstructRecError.scoringFailed`.
+final class T5CandidateScorer: CandidateScorer {
+    private let scorer: T5Scorer
+
+    init(_ scorer: T5Scorer) {
+        self.scorer = scorer
+    }
+
+    /// All groups in one engine pass (`T5Scorer.run(batch:)`): one ragged encoder batch and one packed
+    /// decoder batch, whatever requests the groups came from. A group's bad input fails that group alone.
+    /// The pass's wall time is shared out: encoder time by instruction tokens, decoder time by decoder rows.
+    func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
+        let inputs = groups.map {
+            ScoringInput(instruction: $0.instruction, candidates: $0.candidates, reduction: Self.engineReduction($0.reduction))
+        }
+        let results = scorer.run(batch: inputs)
+        let scored = results.compactMap { try? $0.get() }.filter { !$0.scores.isEmpty }
+        let instructionTokens = zip(groups, results).reduce(0) { total, pair in
+            guard case let .success(result) = pair.1, !result.scores.isEmpty else { return total }
+            return total + pair.0.instruction.count
+        }
+        let decoderRows = scored.reduce(0) { $0 + $1.decoderRows }
+        return zip(groups, results).map { group, result in
+            result.map { result in
+                let encodeShare = instructionTokens > 0 ? Double(group.instruction.count) / Double(instructionTokens) : 0
+                let decodeShare = decoderRows > 0 ? Double(result.decoderRows) / Double(decoderRows) : 0
+                let scored = !result.scores.isEmpty
+                return GroupScores(scores: result.scores,
+                                   encodeSeconds: scored ? result.encodeSeconds * encodeShare : 0,
+                                   decodeSeconds: scored ? result.decodeSeconds * decodeShare : 0)
+            }.mapError(Self.mapped)
+        }
+    }
+
+    static func engineReduction(_ reduction: InstructRec.ScoreReduction) -> T5.ScoreReduction {
+        switch reduction {
+        case .sum: return .sum
+        case .mean: return .mean
+        }
+    }
+
+    static func mapped(_ error: T5Error) -> InstructRecError {
+        if case let .invalidInput(message) = error { return .scoringInput(message) }
+        return .scoringFailed(error.description)
+    }
+}

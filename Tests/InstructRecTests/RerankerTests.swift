@@ -1,0 +1,69 @@
+import XCTest
+@testable import InstructRec
+
+/// The reranker against a scripted `CandidateScorer`: what it asks the scorer
+/// for, and how the answers become one score per candidate.
+final class RerankerTests: XCTestCase {
+    /// Answers every group with the candidates' first token ids as scores, and records the calls.
+    final class RecordingScorer: CandidateScorer, @unchecked Sendable {
+        var calls: [[ScoringGroup]] = []
+        var answer: (([ScoringGroup]) -> [Result<GroupScores, InstructRecError>])?
+
+        func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
+            calls.append(groups)
+            if let answer { return answer(groups) }
+            return groups.map { group in
+                .success(GroupScores(scores: group.candidates.map { Float($0.first ?? 0) }, encodeSeconds: 0.5, decodeSeconds: 0.25))
+            }
+        }
+    }
+
+    /// Candidates 0 and 2 in one group, candidate 1 in another (a split plan).
+    let plan = InstructionPlan(
+        template: "t",
+        groups: [.init(text: "a", tokens: [5, 6, 1], candidates: [0, 2]), .init(text: "b", tokens: [7, 1], candidates: [1])],
+        targets: [[10, 11], [20], [30, 31, 32]],
+        historyItemsUsed: 0, historyItemsDropped: 0, historyItemsTrimmed: 0, historyTitlesShortened: 0)
+
+    func testAllGroupsOfAPlanGoToTheScorerInOneCallWithTheirReduction() throws {
+        let scorer = RecordingScorer()
+        _ = try Reranker.score(plan, scorer: scorer, reduction: .mean)
+        XCTAssertEqual(scorer.calls.count, 1)
+        XCTAssertEqual(scorer.calls[0], [
+            ScoringGroup(instruction: [5, 6, 1], candidates: [[10, 11], [30, 31, 32]], reduction: .mean),
+            ScoringGroup(instruction: [7, 1], candidates: [[20]], reduction: .mean),
+        ])
+    }
+
+    func testScoresReturnToTheCandidatesInputOrderWithUsageSummedOverGroups() throws {
+        let (scores, usage) = try Reranker.score(plan, scorer: RecordingScorer(), reduction: .sum)
+        XCTAssertEqual(scores, [10, 20, 30])
+        XCTAssertEqual(usage.instructionTokens, 5)
+        XCTAssertEqual(usage.candidateTokens, 3 + 2 + 4, "title tokens plus </s> per candidate")
+        XCTAssertEqual(usage.encodeSeconds, 1.0)
+        XCTAssertEqual(usage.decodeSeconds, 0.5)
+    }
+
+    func testAScorerAnsweringTheWrongShapeIsAScoringFailureNotACrash() {
+        let scorer = RecordingScorer()
+        scorer.answer = { groups in groups.map { _ in .success(GroupScores(scores: [1])) } }   // the first group has two candidates
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+            guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
+        }
+        scorer.answer = { _ in [] }
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+            guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testOneFailedGroupFailsThePlanWithThatGroupsError() {
+        let scorer = RecordingScorer()
+        scorer.answer = { groups in
+            [.success(GroupScores(scores: [1, 2])), .failure(.scoringInput("candidate 0 token 0 is id 99999, outside [0, 100)"))]
+        }
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+            guard case let InstructRecError.scoringInput(message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("99999"), message)
+        }
+    }
+}
