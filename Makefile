@@ -67,14 +67,38 @@ bench-tokenizer: build-bench
 	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py; \
 	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi
 
-# libFuzzer over the request parser (differential: whole vs split input).
+# libFuzzer, FUZZ_SECONDS on each target: the request parser (differential: whole vs split
+# input) and the connection state machine (random event sequences and byte splits against its
+# invariants). FUZZ_TARGET=parser or FUZZ_TARGET=connection runs one; the default runs both.
 FUZZ_SECONDS ?= 600
-FUZZ_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swift Sources/HTTP/HTTPError.swift \
-                Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift Fuzz/RequestParserFuzz.swift
+FUZZ_TARGET  ?= both
+FUZZ_DIR     := .build/fuzz
+PARSER_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swift Sources/HTTP/HTTPError.swift \
+                  Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift
+FUZZ_SOURCES_parser     := $(PARSER_SOURCES) Fuzz/RequestParserFuzz.swift
+FUZZ_SOURCES_connection := $(PARSER_SOURCES) Sources/HTTP/ConnectionStateMachine.swift Sources/HTTP/HTTPResponse.swift \
+                  Sources/HTTP/ResponseEncoder.swift Sources/HTTP/Gzip.swift Sources/HTTP/HTTPServerConfiguration.swift \
+                  Sources/HTTP/RequestID.swift Sources/Randomness/SplitMix64.swift Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
+                  Sources/HTTP/RequestDispatcher.swift Sources/HTTP/ContentDecoding.swift Sources/HTTP/Router.swift \
+                  Sources/HTTP/Responder.swift Fuzz/ConnectionStateMachineFuzz.swift
+FUZZ_RUN := $(if $(filter both,$(FUZZ_TARGET)),parser connection,$(FUZZ_TARGET))
 fuzz:
-	mkdir -p .build/fuzz/corpus
-	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTPFuzz $(FUZZ_SOURCES) -o .build/fuzz/request-parser
-	.build/fuzz/request-parser -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 .build/fuzz/corpus Fuzz/seeds
+	mkdir -p $(FUZZ_DIR)/include
+	printf 'module CHTTPShims {\n  header "%s/Sources/CHTTPShims/include/CHTTPShims.h"\n  link "z"\n  export *\n}\n' "$(CURDIR)" > $(FUZZ_DIR)/include/module.modulemap
+	clang -c -O1 -fsanitize=fuzzer-no-link,address -I Sources/CHTTPShims/include Sources/CHTTPShims/gzip.c -o $(FUZZ_DIR)/gzip.o
+	@for target in $(FUZZ_RUN); do \
+	  case $$target in \
+	    parser) sources="$(FUZZ_SOURCES_parser)"; extra="";; \
+	    connection) sources="$(FUZZ_SOURCES_connection)"; extra="$(FUZZ_DIR)/gzip.o -lz";; \
+	    *) echo "FUZZ_TARGET must be parser, connection or both"; exit 2;; \
+	  esac; \
+	  mkdir -p $(FUZZ_DIR)/corpus-$$target; \
+	  echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
+	  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTPFuzz -I $(FUZZ_DIR)/include \
+	    $$sources $$extra -o $(FUZZ_DIR)/$$target || exit 1; \
+	  $(FUZZ_DIR)/$$target -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    $(FUZZ_DIR)/corpus-$$target Fuzz/seeds || exit 1; \
+	done
 
 # wrk against our HTTP layer and nginx in the same run (needs wrk and nginx: installed here as root).
 bench-http: build-bench

@@ -2,7 +2,7 @@
 // instructrec: InstructRec (Zhang et al. 2023) reranking behind HTTP.
 //
 // Module layering (each depends only on those listed before it; docs/ARCHITECTURE.md has the why):
-//   Randomness (SplitMix64: the one seeded generator, shared by T5 and InstructRec)
+//   Randomness (SplitMix64: the one seeded generator, shared by T5, InstructRec and HTTP's request ids)
 //   COpenBLAS -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files importing COpenBLAS)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "CHTTPShims",
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "HTTP", dependencies: ["CHTTPShims"], swiftSettings: optimize),
+        .target(name: "HTTP", dependencies: ["CHTTPShims", "Randomness"], swiftSettings: optimize),
         .target(name: "InstructRec", dependencies: ["Tokenizer", "Randomness"], swiftSettings: optimize),
         .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: optimize),
         .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),

@@ -3,56 +3,45 @@ import Foundation
 import Glibc
 #endif
 
-/// One client connection. All of its state lives on its own serial queue;
-/// handlers run elsewhere and come back through `Responder`.
-///
-/// Requests on a connection are handled one at a time: the parser keeps any
-/// pipelined bytes until the current response is written, so responses go
-/// out in request order (RFC 9112 §9.3.2).
+/// One client connection's I/O: a non-blocking socket, its Dispatch sources,
+/// TLS, and the output buffer. Every decision is the
+/// `ConnectionStateMachine`'s; this class reports what the socket did and
+/// carries out the actions it gets back. All of it runs on the connection's
+/// own serial queue; handlers run elsewhere and come back through `Responder`.
 final class Connection: @unchecked Sendable {
-    enum State { case reading, handling, closingAfterWrite, closed }
+    typealias Action = ConnectionStateMachine.Action
 
     let id: Int
     let fd: Int32
     let peer: String
     let queue: DispatchQueue
     private unowned let server: HTTPServer
-    private let configuration: HTTPServerConfiguration
+    private var machine: ConnectionStateMachine
     private var tls: TLSSession?
-    private var parser: RequestParser
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
-    private var writeSourceActive = false
+    // Dispatch sources must be resumed as often as suspended, and before they are cancelled.
+    private var readSourceSuspended = false
+    private var writeSourceResumed = false
     private var output: [UInt8] = []
     private var outputOffset = 0
-    private(set) var state = State.reading
-    private var peerClosed = false
+    /// the machine's armed deadline; the server's sweeper checks it
+    private var timerDeadline: Double?
+    private var closed = false
     private let gone = ClientGoneFlag()
-    private var shuttingDown = false
-    private var requestsServed = 0
-    // timestamps (seconds, monotonic) for the timeouts
-    private var headerStartedAt: Double
-    private var bodyStartedAt: Double?
-    private var idleSince: Double
-    private var lastWriteProgress: Double
+    /// actions not yet carried out; events raised while carrying one out queue theirs behind it
+    private var pending: [Action] = []
+    private var performing = false
     private static let readChunk = 16 * 1024
     /// reused for every read(2) on this connection
     private var readBuffer = [UInt8](repeating: 0, count: Connection.readChunk)
-    /// true while a handler runs synchronously on this queue: a response given
-    /// during that call is written without another queue hop
-    private var handlerRunningInline = false
-    /// the in-flight request reached a handler (false: this layer answered it itself)
-    private var handlerCalled = false
-    /// stop reading ahead while a request is being handled once this much is buffered
-    private static let readAheadLimit = 1 << 20
 
     init(id: Int, fd: Int32, peer: String, server: HTTPServer, tls: TLSContext?) {
         self.id = id
         self.fd = fd
         self.peer = peer
         self.server = server
-        configuration = server.configuration
-        parser = RequestParser(limits: server.configuration.limits)
+        machine = ConnectionStateMachine(configuration: server.configuration, errors: server.errors, peer: peer)
         // Target the non-overcommit global queue: a plain serial queue targets the
         // overcommit pool, which starts a thread for every busy connection (we saw
         // 240 threads and a creeping RSS under 64 connections); this pool stays near
@@ -60,10 +49,6 @@ final class Connection: @unchecked Sendable {
         queue = DispatchQueue(label: "instructrec.http.connection.\(id)", target: Connection.pool)
         queue.setSpecific(key: Connection.queueKey, value: id)
         if let tls { self.tls = TLSSession(context: tls) }
-        let now = Connection.now()
-        headerStartedAt = now
-        idleSince = now
-        lastWriteProgress = now
     }
 
     static let pool = DispatchQueue.global(qos: .userInitiated)
@@ -81,302 +66,186 @@ final class Connection: @unchecked Sendable {
             writer.setEventHandler { [weak self] in self?.flush() }
             self.writeSource = writer
             source.resume()
+            self.perform(self.machine.connectionOpened(now: Connection.now()))
         }
     }
 
-    // MARK: reading
+    // MARK: events from the socket and the server (on this queue)
 
     private func readAvailable() {
-        guard state != .closed else { return }
+        guard !closed else { return }
         let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
-            gone.set()
-            close(reason: "read error")
+            closeNow(reason: "read error")
             return
         }
         if n == 0 {
-            peerClosedInput()
+            gone.set()
+            perform(machine.peerClosed(now: Connection.now()))
             return
         }
-        if tls == nil {
-            // Plain HTTP: hand the bytes straight from the read buffer to the parser (one copy).
-            if parser.phase == .idle && parser.bufferedByteCount == 0 { headerStartedAt = Connection.now() }
-            parser.feed(readBuffer[0..<n])
-            afterFeed()
+        guard let tls else {
+            // Plain HTTP: the bytes go straight from the read buffer to the parser (one copy).
+            perform(machine.bytesReceived(readBuffer[0..<n], now: Connection.now()))
             return
         }
-        var bytes = Array(readBuffer[0..<n])
-        if let tls {
-            switch tls.receive(bytes) {
-            case let .data(plaintext): bytes = plaintext
-            case .closed: peerClosedInput(); return
-            case let .failed(message):
-                if !tls.handshakeDone {
-                    JSONLog.shared.warning("tls handshake failed", ["peer": peer, "error": message])
-                }
-                output.append(contentsOf: tls.drain())
-                flush()
-                close(reason: "tls error")
-                return
-            }
+        switch tls.receive(Array(readBuffer[0..<n])) {
+        case let .data(plaintext):
             let handshake = tls.drain()
-            if !handshake.isEmpty { output.append(contentsOf: handshake); flush() }
-            if bytes.isEmpty { return }
-        }
-        if parser.phase == .idle && parser.bufferedByteCount == 0 { headerStartedAt = Connection.now() }
-        parser.feed(bytes)
-        afterFeed()
-    }
-
-    private func afterFeed() {
-        if state == .reading { processBuffered() } else if parser.bufferedByteCount > Connection.readAheadLimit {
-            // A request is in flight: stop reading ahead until it is answered.
-            readSource?.suspend()
-            readSuspended = true
-        }
-    }
-    private var readSuspended = false
-
-    /// EOF from the peer: it may have only half-closed (shutdown(SHUT_WR)), so a
-    /// pending response is still written, then the connection closes.
-    private func peerClosedInput() {
-        peerClosed = true
-        gone.set()
-        if !readSuspended { readSource?.suspend(); readSuspended = true }
-        switch state {
-        case .reading:
-            // Requests already complete in the buffer are still answered.
-            processBuffered()
-            if state == .reading { close(reason: "peer closed") }
-        case .handling, .closingAfterWrite, .closed:
-            break
-        }
-    }
-
-    private func processBufferedIfReading() {
-        guard state == .reading else { return }
-        processBuffered()
-        if peerClosed && state == .reading { close(reason: "peer closed") }
-    }
-
-    /// Runs the parser over buffered bytes while no request is in flight.
-    private func processBuffered() {
-        while state == .reading {
-            let wasPhase = parser.phase
-            switch parser.next() {
-            case .needMoreData:
-                if parser.phase == .body && wasPhase != .body || (parser.phase == .body && bodyStartedAt == nil) {
-                    bodyStartedAt = bodyStartedAt ?? Connection.now()
-                }
-                if peerClosed && parser.phase != .idle { close(reason: "peer closed mid-request") }
-                return
-            case .continueExpected:
-                // RFC 9110 §10.1.1: tell the client to send the body.
-                writeRaw(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-                bodyStartedAt = Connection.now()
-            case let .request(request):
-                bodyStartedAt = nil
-                dispatch(request)
-            case let .failure(error):
-                respondAndClose(error: error, versionMinor: 1)
+            if !handshake.isEmpty { queueOutput(handshake) }
+            if !plaintext.isEmpty { perform(machine.bytesReceived(plaintext, now: Connection.now())) }
+        case .closed:
+            gone.set()
+            perform(machine.peerClosed(now: Connection.now()))
+        case let .failed(message):
+            if !tls.handshakeDone {
+                JSONLog.shared.warning("tls handshake failed", ["peer": peer, "error": message])
             }
+            queueOutput(tls.drain())
+            closeNow(reason: "tls error")
         }
     }
 
-    // MARK: handling
+    /// The server's sweeper: fires the machine's timer once its deadline has passed.
+    func timerTick(now: Double) {
+        guard !closed, let deadline = timerDeadline, now > deadline else { return }
+        timerDeadline = nil
+        perform(machine.timerFired(now: now))
+    }
 
-    private func dispatch(_ incoming: HTTPRequest) {
-        state = .handling
-        var request = incoming
-        request.peer = peer
-        request.requestID = Connection.requestID(from: request.headers["X-Request-ID"])
-        let started = Connection.now()
-        let headOnly = request.method == "HEAD"
-        let acceptsGzip = ResponseEncoder.acceptsGzip(request.headers["Accept-Encoding"])
-        let framing = request  // what the response needs: version, keep-alive, id, path for the log
-        handlerCalled = false
-        let finish: @Sendable (HTTPResponse) -> Void = { [weak self] response in
-            guard let self else { return }
-            // Inline only when called on this connection's own queue during the handler. A handler
-            // that hands work to another queue may answer from there before the handler has
-            // returned (handlerRunningInline still true): that answer must hop, never run
-            // `complete` beside this queue (a data race that once left a write source suspended
-            // at deinit and crashed the process).
-            if DispatchQueue.getSpecific(key: Connection.queueKey) == self.id && self.handlerRunningInline {
-                // Called from inside the handler, on this queue: no hop needed.
-                self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip)
+    func beginShutdown() {
+        perform(machine.shutdownBegan(now: Connection.now()))
+    }
+
+    /// Closes at once (tests).
+    func stop() { closeNow(reason: "stop") }
+
+    /// A handler's answer, from any thread.
+    private func responseArrived(_ response: HTTPResponse, sequence: Int) {
+        let deliver: @Sendable () -> Void = { [self] in
+            // Closed: the answer is late and the server (unowned) may be gone.
+            guard !closed else { return }
+            // A response that races the server's shutdown already says Connection: close.
+            if server.isShuttingDown { perform(machine.shutdownBegan(now: Connection.now())) }
+            perform(machine.responseReady(response, sequence: sequence, now: Connection.now()))
+        }
+        // On this queue (the handler answered inline) no hop is needed: `perform` queues the
+        // actions behind the ones being carried out. From anywhere else, hop: never touch the
+        // machine beside this queue.
+        if DispatchQueue.getSpecific(key: Connection.queueKey) == id { deliver() } else { queue.async(execute: deliver) }
+    }
+
+    // MARK: carrying out actions
+
+    /// Carries out `actions` in order. Events raised meanwhile (a handler that
+    /// answers inline, the socket taking a write) queue their actions behind
+    /// these instead of recursing.
+    private func perform(_ actions: [Action]) {
+        guard !performing else { pending.append(contentsOf: actions); return }
+        performing = true
+        // These first (the common case: nothing else is raised), then whatever they raised, in order.
+        for action in actions where !closed { carryOut(action) }
+        var next = 0
+        while next < pending.count && !closed {
+            let action = pending[next]
+            next += 1
+            carryOut(action)
+        }
+        pending.removeAll(keepingCapacity: true)
+        performing = false
+    }
+
+    private func carryOut(_ action: Action) {
+        switch action {
+        case let .write(bytes):
+            if let tls {
+                guard tls.send(bytes) else { closeNow(reason: "tls write error"); return }
+                queueOutput(tls.drain())
             } else {
-                self.queue.async { self.complete(request: framing, response: response, started: started, headOnly: headOnly, acceptsGzip: acceptsGzip) }
+                queueOutput(bytes)
             }
-        }
-        // RFC 9110 §8.4: decode gzip request bodies; other codings are 415.
-        if let encoding = request.headers["Content-Encoding"]?.trimmingOWS().lowercased(), !encoding.isEmpty, encoding != "identity" {
-            guard encoding == "gzip" || encoding == "x-gzip" else {
-                finish(.error(status: 415, code: "unsupported_content_encoding",
-                              message: "Content-Encoding '\(encoding)' is not supported (use gzip or identity)"))
-                return
+        case let .deliver(request, sequence):
+            switch server.dispatcher.dispatch(request) {
+            case let .refused(error):
+                perform(machine.requestRefused(error, sequence: sequence, now: Connection.now()))
+            case let .handler(handler, request):
+                // Handlers run on this queue and must not block: work that takes
+                // time (inference) is queued elsewhere and answers later.
+                handler(request, Responder(gone: gone) { [weak self] in self?.responseArrived($0, sequence: sequence) })
             }
-            switch Gzip.decompress(request.body, limit: configuration.maxDecompressedBodyBytes) {
-            case let .success(body):
-                request.body = body
-                request.headers.remove("Content-Encoding")
-            case .failure(.tooLarge):
-                finish(.error(status: 413, code: "content_too_large",
-                              message: "decompressed body exceeds \(configuration.maxDecompressedBodyBytes) bytes"))
-                return
-            case .failure(.corrupt):
-                finish(.error(status: 400, code: "bad_request", message: "request body is not valid gzip"))
-                return
+        case .pauseReading:
+            if !readSourceSuspended { readSource?.suspend(); readSourceSuspended = true }
+        case .resumeReading:
+            if readSourceSuspended { readSource?.resume(); readSourceSuspended = false }
+        case .parseBufferedLater:
+            queue.async { [weak self] in
+                guard let self, !self.closed else { return }
+                self.perform(self.machine.resumeParsing(now: Connection.now()))
             }
+        case let .armTimer(deadline):
+            timerDeadline = deadline
+        case .cancelTimer:
+            timerDeadline = nil
+        case let .recordAccess(record):
+            server.recordAccess(record)
+        case let .close(reason):
+            close(reason: reason)
         }
-        switch server.router.resolve(method: request.method, path: request.path) {
-        case .notFound:
-            finish(.error(status: 404, code: "not_found", message: "no route for \(request.path)"))
-        case let .methodNotAllowed(allow):
-            var response = HTTPResponse.error(status: 405, code: "method_not_allowed",
-                                              message: "\(request.method) is not allowed on \(request.path)")
-            response.headers.set("Allow", allow.joined(separator: ", "))
-            finish(response)
-        case let .handler(handler):
-            // Handlers run on this connection's queue and must not block: work
-            // that takes time (inference) is queued elsewhere and answers later.
-            let responder = Responder(gone: gone, deliver: finish)
-            handlerCalled = true
-            handlerRunningInline = true
-            handler(request, responder)
-            handlerRunningInline = false
-        }
-    }
-
-    private func complete(request: HTTPRequest, response: HTTPResponse, started: Double, headOnly: Bool, acceptsGzip: Bool) {
-        guard state == .handling else { return }
-        requestsServed += 1
-        let keepAlive = request.keepAlive && !shuttingDown && !peerClosed && !server.isShuttingDown
-        let bytes = ResponseEncoder.encode(response, versionMinor: request.versionMinor, keepAlive: keepAlive,
-                                           requestID: request.requestID, headOnly: headOnly, acceptsGzip: acceptsGzip,
-                                           configuration: configuration)
-        server.recordAccess(request: request, status: response.status, bytes: bytes.count,
-                            seconds: Connection.now() - started, byHTTPLayer: !handlerCalled)
-        state = keepAlive ? .reading : .closingAfterWrite
-        writeRaw(bytes)
-        if state == .reading {
-            idleSince = Connection.now()
-            headerStartedAt = idleSince
-            if readSuspended && !peerClosed { readSource?.resume(); readSuspended = false }
-            // Pipelined bytes: continue from the queue, not recursively, so a long
-            // pipeline cannot deepen the stack.
-            if parser.bufferedByteCount > 0 || peerClosed {
-                queue.async { [weak self] in self?.processBufferedIfReading() }
-            }
-        }
-    }
-
-    private func respondAndClose(error: HTTPError, versionMinor: Int) {
-        let response = HTTPResponse.error(error)
-        let bytes = ResponseEncoder.encode(response, versionMinor: versionMinor, keepAlive: false, requestID: "",
-                                           headOnly: false, acceptsGzip: false, configuration: configuration)
-        server.recordAccess(request: HTTPRequest(method: "-", target: "-"), status: error.status, bytes: bytes.count,
-                            seconds: 0, peer: peer, byHTTPLayer: true)
-        state = .closingAfterWrite
-        writeRaw(bytes)
     }
 
     // MARK: writing
 
-    private func writeRaw(_ bytes: [UInt8]) {
-        guard state != .closed else { return }
-        if let tls {
-            guard tls.send(bytes) else { close(reason: "tls write error"); return }
-            output.append(contentsOf: tls.drain())
-        } else {
-            output.append(contentsOf: bytes)
-        }
-        if output.count - outputOffset > 0 && !writeSourceActive { lastWriteProgress = Connection.now() }
+    private func queueOutput(_ bytes: [UInt8]) {
+        output.append(contentsOf: bytes)
         flush()
     }
 
-    /// Writes as much as the socket takes; survives partial writes and EAGAIN.
+    /// Writes as much as the socket takes (partial writes, EAGAIN) and tells the machine.
     private func flush() {
-        guard state != .closed else { return }
+        guard !closed else { return }
+        var sent = 0
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 outputOffset += n
-                lastWriteProgress = Connection.now()
+                sent += n
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                if !writeSourceActive { writeSource?.resume(); writeSourceActive = true }
-                return
+                if !writeSourceResumed { writeSource?.resume(); writeSourceResumed = true }
+                break
             }
-            gone.set()
-            close(reason: "write error")
+            closeNow(reason: "write error")
             return
         }
-        output.removeAll(keepingCapacity: output.count < 1 << 20)
-        outputOffset = 0
-        if writeSourceActive { writeSource?.suspend(); writeSourceActive = false }
-        if state == .closingAfterWrite { close(reason: "done") }
-    }
-
-    // MARK: timeouts and shutdown
-
-    /// Called periodically by the server's sweeper (on this queue).
-    func checkTimeouts(now: Double) {
-        guard state != .closed else { return }
-        if outputOffset < output.count, now - lastWriteProgress > configuration.writeTimeout {
-            close(reason: "write timeout")
-            return
+        if outputOffset == output.count {
+            output.removeAll(keepingCapacity: output.count < 1 << 20)
+            outputOffset = 0
+            if writeSourceResumed { writeSource?.suspend(); writeSourceResumed = false }
         }
-        guard state == .reading else { return }
-        switch parser.phase {
-        case .headers:
-            if now - headerStartedAt > configuration.headerTimeout {
-                respondAndClose(error: HTTPError(status: 408, code: "request_timeout",
-                                                 message: "headers not received within \(configuration.headerTimeout) s", closeConnection: true),
-                                versionMinor: 1)
-            }
-        case .body:
-            if now - (bodyStartedAt ?? headerStartedAt) > configuration.bodyTimeout {
-                respondAndClose(error: HTTPError(status: 408, code: "request_timeout",
-                                                 message: "body not received within \(configuration.bodyTimeout) s", closeConnection: true),
-                                versionMinor: 1)
-            }
-        case .idle:
-            // A fresh connection must start its request within the header timeout;
-            // a kept-alive one may idle for the idle timeout.
-            let limit = requestsServed == 0 ? configuration.headerTimeout : configuration.idleTimeout
-            if now - idleSince > limit {
-                if requestsServed == 0 {
-                    respondAndClose(error: HTTPError(status: 408, code: "request_timeout",
-                                                     message: "no request within \(configuration.headerTimeout) s", closeConnection: true),
-                                    versionMinor: 1)
-                } else {
-                    close(reason: "idle timeout")
-                }
-            }
-        }
+        perform(machine.flushed(sent: sent, remaining: output.count - outputOffset, now: Connection.now()))
     }
 
-    /// Graceful shutdown: idle connections close now, busy ones after their response.
-    func beginShutdown() {
-        shuttingDown = true
-        if state == .reading && parser.phase == .idle { close(reason: "shutdown") }
-    }
+    // MARK: closing
 
-    func close(reason: String) {
-        guard state != .closed else { return }
-        state = .closed
+    /// The transport failed or the server stops: the close happens now, ahead of any queued action.
+    private func closeNow(reason: String) {
         gone.set()
-        if let tls, peerClosed == false {
+        for action in machine.closeNow(reason: reason) { carryOut(action) }
+    }
+
+    private func close(reason: String) {
+        guard !closed else { return }
+        closed = true
+        gone.set()
+        if let tls, machine.input != .closed {
             tls.shutdown()
             let alert = tls.drain()
             if !alert.isEmpty { _ = alert.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) } }
         }
-        // Resume suspended sources before cancelling: Dispatch requires it.
-        if readSuspended { readSource?.resume(); readSuspended = false }
-        if !writeSourceActive { writeSource?.resume(); writeSourceActive = true }
+        if readSourceSuspended { readSource?.resume(); readSourceSuspended = false }
+        if !writeSourceResumed { writeSource?.resume(); writeSourceResumed = true }
         let descriptor = fd
         let counter = CancelCounter(count: 2) { _ = Glibc.close(descriptor) }
         readSource?.setCancelHandler { counter.done() }
@@ -385,44 +254,6 @@ final class Connection: @unchecked Sendable {
         writeSource?.cancel()
         if readSource == nil { _ = Glibc.close(descriptor) }
         server.connectionClosed(self)
-    }
-
-    // MARK: request ids
-
-    static func requestID(from header: String?) -> String {
-        if let header, !header.isEmpty, header.utf8.count <= 128,
-           header.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return header
-        }
-        return RequestIDGenerator.next()
-    }
-}
-
-/// 128-bit random request ids as 32 hex digits. A SplitMix64 stream seeded
-/// once from the system generator: unique and cheap (no syscall per request).
-enum RequestIDGenerator {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var state: UInt64 = UInt64.random(in: .min ... .max)
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    static func next() -> String {
-        lock.lock()
-        let a = step(), b = step()
-        lock.unlock()
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for i in 0..<16 {
-            bytes[i] = digits[Int((a >> (60 - 4 * UInt64(i))) & 0xF)]
-            bytes[16 + i] = digits[Int((b >> (60 - 4 * UInt64(i))) & 0xF)]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func step() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

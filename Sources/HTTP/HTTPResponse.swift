@@ -21,18 +21,6 @@ public struct HTTPResponse: Sendable {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: data)
     }
 
-    /// The JSON error body every failure uses: {"error": {"code": ..., "message": ...}}.
-    public static func error(status: Int, code: String, message: String, extra: [String: Any] = [:]) -> HTTPResponse {
-        var detail: [String: Any] = ["code": code, "message": message]
-        for (key, value) in extra { detail[key] = value }
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": detail], options: [.sortedKeys])) ?? Data("{}".utf8)
-        return json(Array(data), status: status)
-    }
-
-    public static func error(_ error: HTTPError) -> HTTPResponse {
-        Self.error(status: error.status, code: error.code, message: error.message)
-    }
-
     /// RFC 9110 §15 reason phrases for the statuses we send.
     static func reason(_ status: Int) -> String {
         switch status {

@@ -5,9 +5,13 @@ import Glibc
 
 /// The HTTP/1.1 server: a non-blocking listener and one `Connection` per
 /// client, driven by Dispatch sources. It knows nothing of models; the
-/// service plugs in through `Router`.
+/// service plugs in through `Router` and words errors through `ErrorRenderer`.
 public final class HTTPServer: @unchecked Sendable {
+    public typealias AccessRecord = HTTP.AccessRecord
+
     public let configuration: HTTPServerConfiguration
+    /// the application's error bodies
+    public let errors: ErrorRenderer
     private var currentRouter: Router
     private let acceptQueue = DispatchQueue(label: "instructrec.http.accept", target: Connection.pool)
     private let lock = NSLock()
@@ -25,23 +29,10 @@ public final class HTTPServer: @unchecked Sendable {
     public var onAccess: (@Sendable (AccessRecord) -> Void)?
     public var accessLogEnabled = true
 
-    public struct AccessRecord: Sendable {
-        public var method: String
-        public var path: String
-        public var status: Int
-        public var bytes: Int
-        public var seconds: Double
-        public var requestID: String
-        public var peer: String
-        /// true when this layer answered without calling a handler: no route (404),
-        /// wrong method (405), a framing error (400, 408, 413, 431, ...), an
-        /// unsupported Content-Encoding, or a connection over the limit (503)
-        public var answeredByHTTPLayer: Bool
-    }
-
-    public init(configuration: HTTPServerConfiguration, router: Router) {
+    public init(configuration: HTTPServerConfiguration, router: Router, errors: ErrorRenderer = .plainText) {
         self.configuration = configuration
         currentRouter = router
+        self.errors = errors
     }
 
     /// The routes requests are resolved against; `replaceRouter` swaps them while
@@ -51,6 +42,11 @@ public final class HTTPServer: @unchecked Sendable {
     /// Requests already dispatched finish with the old routes; every later one gets the new.
     public func replaceRouter(_ router: Router) {
         lock.lock(); currentRouter = router; lock.unlock()
+    }
+
+    /// Content decoding and routing over the current routes.
+    var dispatcher: RequestDispatcher {
+        RequestDispatcher(router: router, maxDecodedBodyBytes: configuration.maxDecompressedBodyBytes)
     }
 
     public var isShuttingDown: Bool { lock.lock(); defer { lock.unlock() }; return shuttingDown }
@@ -115,16 +111,21 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Beyond the connection limit: a best-effort 503 and close, never a hang.
     private func rejectOverCapacity(_ fd: Int32) {
+        let reason = isShuttingDown ? "shutting down" : "connection limit"
+        var bytes = 0
         if tlsContext == nil {
-            let body = #"{"error":{"code":"overloaded","message":"too many open connections"}}"#
-            let response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
-            _ = Array(response.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            // RFC 9110 §15.6.4, §10.2.3: unavailable for now; try again in a second.
+            let error = HTTPError(status: 503, code: "overloaded", message: "too many open connections", closeConnection: true,
+                                  headers: HTTPHeaders([("Retry-After", "1")]))
+            let response = ResponseEncoder.encode(errors.response(for: error), versionMinor: 1, keepAlive: false, requestID: "",
+                                                  headOnly: false, acceptsGzip: false, configuration: configuration)
+            bytes = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         }
         Glibc.shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
-        onAccess?(AccessRecord(method: "-", path: "-", status: 503, bytes: 0, seconds: 0, requestID: "",
+        onAccess?(AccessRecord(method: "-", path: "-", status: 503, bytes: max(bytes, 0), seconds: 0, requestID: "",
                                peer: "", answeredByHTTPLayer: true))
-        JSONLog.shared.warning("connection rejected", ["reason": isShuttingDown ? "shutting down" : "connection limit"])
+        JSONLog.shared.warning("connection rejected", ["reason": reason])
     }
 
     private func sweep() {
@@ -133,7 +134,7 @@ public final class HTTPServer: @unchecked Sendable {
         let all = Array(connections.values)
         lock.unlock()
         for connection in all {
-            connection.queue.async { connection.checkTimeouts(now: now) }
+            connection.queue.async { connection.timerTick(now: now) }
         }
     }
 
@@ -146,10 +147,7 @@ public final class HTTPServer: @unchecked Sendable {
         for callback in callbacks { callback() }
     }
 
-    func recordAccess(request: HTTPRequest, status: Int, bytes: Int, seconds: Double, peer: String? = nil, byHTTPLayer: Bool) {
-        let record = AccessRecord(method: request.method, path: request.path, status: status, bytes: bytes,
-                                  seconds: seconds, requestID: request.requestID, peer: peer ?? request.peer,
-                                  answeredByHTTPLayer: byHTTPLayer)
+    func recordAccess(_ record: AccessRecord) {
         onAccess?(record)
         guard accessLogEnabled else { return }
         JSONLog.shared.info("request", [
@@ -190,7 +188,7 @@ public final class HTTPServer: @unchecked Sendable {
         lock.lock()
         let all = Array(connections.values)
         lock.unlock()
-        for connection in all { connection.queue.sync { connection.close(reason: "stop") } }
+        for connection in all { connection.queue.sync { connection.stop() } }
     }
 }
 

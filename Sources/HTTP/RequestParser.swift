@@ -22,14 +22,17 @@ public struct RequestParser: Sendable {
 
     enum State: Sendable {
         case requestLine
-        case headerLines
+        /// the header section, or the trailer section after the last chunk (RFC 9112 §7.1.2)
+        case fieldLines(FieldSection)
         case fixedBody(remaining: Int)
         case chunkSize
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailerLines
         case failed(HTTPError)
     }
+
+    /// RFC 9112 §5 and §7.1.2: both sections are field lines up to an empty line, under one size and count limit.
+    enum FieldSection: Sendable { case headers, trailers }
 
     public let limits: ParserLimits
     private var state: State = .requestLine
@@ -69,7 +72,7 @@ public struct RequestParser: Sendable {
     public var phase: Phase {
         switch state {
         case .requestLine: return position < buffer.count ? .headers : .idle
-        case .headerLines: return .headers
+        case .fieldLines(.headers): return .headers
         case .failed: return .idle
         default: return .body
         }
@@ -103,19 +106,20 @@ public struct RequestParser: Sendable {
                     if line.isEmpty { continue }
                     if let error = parseRequestLine(line) { return fail(error) }
                     headerBytes = 0
-                    state = .headerLines
+                    state = .fieldLines(.headers)
                 }
-            case .headerLines:
+            case let .fieldLines(section):
                 switch takeLine(limit: limits.maxHeaderBytes - headerBytes, tooLong: headersTooLarge) {
                 case .incomplete: return .needMoreData
                 case let .error(error): return fail(error)
                 case let .line(line):
                     headerBytes += line.count + 2
                     if line.isEmpty {
+                        if section == .trailers { return finish() }
                         if let event = headersComplete() { return event }
                         continue
                     }
-                    if let error = parseField(line, into: &headers) { return fail(error) }
+                    if let error = parseField(line, into: section) { return fail(error) }
                 }
             case let .fixedBody(remaining):
                 let left = takeBody(remaining)
@@ -133,7 +137,7 @@ public struct RequestParser: Sendable {
                     case let .failure(error): return fail(error)
                     case let .success(size):
                         if size == 0 {
-                            state = .trailerLines
+                            state = .fieldLines(.trailers)
                         } else {
                             if size > limits.maxBodyBytes - body.count { return fail(bodyTooLarge) }
                             state = .chunkData(remaining: size)
@@ -153,16 +157,6 @@ public struct RequestParser: Sendable {
                 case .incomplete: return .needMoreData
                 case let .error(error): return fail(error)
                 case .line: state = .chunkSize
-                }
-            case .trailerLines:
-                switch takeLine(limit: limits.maxHeaderBytes - headerBytes, tooLong: headersTooLarge) {
-                case .incomplete: return .needMoreData
-                case let .error(error): return fail(error)
-                case let .line(line):
-                    headerBytes += line.count + 2
-                    if line.isEmpty { return finish() }
-                    if let error = parseField(line, into: &trailers) { return fail(error) }
-                    if trailers.fields.count + headers.fields.count > limits.maxHeaderCount { return fail(headersTooLarge) }
                 }
             }
         }
@@ -290,7 +284,7 @@ public struct RequestParser: Sendable {
 
     // MARK: - Fields (RFC 9112 §5, RFC 9110 §5.5)
 
-    private func parseField(_ line: ArraySlice<UInt8>, into fields: inout HTTPHeaders) -> HTTPError? {
+    private mutating func parseField(_ line: ArraySlice<UInt8>, into section: FieldSection) -> HTTPError? {
         guard let first = line.first else { return .badRequest("empty header line") }
         // §5.2: obsolete line folding is rejected.
         if first == 0x20 || first == 0x09 { return .badRequest("obsolete line folding (obs-fold) is not accepted") }
@@ -310,8 +304,13 @@ public struct RequestParser: Sendable {
         guard value.allSatisfy({ $0 == 0x09 || $0 == 0x20 || ($0 > 0x20 && $0 != 0x7F) }) else {
             return .badRequest("invalid character in the value of header '\(String(decoding: name, as: UTF8.self))'")
         }
-        if fields.fields.count >= limits.maxHeaderCount { return headersTooLarge }
-        fields.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        // One count for both sections: trailers cannot smuggle in more fields than headers may carry.
+        if headers.fields.count + trailers.fields.count >= limits.maxHeaderCount { return headersTooLarge }
+        let field = (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        switch section {
+        case .headers: headers.add(field.0, field.1)
+        case .trailers: trailers.add(field.0, field.1)
+        }
         return nil
     }
 

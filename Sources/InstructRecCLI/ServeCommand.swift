@@ -79,7 +79,8 @@ struct ServeCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let host = ServiceHost(configuration: configuration, kernel: kernel)
-        let server = HTTPServer(configuration: configuration.httpConfiguration, router: host.startupRouter())
+        let server = HTTPServer(configuration: configuration.httpConfiguration, router: host.startupRouter(),
+                                errors: ServiceHost.httpErrors)
         server.accessLogEnabled = configuration.logRequests
         server.onAccess = { host.countHTTPLayerResponse($0) }
         // The handler exists before the socket opens: a signal sent once `listening` is logged is never lost.

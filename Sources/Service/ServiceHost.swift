@@ -35,13 +35,19 @@ public final class ServiceHost: @unchecked Sendable {
             answer(responder, route: "/metrics", metrics.response())
         }
         router.fallback = { [self] request, responder in
-            var response = HTTPResponse.error(status: 503, code: "loading", message: "the model is loading; retry shortly")
-            response.headers.set("Retry-After", "1")
+            let response = ShapeRegistry.all[0].errorResponse(
+                ServiceError(status: 503, code: "loading", message: "the model is loading; retry shortly", retryAfterSeconds: 1))
             // Known routes keep their label; anything else shares one, so scans cannot grow the series.
             let known = ShapeRegistry.paths + ["/info", "/openapi.json"]
             answer(responder, route: known.contains(request.path) ? request.path : "other", response)
         }
         return router
+    }
+
+    /// The errors the HTTP layer answers by itself (400, 404, 405, 408, 413, 415, 431, 503 ...)
+    /// in our own envelope, {"error": {"code": ..., "message": ...}}, like every other error we send.
+    public static let httpErrors = ErrorRenderer { error in
+        ShapeRegistry.all[0].errorResponse(ServiceError(status: error.status, code: error.code, message: error.message))
     }
 
     private func answer(_ responder: Responder, route: String, _ response: HTTPResponse) {

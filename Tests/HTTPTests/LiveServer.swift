@@ -41,7 +41,7 @@ final class LiveServer {
                                            body: [UInt8](repeating: 0x61, count: 32 * 1024 * 1024)))
         }
         JSONLog.shared.enabled = false
-        server = HTTPServer(configuration: configuration, router: router)
+        server = HTTPServer(configuration: configuration, router: router, errors: .jsonEnvelope)
         try server.start()
     }
 

@@ -1,0 +1,369 @@
+import XCTest
+@testable import HTTP
+
+/// The connection's protocol rules as pure event sequences: no sockets, no
+/// clock. `MachineHarness` plays the socket (it takes every write unless told
+/// it is blocked) and the application (it answers when the test says).
+final class ConnectionStateMachineTests: XCTestCase {
+    // Timeouts of the harness: header 10 s, body 30 s, idle 75 s, write 30 s (the defaults).
+
+    func testRequestIsDeliveredAndAnsweredOnAKeptAliveConnection() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 1)
+        XCTAssertEqual(h.delivered.map(\.request.path), ["/a"])
+        h.respond(.text("hi"), at: 2)
+        XCTAssertEqual(h.responses.count, 1)
+        XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 200 OK\r\n"), h.responses[0])
+        XCTAssertFalse(h.responses[0].contains("Connection: close"))
+        XCTAssertTrue(h.responses[0].hasSuffix("\r\n\r\nhi"))
+        XCTAssertEqual(h.machine.state, .reading)
+        XCTAssertNil(h.closedReason)
+        // RFC 9112 §9.5: the idle deadline runs from the response.
+        XCTAssertEqual(h.timer, 2 + 75)
+    }
+
+    func testConnectionCloseIsAnnouncedAndTheConnectionClosesOnceTheResponseIsWritten() {
+        var h = MachineHarness()
+        h.socketTakesWrites = false
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", at: 1)
+        h.respond(.text("bye"), at: 1)
+        XCTAssertTrue(h.responses[0].contains("Connection: close\r\n"))
+        XCTAssertNil(h.closedReason, "still writing")
+        h.socketDrains(at: 2)
+        XCTAssertEqual(h.closedReason, "done")
+    }
+
+    func testHTTP10ClosesUnlessItAsksForKeepAlive() {
+        var plain = MachineHarness()
+        plain.receive("GET /a HTTP/1.0\r\n\r\n", at: 0)
+        plain.respond(.text("x"), at: 0)
+        XCTAssertTrue(plain.responses[0].hasPrefix("HTTP/1.0 200"))
+        XCTAssertTrue(plain.responses[0].contains("Connection: close"))
+        XCTAssertEqual(plain.closedReason, "done")
+
+        var kept = MachineHarness()
+        kept.receive("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", at: 0)
+        kept.respond(.text("x"), at: 0)
+        XCTAssertTrue(kept.responses[0].contains("Connection: keep-alive"))
+        XCTAssertNil(kept.closedReason)
+    }
+
+    func testPipelinedRequestsGoToTheApplicationOneAtATimeAndAreAnsweredInOrder() {
+        var h = MachineHarness()
+        h.receive("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        XCTAssertEqual(h.delivered.map(\.request.path), ["/1"], "the second waits for the first's response")
+        h.respond(.text("one"), at: 1)
+        XCTAssertEqual(h.parseLaterRequests, 1)
+        h.runParseLater(at: 1)
+        XCTAssertEqual(h.delivered.map(\.request.path), ["/1", "/2"])
+        h.respond(.text("two"), at: 2)
+        h.runParseLater(at: 2)
+        h.respond(.text("three"), at: 3)
+        XCTAssertEqual(h.responses.map { $0.components(separatedBy: "\r\n\r\n").last }, ["one", "two", "three"])
+    }
+
+    func testAResponseForAnotherSequenceIsIgnored() {
+        var h = MachineHarness()
+        h.receive("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        let sequence = h.delivered[0].sequence
+        h.perform(h.machine.responseReady(.text("stale"), sequence: sequence + 1, now: 1))
+        XCTAssertTrue(h.responses.isEmpty)
+        h.respond(.text("right"), at: 1)
+        h.perform(h.machine.responseReady(.text("again"), sequence: sequence, now: 1))
+        XCTAssertEqual(h.responses.count, 1)
+    }
+
+    func testExpect100ContinueIsAnsweredBeforeTheBodyAndStartsTheBodyDeadline() {
+        var h = MachineHarness()
+        h.receive("POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", at: 4)
+        XCTAssertEqual(h.responses, ["HTTP/1.1 100 Continue\r\n\r\n"])
+        XCTAssertEqual(h.timer, 4 + 30, "body deadline from the 100 Continue")
+        h.receive("abc", at: 5)
+        XCTAssertEqual(h.delivered.first?.request.body, Array("abc".utf8))
+    }
+
+    // MARK: deadlines
+
+    func testAConnectionThatSendsNothingGets408AfterTheHeaderTimeout() {
+        var h = MachineHarness()
+        XCTAssertEqual(h.timer, 10)
+        h.fireTimer(at: 9.9)
+        XCTAssertTrue(h.responses.isEmpty, "not yet")
+        XCTAssertEqual(h.timer, 10, "re-armed")
+        h.fireTimer(at: 10.1)
+        XCTAssertTrue(h.responses.first?.hasPrefix("HTTP/1.1 408 Request Timeout") ?? false, h.responses.first ?? "")
+        XCTAssertTrue(h.responses[0].contains("no request within 10.0 s"))
+        XCTAssertEqual(h.closedReason, "done")
+        XCTAssertEqual(h.records.last?.answeredByHTTPLayer, true)
+    }
+
+    func testHeadersThatTrickleInGet408FromTheirFirstByte() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHo", at: 3)
+        XCTAssertEqual(h.timer, 3 + 10)
+        h.receive("st: x\r\n", at: 12)
+        h.fireTimer(at: 13.1)
+        XCTAssertTrue(h.responses.first?.contains("headers not received within") ?? false)
+        XCTAssertEqual(h.closedReason, "done")
+    }
+
+    func testABodyThatTricklesInGets408AfterTheBodyTimeout() {
+        var h = MachineHarness()
+        h.receive("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab", at: 1)
+        XCTAssertEqual(h.timer, 1 + 30)
+        h.fireTimer(at: 31.1)
+        XCTAssertTrue(h.responses.first?.contains("body not received within 30.0 s") ?? false)
+        XCTAssertTrue(h.delivered.isEmpty)
+    }
+
+    func testAKeptAliveConnectionThatStaysQuietClosesWithoutAResponse() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.respond(.text("x"), at: 2)
+        h.fireTimer(at: 77.1)
+        XCTAssertEqual(h.responses.count, 1, "no 408 on an idle kept-alive connection")
+        XCTAssertEqual(h.closedReason, "idle timeout")
+    }
+
+    func testNoReadDeadlineRunsWhileTheApplicationHandlesARequest() {
+        var h = MachineHarness()
+        h.receive("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        XCTAssertNil(h.timer)
+        h.respond(.text("late"), at: 500)
+        XCTAssertEqual(h.timer, 500 + 75)
+        XCTAssertNil(h.closedReason)
+    }
+
+    func testAClientThatStopsReadingIsCutOffByTheWriteDeadlineButAReadingOneIsNot() {
+        var h = MachineHarness()
+        h.socketTakesWrites = false
+        h.receive("GET /big HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.respond(.text(String(repeating: "x", count: 100)), at: 1)
+        XCTAssertEqual(h.timer, 1 + 30, "the write deadline is the earliest")
+        h.socketTakesSome(at: 20)
+        XCTAssertEqual(h.timer, 20 + 30, "progress moves it")
+        h.fireTimer(at: 49)
+        XCTAssertNil(h.closedReason)
+        h.fireTimer(at: 50.1)
+        XCTAssertEqual(h.closedReason, "write timeout")
+    }
+
+    // MARK: half-close and shutdown
+
+    func testAHalfClosedClientGetsItsResponseAndThenTheConnectionCloses() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0, thenEOF: true)
+        XCTAssertTrue(h.readingPaused, "no more reads after EOF")
+        XCTAssertEqual(h.delivered.count, 1)
+        XCTAssertNil(h.closedReason)
+        h.respond(.text("hello"), at: 1)
+        XCTAssertTrue(h.responses[0].contains("Connection: close"))
+        XCTAssertEqual(h.closedReason, "done")
+    }
+
+    func testEOFInTheMiddleOfARequestClosesWithoutAnAnswer() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHo", at: 0, thenEOF: true)
+        XCTAssertTrue(h.responses.isEmpty)
+        XCTAssertEqual(h.closedReason, "peer closed mid-request")
+    }
+
+    func testEOFWhileAResponseIsStillBeingWrittenWaitsForTheWrite() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.socketTakesWrites = false
+        h.respond(.text("pending"), at: 1)
+        h.perform(h.machine.peerClosed(now: 2))
+        XCTAssertNil(h.closedReason)
+        h.socketDrains(at: 3)
+        XCTAssertEqual(h.closedReason, "done")
+    }
+
+    func testShutdownClosesAnIdleConnectionAtOnceAndABusyOneAfterItsResponse() {
+        var idle = MachineHarness()
+        idle.perform(idle.machine.shutdownBegan(now: 1))
+        XCTAssertEqual(idle.closedReason, "shutdown")
+
+        var busy = MachineHarness()
+        busy.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        busy.perform(busy.machine.shutdownBegan(now: 1))
+        XCTAssertNil(busy.closedReason)
+        busy.respond(.text("last"), at: 2)
+        XCTAssertTrue(busy.responses[0].contains("Connection: close"))
+        XCTAssertEqual(busy.closedReason, "done")
+
+        var halfRead = MachineHarness()
+        halfRead.receive("GET /a HTTP/1.1\r\n", at: 0)
+        halfRead.perform(halfRead.machine.shutdownBegan(now: 1))
+        XCTAssertNil(halfRead.closedReason, "a request already arriving is finished")
+    }
+
+    // MARK: errors
+
+    func testAFramingErrorIsAnsweredWithTheApplicationsBodyAndCloses() {
+        var h = MachineHarness()
+        h.receive("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", at: 0)
+        XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 400 Bad Request"))
+        XCTAssertTrue(h.responses[0].contains("Connection: close"))
+        XCTAssertTrue(h.responses[0].contains(#"{"error":{"code":"bad_request""#), h.responses[0])
+        XCTAssertEqual(h.records.last, AccessRecord(method: "-", path: "-", status: 400, bytes: h.responses[0].utf8.count,
+                                                    seconds: 0, requestID: "", peer: "198.51.100.7:4242", answeredByHTTPLayer: true))
+        XCTAssertEqual(h.closedReason, "done")
+        XCTAssertEqual(h.perform(h.machine.bytesReceived(Array("GET / HTTP/1.1\r\n\r\n".utf8), now: 1)), [])
+    }
+
+    func testARefusalKeepsTheConnectionAndCarriesTheProtocolFields() {
+        var h = MachineHarness()
+        h.receive("DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.perform(h.machine.requestRefused(HTTPError(status: 405, code: "method_not_allowed", message: "no",
+                                                     headers: HTTPHeaders([("Allow", "GET, HEAD")])),
+                                           sequence: h.delivered[0].sequence, now: 1))
+        XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 405 Method Not Allowed"))
+        XCTAssertTrue(h.responses[0].contains("Allow: GET, HEAD\r\n"))
+        XCTAssertTrue(h.responses[0].hasSuffix(#"{"error":{"code":"method_not_allowed","message":"no"}}"#))
+        XCTAssertEqual(h.records.last?.answeredByHTTPLayer, true)
+        XCTAssertEqual(h.machine.state, .reading)
+    }
+
+    // MARK: back-pressure, ids, HEAD
+
+    func testReadingPausesWhenTooMuchIsBufferedBehindARequestAndResumesAfterIt() {
+        var h = MachineHarness(readAheadLimit: 64)
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.receive(String(repeating: "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", count: 3), at: 0)
+        XCTAssertTrue(h.readingPaused)
+        h.respond(.text("a"), at: 1)
+        XCTAssertFalse(h.readingPaused)
+        XCTAssertEqual(h.parseLaterRequests, 1)
+    }
+
+    func testRequestIDsAreEchoedWhenSafeAndGeneratedOtherwise() {
+        var h = MachineHarness()
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123\r\n\r\n", at: 0)
+        XCTAssertEqual(h.delivered[0].request.requestID, "abc-123")
+        XCTAssertEqual(h.delivered[0].request.peer, "198.51.100.7:4242")
+        h.respond(.text("x"), at: 0)
+        XCTAssertTrue(h.responses[0].contains("X-Request-ID: abc-123\r\n"))
+        XCTAssertEqual(h.records.last?.requestID, "abc-123")
+        h.receive("GET /a HTTP/1.1\r\nHost: x\r\nX-Request-ID: has space\r\n\r\n", at: 1)
+        let generated = h.delivered[1].request.requestID
+        XCTAssertEqual(generated.count, 32)
+        XCTAssertTrue(generated.allSatisfy(\.isHexDigit))
+    }
+
+    func testHEADGetsTheFieldsWithoutTheBody() {
+        var h = MachineHarness()
+        h.receive("HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        h.respond(.text("hello"), at: 0)
+        XCTAssertTrue(h.responses[0].contains("Content-Length: 5\r\n"))
+        XCTAssertTrue(h.responses[0].hasSuffix("\r\n\r\n"))
+    }
+
+    func testAClosedMachineIgnoresEverything() {
+        var h = MachineHarness()
+        h.perform(h.machine.closeNow(reason: "read error"))
+        XCTAssertEqual(h.closedReason, "read error")
+        XCTAssertEqual(h.timer, nil)
+        XCTAssertEqual(h.machine.bytesReceived(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), now: 1), [])
+        XCTAssertEqual(h.machine.timerFired(now: 100), [])
+        XCTAssertEqual(h.machine.peerClosed(now: 100), [])
+    }
+}
+
+/// Plays the socket and the application around a `ConnectionStateMachine`,
+/// carrying out its actions the way `Connection` does (in order; events raised
+/// meanwhile queue behind them).
+struct MachineHarness {
+    typealias Action = ConnectionStateMachine.Action
+
+    var machine: ConnectionStateMachine
+    /// every write, as text (responses and interim responses)
+    var responses: [String] = []
+    var delivered: [(request: HTTPRequest, sequence: Int)] = []
+    var records: [AccessRecord] = []
+    var timer: Double?
+    var closedReason: String?
+    var readingPaused = false
+    var parseLaterRequests = 0
+    /// false: writes stay queued until `socketDrains` or `socketTakesSome`
+    var socketTakesWrites = true
+    private var unsent = 0
+    private var now = 0.0
+
+    init(readAheadLimit: Int = 1 << 20) {
+        machine = ConnectionStateMachine(configuration: HTTPServerConfiguration(), errors: .jsonEnvelope,
+                                         peer: "198.51.100.7:4242", readAheadLimit: readAheadLimit)
+        perform(machine.connectionOpened(now: 0))
+    }
+
+    mutating func receive(_ text: String, at time: Double, thenEOF: Bool = false) {
+        now = time
+        perform(machine.bytesReceived(Array(text.utf8), now: time))
+        if thenEOF { perform(machine.peerClosed(now: time)) }
+    }
+
+    /// Answers the request in flight.
+    mutating func respond(_ response: HTTPResponse, at time: Double) {
+        now = time
+        guard let last = delivered.last else { return XCTFail("nothing delivered") }
+        perform(machine.responseReady(response, sequence: last.sequence, now: time))
+    }
+
+    mutating func runParseLater(at time: Double) {
+        now = time
+        perform(machine.resumeParsing(now: time))
+    }
+
+    mutating func fireTimer(at time: Double) {
+        now = time
+        guard let deadline = timer, time > deadline else { return }
+        timer = nil
+        perform(machine.timerFired(now: time))
+    }
+
+    mutating func socketDrains(at time: Double) {
+        now = time
+        let sent = unsent
+        unsent = 0
+        perform(machine.flushed(sent: sent, remaining: 0, now: time))
+    }
+
+    mutating func socketTakesSome(at time: Double) {
+        now = time
+        let sent = max(1, unsent / 2)
+        unsent -= sent
+        perform(machine.flushed(sent: sent, remaining: unsent, now: time))
+    }
+
+    @discardableResult
+    mutating func perform(_ actions: [Action]) -> [Action] {
+        var queue = actions
+        var next = 0
+        while next < queue.count && closedReason == nil {
+            let action = queue[next]
+            next += 1
+            switch action {
+            case let .write(bytes):
+                responses.append(String(decoding: bytes, as: UTF8.self))
+                unsent += bytes.count
+                if socketTakesWrites {
+                    let sent = unsent
+                    unsent = 0
+                    queue += machine.flushed(sent: sent, remaining: 0, now: now)
+                } else {
+                    queue += machine.flushed(sent: 0, remaining: unsent, now: now)
+                }
+            case let .deliver(request, sequence):
+                delivered.append((request, sequence))
+            case .pauseReading: readingPaused = true
+            case .resumeReading: readingPaused = false
+            case .parseBufferedLater: parseLaterRequests += 1
+            case let .armTimer(at): timer = at
+            case .cancelTimer: timer = nil
+            case let .recordAccess(record): records.append(record)
+            case let .close(reason): closedReason = reason; timer = nil
+            }
+        }
+        return actions
+    }
+}
