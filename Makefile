@@ -5,7 +5,7 @@ BIN     := .build/release/instructrec
 BENCH   := .build/release/instructrec-bench
 THREADS ?= 2
 
-.PHONY: deps build build-debug build-bench test run bench bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
+.PHONY: deps build build-debug build-bench test run bench bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -33,8 +33,25 @@ run: build
 # workload runs with decoder prefix sharing on and off (the old path),
 # interleaved; BENCH_SHARING=on|off runs one side only.
 BENCH_SHARING ?= both
-bench: build-bench
+bench: build-bench bench-concurrency
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
+
+# Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
+# (batching on = the defaults; off = max_batch_requests=1), interleaved, for the default model and
+# flan-t5-small shapes with random BF16 weights (written once by scripts/make_random_t5_checkpoint.py,
+# with the Flan-T5 tokenizer from ../shared/data/t5 or the test fixture).
+CONCURRENCY_SECONDS ?= 15
+SMALL_RANDOM := .build/bench-models/flan-t5-small-random
+FLAN_CONFIG := $(firstword $(wildcard ../shared/data/t5/flan-t5-small/config.json))
+FLAN_TOKENIZER := $(firstword $(wildcard ../shared/data/t5/tokenizer.json) Tests/TokenizerTests/Fixtures/tokenizer.json)
+bench-concurrency: build
+	@if [ ! -f $(SMALL_RANDOM)/model.safetensors ]; then \
+	  if [ -x scripts/make_random_t5_checkpoint.py ] && [ -n "$(FLAN_CONFIG)" ]; then \
+	    python3 scripts/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) && cp $(FLAN_TOKENIZER) $(SMALL_RANDOM)/; \
+	  else echo "(no scripts/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
+	python3 scripts/bench_concurrency.py --model default=models/default \
+	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \
+	  --seconds $(CONCURRENCY_SECONDS) --threads $(THREADS)
 
 # Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
 fixtures:

@@ -77,7 +77,7 @@ let package = Package(
             name: "LoadTest",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
-        .testTarget(name: "T5Tests", dependencies: ["T5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",

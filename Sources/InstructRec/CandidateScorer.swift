@@ -40,13 +40,14 @@ public struct GroupScores: Sendable, Equatable {
 /// requests, so a worker can score whatever is waiting in one call.
 ///
 /// Contract:
-/// - returns one `GroupScores` per group, in order, each with one score per candidate;
-/// - a group with no candidates gets no scores (and costs nothing);
-/// - errors are `InstructRecError.scoringInput` (the caller's tokens cannot be
-///   scored: 4xx) or `InstructRecError.scoringFailed` (the model failed: 5xx);
-///   an error fails the whole call;
+/// - returns one result per group, in order; a success holds one score per candidate;
+/// - a group with no candidates succeeds with no scores (and costs nothing);
+/// - failures are per group: `InstructRecError.scoringInput` (the caller's tokens
+///   cannot be scored: 4xx) or `InstructRecError.scoringFailed` (the model failed:
+///   5xx). One group's bad input never fails the other groups of the call, which
+///   may belong to other requests;
 /// - one thread at a time per scorer (it owns scratch memory); it may move
 ///   between threads. Give each worker its own scorer.
 public protocol CandidateScorer: AnyObject, Sendable {
-    func score(_ groups: [ScoringGroup]) throws -> [GroupScores]
+    func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>]
 }

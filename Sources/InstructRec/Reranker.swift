@@ -35,8 +35,10 @@ public enum Reranker {
         }
     }
 
-    /// One score per candidate of the plan, in input order, from the scorer's answer to `scoringGroups(plan)`.
-    public static func merge(_ plan: InstructionPlan, _ results: [GroupScores]) throws -> ([Float], RankingUsage) {
+    /// One score per candidate of the plan, in input order, from the scorer's answer to `scoringGroups(plan)`;
+    /// throws the first group's failure.
+    public static func merge(_ plan: InstructionPlan, _ answers: some Collection<Result<GroupScores, InstructRecError>>) throws -> ([Float], RankingUsage) {
+        let results = try answers.map { try $0.get() }
         guard results.count == plan.groups.count,
               zip(plan.groups, results).allSatisfy({ $0.candidates.count == $1.scores.count })
         else {

@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated Flan-T5 sizes (small, base, large, xl) or paths to config.json files.")
     var models = "small,base"
 
-    @Option(help: "Comma-separated workloads: rerank-N (random ids), games-N (the first N candidates of real SASRec pools, with Games titles).")
+    @Option(help: "Comma-separated workloads: rerank-N (random ids), games-N (the first N candidates of real SASRec pools, with Games titles), batch-RxN (R requests of N random titles scored as one engine batch and one by one).")
     var workloads = "rerank-20,rerank-100"
 
     @Option(help: "Prefix sharing in the decoder: both (interleaved, side by side), on, or off (the old packed batch).")
@@ -78,8 +78,19 @@ struct BenchCommand: ParsableCommand {
                     try runWorkload(workload, requests: requests, scorer: scorer, config: config, ceiling: ceiling)
                     continue
                 }
+                if workload.hasPrefix("batch-") {
+                    let sizes = workload.dropFirst(6).split(separator: "x").compactMap { Int($0) }
+                    guard sizes.count == 2, sizes[0] > 0, sizes[1] > 0 else {
+                        throw ValidationError("unknown workload '\(workload)' (use batch-RxN, e.g. batch-8x20)")
+                    }
+                    scorer.sharesPrefixes = sharing != "off"
+                    BatchBench.run(name: workload, requests: sizes[0], candidates: sizes[1], scorer: scorer, config: config,
+                                   instructionTokens: instructionTokens, titleTokens: titleTokens,
+                                   iterations: iterations, warmup: warmup)
+                    continue
+                }
                 guard workload.hasPrefix("rerank-"), let count = Int(workload.dropFirst(7)), count > 0 else {
-                    throw ValidationError("unknown workload '\(workload)' (use rerank-N or games-N)")
+                    throw ValidationError("unknown workload '\(workload)' (use rerank-N, games-N or batch-RxN)")
                 }
                 var rng = SplitMix64(seed: 1)
                 let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) } }

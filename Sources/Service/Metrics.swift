@@ -82,6 +82,10 @@ final class Metrics: @unchecked Sendable {
     let tokens = Counter("instructrec_tokens_total", "Tokens processed, by kind (instruction, candidate).")
     let candidates = Counter("instructrec_candidates_total", "Candidates scored.")
     let dropped = Counter("instructrec_dropped_jobs_total", "Scoring jobs dropped before inference, by reason (client_gone, deadline).")
+    let batchRequests = Histogram("instructrec_batch_requests", "Requests scored per engine call (1: alone; see max_batch_requests).",
+                                  buckets: [1, 2, 4, 8, 16, 32])
+    let batchTokens = Histogram("instructrec_batch_tokens", "Instruction and candidate tokens per engine call (see max_batch_tokens).",
+                                buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768, 65536])
     let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading the model at start-up.")
     let ready = Gauge("instructrec_ready", "1 when the service accepts traffic.")
     let deadlineTimers = Gauge("instructrec_deadline_timers", "Live 504 deadline timers (one per request awaiting its answer; cancelled when it is sent).")
@@ -98,7 +102,7 @@ final class Metrics: @unchecked Sendable {
         let build = "# HELP instructrec_build_info Version and BLAS core type of this process (always 1).\n# TYPE instructrec_build_info gauge\n"
             + "instructrec_build_info\(Metrics.format(buildInfo)) 1\n"
         return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
-                candidates.render(), dropped.render(), modelLoadSeconds.render(), ready.render(), deadlineTimers.render(),
+                candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(), ready.render(), deadlineTimers.render(),
                 ProcessMetrics.current()?.render() ?? ""].joined()
     }
 

@@ -72,7 +72,10 @@ public final class RerankService: @unchecked Sendable {
         metrics.modelLoadSeconds.set(loadSeconds)
         let scorers = (0..<configuration.workers).map { _ in engine.makeScorer(threads: configuration.threadsPerWorker) }
         directScorer = engine.makeScorer(threads: configuration.threadsPerWorker)
-        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, metrics: metrics)
+        var batchLimits = configuration.batchLimits
+        batchLimits.maxInstructionTokens = engine.maxInstructionTokensPerCall
+        batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall
+        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics)
         try warmUp(scorers + [directScorer])
         setReady(true)
     }
@@ -173,6 +176,8 @@ public final class RerankService: @unchecked Sendable {
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
+            "batching": ["max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
+                         "batch_wait_ms": configuration.batchWaitMilliseconds],
         ]
     }
 
@@ -217,17 +222,17 @@ public final class RerankService: @unchecked Sendable {
                 let deadline = start + .milliseconds(timeout)
                 let enqueued = DispatchTime.now()
                 let timer = DeadlineTimer(live: metrics.deadlineTimers)
-                let job = InferenceQueue.Job(
+                let job = ScoringJob(
+                    plan: plan, reduction: decoded.query.reduction, deadline: deadline, enqueued: enqueued,
                     isAbandoned: { responder.isClientGone },
-                    run: { [self] scorer in
+                    completed: { [self] result, taken in
                         defer { timer.cancel() }
-                        let dequeued = DispatchTime.now()
-                        metrics.queueWait.observe(milliseconds(enqueued, dequeued) / 1e3)
                         do {
-                            var outcome = try pipeline.score(decoded.query, plan: plan, scorer: scorer)
+                            let (scores, usage) = try result.get()
                             if DispatchTime.now() > deadline { throw timeoutError(timeout) }
+                            var outcome = pipeline.rank(decoded.query, plan: plan, scores: scores, usage: usage)
                             outcome.requestID = requestID
-                            outcome.timing.queue = milliseconds(enqueued, dequeued)
+                            outcome.timing.queue = milliseconds(enqueued, taken)
                             outcome.timing.tokenize = tokenizeMilliseconds
                             outcome.timing.total = milliseconds(start, .now())
                             let json = try decoded.encode(outcome)
@@ -249,8 +254,7 @@ public final class RerankService: @unchecked Sendable {
                             fail(responder, route: path, start: start, shape,
                                  ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
                         }
-                    },
-                    deadline: deadline)
+                    })
                 guard queue.submit(job) else { throw ServiceError.overloaded }
                 // Answer 504 on time even if the job is still waiting (the worker skips it then);
                 // the job cancels the timer once it has answered.

@@ -19,6 +19,12 @@ public struct ServiceConfiguration: Sendable {
     public var workers = 1
     public var threadsPerWorker = 2
     public var queueCapacity = 32
+    /// requests one engine call may score together (1: batching off)
+    public var maxBatchRequests = 8
+    /// instruction + candidate tokens one engine call may carry (a larger request still runs, alone)
+    public var maxBatchTokens = 16384
+    /// how long a free worker with an unfilled batch waits for more requests (0: only what already waits)
+    public var batchWaitMilliseconds = 0
     public var requestTimeoutMilliseconds = 30_000
     public var maxInputTokens = 512
     public var maxTargetTokens = 64
@@ -87,6 +93,7 @@ public struct ServiceConfiguration: Sendable {
     /// The keys, as written in the JSON file (and, uppercased, after INSTRUCTREC_).
     public static let keys = [
         "host", "port", "model", "tokenizer", "templates", "workers", "threads_per_worker", "queue_capacity",
+        "max_batch_requests", "max_batch_tokens", "batch_wait_ms",
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
@@ -253,6 +260,9 @@ public struct ServiceConfiguration: Sendable {
         case "workers": workers = try int(1, 64)
         case "threads_per_worker": threadsPerWorker = try int(1, 256)
         case "queue_capacity": queueCapacity = try int(1, 100_000)
+        case "max_batch_requests": maxBatchRequests = try int(1, 1024)
+        case "max_batch_tokens": maxBatchTokens = try int(1, 1 << 24)
+        case "batch_wait_ms": batchWaitMilliseconds = try int(0, 1000)
         case "request_timeout_ms": requestTimeoutMilliseconds = try int(1, 3_600_000)
         case "max_input_tokens": maxInputTokens = try int(16, 65536)
         case "max_target_tokens": maxTargetTokens = try int(1, 4096)
@@ -329,6 +339,11 @@ public struct ServiceConfiguration: Sendable {
         options.maxHistoryTitleTokens = maxHistoryTitleTokens
         options.maxHistoryItems = maxHistoryItems
         return options
+    }
+
+    /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
+    var batchLimits: BatchLimits {
+        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens, waitMilliseconds: batchWaitMilliseconds)
     }
 
     var requestLimits: RequestLimits {

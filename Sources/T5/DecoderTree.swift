@@ -1,5 +1,5 @@
-/// The candidates of one request as a packed prefix tree (a trie over their
-/// token sequences).
+/// The candidates of one or more instruction groups as packed prefix trees
+/// (a trie over each group's token sequences).
 ///
 /// Teacher forcing feeds candidate b = [t0 … t(n-1)] the decoder inputs
 /// [decoder_start, t0 … t(n-1)] and scores the targets [t0 … t(n-1), </s>].
@@ -22,6 +22,14 @@
 ///
 /// Scoring positions (one per target token) keep the old packed order:
 /// candidate b's log-probs are positions offsets[b] ..< offsets[b] + lengths[b].
+///
+/// A batch of several groups (instructions, possibly from several requests)
+/// packs one tree per group, one after another: candidates are numbered
+/// across all groups in order, and group g owns the consecutive candidates
+/// groupCandidateStart[g] ..< groupCandidateStart[g + 1] and the consecutive
+/// rows groupRowStart[g] ..< groupRowStart[g + 1]. Prefixes are shared only
+/// within a group: the same title prefix under another instruction is
+/// another row, because it cross-attends to another encoder output.
 struct DecoderTree {
     let inputs: [Int32]       // [N]  input token of each node (decoder_start at the root)
     let depths: [Int]         // [N]  position of each node; 0 at the root
@@ -35,46 +43,61 @@ struct DecoderTree {
     /// positionsByNode[positionStart[i] ..< positionStart[i + 1]].
     let positionStart: [Int]  // [N + 1]
     let positionsByNode: [Int] // [P]
+    let groupCandidateStart: [Int] // [G + 1]  group g's candidates
+    let groupRowStart: [Int]       // [G + 1]  group g's nodes (rows)
 
     var rows: Int { inputs.count }
     var positions: Int { targets.count }
     var longest: Int { lengths.max() ?? 0 }
     var candidates: Int { offsets.count }
+    var groups: Int { groupRowStart.count - 1 }
 
+    /// One group: the candidates of one instruction.
     init(candidates: [[Int32]], start: Int32, eos: Int32, sharing: Bool) {
+        self.init(groups: [candidates], start: start, eos: eos, sharing: sharing)
+    }
+
+    /// Several groups packed one after another, each its own tree.
+    init(groups: [[[Int32]]], start: Int32, eos: Int32, sharing: Bool) {
         var inputs: [Int32] = [], depths: [Int] = [], nodeOfPosition: [Int] = [], targets: [Int32] = []
         var offsets: [Int] = [], lengths: [Int] = [], ownedStart: [Int] = [], ownedDepth: [Int] = []
-        // (parent node, token) -> child node; the root is found by `root`.
+        var groupCandidateStart = [0], groupRowStart = [0]
+        // (parent node, token) -> child node, kept across groups for its capacity.
         var children: [Int64: Int] = [:]
-        var root = -1
-        for tokens in candidates {
-            offsets.append(targets.count)
-            lengths.append(tokens.count + 1)
-            var firstNew = -1, firstNewDepth = tokens.count + 1
-            var node = -1
-            for depth in 0...tokens.count {
-                let input = depth == 0 ? start : tokens[depth - 1]
-                var existing: Int?
-                if sharing {
-                    existing = depth == 0 ? (root >= 0 ? root : nil) : children[Int64(node) << 32 | Int64(UInt32(bitPattern: input))]
-                }
-                if let existing {
-                    node = existing
-                } else {
-                    let parent = node
-                    node = inputs.count
-                    inputs.append(input)
-                    depths.append(depth)
-                    if firstNew < 0 { firstNew = node; firstNewDepth = depth }
+        for group in groups {
+            children.removeAll(keepingCapacity: true)
+            var root = -1   // this group's root node
+            for tokens in group {
+                offsets.append(targets.count)
+                lengths.append(tokens.count + 1)
+                var firstNew = -1, firstNewDepth = tokens.count + 1
+                var node = -1
+                for depth in 0...tokens.count {
+                    let input = depth == 0 ? start : tokens[depth - 1]
+                    var existing: Int?
                     if sharing {
-                        if depth == 0 { root = node } else { children[Int64(parent) << 32 | Int64(UInt32(bitPattern: input))] = node }
+                        existing = depth == 0 ? (root >= 0 ? root : nil) : children[Int64(node) << 32 | Int64(UInt32(bitPattern: input))]
                     }
+                    if let existing {
+                        node = existing
+                    } else {
+                        let parent = node
+                        node = inputs.count
+                        inputs.append(input)
+                        depths.append(depth)
+                        if firstNew < 0 { firstNew = node; firstNewDepth = depth }
+                        if sharing {
+                            if depth == 0 { root = node } else { children[Int64(parent) << 32 | Int64(UInt32(bitPattern: input))] = node }
+                        }
+                    }
+                    nodeOfPosition.append(node)
+                    targets.append(depth < tokens.count ? tokens[depth] : eos)
                 }
-                nodeOfPosition.append(node)
-                targets.append(depth < tokens.count ? tokens[depth] : eos)
+                ownedStart.append(firstNew < 0 ? inputs.count : firstNew)
+                ownedDepth.append(firstNewDepth)
             }
-            ownedStart.append(firstNew < 0 ? inputs.count : firstNew)
-            ownedDepth.append(firstNewDepth)
+            groupCandidateStart.append(offsets.count)
+            groupRowStart.append(inputs.count)
         }
         var counts = [Int](repeating: 0, count: inputs.count + 1)
         for node in nodeOfPosition { counts[node + 1] += 1 }
@@ -95,6 +118,8 @@ struct DecoderTree {
         self.ownedDepth = ownedDepth
         self.positionStart = counts
         self.positionsByNode = byNode
+        self.groupCandidateStart = groupCandidateStart
+        self.groupRowStart = groupRowStart
     }
 
     /// True when candidate b's path is rows offset ..< offset + lengths[b] in order (no gather needed).

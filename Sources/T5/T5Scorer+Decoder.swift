@@ -1,18 +1,24 @@
 import Foundation
 
 extension T5Scorer {
-    /// Runs the decoder over every node of the candidates' prefix tree against
-    /// the encoder output in `workspace.encoderNormed` ([L, d_model]). Leaves
-    /// the final hidden states [N, d_model] (N = tree nodes), already scaled
+    /// Runs the decoder over every node of the batch's prefix trees (one tree
+    /// per instruction group) against the encoder output in
+    /// `workspace.encoderNormed` ([ΣL, d_model], instruction g in rows
+    /// encoder.rowStart[g] ..< rowStart[g + 1]). Leaves the final hidden
+    /// states [N, d_model] (N = tree nodes of all groups), already scaled
     /// when the config asks (T5 v1.0), in `workspace.decoderNormed`.
-    func runDecoder(_ tree: DecoderTree, encoderRows L: Int, workspace w: Workspace) {
+    ///
+    /// Every linear layer runs once over all N rows; self-attention stays
+    /// within a candidate's path, and cross-attention within a group: group
+    /// g's rows attend to instruction g's slice of the cross K/V.
+    func runDecoder(_ tree: DecoderTree, encoder: EncoderBatch, workspace w: Workspace) {
         let c = weights.config
         let N = tree.rows, d = c.dModel, inner = c.innerDim, heads = c.numHeads, dkv = c.dKV
         let kvWidth = c.numDecoderLayers * 2 * inner
 
-        // Cross-attention K and V of every layer in one GEMM: [L, layers*2*inner].
-        // Computed once per request and shared by all candidates.
-        GEMM.linear(w.encoderNormed.data, rows: L, weight: weights.crossKV, into: w.crossKV.data, threads: threads,
+        // Cross-attention K and V of every layer in one GEMM over all instructions: [ΣL, layers*2*inner].
+        // Computed once per batch; group g's candidates share instruction g's rows.
+        GEMM.linear(w.encoderNormed.data, rows: encoder.rows, weight: weights.crossKV, into: w.crossKV.data, threads: threads,
                     scratch: w.weightSlices)
 
         let hidden = w.decoderHidden                  // [N, d_model]
@@ -33,6 +39,12 @@ extension T5Scorer {
         // Candidates that add nodes; each computes the self-attention of its own nodes.
         let owners = (0..<tree.candidates).filter { tree.lengths[$0] > tree.ownedDepth[$0] }
         let contiguous = owners.map { tree.pathIsContiguous($0) }
+        let ownerCosts = owners.map { b in Double(tree.lengths[b] - tree.ownedDepth[b]) * Double(tree.lengths[b]) }
+        // Cross-attention work items: pair i is group i / heads, head i % heads; cost ~ rows × keys.
+        let crossCosts = (0..<(tree.groups * heads)).map { pair in
+            let g = pair / heads
+            return Double(tree.groupRowStart[g + 1] - tree.groupRowStart[g]) * Double(encoder.length(g))
+        }
 
         for (l, layer) in weights.decoderLayers.enumerated() {
             // Causal self-attention: each candidate's owned nodes (consecutive
@@ -41,7 +53,7 @@ extension T5Scorer {
             GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.selfQKV, into: w.decoderQKV.data, threads: threads,
                         scratch: w.weightSlices)
             let qkv = w.decoderQKV.data, ld = 3 * inner
-            Parallel.forEach(owners.count, threads: threads) { range, worker in
+            Parallel.forEach(costs: ownerCosts, threads: threads) { range, worker in
                 for index in range {
                     let b = owners[index]
                     let length = tree.lengths[b], first = tree.ownedDepth[b], owned = tree.ownedStart[b]
@@ -71,20 +83,22 @@ extension T5Scorer {
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.selfOut, into: hidden.data,
                         accumulate: true, threads: threads, scratch: w.weightSlices)
 
-            // Cross-attention: all N rows against the shared encoder K/V, one GEMM per head.
+            // Cross-attention: group g's rows against instruction g's K/V, one GEMM per (group, head).
             rmsNorm(hidden, rows: N, weight: layer.crossNorm, into: w.decoderNormed)
             GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data, threads: threads,
                         scratch: w.weightSlices)
-            let kv = w.crossKV.data + l * 2 * inner
-            Parallel.forEach(heads, threads: threads) { range, worker in
-                for h in range {
-                    attentionHead(queries: N, keys: L,
-                                  q: w.decoderQuery.data + h * dkv, ldq: inner,
-                                  k: kv + h * dkv, v: kv + inner + h * dkv, ldkv: kvWidth,
+            let kv = w.crossKV.data + l * 2 * inner       // this layer's K|V columns of [ΣL, layers*2*inner]
+            Parallel.forEach(costs: crossCosts, threads: threads) { range, worker in
+                for pair in range {
+                    let g = pair / heads, h = pair % heads
+                    let first = tree.groupRowStart[g], groupKV = kv + encoder.rowStart[g] * kvWidth
+                    attentionHead(queries: tree.groupRowStart[g + 1] - first, keys: encoder.length(g),
+                                  q: w.decoderQuery.data + first * inner + h * dkv, ldq: inner,
+                                  k: groupKV + h * dkv, v: groupKV + inner + h * dkv, ldkv: kvWidth,
                                   bias: nil, biasOrigin: 0,
                                   scores: w.attentionScores.data + worker * w.scoresPerThread,
                                   sums: w.softmaxSums.data + worker * Workspace.attentionBlockRows,
-                                  context: w.decoderContext.data + h * dkv, ldc: inner)
+                                  context: w.decoderContext.data + first * inner + h * dkv, ldc: inner)
                 }
             }
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.crossOut, into: hidden.data,

@@ -8,18 +8,39 @@ public enum ScoreReduction: String, Sendable, CaseIterable {
     case mean
 }
 
+/// One instruction group to score: an instruction and its candidates. A
+/// batch holds several, possibly from several requests.
+public struct ScoringInput: Sendable {
+    /// instruction token ids as the tokenizer produced them, </s> included
+    public var instruction: [Int32]
+    /// title token ids of each candidate, without </s>
+    public var candidates: [[Int32]]
+    public var reduction: ScoreReduction
+
+    public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
+        self.instruction = instruction
+        self.candidates = candidates
+        self.reduction = reduction
+    }
+}
+
 /// The result of scoring one instruction against its candidates.
 public struct ScoreResult: Sendable {
     /// one score per candidate, in input order
     public var scores: [Float]
     /// per candidate: log p of each title token, then of </s>
     public var tokenLogProbabilities: [[Float]]
+    /// Wall time of the encoder and decoder passes this input ran in; in a
+    /// batch these are the whole batch's (every input waited for all of it).
     public var encodeSeconds: Double
     public var decodeSeconds: Double
     /// Decoder rows computed (prefix-tree nodes) and the rows the unshared
     /// packed batch would have computed (candidates × (title tokens + 1)).
     public var decoderRows: Int = 0
     public var candidateRows: Int = 0
+    /// Inputs scored in the same pass, this one included (1 when alone or
+    /// when it had no candidates).
+    public var batchInputs: Int = 1
 }
 
 /// Scores candidates for an instruction with a T5 encoder-decoder by teacher
@@ -27,13 +48,24 @@ public struct ScoreResult: Sendable {
 /// cross-attention K/V is computed once, and all candidates decode as one
 /// packed batch.
 ///
+/// Several instructions (groups, possibly from several requests) score in
+/// one pass with `run(batch:)`: their encoders run as one ragged batch (the
+/// linear layers over all instructions' rows, attention within each
+/// instruction) and their decoders as one packed batch (prefix trees per
+/// group, cross-attention to the group's own instruction). Each input's
+/// scores equal those of scoring it alone, within float rounding; a single
+/// `run(instruction:candidates:)` is the batch of one.
+///
 /// A scorer owns its scratch memory and must be used by one thread at a time
 /// (it may be handed from thread to thread); give each worker its own scorer
 /// over the same shared `T5Weights`.
 public final class T5Scorer: @unchecked Sendable {
     public let weights: T5Weights
     public let threads: Int
-    /// Upper bound on instruction and total candidate tokens, a guard on scratch memory.
+    /// Upper bound on one input's instruction tokens and total candidate
+    /// tokens, a guard on scratch memory. The limits are per input: a batch's
+    /// scratch grows with the sum of its inputs, which the caller bounds
+    /// (the inference queue's token budget per batch).
     public var maxEncoderTokens = 8192
     public var maxDecoderTokens = 65536
     /// Share the decoder rows of common title prefixes between candidates
@@ -56,40 +88,66 @@ public final class T5Scorer: @unchecked Sendable {
         try run(instruction: instruction, candidates: candidates, reduction: reduction).scores
     }
 
+    /// One input alone: the batch of one.
     public func run(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) throws -> ScoreResult {
-        try validate(instruction: instruction, candidates: candidates)
-        if candidates.isEmpty {
-            return ScoreResult(scores: [], tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0)
+        try run(batch: [ScoringInput(instruction: instruction, candidates: candidates, reduction: reduction)])[0].get()
+    }
+
+    /// Scores several inputs in one pass; one result per input, in order.
+    ///
+    /// Each input is validated on its own: a bad one gets its
+    /// `T5Error.invalidInput` and is left out of the pass, the others are
+    /// scored as if it had not been there. An input without candidates
+    /// succeeds with no scores and is left out too.
+    public func run(batch inputs: [ScoringInput]) -> [Result<ScoreResult, T5Error>] {
+        var results: [Result<ScoreResult, T5Error>] = inputs.map { input in
+            if let error = invalidity(instruction: input.instruction, candidates: input.candidates) { return .failure(error) }
+            return .success(ScoreResult(scores: [], tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0))
         }
+        let scored = inputs.indices.filter { i in
+            if case .success = results[i] { return !inputs[i].candidates.isEmpty }
+            return false
+        }
+        guard !scored.isEmpty else { return results }
         let c = weights.config
-        let batch = DecoderTree(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID,
-                                sharing: sharesPrefixes)
-        let w = workspaceFor(encoderRows: instruction.count, batch: batch)
+        let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
+        let tree = DecoderTree(groups: scored.map { inputs[$0].candidates }, start: c.decoderStartTokenID,
+                               eos: c.eosTokenID, sharing: sharesPrefixes)
+        let w = workspaceFor(encoder: encoder, tree: tree)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        runEncoder(instruction, workspace: w)
+        runEncoder(encoder, workspace: w)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        runDecoder(batch, encoderRows: instruction.count, workspace: w)
-        let logProbabilities = gatherLogProbabilities(batch, workspace: w)
+        runDecoder(tree, encoder: encoder, workspace: w)
+        let logProbabilities = gatherLogProbabilities(tree, workspace: w)   // [P], all groups' positions
         let t2 = DispatchTime.now().uptimeNanoseconds
-        var perToken: [[Float]] = []
-        var scores: [Float] = []
-        for (offset, length) in zip(batch.offsets, batch.lengths) {
-            let tokens = Array(logProbabilities[offset..<(offset + length)])
-            // Sum in double: titles are short, but keep the order of summation out of the result.
-            let total = Float(tokens.reduce(0.0) { $0 + Double($1) })
-            perToken.append(tokens)
-            scores.append(reduction == .sum ? total : total / Float(length))
+        for (g, i) in scored.enumerated() {
+            var perToken: [[Float]] = []
+            var scores: [Float] = []
+            let candidates = tree.groupCandidateStart[g]..<tree.groupCandidateStart[g + 1]
+            for b in candidates {
+                let offset = tree.offsets[b], length = tree.lengths[b]
+                let tokens = Array(logProbabilities[offset..<(offset + length)])
+                // Sum in double: titles are short, but keep the order of summation out of the result.
+                let total = Float(tokens.reduce(0.0) { $0 + Double($1) })
+                perToken.append(tokens)
+                scores.append(inputs[i].reduction == .sum ? total : total / Float(length))
+            }
+            results[i] = .success(ScoreResult(
+                scores: scores, tokenLogProbabilities: perToken,
+                encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9,
+                decoderRows: tree.groupRowStart[g + 1] - tree.groupRowStart[g],
+                candidateRows: candidates.reduce(0) { $0 + tree.lengths[$1] },
+                batchInputs: scored.count))
         }
-        return ScoreResult(scores: scores, tokenLogProbabilities: perToken,
-                           encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9,
-                           decoderRows: batch.rows, candidateRows: batch.positions)
+        return results
     }
 
     /// Encoder output [L, d_model] after the final RMSNorm (for parity tests and debugging).
     public func encode(_ instruction: [Int32]) throws -> [Float] {
         try validate(instruction: instruction, candidates: [])
-        let w = workspaceFor(encoderRows: instruction.count, batch: DecoderTree(candidates: [[]], start: 0, eos: 1, sharing: false))
-        runEncoder(instruction, workspace: w)
+        let encoder = EncoderBatch(instructions: [instruction])
+        let w = workspaceFor(encoder: encoder, tree: DecoderTree(candidates: [[]], start: 0, eos: 1, sharing: false))
+        runEncoder(encoder, workspace: w)
         return Array(UnsafeBufferPointer(start: w.encoderNormed.data, count: instruction.count * weights.config.dModel))
     }
 
@@ -99,9 +157,10 @@ public final class T5Scorer: @unchecked Sendable {
         let c = weights.config
         let batch = DecoderTree(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID,
                                 sharing: sharesPrefixes)
-        let w = workspaceFor(encoderRows: instruction.count, batch: batch)
-        runEncoder(instruction, workspace: w)
-        runDecoder(batch, encoderRows: instruction.count, workspace: w)
+        let encoder = EncoderBatch(instructions: [instruction])
+        let w = workspaceFor(encoder: encoder, tree: batch)
+        runEncoder(encoder, workspace: w)
+        runDecoder(batch, encoder: encoder, workspace: w)
         let full = Tensor(shape: [batch.rows, c.vocabSize])  // [N, vocab], one row per tree node
         GEMM.linear(w.decoderNormed.data, rows: batch.rows, weight: weights.lmHead, into: full.data, threads: threads,
                     scratch: w.weightSlices)
@@ -117,35 +176,43 @@ public final class T5Scorer: @unchecked Sendable {
     }
 
     private func validate(instruction: [Int32], candidates: [[Int32]]) throws {
+        if let error = invalidity(instruction: instruction, candidates: candidates) { throw error }
+    }
+
+    /// What is wrong with one input, or nil when it can be scored.
+    private func invalidity(instruction: [Int32], candidates: [[Int32]]) -> T5Error? {
         let vocab = weights.config.vocabSize
-        guard !instruction.isEmpty else { throw T5Error.invalidInput("instruction has no tokens") }
+        guard !instruction.isEmpty else { return T5Error.invalidInput("instruction has no tokens") }
         guard instruction.count <= maxEncoderTokens else {
-            throw T5Error.invalidInput("instruction has \(instruction.count) tokens, more than the limit \(maxEncoderTokens)")
+            return T5Error.invalidInput("instruction has \(instruction.count) tokens, more than the limit \(maxEncoderTokens)")
         }
         if let bad = instruction.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw T5Error.invalidInput("instruction token \(bad) is id \(instruction[bad]), outside [0, \(vocab))")
+            return T5Error.invalidInput("instruction token \(bad) is id \(instruction[bad]), outside [0, \(vocab))")
         }
         var total = 0
         for (index, candidate) in candidates.enumerated() {
             total += candidate.count + 1
             if let bad = candidate.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
-                throw T5Error.invalidInput("candidate \(index) token \(bad) is id \(candidate[bad]), outside [0, \(vocab))")
+                return T5Error.invalidInput("candidate \(index) token \(bad) is id \(candidate[bad]), outside [0, \(vocab))")
             }
         }
         guard total <= maxDecoderTokens else {
-            throw T5Error.invalidInput("candidates have \(total) tokens together, more than the limit \(maxDecoderTokens)")
+            return T5Error.invalidInput("candidates have \(total) tokens together, more than the limit \(maxDecoderTokens)")
         }
+        return nil
     }
 
-    private func workspaceFor(encoderRows: Int, batch: DecoderTree) -> Workspace {
-        if let w = workspace, w.fits(encoderRows: encoderRows, decoderRows: batch.rows, targetLength: batch.longest) {
+    private func workspaceFor(encoder: EncoderBatch, tree: DecoderTree) -> Workspace {
+        if let w = workspace, w.fits(encoderRows: encoder.rows, instructionLength: encoder.longest,
+                                     decoderRows: tree.rows, targetLength: tree.longest) {
             return w
         }
         // Grow to the larger of the old and new shape class in every dimension.
         let w = Workspace(config: weights.config, threads: threads,
-                          encoderRows: max(encoderRows, workspace?.encoderRows ?? 0),
-                          decoderRows: max(batch.rows, workspace?.decoderRows ?? 0),
-                          targetLength: max(batch.longest, workspace?.targetLength ?? 0))
+                          encoderRows: max(encoder.rows, workspace?.encoderRows ?? 0),
+                          instructionLength: max(encoder.longest, workspace?.instructionLength ?? 0),
+                          decoderRows: max(tree.rows, workspace?.decoderRows ?? 0),
+                          targetLength: max(tree.longest, workspace?.targetLength ?? 0))
         workspace = w
         return w
     }

@@ -1,33 +1,39 @@
 /// Scratch memory for one forward pass, allocated per shape class and reused
 /// across layers and requests.
 ///
-/// Capacities round up to powers of two (at least 64), so a stream of requests
-/// with similar sizes allocates once; a larger request grows the workspace to
+/// A pass scores a batch of one or more instructions: the encoder rows of all
+/// instructions (ΣL) and the decoder rows of all their prefix trees (N) are
+/// packed one after another, so the buffers are sized by those totals, and
+/// the per-attention scratch by the longest instruction (Lmax) and candidate (T).
+///
+/// Capacities round up to powers of two (at least 64), so a stream of batches
+/// with similar sizes allocates once; a larger batch grows the workspace to
 /// its class and it stays there. One workspace belongs to one scorer (one worker).
 final class Workspace {
-    let encoderRows: Int        // capacity for L, instruction tokens
-    let decoderRows: Int        // capacity for N, prefix-tree nodes (at most all candidates' target tokens together)
+    let encoderRows: Int        // capacity for ΣL, the instructions' tokens together
+    let instructionLength: Int  // capacity for Lmax, the longest instruction
+    let decoderRows: Int        // capacity for N, prefix-tree nodes of all groups (at most all candidates' target tokens together)
     let targetLength: Int       // capacity for T, the longest candidate (+ </s>)
     static let logitChunkRows = 128      // lm_head tile: rows (tree nodes)
     static let logitChunkColumns = 512   // lm_head tile: vocabulary columns ([128, 512] floats = 256 KiB)
     static let attentionBlockRows = 64   // queries per attention block
-    let scoresPerThread: Int    // attentionBlockRows * max(L, T)
+    let scoresPerThread: Int    // attentionBlockRows * max(Lmax, T)
 
-    // Encoder, L = instruction tokens
-    let encoderHidden: Tensor   // [L, d_model]   residual stream
-    let encoderNormed: Tensor   // [L, d_model]
-    let encoderQKV: Tensor      // [L, 3*inner]
-    let encoderContext: Tensor  // [L, inner]     attention output before o-projection
-    let encoderFFN: Tensor      // [L, ffRows]    wi output (both halves when gated)
-    let encoderActivated: Tensor // [L, d_ff]
-    let encoderBias: Tensor     // [heads, 2L-1]  bias by relative position k-q, index k-q+L-1
-    let crossKV: Tensor         // [L, dec_layers*2*inner]  every decoder layer's cross K|V
+    // Encoder, ΣL = all instructions' tokens; instruction g is rows rowStart[g]..<rowStart[g+1] (EncoderBatch)
+    let encoderHidden: Tensor   // [ΣL, d_model]   residual stream
+    let encoderNormed: Tensor   // [ΣL, d_model]
+    let encoderQKV: Tensor      // [ΣL, 3*inner]
+    let encoderContext: Tensor  // [ΣL, inner]     attention output before o-projection
+    let encoderFFN: Tensor      // [ΣL, ffRows]    wi output (both halves when gated)
+    let encoderActivated: Tensor // [ΣL, d_ff]
+    let encoderBias: Tensor     // [heads, 2Lmax-1]  bias by relative position k-q, index k-q+Lmax-1 (serves every instruction)
+    let crossKV: Tensor         // [ΣL, dec_layers*2*inner]  every decoder layer's cross K|V
 
     // Attention, shared by both stacks
-    let attentionScores: Tensor // [threads, attentionBlockRows, max(L, T)]  one block of one head's scores per thread
+    let attentionScores: Tensor // [threads, attentionBlockRows, max(Lmax, T)]  one block of one head's scores per thread
     let softmaxSums: Tensor     // [threads, attentionBlockRows]  1/sum of each block row's exponentials
 
-    // Decoder, N = nodes of the candidates' prefix tree (at most their target tokens together)
+    // Decoder, N = nodes of every group's prefix tree; group g is rows groupRowStart[g]..<groupRowStart[g+1] (DecoderTree)
     let decoderHidden: Tensor   // [N, d_model]
     let decoderNormed: Tensor   // [N, d_model]
     let decoderQKV: Tensor      // [N, 3*inner]
@@ -50,15 +56,16 @@ final class Workspace {
         return c
     }
 
-    func fits(encoderRows l: Int, decoderRows n: Int, targetLength t: Int) -> Bool {
-        l <= encoderRows && n <= decoderRows && t <= targetLength
+    func fits(encoderRows l: Int, instructionLength lmax: Int, decoderRows n: Int, targetLength t: Int) -> Bool {
+        l <= encoderRows && lmax <= instructionLength && n <= decoderRows && t <= targetLength
     }
 
-    init(config c: T5Config, threads: Int, encoderRows l: Int, decoderRows n: Int, targetLength t: Int) {
+    init(config c: T5Config, threads: Int, encoderRows l: Int, instructionLength lmax: Int, decoderRows n: Int, targetLength t: Int) {
         encoderRows = Workspace.capacity(l)
+        instructionLength = Workspace.capacity(lmax)
         decoderRows = Workspace.capacity(n)
         targetLength = Workspace.capacity(t)
-        let L = encoderRows, N = decoderRows, T = targetLength
+        let L = encoderRows, Lmax = instructionLength, N = decoderRows, T = targetLength
         let d = c.dModel, inner = c.innerDim, ff = c.dFF, ffRows = c.isGatedActivation ? 2 * ff : ff
         encoderHidden = Tensor(shape: [L, d])
         encoderNormed = Tensor(shape: [L, d])
@@ -66,7 +73,7 @@ final class Workspace {
         encoderContext = Tensor(shape: [L, inner])
         encoderFFN = Tensor(shape: [L, ffRows])
         encoderActivated = Tensor(shape: [L, ff])
-        encoderBias = Tensor(shape: [c.numHeads, 2 * L - 1])
+        encoderBias = Tensor(shape: [c.numHeads, 2 * Lmax - 1])
         crossKV = Tensor(shape: [L, c.numDecoderLayers * 2 * inner])
         decoderHidden = Tensor(shape: [N, d])
         decoderNormed = Tensor(shape: [N, d])
@@ -76,8 +83,8 @@ final class Workspace {
         decoderFFN = Tensor(shape: [N, ffRows])
         decoderActivated = Tensor(shape: [N, ff])
         pathKV = Tensor(shape: [threads, T, 2 * inner])
-        scoresPerThread = Workspace.attentionBlockRows * max(L, T)
-        attentionScores = Tensor(shape: [threads, Workspace.attentionBlockRows, max(L, T)])
+        scoresPerThread = Workspace.attentionBlockRows * max(Lmax, T)
+        attentionScores = Tensor(shape: [threads, Workspace.attentionBlockRows, max(Lmax, T)])
         softmaxSums = Tensor(shape: [threads, Workspace.attentionBlockRows])
         decoderBias = Tensor(shape: [c.numHeads, 2 * T - 1])
         logits = Tensor(shape: [threads, Workspace.logitChunkRows, Workspace.logitChunkColumns])

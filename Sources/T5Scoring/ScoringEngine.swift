@@ -52,6 +52,12 @@ public final class ScoringEngine: Sendable {
         T5CandidateScorer(T5Scorer(weights: weights, threads: threads))
     }
 
+    /// The engine's limits on one call's instruction tokens and candidate tokens (title tokens + </s>):
+    /// its guard on scratch memory, which grows with the sum over a batch. The inference queue caps
+    /// its batches by them.
+    public var maxInstructionTokensPerCall: Int { T5Scorer(weights: weights).maxEncoderTokens }
+    public var maxCandidateTokensPerCall: Int { T5Scorer(weights: weights).maxDecoderTokens }
+
     /// Token ids the model embeds: a tokenizer with more would index past the embedding.
     public var vocabularySize: Int { weights.config.vocabSize }
 

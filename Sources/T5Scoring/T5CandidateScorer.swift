@@ -12,17 +12,29 @@ final class T5CandidateScorer: CandidateScorer {
         self.scorer = scorer
     }
 
-    /// Group by group for now (one encoder pass and one packed decoder batch
-    /// each); the protocol lets a batched engine call replace this loop.
-    func score(_ groups: [ScoringGroup]) throws -> [GroupScores] {
-        do {
-            return try groups.map { group in
-                let result = try scorer.run(instruction: group.instruction, candidates: group.candidates,
-                                            reduction: Self.engineReduction(group.reduction))
-                return GroupScores(scores: result.scores, encodeSeconds: result.encodeSeconds, decodeSeconds: result.decodeSeconds)
-            }
-        } catch let error as T5Error {
-            throw Self.mapped(error)
+    /// All groups in one engine pass (`T5Scorer.run(batch:)`): one ragged encoder batch and one packed
+    /// decoder batch, whatever requests the groups came from. A group's bad input fails that group alone.
+    /// The pass's wall time is shared out: encoder time by instruction tokens, decoder time by decoder rows.
+    func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
+        let inputs = groups.map {
+            ScoringInput(instruction: $0.instruction, candidates: $0.candidates, reduction: Self.engineReduction($0.reduction))
+        }
+        let results = scorer.run(batch: inputs)
+        let scored = results.compactMap { try? $0.get() }.filter { !$0.scores.isEmpty }
+        let instructionTokens = zip(groups, results).reduce(0) { total, pair in
+            guard case let .success(result) = pair.1, !result.scores.isEmpty else { return total }
+            return total + pair.0.instruction.count
+        }
+        let decoderRows = scored.reduce(0) { $0 + $1.decoderRows }
+        return zip(groups, results).map { group, result in
+            result.map { result in
+                let encodeShare = instructionTokens > 0 ? Double(group.instruction.count) / Double(instructionTokens) : 0
+                let decodeShare = decoderRows > 0 ? Double(result.decoderRows) / Double(decoderRows) : 0
+                let scored = !result.scores.isEmpty
+                return GroupScores(scores: result.scores,
+                                   encodeSeconds: scored ? result.encodeSeconds * encodeShare : 0,
+                                   decodeSeconds: scored ? result.decodeSeconds * decodeShare : 0)
+            }.mapError(Self.mapped)
         }
     }
 

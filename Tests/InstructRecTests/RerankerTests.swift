@@ -7,13 +7,13 @@ final class RerankerTests: XCTestCase {
     /// Answers every group with the candidates' first token ids as scores, and records the calls.
     final class RecordingScorer: CandidateScorer, @unchecked Sendable {
         var calls: [[ScoringGroup]] = []
-        var answer: (([ScoringGroup]) -> [GroupScores])?
+        var answer: (([ScoringGroup]) -> [Result<GroupScores, InstructRecError>])?
 
-        func score(_ groups: [ScoringGroup]) throws -> [GroupScores] {
+        func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
             calls.append(groups)
             if let answer { return answer(groups) }
             return groups.map { group in
-                GroupScores(scores: group.candidates.map { Float($0.first ?? 0) }, encodeSeconds: 0.5, decodeSeconds: 0.25)
+                .success(GroupScores(scores: group.candidates.map { Float($0.first ?? 0) }, encodeSeconds: 0.5, decodeSeconds: 0.25))
             }
         }
     }
@@ -46,13 +46,24 @@ final class RerankerTests: XCTestCase {
 
     func testAScorerAnsweringTheWrongShapeIsAScoringFailureNotACrash() {
         let scorer = RecordingScorer()
-        scorer.answer = { groups in groups.map { _ in GroupScores(scores: [1]) } }   // the first group has two candidates
+        scorer.answer = { groups in groups.map { _ in .success(GroupScores(scores: [1])) } }   // the first group has two candidates
         XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
             guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
         }
         scorer.answer = { _ in [] }
         XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
             guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testOneFailedGroupFailsThePlanWithThatGroupsError() {
+        let scorer = RecordingScorer()
+        scorer.answer = { groups in
+            [.success(GroupScores(scores: [1, 2])), .failure(.scoringInput("candidate 0 token 0 is id 99999, outside [0, 100)"))]
+        }
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+            guard case let InstructRecError.scoringInput(message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("99999"), message)
         }
     }
 }

@@ -32,6 +32,11 @@ public struct RankPipeline: Sendable {
     /// Scores a plan and ranks it (ties keep input order; relevance = softmax over all candidates).
     public func score(_ query: RankQuery, plan: InstructionPlan, scorer: any CandidateScorer) throws -> RankOutcome {
         let (scores, usage) = try Reranker.score(plan, scorer: scorer, reduction: query.reduction)
+        return rank(query, plan: plan, scores: scores, usage: usage)
+    }
+
+    /// Ranks a plan's scores (from `Reranker.score`, or from a batch the inference queue scored).
+    public func rank(_ query: RankQuery, plan: InstructionPlan, scores: [Float], usage: RankingUsage) -> RankOutcome {
         var ranked = Reranker.rank(scores: scores, ids: query.candidates.map(\.id))
         if let topN = query.topN, topN < ranked.count { ranked = Array(ranked.prefix(max(0, topN))) }
         var timing = RankOutcome.Timing()

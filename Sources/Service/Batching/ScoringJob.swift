@@ -1,0 +1,30 @@
+import Dispatch
+import InstructRec
+
+/// One request's scoring work as the inference queue sees it: data (the plan
+/// and how to answer), so a worker can score several jobs in one scorer call.
+struct ScoringJob: Sendable {
+    /// the request's instructions and candidate titles
+    let plan: InstructionPlan
+    let reduction: ScoreReduction
+    let deadline: DispatchTime
+    /// when it was submitted (queue wait = taken − enqueued)
+    let enqueued: DispatchTime
+    /// the client disconnected: skip the work
+    let isAbandoned: @Sendable () -> Bool
+    /// Runs on the worker thread once the job's groups are scored: one score per
+    /// candidate and the usage, or this job's own error. `taken` is when a worker took it.
+    let completed: @Sendable (_ result: Result<([Float], RankingUsage), any Error>, _ taken: DispatchTime) -> Void
+    /// called instead of `completed` when the job is dropped before it is scored
+    let dropped: @Sendable (InferenceQueue.DropReason) -> Void
+
+    /// What the scorer sees of this job.
+    var groups: [ScoringGroup] { Reranker.scoringGroups(plan, reduction: reduction) }
+
+    /// The job's size in a batch's token budget.
+    var size: BatchSize {
+        BatchSize(requests: 1,
+                  instructionTokens: plan.groups.reduce(0) { $0 + $1.tokens.count },
+                  candidateTokens: plan.targets.reduce(0) { $0 + $1.count + 1 })
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import XCTest
+@testable import T5
+import Randomness
+
+/// Several instruction groups scored in one pass (`T5Scorer.run(batch:)`)
+/// against each scored alone: the same scores within float rounding, worst
+/// difference reported.
+final class BatchScoringTests: XCTestCase {
+    /// A random model small enough for debug builds, T5 v1.1 style (gated GELU, untied lm_head).
+    static func tinyGatedModel() throws -> T5Weights {
+        let config = try T5Config(dModel: 32, dKV: 8, dFF: 48, numLayers: 2, numDecoderLayers: 2, numHeads: 4,
+                                  vocabSize: 300, feedForwardProj: "gated-gelu")
+        return T5Weights(randomWithConfig: config, seed: 7)
+    }
+
+    static func tokens(_ count: Int, seed: UInt64, vocab: Int) -> [Int32] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Int32.random(in: 2..<Int32(vocab), using: &rng) }
+    }
+
+    /// Inputs of different instruction lengths (1 token, under and over one
+    /// 64-query attention block) and candidate counts (1 to 20), with shared
+    /// title prefixes, an empty title, a duplicate and a 70-token title; the
+    /// same candidate list under two instructions; both reductions.
+    static func inputs(vocab: Int) -> [ScoringInput] {
+        let base = tokens(6, seed: 1, vocab: vocab)
+        var shared: [[Int32]] = [base, Array(base[0..<3])]
+        for k in 0...5 { shared.append(Array(base[0..<k]) + tokens(2, seed: 10 + UInt64(k), vocab: vocab)) }
+        shared.append([])
+        shared.append(base)
+        let many = (0..<20).map { tokens(1 + $0 % 7, seed: 100 + UInt64($0), vocab: vocab) }
+        return [
+            ScoringInput(instruction: [1], candidates: [tokens(4, seed: 2, vocab: vocab)]),
+            ScoringInput(instruction: tokens(9, seed: 3, vocab: vocab) + [1], candidates: shared),
+            ScoringInput(instruction: tokens(70, seed: 4, vocab: vocab) + [1], candidates: many, reduction: .mean),
+            ScoringInput(instruction: tokens(23, seed: 5, vocab: vocab) + [1], candidates: shared),
+            ScoringInput(instruction: tokens(130, seed: 6, vocab: vocab) + [1],
+                         candidates: [tokens(70, seed: 7, vocab: vocab), tokens(3, seed: 8, vocab: vocab)]),
+        ]
+    }
+
+    /// Compositions of 2 to 5 inputs, in several orders.
+    static let compositions: [[Int]] = [[0, 1], [2, 4], [1, 3, 0], [4, 3, 2, 1], [0, 1, 2, 3, 4], [3, 0, 4, 2, 1]]
+
+    func testBatchScoresEqualOneByOneGatedSharing() throws {
+        try checkBatchAgainstAlone(weights: try Self.tinyGatedModel(), sharing: true, threads: 2)
+    }
+
+    func testBatchScoresEqualOneByOneGatedUnshared() throws {
+        try checkBatchAgainstAlone(weights: try Self.tinyGatedModel(), sharing: false, threads: 3)
+    }
+
+    /// T5 v1.0 (ReLU, tied lm_head with the decoder-output rescale), the checkpoint the golden tests use.
+    func testBatchScoresEqualOneByOneT5v10() throws {
+        // Its 32128-word lm_head is slow in debug builds: the two batches of all five inputs only.
+        try checkBatchAgainstAlone(weights: try T5Weights(directory: try Fixtures.model("t5-v1_0-tiny")),
+                                   sharing: true, threads: 2, compositions: Array(Self.compositions.suffix(2)))
+    }
+
+    func checkBatchAgainstAlone(weights: T5Weights, sharing: Bool, threads: Int, compositions: [[Int]] = compositions,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let inputs = Self.inputs(vocab: weights.config.vocabSize)
+        // Alone on its own scorer, so its workspace never saw a batch.
+        let aloneScorer = T5Scorer(weights: weights, threads: threads)
+        aloneScorer.sharesPrefixes = sharing
+        let alone = try inputs.map { try aloneScorer.run(instruction: $0.instruction, candidates: $0.candidates, reduction: $0.reduction) }
+        let scorer = T5Scorer(weights: weights, threads: threads)
+        scorer.sharesPrefixes = sharing
+        var scores = WorstDifference(), tokens = WorstDifference()
+        for composition in compositions {
+            let results = scorer.run(batch: composition.map { inputs[$0] })
+            XCTAssertEqual(results.count, composition.count, file: file, line: line)
+            for (slot, (index, result)) in zip(composition, results).enumerated() {
+                let batched = try result.get(), expected = alone[index]
+                XCTAssertEqual(batched.batchInputs, composition.count, file: file, line: line)
+                XCTAssertEqual(batched.decoderRows, expected.decoderRows, file: file, line: line)
+                XCTAssertEqual(batched.candidateRows, expected.candidateRows, file: file, line: line)
+                XCTAssertEqual(batched.scores.count, inputs[index].candidates.count, file: file, line: line)
+                let place = "batch \(composition) slot \(slot) (input \(index))"
+                for (b, (a, e)) in zip(batched.scores, expected.scores).enumerated() {
+                    // relative to max(1, |score|): sums of up to 71 log-probs
+                    let scale = max(1, abs(e))
+                    scores.compare(a / scale, e / scale, "\(place) candidate \(b) (score \(e))")
+                }
+                for (b, (a, e)) in zip(batched.tokenLogProbabilities, expected.tokenLogProbabilities).enumerated() {
+                    XCTAssertEqual(a.count, e.count, file: file, line: line)
+                    for (p, (x, y)) in zip(a, e).enumerated() { tokens.compare(x, y, "\(place) candidate \(b) token \(p)") }
+                }
+            }
+        }
+        print("[batch vs alone, \(weights.config.feedForwardProj), sharing \(sharing), \(threads) threads] worst |Δ| score (relative) \(scores.value) at \(scores.location); token log-prob \(tokens.value) at \(tokens.location)")
+        XCTAssertLessThanOrEqual(scores.value, 1e-5, scores.location, file: file, line: line)
+        XCTAssertLessThanOrEqual(tokens.value, 1e-5, tokens.location, file: file, line: line)
+    }
+
+    func testBadInputFailsOnlyItself() throws {
+        let weights = try Self.tinyGatedModel()
+        let inputs = Self.inputs(vocab: weights.config.vocabSize)
+        let scorer = T5Scorer(weights: weights, threads: 2)
+        let batch = [
+            inputs[1],
+            ScoringInput(instruction: [5, 300, 1], candidates: [[4]]),                  // id outside the vocabulary
+            ScoringInput(instruction: [], candidates: [[4]]),                           // no instruction
+            ScoringInput(instruction: [5, 1], candidates: []),                          // nothing to score
+            ScoringInput(instruction: [5, 1], candidates: [[4], [-2]]),                 // bad candidate id
+            inputs[2],
+        ]
+        let results = scorer.run(batch: batch)
+        XCTAssertEqual(results.count, batch.count)
+        func failure(_ result: Result<ScoreResult, T5Error>) -> String? {
+            if case let .failure(error) = result { return "\(error)" }
+            return nil
+        }
+        XCTAssertTrue(failure(results[1])?.contains("instruction token 1 is id 300") ?? false, "\(results[1])")
+        XCTAssertTrue(failure(results[2])?.contains("no tokens") ?? false, "\(results[2])")
+        XCTAssertEqual(try results[3].get().scores, [])
+        XCTAssertTrue(failure(results[4])?.contains("candidate 1") ?? false, "\(results[4])")
+        for (slot, index) in [(0, 1), (5, 2)] {
+            let batched = try results[slot].get()
+            XCTAssertEqual(batched.batchInputs, 2, "only the two good inputs with candidates ran")
+            let alone = try T5Scorer(weights: weights, threads: 2)
+                .score(instruction: inputs[index].instruction, candidates: inputs[index].candidates,
+                       reduction: inputs[index].reduction)
+            for (a, e) in zip(batched.scores, alone) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
+        }
+        // A batch with nothing to run returns every input's own outcome.
+        let empty = scorer.run(batch: [batch[2], batch[3]])
+        XCTAssertNotNil(failure(empty[0]))
+        XCTAssertEqual(try empty[1].get().scores, [])
+    }
+
+    func testGroupsShareTitlePrefixesOnlyWithinThemselves() {
+        let candidates: [[Int32]] = [[5, 6, 7], [5, 6, 8], [9]]
+        let one = DecoderTree(candidates: candidates, start: 0, eos: 1, sharing: true)
+        let two = DecoderTree(groups: [candidates, candidates, [[5, 6]]], start: 0, eos: 1, sharing: true)
+        XCTAssertEqual(one.rows, 6)   // root, 5, 5-6, 5-6-7, 5-6-8, 9
+        XCTAssertEqual(two.groups, 3)
+        XCTAssertEqual(two.groupRowStart, [0, 6, 12, 15])
+        XCTAssertEqual(two.groupCandidateStart, [0, 3, 6, 7])
+        XCTAssertEqual(two.rows, 15)
+        // Group 1 is group 0 shifted by its rows and positions.
+        for b in 0..<3 {
+            XCTAssertEqual(two.ownedStart[3 + b], one.ownedStart[b] + 6)
+            XCTAssertEqual(two.offsets[3 + b], one.offsets[b] + one.positions)
+            for p in 0..<one.lengths[b] {
+                XCTAssertEqual(two.nodeOfPosition[two.offsets[3 + b] + p], one.nodeOfPosition[one.offsets[b] + p] + 6)
+            }
+        }
+        // Every candidate's path stays inside its own group's rows.
+        for g in 0..<two.groups {
+            for b in two.groupCandidateStart[g]..<two.groupCandidateStart[g + 1] {
+                for p in 0..<two.lengths[b] {
+                    XCTAssertTrue((two.groupRowStart[g]..<two.groupRowStart[g + 1]).contains(two.nodeOfPosition[two.offsets[b] + p]))
+                }
+            }
+        }
+    }
+
+    func testBalancedSplitCoversEveryItemOnceWithEvenCost() {
+        let cases: [[Double]] = [[1], [1, 1], [5, 1, 1, 1, 1, 1], Array(repeating: 3, count: 8), [0, 0, 0], [100, 1, 1, 1, 1, 1, 1, 1, 1, 100],
+                                 (0..<40).map { Double(($0 % 5) * ($0 % 5)) }]
+        for costs in cases {
+            for threads in 1...4 {
+                let lock = NSLock()
+                var seen: [(Range<Int>, Int)] = []
+                Parallel.forEach(costs: costs, threads: threads) { range, worker in
+                    lock.lock(); seen.append((range, worker)); lock.unlock()
+                }
+                let ranges = seen.sorted { $0.0.lowerBound < $1.0.lowerBound }
+                XCTAssertEqual(ranges.flatMap { Array($0.0) }, Array(costs.indices), "costs \(costs) threads \(threads)")
+                XCTAssertEqual(Set(ranges.map(\.1)).count, ranges.count, "one range per worker")
+                XCTAssertTrue(ranges.allSatisfy { $0.1 < threads })
+                // No worker holds more than its share plus one item.
+                let total = costs.reduce(0, +), share = total / Double(min(threads, costs.count))
+                for (range, _) in ranges {
+                    XCTAssertLessThanOrEqual(costs[range].reduce(0, +), share + (costs.max() ?? 0), "costs \(costs) threads \(threads)")
+                }
+            }
+        }
+        // Equal costs over a multiple of the threads: the same split as forEach (heads of one instruction).
+        var balanced: [Range<Int>] = [], plain: [Range<Int>] = []
+        let lock = NSLock()
+        Parallel.forEach(costs: Array(repeating: 2, count: 8), threads: 2) { range, _ in lock.lock(); balanced.append(range); lock.unlock() }
+        Parallel.forEach(8, threads: 2) { range, _ in lock.lock(); plain.append(range); lock.unlock() }
+        XCTAssertEqual(balanced.sorted { $0.lowerBound < $1.lowerBound }, plain.sorted { $0.lowerBound < $1.lowerBound })
+    }
+}

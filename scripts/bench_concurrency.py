@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Throughput under concurrent load, cross-request batching on against off, in one run.
+
+For each model it starts two `instructrec serve` processes with the same workers and
+threads: one with the defaults (batching on) and one with `max_batch_requests=1`
+(each request alone, the old behaviour). Then, for each concurrency C (default 1, 4, 8),
+C client threads, each with its own kept-alive connection, send /recommend requests of
+different users (10 history items, 20 candidates by default) to one server for a fixed
+time; the two servers take turns (off, on; the next C on, off) so machine drift hits
+both alike, and only one server is loaded at a time. Reports req/s, p50 and p99 per
+phase and the on/off ratios. Standard library only.
+
+  python3 scripts/bench_concurrency.py --model default=models/default --model small=out/random-small
+
+Titles come from the Games dataset at --data when present (it is not committed), else
+from a built-in list we wrote ourselves. Name the OpenBLAS core type in use when quoting
+figures (each server logs it at start-up; it is printed below).
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from sample_titles import TITLES as BUILTIN  # game titles we wrote ourselves
+
+
+def titles(data):
+    path = os.path.join(data, "Games.item")
+    if not os.path.exists(path):
+        print(f"(no dataset at {data}: using {len(BUILTIN)} built-in titles)", file=sys.stderr)
+        return BUILTIN
+    import html
+    out = []
+    with open(path, encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            title = html.unescape(line.rstrip("\n").split("\t", 1)[1]).strip().rstrip(";")
+            if title:
+                out.append(title)
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(binary, model, threads, extra):
+    port = free_port()
+    command = [binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",
+               "--threads", str(threads), "--set", "log_requests=false", "--set", "drain_delay_s=0"]
+    for setting in extra:
+        command += ["--set", setting]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return process, port
+        except Exception:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            sys.exit(f"{model}: server exited: {process.stderr.read()[-2000:]}")
+    sys.exit(f"{model}: not ready after 300 s")
+
+
+def metric(port, name):
+    """Sum of a Prometheus counter/histogram sample family line that starts with `name`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
+
+
+def phase(port, bodies, clients, seconds):
+    """C clients for `seconds`; returns (latencies in ms, wall seconds, errors)."""
+    latencies, errors = [], []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+    start_gate = threading.Barrier(clients + 1)
+
+    def client(index):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        mine, failures = [], []
+        start_gate.wait()
+        i = index
+        while time.perf_counter() < stop_at:
+            body = bodies[i % len(bodies)]
+            i += clients
+            began = time.perf_counter()
+            try:
+                connection.request("POST", "/recommend", body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    failures.append(response.status)
+                    continue
+            except Exception as error:  # a dropped connection is a failure, not a crash of the bench
+                failures.append(repr(error))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                continue
+            mine.append((time.perf_counter() - began) * 1000)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            errors.extend(failures)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - began, errors
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help="NAME=DIR (repeatable)")
+    p.add_argument("--binary", default=".build/release/instructrec")
+    p.add_argument("--data", default="../shared/data/games")
+    p.add_argument("--concurrency", default="1,4,8")
+    p.add_argument("--seconds", type=float, default=15, help="per phase")
+    p.add_argument("--candidates", type=int, default=20)
+    p.add_argument("--history", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2, help="threads_per_worker of both servers")
+    p.add_argument("--off", default="max_batch_requests=1", help="the setting that turns batching off")
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args()
+    pool = titles(args.data)
+    rng = random.Random(5)
+    bodies = []
+    for _ in range(400):  # 400 different users
+        picks = rng.sample(pool, args.history + args.candidates)
+        bodies.append(json.dumps({"history": picks[:args.history],
+                                  "candidates": [{"id": str(i), "title": t}
+                                                 for i, t in enumerate(picks[args.history:])]}).encode())
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results = []
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; threads per worker {args.threads}; "
+          f"{args.history} history items, {args.candidates} candidates; {args.seconds:.0f} s per phase")
+    for spec in args.model:
+        name, _, directory = spec.partition("=")
+        servers = {"off": start(args.binary, directory, args.threads, [args.off]),
+                   "on": start(args.binary, directory, args.threads, [])}
+        try:
+            for side in ("off", "on"):  # warm-up: page in weights, grow workspaces
+                phase(servers[side][1], bodies, max(levels), 2)
+            for n, clients in enumerate(levels):
+                row = {"model": name, "clients": clients}
+                for side in (("off", "on") if n % 2 == 0 else ("on", "off")):
+                    port = servers[side][1]
+                    before = metric(port, "instructrec_batch_requests_count")
+                    latencies, wall, errors = phase(port, bodies, clients, args.seconds)
+                    batches = metric(port, "instructrec_batch_requests_count") - before
+                    row[side] = {"requests": len(latencies), "errors": len(errors), "rps": len(latencies) / wall,
+                                 "p50_ms": statistics.median(latencies) if latencies else None,
+                                 "p99_ms": percentile(latencies, 0.99) if latencies else None,
+                                 "requests_per_batch": (len(latencies) + len(errors)) / batches if batches else None}
+                row["throughput_on_over_off"] = row["on"]["rps"] / row["off"]["rps"]
+                row["p99_on_over_off"] = row["on"]["p99_ms"] / row["off"]["p99_ms"]
+                row["p50_on_over_off"] = row["on"]["p50_ms"] / row["off"]["p50_ms"]
+                results.append(row)
+                for side in ("off", "on"):
+                    r = row[side]
+                    per_batch = f"{r['requests_per_batch']:.2f}" if r["requests_per_batch"] else "-"
+                    print(f"{name:>10} C={clients:<2} batching {side:>3}: {r['rps']:7.2f} req/s  p50 {r['p50_ms']:8.2f} ms  "
+                          f"p99 {r['p99_ms']:8.2f} ms  requests/batch {per_batch}  errors {r['errors']}")
+                print(f"{name:>10} C={clients:<2} on/off: throughput {row['throughput_on_over_off']:.2f}x, "
+                      f"p50 {row['p50_on_over_off']:.2f}, p99 {row['p99_on_over_off']:.2f}")
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+                process.wait(timeout=60)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
