@@ -21,57 +21,13 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-from sample_titles import TITLES as BUILTIN  # game titles we wrote ourselves
-
-
-def titles(data):
-    path = os.path.join(data, "Games.item")
-    if not os.path.exists(path):
-        print(f"(no dataset at {data}: using {len(BUILTIN)} built-in titles)", file=sys.stderr)
-        return BUILTIN
-    import html
-    out = []
-    with open(path, encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            title = html.unescape(line.rstrip("\n").split("\t", 1)[1]).strip().rstrip(";")
-            if title:
-                out.append(title)
-    return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(binary, model, threads, extra):
-    port = free_port()
-    command = [binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",
-               "--threads", str(threads), "--set", "log_requests=false", "--set", "drain_delay_s=0"]
-    for setting in extra:
-        command += ["--set", setting]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return process, port
-        except Exception:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            sys.exit(f"{model}: server exited: {process.stderr.read()[-2000:]}")
-    sys.exit(f"{model}: not ready after 300 s")
+from bench_servers import start, titles
 
 
 def metric(port, name):
