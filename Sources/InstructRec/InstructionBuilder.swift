@@ -79,9 +79,19 @@ public struct InstructionBuilder: Sendable {
         let all = Array(candidates.indices)
         let limit = options.maxInputTokens
 
+        // Each title is formatted once per plan, not once per fitting probe (a probe renders
+        // every history title and candidate of its instruction); `formatted` memoizes the
+        // history titles, shortened or not, by their text.
+        let formattedCandidates = candidates.map { templates.format($0.title) }
+        var formatted: [String: String] = [:]
+        func formatHistory(_ titles: [String]) {
+            for title in titles where formatted[title] == nil { formatted[title] = templates.format(title) }
+        }
+        formatHistory(history)
         func render(_ historyTitles: ArraySlice<String>, _ group: [Int]) -> String {
-            templates.render(template, history: Array(historyTitles), preference: context.preference,
-                             intention: context.intention, candidates: group.map { candidates[$0].title })
+            templates.render(template, formattedHistory: historyTitles.map { formatted[$0] ?? templates.format($0) },
+                             preference: context.preference, intention: context.intention,
+                             formattedCandidates: group.map { formattedCandidates[$0] })
         }
         /// One rendering and one tokenization per candidate instruction: what a fitting step
         /// measured is what the plan keeps, never rendered or tokenized again.
@@ -116,6 +126,7 @@ public struct InstructionBuilder: Sendable {
         }
         // 2. Shorten over-long history titles, then keep as much history as fits.
         let (shortTitles, shortenedCount) = shorten(history)
+        formatHistory(shortTitles)
         if shortenedCount > 0, let best = mostHistory(shortTitles, all, atLeast: 1) {
             let shortenedKept = zip(history.suffix(best.kept), shortTitles.suffix(best.kept)).filter { $0 != $1 }.count
             return result([best.group], kept: best.kept, shortened: shortenedKept)
@@ -145,7 +156,7 @@ public struct InstructionBuilder: Sendable {
         }
         // tokens of one formatted item followed by the separator, as it sits inside a list
         let cost: (Int) -> Int = { index in
-            tokenizer.encode(templates.format(candidates[index].title) + templates.candidateSeparator, addEOS: false).count
+            tokenizer.encode(formattedCandidates[index] + templates.candidateSeparator, addEOS: false).count
         }
         let groups = pack(all, context: context[...], cost: cost, build: build)
         let shortenedKept = zip(history.suffix(context.count), context).filter { $0 != $1 }.count

@@ -114,12 +114,20 @@ public struct TemplateSet: Sendable {
     /// use, so what a model is trained on is exactly what it is served.
     public func render(_ template: Template, history: [String] = [], preference: String? = nil, intention: String? = nil,
                        candidates: [String] = [], item: String? = nil) -> String {
+        render(template, formattedHistory: history.map(format), preference: preference, intention: intention,
+               formattedCandidates: candidates.map(format), formattedItem: item.map(format))
+    }
+
+    /// `render` with the titles already passed through `format`: for callers that render
+    /// the same titles many times (InstructionBuilder's fitting), so each is formatted once.
+    public func render(_ template: Template, formattedHistory: [String], preference: String? = nil, intention: String? = nil,
+                       formattedCandidates: [String], formattedItem: String? = nil) -> String {
         var values: [Template.Placeholder: String] = [:]
-        values[.history] = history.map(format).joined(separator: historySeparator)
+        values[.history] = formattedHistory.joined(separator: historySeparator)
         values[.preference] = preference ?? ""
         values[.intention] = intention ?? ""
-        values[.candidates] = candidates.map(format).joined(separator: candidateSeparator)
-        values[.item] = item.map(format) ?? ""
+        values[.candidates] = formattedCandidates.joined(separator: candidateSeparator)
+        values[.item] = formattedItem ?? ""
         return template.render(values)
     }
 }

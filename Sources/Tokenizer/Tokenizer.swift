@@ -20,6 +20,9 @@ public final class Tokenizer: Sendable {
     let specialIDs: Set<Int32>
     /// SentencePiece control pieces (decode to nothing in sentencepiece)
     let controlIDs: Set<Int32>
+    /// Memoized word ids (tokenizer.json pipelines whose words are independent,
+    /// see `WordBoundaries`); nil where the reference's result is not word by word.
+    let wordCache: WordCache?
     public let eosID: Int32
     public var unknownID: Int32 { model.unknownID }
     /// Number of ids the tokenizer can produce.
@@ -27,14 +30,33 @@ public final class Tokenizer: Sendable {
     public let source: String
 
     init(pipeline: Pipeline, model: UnigramModel, specialIDs: Set<Int32>, controlIDs: Set<Int32>,
-         eosID: Int32, source: String) {
+         eosID: Int32, source: String, wordCacheCapacity: Int = WordCache.defaultCapacity) {
         self.pipeline = pipeline
         self.model = model
         self.specialIDs = specialIDs
         self.controlIDs = controlIDs
         self.eosID = eosID
         self.source = source
+        switch pipeline {
+        case let .huggingFace(normalizers, metaspace, specials)
+            where wordCacheCapacity > 0
+            && WordBoundaries.supports(normalizers: normalizers, metaspace: metaspace, specials: Array(specials.contents.values)):
+            wordCache = WordCache(capacity: wordCacheCapacity)
+        default:
+            wordCache = nil
+        }
     }
+
+    /// The same tokenizer with a word cache of `capacity` entries (0: none, every
+    /// text goes through the whole pipeline). Ids are the same either way; tests
+    /// compare the two, and `capacity` small forces eviction.
+    public func withWordCache(capacity: Int) -> Tokenizer {
+        Tokenizer(pipeline: pipeline, model: model, specialIDs: specialIDs, controlIDs: controlIDs, eosID: eosID,
+                  source: source, wordCacheCapacity: capacity)
+    }
+
+    /// Whether `encode` memoizes words (tokenizer.json with a word-independent pipeline).
+    public var usesWordCache: Bool { wordCache != nil }
 
     /// Loads a tokenizer from wherever a setting or flag points: a `.json` file
     /// (Hugging Face tokenizer.json), a `.model` file (SentencePiece), or a
@@ -66,7 +88,37 @@ public final class Tokenizer: Sendable {
 
     /// `tokenizer(text)` of the reference: ids, with `</s>` appended when `addEOS`.
     public func encode(_ text: String, addEOS: Bool = true) -> [Int32] {
-        encode(text, addEOS: addEOS, collectPieces: false).ids
+        guard let wordCache else { return encode(text, addEOS: addEOS, collectPieces: false).ids }
+        var ids = encodeByWords(text, cache: wordCache)
+        if addEOS { ids.append(eosID) }
+        return ids
+    }
+
+    /// `encode` as the concatenation of its words' ids (exact: see `WordBoundaries`),
+    /// each taken from the cache or, on a miss, from the whole pipeline.
+    private func encodeByWords(_ text: String, cache: WordCache) -> [Int32] {
+        var text = text
+        return text.withUTF8 { bytes -> [Int32] in
+            let starts = WordBoundaries.wordStarts(bytes)
+            var words: [String] = []
+            words.reserveCapacity(starts.count)
+            for (n, start) in starts.enumerated() {
+                let end = n + 1 < starts.count ? starts[n + 1] : bytes.count
+                words.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
+            }
+            var found = cache.lookUp(words)
+            var computed: [(word: String, ids: [Int32])] = []
+            for (n, ids) in found.enumerated() where ids == nil {
+                let wordIDs = encode(words[n], addEOS: false, collectPieces: false).ids
+                found[n] = wordIDs
+                computed.append((words[n], wordIDs))
+            }
+            if !computed.isEmpty { cache.insert(computed) }
+            var ids: [Int32] = []
+            ids.reserveCapacity(bytes.count / 2 + 1)
+            for wordIDs in found { if let wordIDs { ids.append(contentsOf: wordIDs) } }
+            return ids
+        }
     }
 
     /// Ids and the piece of each (for `instructrec tokenize` and debugging).

@@ -1,9 +1,10 @@
 // Planning time (InstructionBuilder.plan: render, tokenize and fit the instruction)
 // of one /recommend-sized request: 100 candidates and a 200-item history, with the
 // service's default instruction options (max_input_tokens 512, max_history_items 200,
-// max_history_title_tokens 32, max_target_tokens 64). Built by scripts/bench_planning.sh
-// against the InstructRec sources of any commit: it uses only API that has not changed.
-// Prints one line: the median of `repeats` plans in microseconds.
+// max_history_title_tokens 32, max_target_tokens 64), or another history cap (the shipped
+// default model's instructrec.json says 10). Built by scripts/bench_planning.sh against the
+// InstructRec sources of any commit: it uses only API that has not changed.
+// Prints one line: the median of `repeats` plans in microseconds, and the number of groups.
 import Dispatch
 import Foundation
 import InstructRec
@@ -11,16 +12,17 @@ import Tokenizer
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: planning-bench <tokenizer.json> <templates.json> [repeats]\n".utf8))
+    FileHandle.standardError.write(Data("usage: planning-bench <tokenizer.json> <templates.json> [repeats] [max-history-items]\n".utf8))
     exit(2)
 }
 let tokenizer = try Tokenizer(tokenizerJSON: URL(fileURLWithPath: arguments[1]))
 let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: arguments[2]))
 let repeats = arguments.count > 3 ? Int(arguments[3]) ?? 200 : 200
+let historyCap = arguments.count > 4 ? Int(arguments[4]) ?? 200 : 200
 
 var options = InstructionOptions()
 options.maxInputTokens = 512
-options.maxHistoryItems = 200
+options.maxHistoryItems = historyCap
 options.maxHistoryTitleTokens = 32
 options.maxTargetTokens = 64
 let builder = InstructionBuilder(templates: templates, tokenizer: tokenizer, options: options)
