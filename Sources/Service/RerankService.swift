@@ -70,8 +70,13 @@ public final class RerankService: @unchecked Sendable {
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits
         metrics.modelLoadSeconds.set(loadSeconds)
-        let scorers = (0..<configuration.workers).map { _ in engine.makeScorer(threads: configuration.threadsPerWorker) }
-        directScorer = engine.makeScorer(threads: configuration.threadsPerWorker)
+        // Each pass of a worker's scorer holds at most one full batch (max_batch_tokens); with batching on its
+        // scratch is sized for that at start-up, so memory does not step up the first time load fills a batch.
+        let batching = configuration.maxBatchRequests > 1
+        let scorers = (0..<configuration.workers).map { _ in
+            engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens, reserve: batching)
+        }
+        directScorer = engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens)
         var batchLimits = configuration.batchLimits
         batchLimits.maxInstructionTokens = engine.maxInstructionTokensPerCall
         batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall

@@ -22,7 +22,7 @@ public struct ServiceConfiguration: Sendable {
     /// requests one engine call may score together (1: batching off)
     public var maxBatchRequests = 8
     /// instruction + candidate tokens one engine call may carry (a larger request still runs, alone)
-    public var maxBatchTokens = 16384
+    public var maxBatchTokens = 2048
     /// how long a free worker with an unfilled batch waits for more requests (0: only what already waits)
     public var batchWaitMilliseconds = 0
     public var requestTimeoutMilliseconds = 30_000

@@ -68,6 +68,10 @@ public final class T5Scorer: @unchecked Sendable {
     /// (the inference queue's token budget per batch).
     public var maxEncoderTokens = 8192
     public var maxDecoderTokens = 65536
+    /// Instruction + candidate tokens (each candidate's </s> included) in one
+    /// engine pass: `run(batch:)` splits larger batches into passes of this size
+    /// (an input larger than it runs alone). Bounds scratch memory per scorer.
+    public var maxPassTokens = 2048
     /// Share the decoder rows of common title prefixes between candidates
     /// (see `DecoderTree`). Off: every candidate decodes all its own rows,
     /// the old packed batch. Scores agree within float rounding either way.
@@ -108,7 +112,56 @@ public final class T5Scorer: @unchecked Sendable {
             if case .success = results[i] { return !inputs[i].candidates.isEmpty }
             return false
         }
-        guard !scored.isEmpty else { return results }
+        for pass in passes(scored, inputs: inputs) {
+            runPass(pass, inputs: inputs, into: &results)
+        }
+        return results
+    }
+
+    /// Tokens one input puts through a pass: its instruction rows plus its
+    /// candidates' target tokens (+ </s> each).
+    private static func passTokens(_ input: ScoringInput) -> Int {
+        input.instruction.count + input.candidates.reduce(0) { $0 + $1.count + 1 }
+    }
+
+    /// Splits the inputs to score into passes of at most `maxPassTokens`
+    /// tokens, in order; an input larger than that runs alone. Scratch memory
+    /// grows with a pass's totals, so this bound, not the caller, keeps it
+    /// finite: one request with a hundred instruction groups scores in
+    /// several passes instead of one huge one.
+    private func passes(_ scored: [Int], inputs: [ScoringInput]) -> [[Int]] {
+        var passes: [[Int]] = [], current: [Int] = [], tokens = 0
+        for i in scored {
+            let n = Self.passTokens(inputs[i])
+            if !current.isEmpty && tokens + n > maxPassTokens {
+                passes.append(current)
+                current = []
+                tokens = 0
+            }
+            current.append(i)
+            tokens += n
+        }
+        if !current.isEmpty { passes.append(current) }
+        return passes
+    }
+
+    /// Sizes the scratch memory for a full pass of `maxPassTokens` now, so a
+    /// server's resident memory is what it will be under load from the start
+    /// (a batching worker reaches full passes under load; growing then would
+    /// look like a leak and could fail late). Larger single inputs still grow it.
+    public func reservePass() {
+        let tokens = max(1, maxPassTokens)
+        let w = Workspace(config: weights.config, threads: threads,
+                          encoderRows: max(tokens, workspace?.encoderRows ?? 0),
+                          instructionLength: max(min(tokens, 512), workspace?.instructionLength ?? 0),
+                          decoderRows: max(tokens, workspace?.decoderRows ?? 0),
+                          targetLength: max(64, workspace?.targetLength ?? 0))
+        workspace = w
+    }
+
+    /// One engine pass over the inputs `scored` (indices into `inputs`): one
+    /// ragged encoder batch, one packed decoder tree, results written in place.
+    private func runPass(_ scored: [Int], inputs: [ScoringInput], into results: inout [Result<ScoreResult, T5Error>]) {
         let c = weights.config
         let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
         let tree = DecoderTree(groups: scored.map { inputs[$0].candidates }, start: c.decoderStartTokenID,
@@ -139,7 +192,6 @@ public final class T5Scorer: @unchecked Sendable {
                 candidateRows: candidates.reduce(0) { $0 + tree.lengths[$1] },
                 batchInputs: scored.count))
         }
-        return results
     }
 
     /// Encoder output [L, d_model] after the final RMSNorm (for parity tests and debugging).

@@ -48,8 +48,14 @@ public final class ScoringEngine: Sendable {
 
     /// A new scorer with its own scratch memory over this engine's weights.
     /// `threads` of our own run each request's products and loops.
-    public func makeScorer(threads: Int) -> any CandidateScorer {
-        T5CandidateScorer(T5Scorer(weights: weights, threads: threads))
+    /// `passTokens` bounds one engine pass (instruction + candidate tokens; larger calls are split, see
+    /// `T5Scorer.maxPassTokens`); `reserve` sizes the scratch for a full pass now (a batching worker's
+    /// resident memory from the start) instead of growing it under load.
+    public func makeScorer(threads: Int, passTokens: Int = 2048, reserve: Bool = false) -> any CandidateScorer {
+        let scorer = T5Scorer(weights: weights, threads: threads)
+        scorer.maxPassTokens = max(1, passTokens)
+        if reserve { scorer.reservePass() }
+        return T5CandidateScorer(scorer)
     }
 
     /// The engine's limits on one call's instruction tokens and candidate tokens (title tokens + </s>):

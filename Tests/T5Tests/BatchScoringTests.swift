@@ -94,6 +94,31 @@ final class BatchScoringTests: XCTestCase {
         XCTAssertLessThanOrEqual(tokens.value, 1e-5, tokens.location, file: file, line: line)
     }
 
+    /// A call larger than `maxPassTokens` runs as several passes (an input larger than the budget alone),
+    /// in order, with the same scores as each input alone; a reserved workspace changes nothing.
+    func testCallsLargerThanOnePassSplitIntoPassesWithTheSameScores() throws {
+        let weights = try Self.tinyGatedModel()
+        let inputs = Self.inputs(vocab: weights.config.vocabSize)
+        let alone = T5Scorer(weights: weights, threads: 2)
+        let split = T5Scorer(weights: weights, threads: 2)
+        split.maxPassTokens = 150
+        split.reservePass()
+        let results = split.run(batch: inputs)
+        let tokens = inputs.map { $0.instruction.count + $0.candidates.reduce(0) { $0 + $1.count + 1 } }
+        var passSizes: [Int] = []
+        for (i, input) in inputs.enumerated() {
+            let batched = try results[i].get()
+            let reference = try alone.run(instruction: input.instruction, candidates: input.candidates, reduction: input.reduction)
+            for (a, b) in zip(batched.scores, reference.scores) {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "input \(i)")
+            }
+            passSizes.append(batched.batchInputs)
+            if tokens[i] > 150 { XCTAssertEqual(batched.batchInputs, 1, "input \(i) (\(tokens[i]) tokens) runs alone") }
+        }
+        XCTAssertTrue(passSizes.contains { $0 > 1 }, "small inputs still share a pass: \(passSizes) for \(tokens)")
+        XCTAssertTrue(passSizes.allSatisfy { $0 < inputs.count }, "the call was split: \(passSizes)")
+    }
+
     func testBadInputFailsOnlyItself() throws {
         let weights = try Self.tinyGatedModel()
         let inputs = Self.inputs(vocab: weights.config.vocabSize)

@@ -4,7 +4,7 @@ struct BatchLimits: Sendable, Equatable {
     /// requests per scorer call (`max_batch_requests`; 1: no batching)
     var maxRequests = 8
     /// instruction + candidate tokens per call (`max_batch_tokens`)
-    var maxTokens = 16384
+    var maxTokens = 2048
     /// the engine's per-call limits on instruction and candidate tokens (its scratch memory guard)
     var maxInstructionTokens = Int.max
     var maxCandidateTokens = Int.max

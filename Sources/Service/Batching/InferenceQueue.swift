@@ -106,6 +106,9 @@ final class InferenceQueue: @unchecked Sendable {
             timedOut = !condition.wait(until: waitUntil)
         }
         if head > 1024 && head * 2 > jobs.count { jobs.removeFirst(head); head = 0 }
+        // A submit wakes one waiter; if that was this worker waiting to fill its batch and the new job did
+        // not fit, pass the wake-up on so an idle worker takes it now instead of after this batch.
+        if head < jobs.count { condition.signal() }
         running += batch.count
         metrics.queueDepth.set(Double(jobs.count - head))
         metrics.inFlight.set(Double(running))
