@@ -114,9 +114,10 @@ def main():
           f"{args.history} history items, {args.candidates} candidates; {args.seconds:.0f} s per phase")
     for spec in args.model:
         name, _, directory = spec.partition("=")
-        servers = {"off": start(args.binary, directory, args.threads, [args.off]),
-                   "on": start(args.binary, directory, args.threads, [])}
+        servers = {}
         try:
+            servers["off"] = start(args.binary, directory, args.threads, [args.off])
+            servers["on"] = start(args.binary, directory, args.threads, [])
             for side in ("off", "on"):  # warm-up: page in weights, grow workspaces
                 phase(servers[side][1], bodies, max(levels), 2)
             for n, clients in enumerate(levels):
@@ -130,6 +131,9 @@ def main():
                                  "p50_ms": statistics.median(latencies) if latencies else None,
                                  "p99_ms": percentile(latencies, 0.99) if latencies else None,
                                  "requests_per_batch": (len(latencies) + len(errors)) / batches if batches else None}
+                if not (row["on"]["requests"] and row["off"]["requests"]):
+                    sys.exit(f"{name} C={clients}: a side answered no request (errors: off {row['off']['errors']}, "
+                             f"on {row['on']['errors']})")
                 row["throughput_on_over_off"] = row["on"]["rps"] / row["off"]["rps"]
                 row["p99_on_over_off"] = row["on"]["p99_ms"] / row["off"]["p99_ms"]
                 row["p50_on_over_off"] = row["on"]["p50_ms"] / row["off"]["p50_ms"]

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -41,7 +42,9 @@ def start(binary, model, threads, settings=(), timeout=300):
                "--threads", str(threads), "--set", "log_requests=false", "--set", "drain_delay_s=0"]
     for setting in settings:
         command += ["--set", setting]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The server logs JSON lines to stderr: a file, not a pipe nobody reads (a full pipe would block it).
+    log = tempfile.NamedTemporaryFile(prefix="instructrec-bench-", suffix=".log", delete=False)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -51,5 +54,6 @@ def start(binary, model, threads, settings=(), timeout=300):
         except Exception:
             time.sleep(0.2)
         if process.poll() is not None:
-            sys.exit(f"{model}: server exited: {process.stderr.read()[-2000:]}")
+            with open(log.name, encoding="utf-8", errors="replace") as f:
+                sys.exit(f"{model}: server exited: {f.read()[-2000:]}")
     sys.exit(f"{model}: not ready after {timeout} s")
