@@ -84,16 +84,17 @@ public final class LoopbackHTTPClient {
         Glibc.close(fd)
     }
 
-    /// Sends a request and returns its response.
+    /// Sends a request and returns its response (a HEAD request's response has no body).
     public func exchange(_ request: [UInt8]) throws -> Response {
         sendBytes(request)
-        return try readResponse()
+        return try readResponse(toHead: request.starts(with: Array("HEAD ".utf8)))
     }
 
     /// The next complete response; throws when the connection closes or goes silent first.
-    public func readResponse() throws -> Response {
+    /// `toHead`: it answers a HEAD request, so it has no body whatever its Content-Length says.
+    public func readResponse(toHead: Bool = false) throws -> Response {
         while true {
-            if let response = takeResponse() { return response }
+            if let response = takeResponse(toHead: toHead) { return response }
             guard receive() else { throw Failure(description: "the connection closed or timed out before a whole response") }
         }
     }
@@ -133,14 +134,17 @@ public final class LoopbackHTTPClient {
     }
 
     /// Removes and returns the first complete response in `pending`, if there is one.
-    private func takeResponse() -> Response? {
+    /// Framing as RFC 9112 §6.3: responses to HEAD, and 1xx, 204 and 304 responses, end at the head;
+    /// others carry Content-Length bytes (our server never sends chunked responses).
+    private func takeResponse(toHead: Bool = false) -> Response? {
         guard let end = Self.headEnd(pending) else { return nil }
         let head = String(decoding: pending[0..<end], as: UTF8.self)
         var response = Response(status: 0, head: head, body: [])
-        let length = response.header("Content-Length").flatMap { Int($0) } ?? 0
+        response.status = head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+        let bodiless = toHead || (100..<200).contains(response.status) || response.status == 204 || response.status == 304
+        let length = bodiless ? 0 : response.header("Content-Length").flatMap { Int($0) } ?? 0
         let total = end + 4 + length
         guard pending.count >= total else { return nil }
-        response.status = head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
         response.body = Array(pending[(end + 4)..<total])
         pending.removeFirst(total)
         return response
