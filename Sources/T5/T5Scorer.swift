@@ -151,12 +151,7 @@ public final class T5Scorer: @unchecked Sendable {
     /// look like a leak and could fail late). Larger single inputs still grow it.
     public func reservePass() {
         let tokens = max(1, maxPassTokens)
-        let w = Workspace(config: weights.config, threads: threads,
-                          encoderRows: max(tokens, workspace?.encoderRows ?? 0),
-                          instructionLength: max(min(tokens, 512), workspace?.instructionLength ?? 0),
-                          decoderRows: max(tokens, workspace?.decoderRows ?? 0),
-                          targetLength: max(64, workspace?.targetLength ?? 0))
-        workspace = w
+        _ = workspaceFor(encoderRows: tokens, instructionLength: min(tokens, 512), decoderRows: tokens, targetLength: 64)
     }
 
     /// One engine pass over the inputs `scored` (indices into `inputs`): one
@@ -255,16 +250,21 @@ public final class T5Scorer: @unchecked Sendable {
     }
 
     private func workspaceFor(encoder: EncoderBatch, tree: DecoderTree) -> Workspace {
-        if let w = workspace, w.fits(encoderRows: encoder.rows, instructionLength: encoder.longest,
-                                     decoderRows: tree.rows, targetLength: tree.longest) {
+        workspaceFor(encoderRows: encoder.rows, instructionLength: encoder.longest,
+                     decoderRows: tree.rows, targetLength: tree.longest)
+    }
+
+    /// The workspace, grown when needed to the larger of the old and new shape class in every dimension.
+    private func workspaceFor(encoderRows: Int, instructionLength: Int, decoderRows: Int, targetLength: Int) -> Workspace {
+        if let w = workspace, w.fits(encoderRows: encoderRows, instructionLength: instructionLength,
+                                     decoderRows: decoderRows, targetLength: targetLength) {
             return w
         }
-        // Grow to the larger of the old and new shape class in every dimension.
         let w = Workspace(config: weights.config, threads: threads,
-                          encoderRows: max(encoder.rows, workspace?.encoderRows ?? 0),
-                          instructionLength: max(encoder.longest, workspace?.instructionLength ?? 0),
-                          decoderRows: max(tree.rows, workspace?.decoderRows ?? 0),
-                          targetLength: max(tree.longest, workspace?.targetLength ?? 0))
+                          encoderRows: max(encoderRows, workspace?.encoderRows ?? 0),
+                          instructionLength: max(instructionLength, workspace?.instructionLength ?? 0),
+                          decoderRows: max(decoderRows, workspace?.decoderRows ?? 0),
+                          targetLength: max(targetLength, workspace?.targetLength ?? 0))
         workspace = w
         return w
     }
