@@ -48,10 +48,6 @@ final class LiveServer {
     deinit { server.stop() }
 }
 
-/// The raw-socket client these tests have always called RawClient: the one
-/// loopback client of the test-support target.
-typealias RawClient = LoopbackHTTPClient
-
 /// Runs a command, returning (exit status, stdout, stderr).
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], stdin: Data? = nil) throws -> (Int32, String, String) {

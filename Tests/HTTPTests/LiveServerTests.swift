@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import HTTP
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,7 +79,7 @@ final class LiveServerTests: XCTestCase {
         XCTAssertEqual(code, 0, curlErr)
         XCTAssertEqual(out, "hellohello")
         // A plain-HTTP client on the TLS port fails its handshake; the server keeps serving.
-        let raw = try RawClient(port: live.port, receiveTimeout: 2)
+        let raw = try LoopbackHTTPClient(port: live.port, receiveTimeout: 2)
         raw.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         _ = raw.readAll()
         let (again, body, _) = try runProcess(curl, ["-sk", "--compressed", "-X", "POST", "--data", "abc", "\(live.base)/echo"])
@@ -88,7 +89,7 @@ final class LiveServerTests: XCTestCase {
 
     func testPipelinedRequestsAreAnsweredInOrder() throws {
         let live = try LiveServer()
-        let client = try RawClient(port: live.port)
+        let client = try LoopbackHTTPClient(port: live.port)
         client.send("GET /slow?s=0.3 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         let responses = client.readResponses(3)
         XCTAssertEqual(responses.count, 3)
@@ -100,7 +101,7 @@ final class LiveServerTests: XCTestCase {
     /// RFC 9112 §3.2.2: an absolute-form target is routed by its path (it used to get 404).
     func testAbsoluteFormTargetIsRouted() throws {
         let live = try LiveServer()
-        let client = try RawClient(port: live.port)
+        let client = try LoopbackHTTPClient(port: live.port)
         client.send("GET http://example.test/hello HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
         let response = client.readAll()
         XCTAssertTrue(response.hasPrefix("HTTP/1.1 200"), response)
@@ -109,7 +110,7 @@ final class LiveServerTests: XCTestCase {
 
     func testSlowlorisGets408WhileOthersAreServed() throws {
         let live = try LiveServer { $0.headerTimeout = 1 }
-        let slow = try RawClient(port: live.port)
+        let slow = try LoopbackHTTPClient(port: live.port)
         slow.send("GET /hello HTTP/1.1\r\nHo")
         let start = Date()
         for _ in 0..<5 {
@@ -121,20 +122,20 @@ final class LiveServerTests: XCTestCase {
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408"), answer)
         XCTAssertLessThan(Date().timeIntervalSince(start), 4)
         // A client that never sends a byte is closed too.
-        let silent = try RawClient(port: live.port)
+        let silent = try LoopbackHTTPClient(port: live.port)
         XCTAssertTrue(silent.readAll().hasPrefix("HTTP/1.1 408"))
     }
 
     func testHalfClosedClientStillGetsItsResponse() throws {
         let live = try LiveServer()
-        let client = try RawClient(port: live.port)
+        let client = try LoopbackHTTPClient(port: live.port)
         client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         client.shutdownWrite()
         let answer = client.readAll()
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200"), answer)
         XCTAssertTrue(answer.hasSuffix("hello"))
         // Half a request then EOF: closed without a response, server unaffected.
-        let partial = try RawClient(port: live.port)
+        let partial = try LoopbackHTTPClient(port: live.port)
         partial.send("GET /hello HTTP/1.1\r\nHo")
         partial.shutdownWrite()
         XCTAssertEqual(partial.readAll(), "")
@@ -143,12 +144,12 @@ final class LiveServerTests: XCTestCase {
 
     func testConnectionLimitAnswers503() throws {
         let live = try LiveServer { $0.maxConnections = 2 }
-        let a = try RawClient(port: live.port), b = try RawClient(port: live.port)
+        let a = try LoopbackHTTPClient(port: live.port), b = try LoopbackHTTPClient(port: live.port)
         a.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         b.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(a.readResponses(1).count, 1)
         XCTAssertEqual(b.readResponses(1).count, 1)
-        let c = try RawClient(port: live.port)
+        let c = try LoopbackHTTPClient(port: live.port)
         let answer = c.readAll()
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503"), answer)
         XCTAssertTrue(answer.contains("Retry-After"))
@@ -156,7 +157,7 @@ final class LiveServerTests: XCTestCase {
 
     func testIdleKeepAliveConnectionsClose() throws {
         let live = try LiveServer { $0.idleTimeout = 0.5 }
-        let client = try RawClient(port: live.port)
+        let client = try LoopbackHTTPClient(port: live.port)
         client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(client.readResponses(1).count, 1)
         let start = Date()
@@ -166,7 +167,7 @@ final class LiveServerTests: XCTestCase {
 
     func testClientThatDoesNotReadIsCutOffByTheWriteDeadline() throws {
         let live = try LiveServer { $0.writeTimeout = 1 }
-        let client = try RawClient(port: live.port)
+        let client = try LoopbackHTTPClient(port: live.port)
         var small: Int32 = 4096
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         client.send("GET /huge HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -189,7 +190,7 @@ final class LiveServerTests: XCTestCase {
         let (_, head, _) = try runProcess(curl, ["-s", "-I", "\(live.base)/hello"])
         XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"))
         XCTAssertTrue(head.contains("Content-Length: 5"), head)
-        let raw = try RawClient(port: live.port)
+        let raw = try LoopbackHTTPClient(port: live.port)
         raw.send("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
         let smuggle = raw.readAll()
         XCTAssertTrue(smuggle.hasPrefix("HTTP/1.1 400"))
@@ -222,7 +223,7 @@ final class LiveServerTests: XCTestCase {
             started.fulfill()
         }
         Thread.sleep(forTimeInterval: 0.3)
-        let idle = try RawClient(port: live.port)
+        let idle = try LoopbackHTTPClient(port: live.port)
         idle.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(idle.readResponses(1).count, 1)
         let drained = expectation(description: "drained")
@@ -230,7 +231,7 @@ final class LiveServerTests: XCTestCase {
         XCTAssertTrue(idle.isClosedByServer(), "idle keep-alive connection closes at shutdown")
         wait(for: [started, drained], timeout: 6)
         XCTAssertEqual(result.notes, ["slow done"])
-        XCTAssertThrowsError(try RawClient(port: live.port).send("x"))
+        XCTAssertThrowsError(try LoopbackHTTPClient(port: live.port).send("x"))
     }
 }
 
