@@ -21,10 +21,23 @@ struct ScoringJob: Sendable {
     /// What the scorer sees of this job.
     var groups: [ScoringGroup] { Reranker.scoringGroups(plan, reduction: reduction) }
 
-    /// The job's size in a batch's token budget.
-    var size: BatchSize {
-        BatchSize(requests: 1,
-                  instructionTokens: plan.groups.reduce(0) { $0 + $1.tokens.count },
-                  candidateTokens: plan.targets.reduce(0) { $0 + $1.count + 1 })
+    /// The job's size in a batch's token budget; counted once, here, not under the queue's lock each time a
+    /// worker weighs the job.
+    let size: BatchSize
+
+    init(plan: InstructionPlan, reduction: ScoreReduction, deadline: DispatchTime, enqueued: DispatchTime,
+         isAbandoned: @escaping @Sendable () -> Bool,
+         completed: @escaping @Sendable (_ result: Result<([Float], RankingUsage), any Error>, _ taken: DispatchTime) -> Void,
+         dropped: @escaping @Sendable (InferenceQueue.DropReason) -> Void) {
+        self.plan = plan
+        self.reduction = reduction
+        self.deadline = deadline
+        self.enqueued = enqueued
+        self.isAbandoned = isAbandoned
+        self.completed = completed
+        self.dropped = dropped
+        size = BatchSize(requests: 1,
+                         instructionTokens: plan.groups.reduce(0) { $0 + $1.tokens.count },
+                         candidateTokens: plan.targets.reduce(0) { $0 + $1.count + 1 })
     }
 }
