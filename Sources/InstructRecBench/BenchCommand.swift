@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark the T5 scorer on random weights with Flan-T5 shapes (no checkpoint needed)."
     )
 
-    @Option(help: "Comma-separated Flan-T5 sizes (small, base, large, xl) or paths to config.json files.")
+    @Option(help: "Comma-separated Flan-T5 sizes (small, base, large, xl), paths to config.json files (random weights), or checkpoint directories (their weights, kept in the checkpoint's dtype).")
     var models = "small,base"
 
     @Option(help: "Comma-separated workloads: rerank-N (random ids), games-N (the first N candidates of real SASRec pools, with Games titles), batch-RxN (R requests of N random titles scored as one engine batch and one by one).")
@@ -62,7 +62,7 @@ struct BenchCommand: ParsableCommand {
             GEMM.setThreads(threads)
             let ceiling = sgemmCeiling(config: config, candidates: 20)
             GEMM.setThreads(1)   // the scorer runs OpenBLAS single-threaded inside its own threads
-            let weights = T5Weights(randomWithConfig: config)
+            let weights = try checkpointDirectory(model).map { try T5Weights(directory: $0) } ?? T5Weights(randomWithConfig: config)
             let scorer = T5Scorer(weights: weights, threads: threads)
             for workload in workloads.split(separator: ",").map(String.init) {
                 if workload.hasPrefix("games-") {
@@ -93,7 +93,8 @@ struct BenchCommand: ParsableCommand {
                     throw ValidationError("unknown workload '\(workload)' (use rerank-N, games-N or batch-RxN)")
                 }
                 var rng = SplitMix64(seed: 1)
-                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) } }
+                let vocab = Int32(min(config.vocabSize, 32000))
+                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<vocab, using: &rng) } }
                 try runWorkload(workload, requests: [candidates], scorer: scorer, config: config, ceiling: ceiling)
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
@@ -103,10 +104,17 @@ struct BenchCommand: ParsableCommand {
     }
 
     func resolveConfig(_ name: String) throws -> T5Config {
+        if let directory = checkpointDirectory(name) { return try T5Config(contentsOf: directory.appendingPathComponent("config.json")) }
         let shared = URL(fileURLWithPath: "../shared/data/t5/flan-t5-\(name)/config.json")
         if FileManager.default.fileExists(atPath: shared.path) { return try T5Config(contentsOf: shared) }
         if let builtIn = T5Config.flanT5(name) { return builtIn }
         return try T5Config(contentsOf: URL(fileURLWithPath: name))
+    }
+
+    /// `name` as a checkpoint directory (config.json beside model.safetensors), or nil.
+    func checkpointDirectory(_ name: String) -> URL? {
+        let directory = URL(fileURLWithPath: name)
+        return FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors").path) ? directory : nil
     }
 
     func ceilingShapes(config c: T5Config, candidates: Int) -> [GEMM.Benchmark] {
@@ -149,7 +157,8 @@ struct BenchCommand: ParsableCommand {
     /// GFLOP/s over the products the shared path really ran.
     func runWorkload(_ name: String, requests: [[[Int32]]], scorer: T5Scorer, config: T5Config, ceiling: Double) throws {
         var rng = SplitMix64(seed: 2)
-        let instruction = (0..<instructionTokens).map { _ in Int32.random(in: 3..<32000, using: &rng) }
+        let vocab = Int32(min(config.vocabSize, 32000))
+        let instruction = (0..<instructionTokens).map { _ in Int32.random(in: 3..<vocab, using: &rng) }
         let modes: [Bool] = sharing == "both" ? [true, false] : [sharing == "on"]
         for i in 0..<warmup {
             for mode in modes {

@@ -119,63 +119,70 @@ extension T5Scorer {
     /// log p(target) for every scoring position: logit[node, target] - logsumexp(logits[node, :]).
     ///
     /// The lm_head runs in tiles of up to `logitChunkRows` node rows by
-    /// `logitChunkColumns` vocabulary columns ([128, 512] floats = 256 KiB,
-    /// inside L2). Each tile's rows are folded into a running (max, sum) per
-    /// row by a one-pass online log-sum-exp, and the target logits in it are
-    /// picked, while the tile is still in cache; the [rows, vocab] logits never
-    /// exist. Threads take disjoint column ranges and merge their (max, sum) at the end.
+    /// `tileColumns` vocabulary columns ([128, 512] floats = 256 KiB, inside
+    /// L2). Each tile's rows are folded into a running (max, sum) per row by a
+    /// one-pass online log-sum-exp, and the target logits in it are picked,
+    /// while the tile is still in cache; the [rows, vocab] logits never exist.
+    /// Threads take disjoint column ranges and merge their (max, sum) at the end.
+    ///
+    /// Column tiles are the outer loop and row blocks the inner one, so a
+    /// 16-bit lm_head is widened once per pass whatever the number of rows:
+    /// with the rows outside, a batch of 8 requests (~2,400 nodes) widened
+    /// the whole [vocab, d_model] matrix 19 times.
     func gatherLogProbabilities(_ tree: DecoderTree, workspace w: Workspace) -> [Float] {
-        let c = weights.config, d = c.dModel, vocab = c.vocabSize
-        let tileRows = Workspace.logitChunkRows, tileColumns = Workspace.logitChunkColumns
+        let c = weights.config, d = c.dModel, vocab = c.vocabSize, N = tree.rows
+        let tileRows = Workspace.logitChunkRows
+        // A 16-bit tile is widened whole into the thread's weight scratch, so it holds at most that many rows.
+        let tileColumns = max(1, min(Workspace.logitChunkColumns, w.weightSlices.columns / d))
         let columnTiles = (vocab + tileColumns - 1) / tileColumns
         let workers = max(1, min(threads, columnTiles))
         var targetLogits = [Float](repeating: 0, count: tree.positions)   // [P]
-        var result = [Float](repeating: 0, count: tree.positions)         // [P]
-        var start = 0
-        while start < tree.rows {
-            let rows = min(tileRows, tree.rows - start)
-            targetLogits.withUnsafeMutableBufferPointer { picked in
-                let picked = picked
-                Parallel.forEach(columnTiles, threads: workers) { range, worker in
-                    let tile = w.logits.data + worker * tileRows * tileColumns     // [rows, columns]
-                    let maxima = w.logitMax.data + worker * tileRows               // [rows]
-                    let sums = w.logitSum.data + worker * tileRows                 // [rows], relative to maxima
-                    for r in 0..<rows { maxima[r] = -.infinity; sums[r] = 0 }
-                    for t in range {
-                        let column = t * tileColumns, columns = min(tileColumns, vocab - column)
-                        GEMM.linear(w.decoderNormed.data + start * d, rows: rows, weight: weights.lmHead,
-                                    weightRows: column..<(column + columns), into: tile, ldy: columns,
-                                    scratch: w.weightSlices.data + worker * w.weightSlices.columns)
+        targetLogits.withUnsafeMutableBufferPointer { picked in
+            let picked = picked
+            Parallel.forEach(columnTiles, threads: workers) { range, worker in
+                let tile = w.logits.data + worker * tileRows * Workspace.logitChunkColumns   // [rows, columns]
+                let maxima = w.logitMax.data + worker * w.decoderRows                       // [N]
+                let sums = w.logitSum.data + worker * w.decoderRows                         // [N], relative to maxima
+                let scratch = w.weightSlices.data + worker * w.weightSlices.columns
+                for r in 0..<N { maxima[r] = -.infinity; sums[r] = 0 }
+                for t in range {
+                    let column = t * tileColumns, columns = min(tileColumns, vocab - column)
+                    // [columns, d_model]: the F32 rows in place, or a 16-bit tile widened once into scratch
+                    let head = weights.lmHead.float32Rows(column..<(column + columns), scratch: scratch)
+                    var start = 0
+                    while start < N {
+                        let rows = min(tileRows, N - start)
+                        GEMM.multiply(m: rows, n: columns, k: d, a: w.decoderNormed.data + start * d, lda: d,
+                                      b: head, ldb: d, bTransposed: true, c: tile, ldc: columns)
                         for r in 0..<rows {
-                            let row = tile + r * columns
-                            VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[r], sum: &sums[r])
-                            let node = start + r
+                            let row = tile + r * columns, node = start + r
+                            VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[node], sum: &sums[node])
                             for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
                                 let position = tree.positionsByNode[i]
                                 let target = Int(tree.targets[position]) - column
                                 if target >= 0 && target < columns { picked[position] = row[target] }
                             }
                         }
+                        start += rows
                     }
                 }
             }
-            // Merge the workers' (max, sum) per row into the log-sum-exp.
-            for r in 0..<rows {
-                var maximum = -Float.infinity
-                for worker in 0..<workers { maximum = max(maximum, w.logitMax.data[worker * tileRows + r]) }
-                var sum: Float = 0
-                for worker in 0..<workers {
-                    let m = w.logitMax.data[worker * tileRows + r]
-                    if m > -.infinity { sum += w.logitSum.data[worker * tileRows + r] * Foundation.exp(m - maximum) }
-                }
-                let lse = maximum + Foundation.log(sum)
-                let node = start + r
-                for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
-                    let position = tree.positionsByNode[i]
-                    result[position] = targetLogits[position] - lse
-                }
+        }
+        // Merge the workers' (max, sum) per row into the log-sum-exp.
+        var result = [Float](repeating: 0, count: tree.positions)         // [P]
+        for node in 0..<N {
+            var maximum = -Float.infinity
+            for worker in 0..<workers { maximum = max(maximum, w.logitMax.data[worker * w.decoderRows + node]) }
+            var sum: Float = 0
+            for worker in 0..<workers {
+                let m = w.logitMax.data[worker * w.decoderRows + node]
+                if m > -.infinity { sum += w.logitSum.data[worker * w.decoderRows + node] * Foundation.exp(m - maximum) }
             }
-            start += rows
+            let lse = maximum + Foundation.log(sum)
+            for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
+                let position = tree.positionsByNode[i]
+                result[position] = targetLogits[position] - lse
+            }
         }
         return result
     }

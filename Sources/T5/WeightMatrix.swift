@@ -43,6 +43,14 @@ final class WeightMatrix: @unchecked Sendable {
                       into: destination)
     }
 
+    /// Rows `range` as F32 [range.count, columns]: in place when kept as F32,
+    /// else widened into `scratch` (at least range.count × columns floats).
+    func float32Rows(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        if let w = float32 { return w + range.lowerBound * columns }
+        widen(rows: range, into: scratch)
+        return UnsafePointer(scratch)
+    }
+
     /// F32 elements one widened slice aims for: 1 MiB, inside this machine's
     /// (Zen) 32 MiB L3, so sgemm packs a slice from cache just after it was written.
     static let sliceFloats = 256 * 1024

@@ -44,8 +44,8 @@ final class Workspace {
     let pathKV: Tensor          // [threads, T, 2*inner]  one candidate's path K|V, gathered when its rows are not contiguous
     let decoderBias: Tensor     // [heads, 2T-1]  causal bias by k-q; -inf where k > q
     let logits: Tensor          // [threads, 128, 512]  lm_head output, one tile per thread
-    let logitMax: Tensor        // [threads, 128]  running max of each tile row's logits
-    let logitSum: Tensor        // [threads, 128]  running sum of exp(logit - max)
+    let logitMax: Tensor        // [threads, N]  running max of each node's logits over a thread's column tiles
+    let logitSum: Tensor        // [threads, N]  running sum of exp(logit - max)
 
     // Weights
     let weightSlices: Tensor    // [threads, WeightMatrix.scratchFloats(max(d_model, inner, d_ff))]  a 16-bit weight slice widened to F32
@@ -88,8 +88,8 @@ final class Workspace {
         softmaxSums = Tensor(shape: [threads, Workspace.attentionBlockRows])
         decoderBias = Tensor(shape: [c.numHeads, 2 * T - 1])
         logits = Tensor(shape: [threads, Workspace.logitChunkRows, Workspace.logitChunkColumns])
-        logitMax = Tensor(shape: [threads, Workspace.logitChunkRows])
-        logitSum = Tensor(shape: [threads, Workspace.logitChunkRows])
+        logitMax = Tensor(shape: [threads, N])
+        logitSum = Tensor(shape: [threads, N])
         // Not zeroed: untouched (not resident) when the weights are F32.
         weightSlices = Tensor(shape: [threads, WeightMatrix.scratchFloats(maxColumns: max(d, inner, ff))], zeroed: false)
     }
