@@ -39,8 +39,10 @@ bench: build-bench bench-concurrency
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
 # (batching on = the defaults; off = max_batch_requests=1), interleaved, for the default model and
 # flan-t5-small shapes with random BF16 weights (written once by scripts/make_random_t5_checkpoint.py,
-# with the Flan-T5 tokenizer from ../shared/data/t5 or the test fixture).
+# with the Flan-T5 tokenizer from ../shared/data/t5 or the test fixture). Then PAIRED lone requests
+# alternate between the two servers request by request: the single-request latency ratio.
 CONCURRENCY_SECONDS ?= 15
+PAIRED ?= 120
 SMALL_RANDOM := .build/bench-models/flan-t5-small-random
 FLAN_CONFIG := $(firstword $(wildcard ../shared/data/t5/flan-t5-small/config.json))
 FLAN_TOKENIZER := $(firstword $(wildcard ../shared/data/t5/tokenizer.json) Tests/TokenizerTests/Fixtures/tokenizer.json)
@@ -51,7 +53,7 @@ bench-concurrency: build
 	  else echo "(no scripts/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
 	python3 scripts/bench_concurrency.py --model default=models/default \
 	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \
-	  --seconds $(CONCURRENCY_SECONDS) --threads $(THREADS)
+	  --seconds $(CONCURRENCY_SECONDS) --threads $(THREADS) --paired $(PAIRED)
 
 # Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
 fixtures:

@@ -8,7 +8,10 @@ C client threads, each with its own kept-alive connection, send /recommend reque
 different users (10 history items, 20 candidates by default) to one server for a fixed
 time; the two servers take turns (off, on; the next C on, off) so machine drift hits
 both alike, and only one server is loaded at a time. Reports req/s, p50 and p99 per
-phase and the on/off ratios. Standard library only.
+phase and the on/off ratios. With --paired N it then sends N lone requests alternating
+between the two servers request by request and reports the median per-pair latency
+ratio with a bootstrap interval: the single-request figure, which phase medians on a
+drifting machine cannot resolve to a few percent. Standard library only.
 
   python3 scripts/bench_concurrency.py --model default=models/default --model small=out/random-small
 
@@ -82,6 +85,39 @@ def phase(port, bodies, clients, seconds):
     return latencies, time.perf_counter() - began, errors
 
 
+def paired_single(ports, bodies, pairs):
+    """A lone request at a time, alternating servers request by request (off, on; then on, off),
+    the same body for both halves of a pair: per-side latencies in ms and the per-pair on/off
+    ratios. On a shared, drifting machine this is the only reading that resolves a few percent."""
+    connections = {side: http.client.HTTPConnection("127.0.0.1", port, timeout=120) for side, port in ports.items()}
+    latencies = {"off": [], "on": []}
+    ratios = []
+    for i in range(pairs):
+        body = bodies[i % len(bodies)]
+        pair = {}
+        for side in (("off", "on") if i % 2 == 0 else ("on", "off")):
+            began = time.perf_counter()
+            connections[side].request("POST", "/recommend", body=body, headers={"Content-Type": "application/json"})
+            response = connections[side].getresponse()
+            response.read()
+            if response.status != 200:
+                sys.exit(f"paired single requests: the {side} server answered {response.status}")
+            pair[side] = (time.perf_counter() - began) * 1000
+        for side in pair:
+            latencies[side].append(pair[side])
+        ratios.append(pair["on"] / pair["off"])
+    for connection in connections.values():
+        connection.close()
+    return latencies, ratios
+
+
+def bootstrap_median_interval(values, rounds=2000, seed=11):
+    """95 % bootstrap interval of the median."""
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
+    return medians[int(0.025 * rounds)], medians[int(0.975 * rounds) - 1]
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -98,6 +134,9 @@ def main():
     p.add_argument("--history", type=int, default=10)
     p.add_argument("--threads", type=int, default=2, help="threads_per_worker of both servers")
     p.add_argument("--off", default="max_batch_requests=1", help="the setting that turns batching off")
+    p.add_argument("--paired", type=int, default=0, metavar="N",
+                   help="also N lone requests alternating between the servers request by request "
+                        "(the single-request latency figure; 0: skip)")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     pool = titles(args.data)
@@ -145,6 +184,16 @@ def main():
                           f"p99 {r['p99_ms']:8.2f} ms  requests/batch {per_batch}  errors {r['errors']}")
                 print(f"{name:>10} C={clients:<2} on/off: throughput {row['throughput_on_over_off']:.2f}x, "
                       f"p50 {row['p50_on_over_off']:.2f}, p99 {row['p99_on_over_off']:.2f}")
+            if args.paired:
+                latencies, ratios = paired_single({side: servers[side][1] for side in ("off", "on")}, bodies, args.paired)
+                low, high = bootstrap_median_interval(ratios)
+                row = {"model": name, "paired_single_requests": args.paired,
+                       "off_p50_ms": statistics.median(latencies["off"]), "on_p50_ms": statistics.median(latencies["on"]),
+                       "median_pair_ratio": statistics.median(ratios), "median_pair_ratio_95": [low, high]}
+                results.append(row)
+                print(f"{name:>10} lone requests, {args.paired} pairs alternating: p50 off {row['off_p50_ms']:.2f} ms, "
+                      f"on {row['on_p50_ms']:.2f} ms; on/off median per-pair ratio {row['median_pair_ratio']:.3f} "
+                      f"(95 % bootstrap {low:.3f}-{high:.3f})")
         finally:
             for process, _ in servers.values():
                 process.terminate()
