@@ -8,7 +8,8 @@ import Glibc
 /// two overload bursts at 4× its measured capacity, and misbehaving clients
 /// throughout, while its memory and descriptors are sampled every second.
 ///
-/// Timeline: warm-up at steady load until RSS is stable (0.5% over the last
+/// Timeline: warm-up (a burst of 2-5 s at the overload rate, so batch scratch
+/// reaches its bound, then steady load until RSS is stable: 0.5% over the last
 /// max(10 s, 5% of the run); between 10% and 40% of --duration), quiet sample;
 /// then, as fractions of the time left: steady [0, .3), overload [.3, .45),
 /// steady [.45, .7), overload [.7, .78), steady [.78, 1); quiet sample.
@@ -131,7 +132,19 @@ struct SoakCommand: ParsableCommand {
         // Warm-up: steady load until the allocator has reached its working set,
         // i.e. RSS changed by at most 0.5% over the last `window` seconds (at
         // least 10% of the run, at most 40%). Leaks are judged after that.
-        print(String(format: "  t=%5.1fs  warm-up at %.1f req/s", Clock.now - t0, steadyRate))
+        // The warm-up opens with a short burst at the overload rate: full batches grow each worker's
+        // scratch to its bound (max_batch_tokens) now, so the baseline below is the working set of
+        // every load shape the run applies, and a later step to that bound is not read as a leak.
+        var overloadWindows: [(start: Double, end: Double)] = []
+        let burst = min(5, max(2, duration * 0.03))
+        print(String(format: "  t=%5.1fs  warm-up: %.0f s at the overload rate, then %.1f req/s", Clock.now - t0, burst, steadyRate))
+        generator.setRate(overloadRate)
+        while Clock.now < t0 + burst {
+            if let s = sample() { samples.append(s) }
+            Clock.sleep(until: min(t0 + burst, Clock.now + 1))
+        }
+        overloadWindows.append((0, Clock.now - t0))
+        generator.setRate(steadyRate)
         let window = max(10, duration * 0.05)
         while Clock.now < at(0.4) {
             if let s = sample() { samples.append(s) }
@@ -156,7 +169,6 @@ struct SoakCommand: ParsableCommand {
             (0.0, 0.3, steadyRate, "steady"), (0.3, 0.45, overloadRate, "overload"), (0.45, 0.7, steadyRate, "steady"),
             (0.7, 0.78, overloadRate, "overload"), (0.78, 1.0, steadyRate, "steady"),
         ]
-        var overloadWindows: [(start: Double, end: Double)] = []
         for phase in phases {
             let start = Clock.now - t0
             generator.setRate(phase.rate)

@@ -70,11 +70,12 @@ public final class RerankService: @unchecked Sendable {
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits
         metrics.modelLoadSeconds.set(loadSeconds)
-        // Each pass of a worker's scorer holds at most one full batch (max_batch_tokens); with batching on its
-        // scratch is sized for that at start-up, so memory does not step up the first time load fills a batch.
-        let batching = configuration.maxBatchRequests > 1
+        // Each pass of a worker's scorer holds at most one full batch (max_batch_tokens), which bounds its
+        // scratch. It grows to that bound as load needs it, or, with reserve_scratch, is sized for it at
+        // start-up (resident memory flat from the start, at the price of holding the bound from the start).
         let scorers = (0..<configuration.workers).map { _ in
-            engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens, reserve: batching)
+            engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens,
+                              reserve: configuration.reserveScratch)
         }
         directScorer = engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens)
         var batchLimits = configuration.batchLimits
@@ -182,7 +183,7 @@ public final class RerankService: @unchecked Sendable {
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
             "batching": ["max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
-                         "batch_wait_ms": configuration.batchWaitMilliseconds],
+                         "batch_wait_ms": configuration.batchWaitMilliseconds, "reserve_scratch": configuration.reserveScratch],
         ]
     }
 

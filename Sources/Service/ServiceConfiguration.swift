@@ -25,6 +25,9 @@ public struct ServiceConfiguration: Sendable {
     public var maxBatchTokens = 2048
     /// how long a free worker with an unfilled batch waits for more requests (0: only what already waits)
     public var batchWaitMilliseconds = 0
+    /// size each worker's scratch for a full pass (max_batch_tokens) at start-up, so resident memory is flat
+    /// from the start; false: it grows to that bound the first time load needs it
+    public var reserveScratch = false
     public var requestTimeoutMilliseconds = 30_000
     public var maxInputTokens = 512
     public var maxTargetTokens = 64
@@ -93,7 +96,7 @@ public struct ServiceConfiguration: Sendable {
     /// The keys, as written in the JSON file (and, uppercased, after INSTRUCTREC_).
     public static let keys = [
         "host", "port", "model", "tokenizer", "templates", "workers", "threads_per_worker", "queue_capacity",
-        "max_batch_requests", "max_batch_tokens", "batch_wait_ms",
+        "max_batch_requests", "max_batch_tokens", "batch_wait_ms", "reserve_scratch",
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
@@ -250,6 +253,12 @@ public struct ServiceConfiguration: Sendable {
             guard let raw, !raw.isEmpty else { throw Invalid(setting: key, reason: "must not be empty") }
             return raw
         }
+        func bool() throws -> Bool {
+            guard let raw, ["true", "false", "1", "0"].contains(raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be true or false, got '\(raw ?? "null")'")
+            }
+            return raw.lowercased() == "true" || raw == "1"
+        }
         func optionalText() -> String? { raw.flatMap { $0.isEmpty || $0 == "null" ? nil : $0 } }
         switch key {
         case "host": host = try text()
@@ -282,11 +291,8 @@ public struct ServiceConfiguration: Sendable {
         case "drain_delay_s": drainDelaySeconds = try double(0, 600)
         case "shutdown_deadline_s": shutdownDeadlineSeconds = try double(0.1, 3600)
         case "idle_timeout_s": idleTimeoutSeconds = try double(0.1, 86400)
-        case "log_requests":
-            guard let raw, ["true", "false", "1", "0"].contains(raw.lowercased()) else {
-                throw Invalid(setting: key, reason: "must be true or false, got '\(raw ?? "null")'")
-            }
-            logRequests = raw.lowercased() == "true" || raw == "1"
+        case "log_requests": logRequests = try bool()
+        case "reserve_scratch": reserveScratch = try bool()
         case "weights_dtype":
             guard let raw, let value = WeightsDType(rawValue: raw.lowercased()) else {
                 throw Invalid(setting: key, reason: "must be one of \(WeightsDType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")

@@ -63,6 +63,19 @@ public enum GEMM {
         }
     }
 
+    /// y[M, weightRows.count] = x[M, in] · W[weightRows, :]^T: one block of a stacked weight
+    /// (one decoder layer's cross K|V), split over `threads` along those weight rows.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, weightRows: Range<Int>,
+                       into y: UnsafeMutablePointer<Float>, threads: Int, scratch: Tensor) {
+        let n = weightRows.count
+        let parts = Double(rows) * Double(n) * Double(weight.columns) < 2e6 ? 1 : threads
+        Parallel.forEach(n, threads: parts) { range, worker in
+            let block = (weightRows.lowerBound + range.lowerBound)..<(weightRows.lowerBound + range.upperBound)
+            linear(x, rows: rows, weight: weight, weightRows: block, into: y + range.lowerBound, ldy: n,
+                   scratch: scratch.data + worker * scratch.columns)
+        }
+    }
+
     /// y[M, weightRows.count] (rows `ldy` apart) = x[M, in] · W[weightRows, :]^T + beta · y,
     /// on the calling thread. A 16-bit W is widened `WeightMatrix.sliceRows`
     /// rows at a time into `scratch` (at least `WeightMatrix.scratchFloats`

@@ -13,7 +13,8 @@ struct EncoderLayerWeights: @unchecked Sendable {
 }
 
 /// One decoder block. Cross-attention K/V weights live in
-/// `T5Weights.crossKV` for all layers at once (one GEMM per request).
+/// `T5Weights.crossKV`, stacked for all layers (one load, one allocation);
+/// the decoder multiplies one layer's rows of it at a time.
 struct DecoderLayerWeights: @unchecked Sendable {
     let selfNorm: Tensor            // [d_model]
     let selfQKV: WeightMatrix       // [3*inner, d_model]

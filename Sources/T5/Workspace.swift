@@ -27,7 +27,7 @@ final class Workspace {
     let encoderFFN: Tensor      // [ΣL, ffRows]    wi output (both halves when gated)
     let encoderActivated: Tensor // [ΣL, d_ff]
     let encoderBias: Tensor     // [heads, 2Lmax-1]  bias by relative position k-q, index k-q+Lmax-1 (serves every instruction)
-    let crossKV: Tensor         // [ΣL, dec_layers*2*inner]  every decoder layer's cross K|V
+    let crossKV: Tensor         // [ΣL, 2*inner]  the current decoder layer's cross K|V
 
     // Attention, shared by both stacks
     let attentionScores: Tensor // [threads, attentionBlockRows, max(Lmax, T)]  one block of one head's scores per thread
@@ -74,7 +74,7 @@ final class Workspace {
         encoderFFN = Tensor(shape: [L, ffRows])
         encoderActivated = Tensor(shape: [L, ff])
         encoderBias = Tensor(shape: [c.numHeads, 2 * Lmax - 1])
-        crossKV = Tensor(shape: [L, c.numDecoderLayers * 2 * inner])
+        crossKV = Tensor(shape: [L, 2 * inner])
         decoderHidden = Tensor(shape: [N, d])
         decoderNormed = Tensor(shape: [N, d])
         decoderQKV = Tensor(shape: [N, 3 * inner])

@@ -219,7 +219,7 @@ final class InferenceQueueBatchingTests: XCTestCase {
 
     func testBatchSettingsAreValidatedNamingTheSetting() {
         for (key, value) in [("max_batch_requests", "0"), ("max_batch_tokens", "0"), ("batch_wait_ms", "1001"), ("batch_wait_ms", "-1"),
-                             ("max_batch_requests", "many")] {
+                             ("max_batch_requests", "many"), ("reserve_scratch", "maybe")] {
             XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:],
                                                                overrides: [key: value, "model": ServiceProcess.modelDirectory,
                                                                            "templates": ServiceProcess.templatesFile])) { error in
@@ -237,5 +237,15 @@ final class InferenceQueueBatchingTests: XCTestCase {
             overrides: ["max_batch_requests": "1", "model": ServiceProcess.modelDirectory, "templates": ServiceProcess.templatesFile])
         XCTAssertEqual(configuration.batchLimits, BatchLimits(maxRequests: 1, maxTokens: 4096, waitMilliseconds: 3))
         XCTAssertEqual(configuration.sources["max_batch_tokens"], "INSTRUCTREC_MAX_BATCH_TOKENS")
+    }
+
+    /// Scratch grows with load unless the operator asks for it up front (a flat RSS from start-up).
+    func testScratchIsReservedOnlyWhenAsked() throws {
+        XCTAssertFalse(ServiceConfiguration().reserveScratch)
+        let configuration = try ServiceConfiguration.load(
+            file: nil, environment: ["INSTRUCTREC_RESERVE_SCRATCH": "true"],
+            overrides: ["model": ServiceProcess.modelDirectory, "templates": ServiceProcess.templatesFile])
+        XCTAssertTrue(configuration.reserveScratch)
+        XCTAssertEqual(configuration.sources["reserve_scratch"], "INSTRUCTREC_RESERVE_SCRATCH")
     }
 }
