@@ -134,6 +134,8 @@ def main():
     p.add_argument("--history", type=int, default=10)
     p.add_argument("--threads", type=int, default=2, help="threads_per_worker of both servers")
     p.add_argument("--off", default="max_batch_requests=1", help="the setting that turns batching off")
+    p.add_argument("--on", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for the batching-on server (repeatable; default: none, the service's defaults)")
     p.add_argument("--paired", type=int, default=0, metavar="N",
                    help="also N lone requests alternating between the servers request by request "
                         "(the single-request latency figure; 0: skip)")
@@ -156,7 +158,7 @@ def main():
         servers = {}
         try:
             servers["off"] = start(args.binary, directory, args.threads, [args.off])
-            servers["on"] = start(args.binary, directory, args.threads, [])
+            servers["on"] = start(args.binary, directory, args.threads, args.on)
             for side in ("off", "on"):  # warm-up: page in weights, grow workspaces
                 phase(servers[side][1], bodies, max(levels), 2)
             for n, clients in enumerate(levels):

@@ -183,6 +183,7 @@ public final class RerankService: @unchecked Sendable {
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
             "batching": ["max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
+                         "call_tokens": configuration.batchLimits.maxTokens,
                          "batch_wait_ms": configuration.batchWaitMilliseconds, "reserve_scratch": configuration.reserveScratch],
         ]
     }

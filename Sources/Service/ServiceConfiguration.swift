@@ -21,7 +21,8 @@ public struct ServiceConfiguration: Sendable {
     public var queueCapacity = 32
     /// requests one engine call may score together (1: batching off)
     public var maxBatchRequests = 8
-    /// instruction + candidate tokens one engine call may carry (a larger request still runs, alone)
+    /// instruction + candidate tokens one engine pass may carry (a larger request still runs, alone); a
+    /// worker's call carries up to this many per thread
     public var maxBatchTokens = 2048
     /// how long a free worker with an unfilled batch waits for more requests (0: only what already waits)
     public var batchWaitMilliseconds = 0
@@ -348,8 +349,11 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
+    /// `max_batch_tokens` bounds one engine pass; a call may carry one pass per worker thread, since a
+    /// call that splits evenly runs one pass per thread (the engine's lanes, `T5Scorer+Lanes.swift`).
     var batchLimits: BatchLimits {
-        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens, waitMilliseconds: batchWaitMilliseconds)
+        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens * max(1, threadsPerWorker),
+                    waitMilliseconds: batchWaitMilliseconds)
     }
 
     var requestLimits: RequestLimits {

@@ -76,7 +76,13 @@ public final class T5Scorer: @unchecked Sendable {
     /// (see `DecoderTree`). Off: every candidate decodes all its own rows,
     /// the old packed batch. Scores agree within float rounding either way.
     public var sharesPrefixes = true
+    /// Let a call of several inputs that split evenly run them as one packed
+    /// batch per thread, each on a single-threaded lane (see `T5Scorer+Lanes`).
+    /// Off: every call is packed passes over all threads.
+    public var splitsAcrossThreads = true
     private var workspace: Workspace?
+    /// Single-threaded scorers over the same weights, one per thread, made on first use.
+    private var lanePool: [T5Scorer] = []
 
     /// `threads` of our own run every product and loop of a request; OpenBLAS
     /// should run one thread inside each of them (see `GEMM.linear`): whoever
@@ -112,10 +118,28 @@ public final class T5Scorer: @unchecked Sendable {
             if case .success = results[i] { return !inputs[i].candidates.isEmpty }
             return false
         }
+        if splitsAcrossThreads, threads > 1,
+           let lanes = Self.lanes(costs: scored.map { Self.passTokens(inputs[$0]) }, lanes: threads) {
+            runLanes(lanes.map { $0.map { scored[$0] } }, inputs: inputs, into: &results)
+            return results
+        }
         for pass in passes(scored, inputs: inputs) {
             runPass(pass, inputs: inputs, into: &results)
         }
         return results
+    }
+
+    /// The first `count` lane scorers, each with this scorer's settings now.
+    func laneScorers(_ count: Int) -> [T5Scorer] {
+        while lanePool.count < count { lanePool.append(T5Scorer(weights: weights, threads: 1)) }
+        for lane in lanePool {
+            lane.maxEncoderTokens = maxEncoderTokens
+            lane.maxDecoderTokens = maxDecoderTokens
+            lane.maxPassTokens = maxPassTokens
+            lane.sharesPrefixes = sharesPrefixes
+            lane.splitsAcrossThreads = false
+        }
+        return Array(lanePool.prefix(count))
     }
 
     /// Tokens one input puts through a pass: its instruction rows plus its
@@ -152,6 +176,9 @@ public final class T5Scorer: @unchecked Sendable {
     public func reservePass() {
         let tokens = max(1, maxPassTokens)
         _ = workspaceFor(encoderRows: tokens, instructionLength: min(tokens, 512), decoderRows: tokens, targetLength: 64)
+        if splitsAcrossThreads && threads > 1 {
+            for lane in laneScorers(threads) { lane.reservePass() }
+        }
     }
 
     /// One engine pass over the inputs `scored` (indices into `inputs`): one

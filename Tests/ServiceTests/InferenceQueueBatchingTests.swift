@@ -235,7 +235,9 @@ final class InferenceQueueBatchingTests: XCTestCase {
         let configuration = try ServiceConfiguration.load(
             file: nil, environment: ["INSTRUCTREC_MAX_BATCH_TOKENS": "4096", "INSTRUCTREC_BATCH_WAIT_MS": "3"],
             overrides: ["max_batch_requests": "1", "model": ServiceProcess.modelDirectory, "templates": ServiceProcess.templatesFile])
-        XCTAssertEqual(configuration.batchLimits, BatchLimits(maxRequests: 1, maxTokens: 4096, waitMilliseconds: 3))
+        // max_batch_tokens bounds a pass; a call carries one pass per worker thread.
+        XCTAssertEqual(configuration.batchLimits, BatchLimits(maxRequests: 1, maxTokens: 4096 * configuration.threadsPerWorker,
+                                                              waitMilliseconds: 3))
         XCTAssertEqual(configuration.sources["max_batch_tokens"], "INSTRUCTREC_MAX_BATCH_TOKENS")
     }
 

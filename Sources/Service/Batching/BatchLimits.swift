@@ -3,8 +3,8 @@
 struct BatchLimits: Sendable, Equatable {
     /// requests per scorer call (`max_batch_requests`; 1: no batching)
     var maxRequests = 8
-    /// instruction + candidate tokens per call (`max_batch_tokens`)
-    var maxTokens = 2048
+    /// instruction + candidate tokens per call (`max_batch_tokens` × `threads_per_worker`)
+    var maxTokens = 4096
     /// the engine's per-call limits on instruction and candidate tokens (its scratch memory guard)
     var maxInstructionTokens = Int.max
     var maxCandidateTokens = Int.max
