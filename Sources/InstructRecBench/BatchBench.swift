@@ -13,12 +13,12 @@ enum BatchBench {
     static func run(name: String, requests: Int, candidates: Int, scorer: T5Scorer, config: T5Config,
                     instructionTokens: Int, titleTokens: Int, iterations: Int, warmup: Int) {
         var rng = SplitMix64(seed: 3)
-        let vocab = Int32(min(config.vocabSize, 32000))
+        let ids = BenchTokens.ids(config)
         let inputs = (0..<requests).map { r in
             let spread = requests > 1 ? Double(r) / Double(requests - 1) : 1
             let length = max(2, Int(Double(instructionTokens) * (0.6 + 0.4 * spread)))
-            let instruction = (0..<(length - 1)).map { _ in Int32.random(in: 3..<vocab, using: &rng) } + [config.eosTokenID]
-            let titles = (0..<candidates).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<vocab, using: &rng) } }
+            let instruction = (0..<(length - 1)).map { _ in Int32.random(in: ids, using: &rng) } + [config.eosTokenID]
+            let titles = (0..<candidates).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
             return ScoringInput(instruction: instruction, candidates: titles)
         }
         func batched() -> Double {

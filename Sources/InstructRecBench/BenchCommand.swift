@@ -93,8 +93,8 @@ struct BenchCommand: ParsableCommand {
                     throw ValidationError("unknown workload '\(workload)' (use rerank-N, games-N or batch-RxN)")
                 }
                 var rng = SplitMix64(seed: 1)
-                let vocab = Int32(min(config.vocabSize, 32000))
-                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: 3..<vocab, using: &rng) } }
+                let ids = BenchTokens.ids(config)
+                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
                 try runWorkload(workload, requests: [candidates], scorer: scorer, config: config, ceiling: ceiling)
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
@@ -157,8 +157,7 @@ struct BenchCommand: ParsableCommand {
     /// GFLOP/s over the products the shared path really ran.
     func runWorkload(_ name: String, requests: [[[Int32]]], scorer: T5Scorer, config: T5Config, ceiling: Double) throws {
         var rng = SplitMix64(seed: 2)
-        let vocab = Int32(min(config.vocabSize, 32000))
-        let instruction = (0..<instructionTokens).map { _ in Int32.random(in: 3..<vocab, using: &rng) }
+        let instruction = (0..<instructionTokens).map { _ in Int32.random(in: BenchTokens.ids(config), using: &rng) }
         let modes: [Bool] = sharing == "both" ? [true, false] : [sharing == "on"]
         for i in 0..<warmup {
             for mode in modes {

@@ -38,16 +38,13 @@ public enum GEMM {
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1,
                        scratch: Tensor) {
         let n = weight.rows, k = weight.columns
-        let beta: Float = accumulate ? 1 : 0
-        let work = Double(rows) * Double(n) * Double(k)
-        let parts = work < 2e6 ? 1 : threads
         guard let w = weight.float32 else {
-            Parallel.forEach(n, threads: parts) { range, worker in
-                linear(x, rows: rows, weight: weight, weightRows: range, into: y + range.lowerBound, ldy: n,
-                       beta: beta, scratch: scratch.data + worker * scratch.columns)
-            }
+            linear(x, rows: rows, weight: weight, weightRows: 0..<n, into: y, accumulate: accumulate, threads: threads,
+                   scratch: scratch)
             return
         }
+        let beta: Float = accumulate ? 1 : 0
+        let parts = partsFor(rows: rows, n: n, k: k, threads: threads)
         if rows >= n {
             Parallel.forEach(rows, threads: parts) { range, _ in
                 multiply(m: range.count, n: n, k: k, a: x + range.lowerBound * k, lda: k,
@@ -63,17 +60,22 @@ public enum GEMM {
         }
     }
 
-    /// y[M, weightRows.count] = x[M, in] · W[weightRows, :]^T: one block of a stacked weight
-    /// (one decoder layer's cross K|V), split over `threads` along those weight rows.
+    /// y[M, weightRows.count] (+)= x[M, in] · W[weightRows, :]^T, split over `threads` along those
+    /// weight rows: a 16-bit W whole, or one block of a stacked weight (one decoder layer's cross K|V).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, weightRows: Range<Int>,
-                       into y: UnsafeMutablePointer<Float>, threads: Int, scratch: Tensor) {
+                       into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int, scratch: Tensor) {
         let n = weightRows.count
-        let parts = Double(rows) * Double(n) * Double(weight.columns) < 2e6 ? 1 : threads
-        Parallel.forEach(n, threads: parts) { range, worker in
+        let beta: Float = accumulate ? 1 : 0
+        Parallel.forEach(n, threads: partsFor(rows: rows, n: n, k: weight.columns, threads: threads)) { range, worker in
             let block = (weightRows.lowerBound + range.lowerBound)..<(weightRows.lowerBound + range.upperBound)
             linear(x, rows: rows, weight: weight, weightRows: block, into: y + range.lowerBound, ldy: n,
-                   scratch: scratch.data + worker * scratch.columns)
+                   beta: beta, scratch: scratch.data + worker * scratch.columns)
         }
+    }
+
+    /// Threads for a product of rows × n × k: one below 2 M multiply-adds, where a hand-off costs more than it saves.
+    private static func partsFor(rows: Int, n: Int, k: Int, threads: Int) -> Int {
+        Double(rows) * Double(n) * Double(k) < 2e6 ? 1 : threads
     }
 
     /// y[M, weightRows.count] (rows `ldy` apart) = x[M, in] · W[weightRows, :]^T + beta · y,
