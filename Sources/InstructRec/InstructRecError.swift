@@ -4,6 +4,8 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
     /// The templates file is unreadable or a template is malformed (start-up error).
     case templateFile(file: String, reason: String)
     case invalidTemplate(name: String, reason: String)
+    /// The catalog file that warms the title-prior cache is unreadable or malformed (start-up error).
+    case catalogFile(file: String, reason: String)
     /// A request names a template that does not exist.
     case unknownTemplate(name: String, known: [String])
     /// A request lacks what its template needs.
@@ -20,6 +22,7 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
         switch self {
         case let .templateFile(file, reason): return "\(file): \(reason)"
         case let .invalidTemplate(name, reason): return "template '\(name)': \(reason)"
+        case let .catalogFile(file, reason): return "\(file): \(reason)"
         case let .unknownTemplate(name, known): return "unknown template '\(name)' (known: \(known.joined(separator: ", ")))"
         case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
         case let .instructionTooLong(field, tokens, limit):

@@ -14,8 +14,21 @@ public struct InstructionOptions: Sendable, Equatable {
     /// when candidates must be split into groups, the user context is fitted so
     /// that at least this many of the longest candidates share one instruction
     public var minimumGroupSize = 5
+    /// which instruction form a request without a `template` gets (see `InstructionForm`)
+    public var form = InstructionForm.list
 
     public init() {}
+}
+
+/// The two ways an instruction can present a ranking task (InstructRec's task forms).
+public enum InstructionForm: String, Sendable, CaseIterable {
+    /// T3: the candidates are listed in the instruction (`recommend.*`, `search.*`), in a canonical
+    /// order (see `InstructionBuilder`); more than fit one instruction are split into groups
+    case list
+    /// T2: the instruction holds only the user's context (`generate.*`) and every candidate is scored
+    /// against it: order-free by construction, one short instruction for any number of candidates.
+    /// Falls back to `list` for a context whose candidate-free template the set lacks.
+    case candidateFree = "candidate_free"
 }
 
 /// The instructions for one request: one group normally, several when the
@@ -31,6 +44,9 @@ public struct InstructionPlan: Sendable {
 
     public var template: String
     public var groups: [Group]
+    /// the template rendered with an empty context (no history, preference, intention or
+    /// candidates), tokenized: the condition of the title prior in calibrated scoring
+    public var priorInstruction: [Int32] = []
     /// per candidate: title tokens (truncated to maxTargetTokens), without </s>
     public var targets: [[Int32]]
     public var historyItemsUsed: Int
@@ -39,6 +55,18 @@ public struct InstructionPlan: Sendable {
     /// of those, the oldest items beyond maxHistoryItems, trimmed before fitting
     public var historyItemsTrimmed: Int
     public var historyTitlesShortened: Int
+
+    public init(template: String, groups: [Group], priorInstruction: [Int32] = [], targets: [[Int32]], historyItemsUsed: Int,
+                historyItemsDropped: Int, historyItemsTrimmed: Int, historyTitlesShortened: Int) {
+        self.template = template
+        self.groups = groups
+        self.priorInstruction = priorInstruction
+        self.targets = targets
+        self.historyItemsUsed = historyItemsUsed
+        self.historyItemsDropped = historyItemsDropped
+        self.historyItemsTrimmed = historyItemsTrimmed
+        self.historyTitlesShortened = historyTitlesShortened
+    }
 }
 
 /// Builds InstructRec instructions from templates and fits them to the
@@ -49,6 +77,11 @@ public struct InstructionPlan: Sendable {
 /// 2. shorten over-long history titles (and retry with as much history as fits);
 /// 3. drop the history altogether;
 /// 4. split the candidates into groups that fit, each with the same user context.
+///
+/// Candidates are laid out in a canonical order (by title, then id), never the request's:
+/// a list instruction, its groups and the order the scorer sees titles in depend only on
+/// the candidate set, so the same candidates in any order get the same instructions and
+/// the same scores. Plans keep the request's indices, so answers map back to input order.
 public struct InstructionBuilder: Sendable {
     public let templates: TemplateSet
     public let tokenizer: Tokenizer
@@ -61,7 +94,7 @@ public struct InstructionBuilder: Sendable {
     }
 
     public func plan(context: UserContext, candidates: [Item], template requested: String? = nil) throws -> InstructionPlan {
-        let template = try templates.template(named: requested, for: context)
+        let template = try templates.template(named: requested, for: context, form: options.form)
         let used = template.placeholders
         if used.contains(.history) && context.history.isEmpty && requested != nil {
             throw InstructRecError.missingContext(template: template.name, field: "history")
@@ -76,7 +109,7 @@ public struct InstructionBuilder: Sendable {
         let offered = used.contains(.history) ? context.history.map(\.title) : []
         let history = Array(offered.suffix(max(0, options.maxHistoryItems)))
         let trimmed = offered.count - history.count
-        let all = Array(candidates.indices)
+        let all = Self.canonicalOrder(candidates)
         let limit = options.maxInputTokens
 
         // Each title is formatted once per plan, not once per fitting probe (a probe renders
@@ -109,9 +142,10 @@ public struct InstructionBuilder: Sendable {
             }
             return best
         }
+        let priorInstruction = tokenizer.encode(templates.render(template, formattedHistory: [], formattedCandidates: []))
         func result(_ groups: [InstructionPlan.Group], kept: Int, shortened: Int) -> InstructionPlan {
-            InstructionPlan(template: template.name, groups: groups, targets: targets, historyItemsUsed: kept,
-                            historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
+            InstructionPlan(template: template.name, groups: groups, priorInstruction: priorInstruction, targets: targets,
+                            historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
                             historyTitlesShortened: shortened)
         }
 
@@ -138,7 +172,12 @@ public struct InstructionBuilder: Sendable {
         }
         // 4. Groups. The shared context keeps as much history as lets the
         // longest candidates still share one instruction.
-        let byLength = all.sorted { candidates[$0].title.utf8.count > candidates[$1].title.utf8.count }
+        // Longest first; equal lengths keep the canonical order (an explicit tie-break: the sort is not stable).
+        let rank = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1, $0) })
+        let byLength = all.sorted {
+            let (a, b) = (candidates[$0].title.utf8.count, candidates[$1].title.utf8.count)
+            return a != b ? a > b : rank[$0, default: 0] < rank[$1, default: 0]
+        }
         var context: [String] = []
         var contextFits = false
         for size in [min(options.minimumGroupSize, all.count), 1] where size >= 1 {
@@ -163,7 +202,18 @@ public struct InstructionBuilder: Sendable {
         return result(groups, kept: context.count, shortened: shortenedKept)
     }
 
-    /// Greedy packing in input order. The token count of a candidate list is
+    /// Candidate indices sorted by title, then id, then input position (only identical items tie
+    /// that far, and they are interchangeable): the order every plan lays candidates out in.
+    public static func canonicalOrder(_ candidates: [Item]) -> [Int] {
+        candidates.indices.sorted { a, b in
+            let (x, y) = (candidates[a], candidates[b])
+            if x.title != y.title { return x.title.utf8.lexicographicallyPrecedes(y.title.utf8) }
+            if x.id != y.id { return x.id.utf8.lexicographicallyPrecedes(y.id.utf8) }
+            return a < b
+        }
+    }
+
+    /// Greedy packing in canonical order. The token count of a candidate list is
     /// nearly additive over items (SentencePiece pre-splits at spaces), so
     /// groups are packed by estimate and each is verified by a real tokenization.
     private func pack(_ indices: [Int], context: ArraySlice<String>, cost: (Int) -> Int,

@@ -35,7 +35,7 @@ public struct InstructionDataGenerator: Sendable {
     /// Template names and how often each is drawn.
     public static let mix: [(template: String, task: String, weight: Double)] = [
         ("recommend.history", "T3", 0.34), ("generate.history", "T2", 0.16), ("pointwise.history", "T0", 0.10),
-        ("search.history.specific", "T3", 0.10), ("search.specific", "T3", 0.08), ("generate.query", "T2", 0.07),
+        ("search.history.specific", "T3", 0.10), ("search.specific", "T3", 0.08), ("generate.search.specific", "T2", 0.07),
         ("pointwise.query", "T0", 0.05), ("infer.query", "reverse", 0.10),
     ]
 
@@ -122,7 +122,7 @@ public struct InstructionDataGenerator: Sendable {
         case "infer.query":
             instruction = templates.render(template, item: title(target))
             answer = query
-        default:  // generate.history, generate.query
+        default:  // generate.history, generate.search.specific
             instruction = templates.render(template, history: history.map(title), intention: query)
         }
         return InstructionExample(user: user, template: entry.template, task: entry.task, instruction: instruction,

@@ -13,6 +13,8 @@ import Foundation
 /// `recommend.{history|preference|history_preference}` for ⟨P, I0, T3⟩,
 /// `search.{vague|specific}` for ⟨P0, I, T3⟩, and
 /// `search.{history|preference|history_preference}.{vague|specific}` for personalised search.
+/// Their candidate-free (T2) counterparts hold the same context without `{candidates}`:
+/// `recommend.X` → `generate.X`, `search.Y` → `generate.search.Y` (`candidateFreeName`).
 public struct TemplateSet: Sendable {
     public let templates: [String: Template]
     /// how one item is written inside a list; must contain {title}
@@ -55,10 +57,19 @@ public struct TemplateSet: Sendable {
         self.source = source
     }
 
-    /// A serving name must use exactly the context its name promises.
+    /// A serving name must use exactly the context its name promises; a candidate-free
+    /// (`generate.`) counterpart of one the same context, and no candidates.
     static func validate(_ template: Template) throws {
-        let name = template.name
+        var name = template.name
         let used = template.placeholders
+        let candidateFree = name.hasPrefix("generate.")
+        if candidateFree {
+            guard let serving = servingName(forCandidateFree: name) else { return }
+            if used.contains(.candidates) || used.contains(.item) {
+                throw InstructRecError.invalidTemplate(name: name, reason: "must not contain {candidates} or {item} (a candidate-free template scores each candidate against the context alone)")
+            }
+            name = serving
+        }
         guard name.hasPrefix("recommend.") || name.hasPrefix("search.") else { return }
         func require(_ p: Template.Placeholder, _ needed: Bool) throws {
             if needed && !used.contains(p) {
@@ -70,7 +81,7 @@ public struct TemplateSet: Sendable {
         }
         let parts = name.split(separator: ".").map(String.init)
         let preferenceKind = parts.count >= 2 && ["history", "preference", "history_preference"].contains(parts[1]) ? parts[1] : nil
-        try require(.candidates, true)
+        if !candidateFree { try require(.candidates, true) }
         try require(.item, false)
         try require(.history, preferenceKind == "history" || preferenceKind == "history_preference")
         try require(.preference, preferenceKind == "preference" || preferenceKind == "history_preference")
@@ -78,7 +89,9 @@ public struct TemplateSet: Sendable {
     }
 
     /// The template for a request: the named one, or the one the context selects.
-    public func template(named requested: String?, for context: UserContext) throws -> Template {
+    /// Without a name, `form` decides between the list template and its candidate-free counterpart
+    /// (when the set has one).
+    public func template(named requested: String?, for context: UserContext, form: InstructionForm = .list) throws -> Template {
         if let requested {
             guard let template = templates[requested] else {
                 throw InstructRecError.unknownTemplate(name: requested, known: templates.keys.sorted())
@@ -86,6 +99,7 @@ public struct TemplateSet: Sendable {
             return template
         }
         let name = TemplateSet.name(for: context)
+        if form == .candidateFree, let free = templates[TemplateSet.candidateFreeName(for: name)] { return free }
         guard let template = templates[name] else {
             throw InstructRecError.unknownTemplate(name: name, known: templates.keys.sorted())
         }
@@ -103,6 +117,21 @@ public struct TemplateSet: Sendable {
         }
         let kind = context.intentKind.rawValue
         return preference.map { "search.\($0).\(kind)" } ?? "search.\(kind)"
+    }
+
+    /// The candidate-free (T2) counterpart of a serving name: `recommend.X` → `generate.X`,
+    /// `search.Y` → `generate.search.Y`.
+    public static func candidateFreeName(for serving: String) -> String {
+        if serving.hasPrefix("recommend.") { return "generate." + serving.dropFirst("recommend.".count) }
+        return "generate." + serving
+    }
+
+    /// The serving name a candidate-free name stands for, or nil when it names no ⟨P, I⟩ combination.
+    static func servingName(forCandidateFree name: String) -> String? {
+        guard name.hasPrefix("generate.") else { return nil }
+        let rest = String(name.dropFirst("generate.".count))
+        if rest.hasPrefix("search.") { return rest }
+        return ["history", "preference", "history_preference"].contains(rest) ? "recommend." + rest : nil
     }
 
     /// One item as written in a list.

@@ -125,6 +125,10 @@ struct ServeCommand: ParsableCommand {
                     guard state.lifecycle.loaded() == .startServing else { service.stop(); return }
                     state.service = service
                     server.replaceRouter(service.makeRouter())
+                    if let warm = service.priorWarmUp {
+                        log.info("title priors warmed", ["catalog": configuration.priorCatalog ?? "", "titles": warm.titles,
+                                                         "computed": warm.computed, "seconds": warm.seconds])
+                    }
                     log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,
                                          "threads_per_worker": configuration.threadsPerWorker,
                                          "tls": configuration.tlsCertificate != nil,

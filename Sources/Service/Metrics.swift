@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import InstructRec
 
 /// Prometheus metrics (text exposition format 0.0.4), kept without a client
 /// library: counters and gauges with labels, and histograms.
@@ -91,6 +92,13 @@ final class Metrics: @unchecked Sendable {
     let deadlineTimers = Gauge("instructrec_deadline_timers", "Live 504 deadline timers (one per request awaiting its answer; cancelled when it is sent).")
     /// labels of instructrec_build_info
     let buildInfo: [String: String]
+    /// the title-prior cache, read at each scrape (set once the model is loaded)
+    private let priorCacheLock = NSLock()
+    private var priorCacheSource: TitlePriorCache?
+    var priorCache: TitlePriorCache? {
+        get { priorCacheLock.lock(); defer { priorCacheLock.unlock() }; return priorCacheSource }
+        set { priorCacheLock.lock(); priorCacheSource = newValue; priorCacheLock.unlock() }
+    }
 
     init(version: String = "unknown", blasCore: String = "unknown") {
         buildInfo = ["version": version, "blas_core": blasCore]
@@ -103,7 +111,20 @@ final class Metrics: @unchecked Sendable {
             + "instructrec_build_info\(Metrics.format(buildInfo)) 1\n"
         return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
                 candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(), ready.render(), deadlineTimers.render(),
-                ProcessMetrics.current()?.render() ?? ""].joined()
+                renderPriorCache(), ProcessMetrics.current()?.render() ?? ""].joined()
+    }
+
+    /// The title-prior cache's counters and size (zero until the model is loaded).
+    func renderPriorCache() -> String {
+        let stats = priorCache?.current ?? TitlePriorCache.Statistics()
+        let series: [(String, String, String, Int)] = [
+            ("instructrec_prior_cache_hits_total", "counter", "Title-prior lookups answered from the cache (calibrated scoring).", stats.hits),
+            ("instructrec_prior_cache_misses_total", "counter", "Title-prior lookups computed in the request's engine call.", stats.misses),
+            ("instructrec_prior_cache_evictions_total", "counter", "Title priors evicted (least recently used) to stay within prior_cache_entries / prior_cache_mb.", stats.evictions),
+            ("instructrec_prior_cache_entries", "gauge", "Title priors cached.", stats.entries),
+            ("instructrec_prior_cache_bytes", "gauge", "Bytes charged to cached title priors.", stats.bytes),
+        ]
+        return series.map { name, type, help, value in "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n" }.joined()
     }
 
     /// GET /metrics

@@ -27,6 +27,8 @@ public final class RerankService: @unchecked Sendable {
     private var ready = false
     private var draining = false
     private let directScorer: any CandidateScorer
+    /// prior_catalog at start-up: titles read, priors computed, seconds (nil without a catalog)
+    public private(set) var priorWarmUp: (titles: Int, computed: Int, seconds: Double)?
     private let directLock = NSLock()
 
     /// Loads everything and runs one warm-up inference. Throws errors that name
@@ -83,6 +85,13 @@ public final class RerankService: @unchecked Sendable {
         batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall
         queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics)
         try warmUp(scorers + [directScorer])
+        metrics.priorCache = pipeline.priors
+        if let catalog = configuration.priorCatalog {
+            let started = DispatchTime.now()
+            let titles = try TitleCatalog.read(path: catalog)
+            let computed = try pipeline.warmPriors(titles: titles, scorer: directScorer)
+            priorWarmUp = (titles.count, computed, milliseconds(started, .now()) / 1e3)
+        }
         setReady(true)
     }
 
@@ -192,6 +201,11 @@ public final class RerankService: @unchecked Sendable {
         ["max_input_tokens": configuration.maxInputTokens, "max_history_items": configuration.maxHistoryItems,
          "max_history_title_tokens": configuration.maxHistoryTitleTokens, "max_target_tokens": configuration.maxTargetTokens,
          "templates": configuration.templates, "model": configuration.model,
+         "scoring": configuration.scoringMode.rawValue, "prior_weight": Double(configuration.priorWeight),
+         "instruction_form": configuration.instructionForm.rawValue, "relevance": configuration.relevanceMode.rawValue,
+         "relevance_scale": configuration.relevanceScale, "relevance_bias": configuration.relevanceBias,
+         "prior_cache_entries": configuration.priorCacheEntries, "prior_cache_mb": configuration.priorCacheMegabytes,
+         "prior_catalog": configuration.priorCatalog ?? NSNull(),
          "tokenizer": configuration.tokenizer ?? configuration.model]
     }
 
@@ -230,7 +244,8 @@ public final class RerankService: @unchecked Sendable {
                 let enqueued = DispatchTime.now()
                 let timer = DeadlineTimer(live: metrics.deadlineTimers)
                 let job = ScoringJob(
-                    plan: plan, reduction: decoded.query.reduction, deadline: deadline, enqueued: enqueued,
+                    plan: plan, work: pipeline.work(decoded.query, plan: plan), priors: pipeline.priors,
+                    deadline: deadline, enqueued: enqueued,
                     isAbandoned: { responder.isClientGone },
                     completed: { [self] result, taken in
                         defer { timer.cancel() }

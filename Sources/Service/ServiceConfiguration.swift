@@ -33,7 +33,23 @@ public struct ServiceConfiguration: Sendable {
     public var maxInputTokens = 512
     public var maxTargetTokens = 64
     public var maxHistoryTitleTokens = 32
-    public var maxCandidates = 100
+    public var maxCandidates = 1000
+    /// model-bound: how requests that name no `scoring` are scored, and α for calibrated scoring
+    public var scoringMode = Scoring.Mode.sum
+    public var priorWeight: Float = 0.5
+    /// model-bound: list instructions (T3) or candidate-free ones (T2) for requests that name no template
+    public var instructionForm = InstructionForm.list
+    /// what relevance_score means (logistic of the score, or the within-request softmax)
+    public var relevanceMode = Relevance.Mode.logistic
+    /// model-bound: the logistic's scale and bias, fitted on the model's validation split
+    public var relevanceScale = 1.0
+    public var relevanceBias = 0.0
+    /// the title-prior cache's bounds (entries, MiB)
+    public var priorCacheEntries = 200_000
+    public var priorCacheMegabytes = 64
+    /// a catalog file whose titles warm the title-prior cache at start-up (one title a line,
+    /// `id<TAB>title`, or JSON Lines with "title")
+    public var priorCatalog: String?
     /// model-bound: the newest N history items are kept before instruction fitting
     public var maxHistoryItems = 200
     public var maxTextCharacters = 2000
@@ -75,7 +91,8 @@ public struct ServiceConfiguration: Sendable {
 
     /// Settings that belong to a model (its training prompts and lengths): a model
     /// directory's instructrec.json may set these and nothing else.
-    public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens"]
+    public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens",
+                                        "scoring", "prior_weight", "instruction_form", "relevance_scale", "relevance_bias"]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
@@ -101,6 +118,8 @@ public struct ServiceConfiguration: Sendable {
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
+        "scoring", "prior_weight", "instruction_form", "relevance", "relevance_scale", "relevance_bias",
+        "prior_cache_entries", "prior_cache_mb", "prior_catalog",
     ]
 
     /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
@@ -128,7 +147,7 @@ public struct ServiceConfiguration: Sendable {
         }
         // Relative paths typed by the operator (environment, flags) are taken from the working
         // directory; defaults and the file's from the base directories when not found there.
-        let pathKeys: Set = ["model", "templates", "tokenizer"]
+        let pathKeys: Set = ["model", "templates", "tokenizer", "prior_catalog"]
         func resolved(_ key: String, _ value: String?, layer: String) -> String? {
             guard pathKeys.contains(key), layer != "environment", layer != "flag", let value, !value.isEmpty, value != "null",
                   !value.hasPrefix("/"), !FileManager.default.fileExists(atPath: value) else { return value }
@@ -299,6 +318,28 @@ public struct ServiceConfiguration: Sendable {
                 throw Invalid(setting: key, reason: "must be one of \(WeightsDType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
             }
             weightsDType = value
+        case "scoring":
+            guard let raw, let value = Scoring.Mode(rawValue: raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be one of \(Scoring.Mode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
+            }
+            scoringMode = value
+        case "prior_weight":
+            priorWeight = Float(try double(Double(Scoring.priorWeightRange.lowerBound), Double(Scoring.priorWeightRange.upperBound)))
+        case "instruction_form":
+            guard let raw, let value = InstructionForm(rawValue: raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be one of \(InstructionForm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
+            }
+            instructionForm = value
+        case "relevance":
+            guard let raw, let value = Relevance.Mode(rawValue: raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be one of \(Relevance.Mode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
+            }
+            relevanceMode = value
+        case "relevance_scale": relevanceScale = try double(1e-6, 1e6)
+        case "relevance_bias": relevanceBias = try double(-1e6, 1e6)
+        case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
+        case "prior_cache_mb": priorCacheMegabytes = try int(0, 1 << 20)
+        case "prior_catalog": priorCatalog = optionalText()
         default: throw Invalid(setting: key, reason: "unknown setting")
         }
     }
@@ -318,6 +359,9 @@ public struct ServiceConfiguration: Sendable {
         }
         guard FileManager.default.fileExists(atPath: templates) else {
             throw invalid("templates", "\(templates) does not exist")
+        }
+        if let priorCatalog, !FileManager.default.fileExists(atPath: priorCatalog) {
+            throw invalid("prior_catalog", "\(priorCatalog) does not exist")
         }
         if maxTargetTokens >= maxInputTokens {
             throw invalid("max_target_tokens", "must be smaller than max_input_tokens (\(maxInputTokens), from \(origin(of: "max_input_tokens")))")
@@ -345,8 +389,17 @@ public struct ServiceConfiguration: Sendable {
         options.maxTargetTokens = maxTargetTokens
         options.maxHistoryTitleTokens = maxHistoryTitleTokens
         options.maxHistoryItems = maxHistoryItems
+        options.form = instructionForm
         return options
     }
+
+    /// The scoring of a request that names none.
+    public var defaultScoring: Scoring { Scoring(mode: scoringMode, priorWeight: priorWeight) }
+
+    /// relevance_score's default meaning with the model's fitted logistic.
+    public var relevance: Relevance { Relevance(mode: relevanceMode, scale: relevanceScale, bias: relevanceBias) }
+
+    public var priorCacheBytes: Int { priorCacheMegabytes << 20 }
 
     /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
     /// `max_batch_tokens` bounds one engine pass; a call may carry one pass per worker thread, since a

@@ -45,7 +45,7 @@ public struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible 
                 return ServiceError(status: 422, code: "instruction_too_long", message: error.description, field: "$.\(field)")
             case let .scoringInput(message):
                 return ServiceError(status: 422, code: "invalid_input", message: message)
-            case .templateFile, .invalidTemplate, .scoringFailed:
+            case .templateFile, .invalidTemplate, .catalogFile, .scoringFailed:
                 break
             }
         }

@@ -27,7 +27,7 @@ final class RerankerTests: XCTestCase {
 
     func testAllGroupsOfAPlanGoToTheScorerInOneCallWithTheirReduction() throws {
         let scorer = RecordingScorer()
-        _ = try Reranker.score(plan, scorer: scorer, reduction: .mean)
+        _ = try Reranker.score(plan, scorer: scorer, scoring: Scoring(mode: .mean))
         XCTAssertEqual(scorer.calls.count, 1)
         XCTAssertEqual(scorer.calls[0], [
             ScoringGroup(instruction: [5, 6, 1], candidates: [[10, 11], [30, 31, 32]], reduction: .mean),
@@ -36,7 +36,8 @@ final class RerankerTests: XCTestCase {
     }
 
     func testScoresReturnToTheCandidatesInputOrderWithUsageSummedOverGroups() throws {
-        let (scores, usage) = try Reranker.score(plan, scorer: RecordingScorer(), reduction: .sum)
+        let (scored, usage) = try Reranker.score(plan, scorer: RecordingScorer())
+        let scores = scored.scores
         XCTAssertEqual(scores, [10, 20, 30])
         XCTAssertEqual(usage.instructionTokens, 5)
         XCTAssertEqual(usage.candidateTokens, 3 + 2 + 4, "title tokens plus </s> per candidate")
@@ -47,11 +48,11 @@ final class RerankerTests: XCTestCase {
     func testAScorerAnsweringTheWrongShapeIsAScoringFailureNotACrash() {
         let scorer = RecordingScorer()
         scorer.answer = { groups in groups.map { _ in .success(GroupScores(scores: [1])) } }   // the first group has two candidates
-        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer)) { error in
             guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
         }
         scorer.answer = { _ in [] }
-        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer)) { error in
             guard case InstructRecError.scoringFailed = error else { return XCTFail("\(error)") }
         }
     }
@@ -61,7 +62,7 @@ final class RerankerTests: XCTestCase {
         scorer.answer = { groups in
             [.success(GroupScores(scores: [1, 2])), .failure(.scoringInput("candidate 0 token 0 is id 99999, outside [0, 100)"))]
         }
-        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer, reduction: .sum)) { error in
+        XCTAssertThrowsError(try Reranker.score(plan, scorer: scorer)) { error in
             guard case let InstructRecError.scoringInput(message) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("99999"), message)
         }

@@ -59,8 +59,8 @@ final class InferenceQueueBatchingTests: XCTestCase {
     static func job(_ number: Int, _ plan: InstructionPlan, _ outcomes: Outcomes, deadline: DispatchTime = .distantFuture,
                     abandoned: Bool = false) -> ScoringJob {
         outcomes.done.enter()
-        return ScoringJob(plan: plan, reduction: .sum, deadline: deadline, enqueued: .now(), isAbandoned: { abandoned },
-                          completed: { result, _ in outcomes.set(number, result.map(\.0)) },
+        return ScoringJob(plan: plan, work: Reranker.work(plan, scoring: Scoring()), priors: nil, deadline: deadline, enqueued: .now(),
+                          isAbandoned: { abandoned }, completed: { result, _ in outcomes.set(number, result.map(\.0.scores)) },
                           dropped: { outcomes.drop(number, $0) })
     }
 
@@ -207,7 +207,7 @@ final class InferenceQueueBatchingTests: XCTestCase {
         }, scorer: scorer)
         XCTAssertEqual(calls.map(\.count), [4], "one call")
         for (number, plan) in plans.enumerated() {
-            let alone = try Reranker.score(plan, scorer: t5, reduction: .sum).0
+            let alone = try Reranker.score(plan, scorer: t5).0.scores
             let batched = try XCTUnwrap(outcomes[number + 1]).get()
             XCTAssertEqual(batched.count, alone.count)
             for (a, b) in zip(batched, alone) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }

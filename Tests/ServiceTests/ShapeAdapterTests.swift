@@ -29,14 +29,16 @@ final class ShapeAdapterTests: XCTestCase {
     /// A made-up outcome: candidate i scores -i (so input order is the ranking).
     func outcome(_ query: RankQuery) -> RankOutcome {
         let scores = query.candidates.indices.map { -Float($0) }
-        var ranked = Reranker.rank(scores: scores, ids: query.candidates.map(\.id))
+        var ranked = Reranker.rank(scores: scores, ids: query.candidates.map(\.id), relevance: Relevance(mode: .softmax))
         if let topN = query.topN, topN < ranked.count { ranked = Array(ranked.prefix(topN)) }
         let plan = InstructionPlan(template: "search.specific", groups: [], targets: [], historyItemsUsed: 0, historyItemsDropped: 0,
                                    historyItemsTrimmed: 0, historyTitlesShortened: 0)
         var usage = RankingUsage()
         usage.instructionTokens = 20
         usage.candidateTokens = 10
-        return RankOutcome(plan: plan, scores: scores, ranked: ranked, usage: usage, timing: .init(), requestID: "req-1")
+        return RankOutcome(plan: plan, scoring: Scoring(), scores: scores,
+                           components: CandidateScores(scores: scores, likelihoods: scores, priors: nil), ranked: ranked,
+                           usage: usage, timing: .init(), requestID: "req-1")
     }
 
     func respond(_ capture: Capture) throws -> (shape: AnyShape, query: RankQuery, json: Any) {

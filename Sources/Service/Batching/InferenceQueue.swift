@@ -139,7 +139,7 @@ final class InferenceQueue: @unchecked Sendable {
             // A scorer answering too few groups fails the jobs it left out (merge reports the mismatch).
             let answered = end <= answers.count ? Array(answers[start..<end]) : []
             start = end
-            job.completed(Result { try Reranker.merge(job.plan, answered) }, taken)
+            job.completed(Result { try Reranker.merge(job.plan, job.work, answered, priors: job.priors) }, taken)
         }
     }
 }

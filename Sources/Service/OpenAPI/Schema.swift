@@ -22,6 +22,10 @@ enum Schema {
     }
 
     static func number(_ description: String) -> Node { ["type": "number", "description": description] }
+
+    static func number(_ description: String, minimum: Double, maximum: Double) -> Node {
+        ["type": "number", "description": description, "minimum": minimum, "maximum": maximum]
+    }
     static func boolean(_ description: String) -> Node { ["type": "boolean", "description": description] }
 
     static func array(_ items: Node, _ description: String, minItems: Int? = nil, maxItems: Int? = nil) -> Node {

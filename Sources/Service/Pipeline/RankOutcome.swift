@@ -3,8 +3,12 @@ import InstructRec
 /// A scored and ranked query: what every shape's response is made from.
 public struct RankOutcome: Sendable {
     public var plan: InstructionPlan
-    /// one per candidate, in input order
+    /// the scoring the ranking used (the request's, else the model's default)
+    public var scoring: Scoring
+    /// one per candidate, in input order: what they rank by
     public var scores: [Float]
+    /// one per candidate, in input order: the likelihoods and (calibrated) priors the scores came from
+    public var components: CandidateScores
     /// best first, cut to top_n
     public var ranked: [RankedCandidate]
     public var usage: RankingUsage

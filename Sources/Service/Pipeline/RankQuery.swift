@@ -7,7 +7,12 @@ public struct RankQuery: Sendable {
     public var candidates: [Item]
     /// a template name; nil: the ⟨P, I⟩ combination present picks one
     public var template: String?
-    public var reduction: ScoreReduction
+    /// `scoring` (sum, mean, calibrated); nil: the model's default
+    public var scoring: Scoring.Mode?
+    /// α for calibrated scoring; nil: the model's
+    public var priorWeight: Float?
+    /// what relevance_score means; nil: the deployment's default (logistic)
+    public var relevance: Relevance.Mode?
     /// results kept after ranking; nil or more than the candidates: all
     public var topN: Int?
     /// candidate titles are scored on at most this many tokens (Cohere's max_tokens_per_doc),
@@ -16,12 +21,15 @@ public struct RankQuery: Sendable {
     /// per-request deadline, capped by the service's request_timeout_ms
     public var timeoutMilliseconds: Int?
 
-    public init(context: UserContext, candidates: [Item], template: String? = nil, reduction: ScoreReduction = .sum,
+    public init(context: UserContext, candidates: [Item], template: String? = nil, scoring: Scoring.Mode? = nil,
+                priorWeight: Float? = nil, relevance: Relevance.Mode? = nil,
                 topN: Int? = nil, maxTargetTokens: Int? = nil, timeoutMilliseconds: Int? = nil) {
         self.context = context
         self.candidates = candidates
         self.template = template
-        self.reduction = reduction
+        self.scoring = scoring
+        self.priorWeight = priorWeight
+        self.relevance = relevance
         self.topN = topN
         self.maxTargetTokens = maxTargetTokens
         self.timeoutMilliseconds = timeoutMilliseconds

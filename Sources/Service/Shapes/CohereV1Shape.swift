@@ -88,7 +88,7 @@ struct CohereV1Shape: APIShape {
             "id": Schema.string("Request id"),
             "results": Schema.array(Schema.object("One document, best first", [
                 "index": Schema.integer("Position of the document in the request", minimum: 0),
-                "relevance_score": Schema.number("Softmax of the InstructRec scores over the request's documents, 0..1"),
+                "relevance_score": Schema.number("0..1: σ(scale·score + bias) with the model's fitted scale and bias, a function of the document's own score (comparable across requests, usable with a threshold); the deployment setting relevance=softmax makes it the softmax over the request's documents"),
                 "document": Schema.object("The document (return_documents)", ["text": Schema.string("The document text")],
                                           required: ["text"], additional: true),
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),

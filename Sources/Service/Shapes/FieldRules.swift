@@ -65,10 +65,32 @@ enum FieldRules {
         return value
     }
 
-    static func scoring(_ value: String?) throws -> ScoreReduction {
-        guard let value else { return .sum }
-        guard let reduction = ScoreReduction(rawValue: value) else { throw ServiceError.invalid("$.scoring", "must be \"sum\" or \"mean\"") }
-        return reduction
+    /// nil: the model's default scoring.
+    static func scoring(_ value: String?) throws -> Scoring.Mode? {
+        guard let value else { return nil }
+        guard let mode = Scoring.Mode(rawValue: value) else {
+            throw ServiceError.invalid("$.scoring", "must be \"sum\", \"mean\" or \"calibrated\"")
+        }
+        return mode
+    }
+
+    /// α of calibrated scoring; nil: the model's.
+    static func priorWeight(_ value: Double?) throws -> Float? {
+        guard let value else { return nil }
+        let range = Scoring.priorWeightRange
+        guard value.isFinite, Double(range.lowerBound)...Double(range.upperBound) ~= value else {
+            throw ServiceError.invalid("$.prior_weight", "must be a number between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return Float(value)
+    }
+
+    /// nil: the deployment's default (logistic).
+    static func relevance(_ value: String?) throws -> Relevance.Mode? {
+        guard let value else { return nil }
+        guard let mode = Relevance.Mode(rawValue: value) else {
+            throw ServiceError.invalid("$.relevance", "must be \"logistic\" or \"softmax\"")
+        }
+        return mode
     }
 
     static let timeoutRange = 1000...3_600_000

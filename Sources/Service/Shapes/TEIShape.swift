@@ -10,7 +10,7 @@ struct TEIShape: APIShape {
     struct Request: Decodable, Sendable {
         var query: String
         var texts: [String]
-        /// false: `score` is the relevance (softmax, 0..1); true: the log-likelihood
+        /// false: `score` is the relevance (0..1, see `Relevance`); true: the score itself
         var raw_scores: Bool?
         var return_text: Bool?
         /// accepted: the query and documents are never cut (titles are scored on at most max_target_tokens)
@@ -59,7 +59,7 @@ struct TEIShape: APIShape {
         let request = Schema.object("TEI rerank request", [
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "texts": Schema.array(Schema.text("A text", context), "Texts to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
-            "raw_scores": Schema.boolean("false (default): score is the relevance, softmax over the texts, 0..1; true: the log-likelihood"),
+            "raw_scores": Schema.boolean("false (default): score is the relevance, 0..1 (σ of the calibrated score with the model's fitted scale; comparable across requests); true: the raw score (the model's default scoring)"),
             "return_text": Schema.boolean("Include each text in its result"),
             "truncate": Schema.boolean("Accepted for compatibility: nothing is cut (titles are scored on at most max_target_tokens tokens)"),
             "truncation_direction": Schema.string("Accepted for compatibility", enumeration: ["Left", "Right"]),

@@ -26,6 +26,8 @@ struct RankingResponse: Encodable {
     var id: String
     var template: String
     var scoring: String
+    /// α, with calibrated scoring
+    var prior_weight: Double?
     var results: [Result]
     var usage: Usage
     var timing_ms: RankOutcome.Timing
@@ -38,7 +40,8 @@ struct RankingResponse: Encodable {
     init(_ outcome: RankOutcome, query: RankQuery, returnInstruction: Bool, echo: Echo) {
         id = outcome.requestID
         template = outcome.plan.template
-        scoring = query.reduction.rawValue
+        scoring = outcome.scoring.mode.rawValue
+        prior_weight = outcome.scoring.mode == .calibrated ? Double(outcome.scoring.priorWeight) : nil
         results = outcome.ranked.map { ranked in
             let text = query.candidates[ranked.index].title
             return Result(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
@@ -64,8 +67,8 @@ struct RankingResponse: Encodable {
         let result = Schema.object("One candidate, best first", [
             "index": Schema.integer("Position of the candidate in the request", minimum: 0),
             "id": Schema.string("The candidate's id (its position when it was given as a plain string)"),
-            "score": Schema.number("Log-likelihood of the title (+ </s>) given the instruction: sum or per-token mean of token log-probabilities; higher is better, comparable within one request"),
-            "relevance_score": Schema.number("Softmax of the scores over the request's candidates, 0..1"),
+            "score": Schema.number("What the candidate ranks by, higher is better: with scoring sum or mean, the log-likelihood of the title (+ </s>) given the instruction (sum or per-token mean of token log-probabilities); with calibrated, that minus prior_weight times the title's log-likelihood under the same template with an empty context"),
+            "relevance_score": Schema.number("0..1. logistic (default): σ(scale·score + bias) with the model's fitted scale and bias, a function of this candidate's score alone (comparable across requests, usable with a threshold; fitted to approximate the probability that the candidate is the user's next item among a retriever's top 100); softmax: the softmax of the scores over this request's candidates"),
             "title": Schema.string("The candidate's title (/recommend, /search)"),
             "document": Schema.object("The document (/rerank with return_documents)", ["text": Schema.string("The document text")],
                                       required: ["text"]),
@@ -75,7 +78,8 @@ struct RankingResponse: Encodable {
         let ranking = Schema.object("Candidates sorted by score, best first (ties in input order), cut to top_n", [
             "id": Schema.string("Request id (also the X-Request-ID header)"),
             "template": Schema.string("The template the instruction was built from"),
-            "scoring": Schema.string("How token log-probabilities were reduced", enumeration: ["sum", "mean"]),
+            "scoring": Schema.string("How the scores were computed", enumeration: Scoring.Mode.allCases.map(\.rawValue)),
+            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated)"),
             "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
             "usage": Schema.object("Token and history accounting", [
                 "instruction_tokens": count("Encoder tokens over all instruction groups"),
@@ -110,7 +114,12 @@ enum OurFields {
     static func common(_ context: SchemaContext, prefix: String) -> [String: Schema.Node] {
         [
             "top_n": Schema.integer("Return the best N results (all when N exceeds the candidates)", minimum: 1, maximum: FieldRules.maxCount),
-            "scoring": Schema.string("sum: the InstructRec ranking score; mean: length-normalised", enumeration: ["sum", "mean"]),
+            "scoring": Schema.string("sum: the InstructRec ranking score; mean: length-normalised; calibrated: sum minus prior_weight times the title prior. Default: the model's (see /info → settings.scoring)",
+                                     enumeration: Scoring.Mode.allCases.map(\.rawValue)),
+            "prior_weight": Schema.number("α of calibrated scoring, \(Scoring.priorWeightRange.lowerBound)..\(Scoring.priorWeightRange.upperBound); default: the model's (settings.prior_weight)",
+                                          minimum: Double(Scoring.priorWeightRange.lowerBound), maximum: Double(Scoring.priorWeightRange.upperBound)),
+            "relevance": Schema.string("What relevance_score means: logistic (default; comparable across requests) or softmax (over this request's candidates)",
+                                       enumeration: Relevance.Mode.allCases.map(\.rawValue)),
             "return_instruction": Schema.boolean("Include the instruction text(s) in the response"),
             "template": Schema.string("A template name from the deployment's template set (see the template's placeholders for the fields it needs); default: picked from the fields present",
                                       enumeration: templates(context, prefix: prefix)),
@@ -123,7 +132,17 @@ enum OurFields {
     }
 
     static func templates(_ context: SchemaContext, prefix: String) -> [String] {
-        context.limits.templates.filter { $0.hasPrefix(prefix) }.sorted()
+        templates(context.limits.templates, prefix: prefix)
+    }
+
+    /// The template names an endpoint accepts: its serving templates (`recommend.` or `search.`) and
+    /// their candidate-free counterparts (`generate.X` or `generate.search.Y`).
+    static func templates(_ names: [String], prefix: String) -> [String] {
+        names.filter { name in
+            if name.hasPrefix(prefix) { return true }
+            if prefix == "search." { return name.hasPrefix("generate.search.") }
+            return ["generate.history", "generate.preference", "generate.history_preference"].contains(name)
+        }.sorted()
     }
 
     static func item(_ context: SchemaContext, key: String, what: String) -> Schema.Node {
@@ -160,7 +179,7 @@ enum OurFields {
 
     static func template(_ name: String?, prefix: String, _ limits: RequestLimits) throws -> String? {
         guard let name else { return nil }
-        let allowed = limits.templates.filter { $0.hasPrefix(prefix) }.sorted()
+        let allowed = templates(limits.templates, prefix: prefix)
         guard allowed.contains(name) else {
             throw ServiceError(status: 422, code: "unknown_template",
                                message: "$.template: unknown template '\(name)' for this endpoint; known: \(allowed.joined(separator: ", "))",

@@ -12,11 +12,13 @@ struct RecommendShape: APIShape {
         var candidates: [ItemInput<TitleKey>]
         var top_n: Int?
         var scoring: String?
+        var prior_weight: Double?
+        var relevance: String?
         var return_instruction: Bool?
         var template: String?
         var timeout_ms: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case history, preference, candidates, top_n, scoring, return_instruction, template, timeout_ms
+            case history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms
         }
     }
 
@@ -29,7 +31,8 @@ struct RecommendShape: APIShape {
         }
         return RankQuery(context: UserContext(history: history, preference: preference), candidates: candidates,
                          template: try OurFields.template(r.template, prefix: "recommend.", limits),
-                         reduction: try FieldRules.scoring(r.scoring), topN: try FieldRules.topN(r.top_n),
+                         scoring: try FieldRules.scoring(r.scoring), priorWeight: try FieldRules.priorWeight(r.prior_weight),
+                         relevance: try FieldRules.relevance(r.relevance), topN: try FieldRules.topN(r.top_n),
                          timeoutMilliseconds: try FieldRules.timeout(r.timeout_ms))
     }
 

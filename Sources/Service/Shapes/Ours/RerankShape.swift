@@ -15,13 +15,15 @@ struct RerankShape: APIShape {
         var preference: String?
         var top_n: Int?
         var scoring: String?
+        var prior_weight: Double?
+        var relevance: String?
         var return_instruction: Bool?
         var return_documents: Bool?
         var template: String?
         var timeout_ms: Int?
         var model: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case query, documents, intent, history, preference, top_n, scoring, return_instruction, return_documents, template, timeout_ms, model
+            case query, documents, intent, history, preference, top_n, scoring, prior_weight, relevance, return_instruction, return_documents, template, timeout_ms, model
         }
     }
 
@@ -31,7 +33,8 @@ struct RerankShape: APIShape {
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
         let documents = try FieldRules.candidates(ItemInput.items(r.documents, "$.documents", limits), "$.documents", limits)
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
-                                         candidates: documents, topN: r.top_n, scoring: r.scoring, template: r.template,
+                                         candidates: documents, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
+                                         relevance: r.relevance, template: r.template,
                                          timeout: r.timeout_ms, limits: limits)
     }
 

@@ -14,18 +14,21 @@ struct SearchShape: APIShape {
         var candidates: [ItemInput<TitleKey>]
         var top_n: Int?
         var scoring: String?
+        var prior_weight: Double?
+        var relevance: String?
         var return_instruction: Bool?
         var template: String?
         var timeout_ms: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case query, intent, history, preference, candidates, top_n, scoring, return_instruction, template, timeout_ms
+            case query, intent, history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms
         }
     }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
         let candidates = try FieldRules.candidates(ItemInput.items(r.candidates, "$.candidates", limits), "$.candidates", limits)
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
-                                         candidates: candidates, topN: r.top_n, scoring: r.scoring, template: r.template,
+                                         candidates: candidates, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
+                                         relevance: r.relevance, template: r.template,
                                          timeout: r.timeout_ms, limits: limits)
     }
 
@@ -56,13 +59,15 @@ extension OurFields {
 
     /// /search and our /rerank: the query is the intention.
     static func searchQuery(query: String, intent: String?, history: [ItemInput<TitleKey>]?, preference: String?, candidates: [Item],
-                            topN: Int?, scoring: String?, template: String?, timeout: Int?, limits: RequestLimits) throws -> RankQuery {
+                            topN: Int?, scoring: String?, priorWeight: Double?, relevance: String?, template: String?, timeout: Int?,
+                            limits: RequestLimits) throws -> RankQuery {
         var context = UserContext(history: try ItemInput.items(history ?? [], "$.history", limits),
                                   preference: try FieldRules.optionalText(preference, "$.preference", limits),
                                   intention: try FieldRules.text(query, "$.query", limits))
         if let kind = try FieldRules.intent(intent) { context.intentKind = kind }
         return RankQuery(context: context, candidates: candidates, template: try OurFields.template(template, prefix: "search.", limits),
-                         reduction: try FieldRules.scoring(scoring), topN: try FieldRules.topN(topN),
+                         scoring: try FieldRules.scoring(scoring), priorWeight: try FieldRules.priorWeight(priorWeight),
+                         relevance: try FieldRules.relevance(relevance), topN: try FieldRules.topN(topN),
                          timeoutMilliseconds: try FieldRules.timeout(timeout))
     }
 }
