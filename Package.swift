@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
-                                                         "InstructRecCLI", "TestSupport"],
+                                                         "InstructRecCLI", "TestSupport", "Randomness"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),
         // Depends on the CLI only so the `instructrec` binary is built beside the tests for `ldd`.

@@ -43,21 +43,29 @@ public struct Relevance: Sendable, Equatable {
         x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
     }
 
-    /// Fits `scale` and `bias` by logistic regression (Newton's method with a small ridge)
-    /// on scores labelled true (the user's next item) or false: the fitted logistic then
-    /// approximates P(next item | score) at the labels' base rate.
-    public static func fit(scores: [Float], labels: [Bool], iterations: Int = 50) -> (scale: Double, bias: Double) {
+    /// Fits `scale` and `bias` by logistic regression (Newton's method with a backtracking line
+    /// search, so a start far from the optimum cannot overshoot) on scores labelled true (the
+    /// user's next item) or false: the fitted logistic then approximates P(next item | score)
+    /// at the labels' base rate.
+    public static func fit(scores: [Float], labels: [Bool], iterations: Int = 100) -> (scale: Double, bias: Double) {
         var a = 1.0, b = 0.0
         let x = scores.map(Double.init)
         guard !x.isEmpty, labels.contains(true), labels.contains(false) else { return (a, b) }
-        let ridge = 1e-6 * Double(x.count)
+        /// the negative log-likelihood, computed stably: log(1 + e^z) − y·z
+        func loss(_ a: Double, _ b: Double) -> Double {
+            zip(x, labels).reduce(0) { total, pair in
+                let z = a * pair.0 + b
+                let softplus = z > 0 ? z + Foundation.log1p(Foundation.exp(-z)) : Foundation.log1p(Foundation.exp(z))
+                return total + softplus - (pair.1 ? z : 0)
+            }
+        }
+        var current = loss(a, b)
         for _ in 0..<iterations {
-            // gradient g and Hessian H of the negative log-likelihood in (a, b)
-            var ga = ridge * a, gb = 0.0, haa = ridge, hab = 0.0, hbb = 0.0
+            var ga = 0.0, gb = 0.0, haa = 1e-9, hab = 0.0, hbb = 1e-9
             for (xi, yi) in zip(x, labels) {
                 let p = sigmoid(a * xi + b)
                 let r = p - (yi ? 1 : 0)
-                let w = max(p * (1 - p), 1e-12)
+                let w = p * (1 - p)
                 ga += r * xi; gb += r
                 haa += w * xi * xi; hab += w * xi; hbb += w
             }
@@ -65,8 +73,17 @@ public struct Relevance: Sendable, Equatable {
             guard det > 0 else { break }
             let da = (hbb * ga - hab * gb) / det
             let db = (haa * gb - hab * ga) / det
-            a -= da; b -= db
-            if abs(da) < 1e-9 && abs(db) < 1e-9 { break }
+            var step = 1.0
+            var next = loss(a - da, b - db)
+            while next > current && step > 1e-6 {
+                step /= 2
+                next = loss(a - step * da, b - step * db)
+            }
+            guard next <= current else { break }
+            a -= step * da; b -= step * db
+            let improvement = current - next
+            current = next
+            if improvement < 1e-10 * max(1, current) { break }
         }
         return (a, b)
     }
