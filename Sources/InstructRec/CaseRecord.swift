@@ -4,7 +4,9 @@ import Foundation
 /// object per line, for baselines that run outside this binary (e.g.
 /// scripts/baselines/sasrec.py): `sequence` is everything before the target
 /// (`items[..<cut]`: a sequential model's input), `history` the part the
-/// instruction shows, `candidates` in presentation order.
+/// instruction shows, `candidates` in presentation order. `cold` (written only
+/// when not empty: the target, with --rewrite-titles) lists the items an id-based
+/// baseline must treat as never seen, i.e. score lowest.
 public struct CaseRecord: Codable, Equatable, Sendable {
     public var user: String
     public var userIndex: Int
@@ -13,9 +15,10 @@ public struct CaseRecord: Codable, Equatable, Sendable {
     public var history: [Int]
     public var target: Int
     public var candidates: [Int]
+    public var cold: [Int]?
 
     enum CodingKeys: String, CodingKey {
-        case user, split, sequence, history, target, candidates
+        case user, split, sequence, history, target, candidates, cold
         case userIndex = "user_index"
     }
 
@@ -27,6 +30,7 @@ public struct CaseRecord: Codable, Equatable, Sendable {
         history = c.history
         target = c.target
         candidates = c.candidates
+        cold = c.cold.isEmpty ? nil : c.cold
     }
 
     /// JSON Lines, one case a line, in the order given.

@@ -30,6 +30,25 @@ struct EvalCommand: ParsableCommand {
               instructrec eval --no-model --data DIR --dump-cases out/cases.jsonl
               python scripts/baselines/sasrec.py --data DIR --cases out/cases.jsonl --scores out/sasrec.jsonl
               instructrec eval --data DIR --external-scores sasrec=out/sasrec.jsonl
+
+            Candidate settings: --negatives N (default 9) negatives per user, never items the user touched, \
+            drawn uniformly (--negatives-from uniform, the paper's) or in proportion to their training \
+            interaction counts (--negatives-from popularity: harder, popular negatives; items unseen in \
+            training are never drawn; use with --negatives 99). --candidates-file FILE uses a retriever's \
+            pools as given (--insert-target: a missed target replaces the pool's last item). --retriever \
+            cooccurrence: the candidates are the top --retriever-size (default 100) items of a co-occurrence \
+            retriever (item pairs within 3 positions over the training part of every sequence, items[:-2], as \
+            transitions counts; scored by summed co-occurrence with the last 10 history items, weight 0.8^j; \
+            the user's own items excluded; popularity fills up); where it missed the target, the target \
+            replaces its lowest-ranked item, then the candidates are shuffled, and its recall (targets \
+            retrieved before insertion) is printed and written to the JSON result.
+
+            Out-of-catalog titles: --rewrite-titles shows every candidate (target and negatives alike) to \
+            the model under the title another store would give it (platform moved or abbreviated, edition \
+            words added or dropped, punctuation, case; seeded and deterministic per item). For the id-based \
+            rows the target is then a cold item, never seen: popularity and transitions score it 0 (ties \
+            count against it), and --dump-cases writes "cold": [target], which external baselines must \
+            score lowest (scripts/baselines/sasrec.py gives it its case's lowest score minus 1).
             """)
 
     @Option(help: "Dataset directory.") var data = "../shared/data/games"
@@ -45,6 +64,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Candidate file (user TAB 100 item ids), e.g. Games.bm25, for match-then-rerank.") var candidatesFile: String?
     @Flag(help: "With --candidates-file: where the retriever missed the target, it replaces the pool's last item (ranking, not retrieval recall).")
     var insertTarget = false
+    @Option(help: "Negatives drawn uniformly or in proportion to training popularity (uniform or popularity).")
+    var negativesFrom = "uniform"
+    @Option(help: "First-stage retriever whose top --retriever-size items are the candidates (cooccurrence).")
+    var retriever: String?
+    @Option(help: "With --retriever: pool size (a missed target replaces the lowest-ranked item).") var retrieverSize = 100
+    @Flag(help: "Out-of-catalog titles: every candidate shown under another store's title; the target is cold for the id-based baselines.")
+    var rewriteTitles = false
     @Option(help: "Most recent history items in the instruction.") var maxHistory = 10
     @Option(help: "sum or mean.") var scoring = "sum"
     @Option(help: "Threads for the engine.") var threads = 2
@@ -74,6 +100,21 @@ struct EvalCommand: ParsableCommand {
         options.maxHistory = maxHistory
         options.insertTarget = insertTarget
         options.reduction = reduction
+        guard let negativeSampling = Evaluator.NegativeSampling(rawValue: negativesFrom) else {
+            throw ValidationError("--negatives-from must be uniform or popularity")
+        }
+        options.negativesFrom = negativeSampling
+        if let retriever {
+            guard let value = Evaluator.Retriever(rawValue: retriever) else { throw ValidationError("--retriever must be cooccurrence") }
+            guard candidatesFile == nil else { throw ValidationError("--retriever and --candidates-file are exclusive") }
+            guard retrieverSize >= 2 else { throw ValidationError("--retriever-size must be at least 2") }
+            options.retriever = value
+            options.retrieverSize = retrieverSize
+        }
+        if negativeSampling != .uniform && (retriever != nil || candidatesFile != nil) {
+            throw ValidationError("--negatives-from applies to sampled negatives, not to --retriever or --candidates-file")
+        }
+        options.rewriteTitles = rewriteTitles
         guard transitionWindow >= 1 else { throw ValidationError("--transition-window must be at least 1") }
         options.transitionWindow = transitionWindow
         options.transitionDecay = transitionDecay
@@ -109,8 +150,8 @@ struct EvalCommand: ParsableCommand {
             let (template, reduction) = (template, reduction)
             modelRanker = { c in
                 let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
-                let items = c.candidates.map { Item(id: String($0), title: dataset.titles[$0]) }
-                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, scoring: reduction == .mean ? .mean : .sum),
+                let items = c.candidates.map { Item(id: String($0), title: evaluator.title(of: $0, in: c)) }
+                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, reduction: reduction),
                                               scorer: scorer).scores
                 return Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores)
             }
@@ -133,8 +174,12 @@ struct EvalCommand: ParsableCommand {
             + [("popularity", popularityMetrics.summary), ("transitions", transitionMetrics.summary)]
             + zip(external, externalMetrics).map { ($0.name, $1.summary) }
             + [("random", randomMetrics.summary)]
+        let recall = evaluator.retrieverRecall(cases)
         let pool = candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
-        print("\(cases.count) users, split \(split), \(pool ?? "\(negatives) random negatives"), scoring \(scoring), "
+            ?? options.retriever.map { "\($0.rawValue) retriever top \(retrieverSize) (recall \(String(format: "%.4f", recall ?? 0)), target inserted where missed)" }
+        let negativesName = negativeSampling == .uniform ? "random" : "popularity-drawn"
+        print("\(cases.count) users, split \(split), \(pool ?? "\(negatives) \(negativesName) negatives"), "
+              + (rewriteTitles ? "rewritten titles (cold target), " : "") + "scoring \(scoring), "
               + (noModel ? "no model" : "model \(model)"))
         let width = max(12, (rows.map(\.0.count).max() ?? 0) + 1)
         print(String(repeating: " ", count: width) + "  HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
@@ -144,7 +189,12 @@ struct EvalCommand: ParsableCommand {
         }
         let result: [String: Any] = [
             "users": cases.count, "split": split, "scoring": scoring, "model": noModel ? NSNull() : model, "template": template,
-            "candidates": pool ?? "random-\(negatives)", "seed": seed, "max_history": maxHistory,
+            "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
+                ?? options.retriever.map { "\($0.rawValue)-\(retrieverSize)" } ?? "\(negativeSampling == .uniform ? "random" : "popularity")-\(negatives)",
+            "seed": seed, "max_history": maxHistory,
+            "negatives_from": options.retriever == nil && candidatesFile == nil ? negativeSampling.rawValue : NSNull(),
+            "retriever": options.retriever.map { ["name": $0.rawValue, "size": retrieverSize, "recall": recall ?? 0] as [String: Any] } ?? NSNull(),
+            "rewrite_titles": rewriteTitles,
             "transitions": ["window": transitionWindow, "decay": transitionDecay, "counted_on": "items[:-2] of every sequence"],
             "external": Dictionary(uniqueKeysWithValues: external.map { ($0.name, $0.file) }),
             "metrics": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }) as [String: [String: Double]],

@@ -22,6 +22,9 @@ the matching --scores file (default: FILE with .cases.jsonl/.jsonl replaced by
 .scores.jsonl) as JSON Lines {"user_index", "user", "candidates", "scores"}, which
 `instructrec eval --external-scores sasrec=SCORES` reads (same tie rule: ties count
 against the target). The script also prints HR@1/3/5 and NDCG@3/5 per file.
+Items a case lists in "cold" (the target under `instructrec eval --rewrite-titles`: an
+out-of-catalog item whose id the model has never seen) get the case's lowest score
+minus 1, so they rank last and tie with nothing.
 
   instructrec eval --no-model --data DIR --users 5000 --dump-cases out/test.cases.jsonl
   python scripts/baselines/sasrec.py --data DIR --cases out/test.cases.jsonl
@@ -198,8 +201,17 @@ def score_cases(model, cases, max_len, batch_size=512):
         last = hidden[torch.arange(len(rows)), torch.tensor([max(len(r), 1) - 1 for r in rows])]
         for c, h in zip(chunk, last):
             candidates = torch.tensor([i + 1 for i in c["candidates"]])
-            out.append((model.item(candidates) @ h).tolist())
+            out.append(cold_lowest(c, (model.item(candidates) @ h).tolist()))
     return out
+
+
+def cold_lowest(case, scores):
+    """Scores of the case's "cold" items (never seen: an out-of-catalog target) set below every other score."""
+    cold = set(case.get("cold") or [])
+    if not cold:
+        return scores
+    floor = min(scores) - 1.0
+    return [floor if item in cold else s for item, s in zip(case["candidates"], scores)]
 
 
 def metrics(cases, scores):
