@@ -151,7 +151,7 @@ struct EvalCommand: ParsableCommand {
             modelRanker = { c in
                 let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
                 let items = c.candidates.map { Item(id: String($0), title: evaluator.title(of: $0, in: c)) }
-                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, reduction: reduction),
+                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, scoring: reduction == .mean ? .mean : .sum),
                                               scorer: scorer).scores
                 return Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores)
             }
