@@ -31,10 +31,12 @@ run: build
 # pools of Games titles; skipped with a message when ../shared/data/games is
 # absent), beside the plain cblas_sgemm ceiling of the same run. Every
 # workload runs with decoder prefix sharing on and off (the old path),
-# interleaved; BENCH_SHARING=on|off runs one side only.
+# interleaved; BENCH_SHARING=on|off runs one side only. Then the default model with its own
+# settings: a 1,000-candidate /recommend against a 100-candidate one (p50, warm and cold title-prior cache).
 BENCH_SHARING ?= both
 bench: build-bench bench-concurrency
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
+	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
 
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
 # (batching on = the defaults; off = max_batch_requests=1), interleaved, for the default model and
