@@ -57,7 +57,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Tokenizer directory or file (default: the model directory).") var tokenizer: String?
     @Option(help: "Templates file (default: the model directory's templates.json, else config/templates.json).") var templates: String?
     @Option(help: "Configuration file for the model-bound settings (as serve).") var config = "config/instructrec.json"
-    @Option(help: "Template used for ranking.") var template = "recommend.history"
+    @Option(help: "Template used for ranking (default: the one the model's instruction_form picks for a history, as serve does).")
+    var template: String?
+    @Option(help: "list or candidate_free: the instruction form when no --template is named (default: the model's).")
+    var instructionForm: String?
     @Option(help: "Users to evaluate (a seeded sample).") var users = 5000
     @Option(help: "test (last item) or valid (second to last).") var split = "test"
     @Option(help: "Negatives per user when no candidate file is given.") var negatives = 9
@@ -72,7 +75,13 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Out-of-catalog titles: every candidate shown under another store's title; the target is cold for the id-based baselines.")
     var rewriteTitles = false
     @Option(help: "Most recent history items in the instruction.") var maxHistory = 10
-    @Option(help: "sum or mean.") var scoring = "sum"
+    @Option(help: "sum, mean or calibrated (default: the model's scoring).") var scoring: String?
+    @Option(help: "Calibrated scoring: prior weights α, comma-separated, one model row each from one pass (default: the model's prior_weight).")
+    var priorWeights: String?
+    @Option(help: "Also score this many cases in 4 candidate orders each and report how often the top 10 is the same (0: skip).")
+    var orderStability = 0
+    @Flag(help: "Fit relevance_scale and relevance_bias (logistic of the first row's score, target vs not) on these cases and print them.")
+    var fitRelevance = false
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42
     @Option(help: "JSON result file.") var output = "out/eval.json"
@@ -91,7 +100,19 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(2)
         }
         guard let splitValue = Evaluator.Split(rawValue: split) else { throw ValidationError("--split must be test or valid") }
-        guard let reduction = ScoreReduction(rawValue: scoring) else { throw ValidationError("--scoring must be sum or mean") }
+        let scoringMode = try scoring.map { value in
+            guard let mode = Scoring.Mode(rawValue: value) else { throw ValidationError("--scoring must be sum, mean or calibrated") }
+            return mode
+        }
+        let weights = try priorWeights.map { list in
+            try list.split(separator: ",").map { text -> Float in
+                guard let value = Float(text.trimmingCharacters(in: .whitespaces)), Scoring.priorWeightRange.contains(value) else {
+                    throw ValidationError("--prior-weights: numbers in \(Scoring.priorWeightRange), got '\(text)'")
+                }
+                return value
+            }
+        }
+        guard orderStability >= 0 else { throw ValidationError("--order-stability must be 0 or more") }
         var options = Evaluator.Options()
         options.users = users
         options.negatives = negatives
@@ -99,7 +120,6 @@ struct EvalCommand: ParsableCommand {
         options.split = splitValue
         options.maxHistory = maxHistory
         options.insertTarget = insertTarget
-        options.reduction = reduction
         guard let negativeSampling = Evaluator.NegativeSampling(rawValue: negativesFrom) else {
             throw ValidationError("--negatives-from must be uniform or popularity")
         }
@@ -137,40 +157,39 @@ struct EvalCommand: ParsableCommand {
 
         // The same model-bound settings (max_history_items, max_input_tokens, templates...) and the
         // same pipeline as serve and score; --max-history stays the protocol's history length.
-        var modelRanker: ((Evaluator.Case) throws -> Int?)?
+        var modelEvaluation: ModelEvaluation?
+        var effectiveScoring = scoring ?? "sum"
         if !noModel {
             var overrides = ["model": model]
             if let tokenizer { overrides["tokenizer"] = tokenizer }
             if let templates { overrides["templates"] = templates }
+            if let instructionForm { overrides["instruction_form"] = instructionForm }
             let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
                                                               environment: ProcessInfo.processInfo.environment, overrides: overrides)
             let engine = try ScoringEngine(modelDirectory: model, weightsDType: configuration.weightsDType)
             let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: tokenizer ?? model))
-            let scorer = engine.makeScorer(threads: threads)
-            let (template, reduction) = (template, reduction)
-            modelRanker = { c in
-                let context = UserContext(history: c.history.map { Item(id: String($0), title: dataset.titles[$0]) })
-                let items = c.candidates.map { Item(id: String($0), title: evaluator.title(of: $0, in: c)) }
-                let scores = try pipeline.run(RankQuery(context: context, candidates: items, template: template, scoring: reduction == .mean ? .mean : .sum),
-                                              scorer: scorer).scores
-                return Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores)
-            }
+            let mode = scoringMode ?? configuration.scoringMode
+            effectiveScoring = mode.rawValue
+            modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
+                                              priorWeights: weights ?? [configuration.priorWeight], template: template,
+                                              title: { item, c in evaluator.title(of: item, in: c) })
         }
 
-        var modelMetrics = Evaluator.Metrics(), popularityMetrics = Evaluator.Metrics(), randomMetrics = Evaluator.Metrics()
+        var popularityMetrics = Evaluator.Metrics(), randomMetrics = Evaluator.Metrics()
         var transitionMetrics = Evaluator.Metrics()
         var externalMetrics = external.map { _ in Evaluator.Metrics() }
         var progress = ProgressBar(total: cases.count, label: "users")
         for (done, c) in cases.enumerated() {
-            if let modelRanker { modelMetrics.add(rank: try modelRanker(c)) }
+            try modelEvaluation?.add(c)
             popularityMetrics.add(rank: evaluator.popularityRank(c))
             transitionMetrics.add(rank: evaluator.transitionRank(c))
             for (index, scores) in external.enumerated() { externalMetrics[index].add(rank: try scores.rank(c)) }
             randomMetrics.addRandom(candidates: c.candidates.count, containsTarget: c.candidates.contains(c.target))
-            if modelRanker != nil { progress.update(done + 1) }
+            if modelEvaluation != nil { progress.update(done + 1) }
         }
-        if modelRanker != nil { progress.finish() }
-        let rows = (modelRanker == nil ? [] : [("model", modelMetrics.summary)])
+        if modelEvaluation != nil { progress.finish() }
+        let modelRows = modelEvaluation.map { evaluation in zip(evaluation.rowNames, evaluation.metrics.map(\.summary)).map { ($0, $1) } } ?? []
+        let rows = modelRows
             + [("popularity", popularityMetrics.summary), ("transitions", transitionMetrics.summary)]
             + zip(external, externalMetrics).map { ($0.name, $1.summary) }
             + [("random", randomMetrics.summary)]
@@ -179,7 +198,7 @@ struct EvalCommand: ParsableCommand {
             ?? options.retriever.map { "\($0.rawValue) retriever top \(retrieverSize) (recall \(String(format: "%.4f", recall ?? 0)), target inserted where missed)" }
         let negativesName = negativeSampling == .uniform ? "random" : "popularity-drawn"
         print("\(cases.count) users, split \(split), \(pool ?? "\(negatives) \(negativesName) negatives"), "
-              + (rewriteTitles ? "rewritten titles (cold target), " : "") + "scoring \(scoring), "
+              + (rewriteTitles ? "rewritten titles (cold target), " : "") + "scoring \(effectiveScoring), "
               + (noModel ? "no model" : "model \(model)"))
         let width = max(12, (rows.map(\.0.count).max() ?? 0) + 1)
         print(String(repeating: " ", count: width) + "  HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
@@ -187,8 +206,26 @@ struct EvalCommand: ParsableCommand {
             print(name.padding(toLength: width, withPad: " ", startingAt: 0)
                   + ["HR@1", "HR@3", "HR@5", "NDCG@3", "NDCG@5"].map { String(format: "  %.4f", summary[$0] ?? 0) }.joined())
         }
+        var extras: [String: Any] = [:]
+        if let modelEvaluation, orderStability > 0 {
+            let stability = try modelEvaluation.orderStability(Array(cases.prefix(orderStability)), orders: 4, seed: seed)
+            print(String(format: "order stability (%@, 4 orders of each of %d cases): same top 10 in %d of %d, worst relative score change %.2e",
+                         modelEvaluation.rowNames[0], stability.cases, stability.sameTopTen, stability.cases,
+                         Double(stability.worstRelativeDifference)))
+            extras["order_stability"] = ["cases": stability.cases, "same_top10": stability.sameTopTen, "orders": 4,
+                                         "worst_relative_difference": Double(stability.worstRelativeDifference)]
+        }
+        if let modelEvaluation, fitRelevance {
+            let (scale, bias) = Relevance.fit(scores: modelEvaluation.relevanceScores, labels: modelEvaluation.relevanceLabels)
+            print(String(format: "relevance fit (%@ on %d candidates, base rate %.4f): relevance_scale %.6f, relevance_bias %.6f",
+                         modelEvaluation.rowNames[0], modelEvaluation.relevanceLabels.count,
+                         Double(modelEvaluation.relevanceLabels.filter { $0 }.count) / Double(max(1, modelEvaluation.relevanceLabels.count)),
+                         scale, bias))
+            extras["relevance_fit"] = ["scale": scale, "bias": bias, "candidates": modelEvaluation.relevanceLabels.count]
+        }
         let result: [String: Any] = [
-            "users": cases.count, "split": split, "scoring": scoring, "model": noModel ? NSNull() : model, "template": template,
+            "users": cases.count, "split": split, "scoring": effectiveScoring, "model": noModel ? NSNull() : model,
+            "template": template ?? "(the model's form)",
             "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
                 ?? options.retriever.map { "\($0.rawValue)-\(retrieverSize)" } ?? "\(negativeSampling == .uniform ? "random" : "popularity")-\(negatives)",
             "seed": seed, "max_history": maxHistory,
@@ -200,7 +237,7 @@ struct EvalCommand: ParsableCommand {
             "metrics": Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) }) as [String: [String: Double]],
         ]
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(), withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: output))
+        try JSONSerialization.data(withJSONObject: result.merging(extras) { a, _ in a }, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: output))
         print("wrote \(output)")
     }
 

@@ -1,0 +1,97 @@
+import Foundation
+import InstructRec
+import Randomness
+import Service
+
+/// The model's rows of `instructrec eval`: every case scored once through the service's
+/// own pipeline, and, for calibrated scoring, one row per prior weight α from the same
+/// likelihoods and priors (score = likelihood − α · prior), so a grid of α costs one pass.
+/// It also gathers what `--fit-relevance` and `--order-stability` report.
+struct ModelEvaluation {
+    let pipeline: RankPipeline
+    let scorer: any CandidateScorer
+    let mode: Scoring.Mode
+    /// one row per weight (calibrated); a single row otherwise
+    let priorWeights: [Float]
+    let template: String?
+    /// the title the model is shown for an item of a case
+    let title: (Int, Evaluator.Case) -> String
+    private(set) var metrics: [Evaluator.Metrics]
+    /// every candidate's score under the first weight, and whether it was the target (for the relevance fit)
+    private(set) var relevanceScores: [Float] = []
+    private(set) var relevanceLabels: [Bool] = []
+
+    init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float], template: String?,
+         title: @escaping (Int, Evaluator.Case) -> String) {
+        self.pipeline = pipeline
+        self.scorer = scorer
+        self.mode = mode
+        self.priorWeights = mode == .calibrated ? priorWeights : [0]
+        self.template = template
+        self.title = title
+        metrics = self.priorWeights.map { _ in Evaluator.Metrics() }
+    }
+
+    /// Row names: "model" alone, or "model α=0.75" per weight.
+    var rowNames: [String] {
+        mode == .calibrated ? priorWeights.map { "model α=\(Self.format($0))" } : ["model"]
+    }
+
+    static func format(_ weight: Float) -> String { String(format: "%g", Double(weight)) }
+
+    func query(_ c: Evaluator.Case, candidates: [Int]) -> RankQuery {
+        let context = UserContext(history: c.history.map { Item(id: String($0), title: title($0, c)) })
+        let items = candidates.map { Item(id: String($0), title: title($0, c)) }
+        // Calibrated: the likelihoods and priors come back apart; α = 1 only makes the pipeline compute the priors.
+        return RankQuery(context: context, candidates: items, template: template, scoring: mode, priorWeight: mode == .calibrated ? 1 : nil)
+    }
+
+    /// The scores per weight of one ordering of a case's candidates.
+    func scores(_ c: Evaluator.Case, candidates: [Int]) throws -> [[Float]] {
+        let outcome = try pipeline.run(query(c, candidates: candidates), scorer: scorer)
+        guard mode == .calibrated, let priors = outcome.components.priors else { return [outcome.scores] }
+        return priorWeights.map { weight in zip(outcome.components.likelihoods, priors).map { $0 - weight * $1 } }
+    }
+
+    mutating func add(_ c: Evaluator.Case) throws {
+        let perWeight = try scores(c, candidates: c.candidates)
+        for (row, scores) in perWeight.enumerated() {
+            metrics[row].add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
+        }
+        relevanceScores += perWeight[0]
+        relevanceLabels += c.candidates.map { $0 == c.target }
+    }
+
+    struct Stability {
+        var cases = 0
+        /// cases whose top 10 (ids, in order) was the same in every ordering
+        var sameTopTen = 0
+        /// the largest |Δ score| / max(1, |score|) of any candidate between orderings
+        var worstRelativeDifference: Float = 0
+    }
+
+    /// Scores each case in `orders` orderings (the case's own, then seeded shuffles) under the first weight.
+    func orderStability(_ cases: [Evaluator.Case], orders: Int, seed: UInt64) throws -> Stability {
+        var stability = Stability()
+        var generator = SplitMix64(seed: seed)
+        for c in cases {
+            var reference: [Int: Float] = [:], referenceTop: [Int] = []
+            var same = true
+            for round in 0..<max(1, orders) {
+                let order = round == 0 ? c.candidates : c.candidates.shuffled(using: &generator)
+                let scores = try self.scores(c, candidates: order)[0]
+                let byItem = Dictionary(zip(order, scores), uniquingKeysWith: { a, _ in a })
+                let top = Array(Reranker.rank(scores: scores, ids: order.map(String.init)).prefix(10).map { order[$0.index] })
+                if round == 0 { reference = byItem; referenceTop = top; continue }
+                if top != referenceTop { same = false }
+                for (item, score) in byItem {
+                    let expected = reference[item] ?? score
+                    stability.worstRelativeDifference = max(stability.worstRelativeDifference, abs(score - expected) / max(1, abs(expected)))
+                }
+            }
+            stability.cases += 1
+            if same { stability.sameTopTen += 1 }
+        }
+        return stability
+    }
+}
