@@ -30,6 +30,12 @@ minus 1, so they rank last and tie with nothing.
   python scripts/baselines/sasrec.py --data DIR --cases out/test.cases.jsonl
   instructrec eval --data DIR --users 5000 --external-scores sasrec=out/test.scores.jsonl
 
+Tuning on the validation split: --valid-cases FILE (valid-split cases, repeatable) is
+scored every --eval-every epochs; the weights of the epoch with the best HR@1 on the first
+such file are kept (saved with --save and used for --cases), --patience N stops after N
+evaluations without a better one, and --log FILE appends one JSON line per evaluation
+(scripts/baselines/tune_sasrec.py turns that log into a table).
+
 --save FILE keeps the trained weights; --load FILE scores with them without training.
 Requirements: scripts/baselines/requirements.txt (torch, numpy).
 """
@@ -147,12 +153,16 @@ def batches(pairs, batch_size, rng):
     return chunks
 
 
-def train(model, pairs, items, args):
+def train(model, pairs, items, args, validate=None):
+    """Trains in place. validate(epoch) -> (HR@1, metrics), when given, runs after every
+    --eval-every epochs (and after the last one); the weights with the best HR@1 so far are
+    kept and loaded back at the end, and --patience evaluations without a new best stop training."""
     rng = random.Random(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98))
     deadline = time.time() + args.minutes * 60
     started, steps, predictions = time.time(), 0, 0
+    best, best_epoch, best_state, stale = -1.0, 0, None, 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         total, count = 0.0, 0
@@ -185,9 +195,24 @@ def train(model, pairs, items, args):
             count += len(t)
         print(f"epoch {epoch}: loss {total / max(count, 1):.4f}, {predictions} predictions, "
               f"{time.time() - started:.0f}s", flush=True)
+        last = time.time() >= deadline or epoch == args.epochs
+        if validate and (epoch % args.eval_every == 0 or last):
+            hr1, shown = validate(epoch)
+            print(f"  valid epoch {epoch}: {shown}", flush=True)
+            if hr1 > best:
+                best, best_epoch, stale = hr1, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if args.patience and stale >= args.patience:
+                    print(f"  no better valid HR@1 in {stale} evaluations: stopping", flush=True)
+                    break
         if time.time() >= deadline:
             break
     print(f"trained {steps} steps, {predictions} next-item predictions in {time.time() - started:.0f}s", flush=True)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        print(f"kept the weights of epoch {best_epoch} (best valid HR@1 {best:.4f})", flush=True)
 
 
 @torch.no_grad()
@@ -229,6 +254,11 @@ def metrics(cases, scores):
     return {k: v / max(len(cases), 1) for k, v in sums.items()}
 
 
+def read_cases(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def default_scores_path(cases_path):
     for suffix in (".cases.jsonl", ".jsonl"):
         if cases_path.endswith(suffix):
@@ -256,6 +286,13 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--save", help="write the trained weights here")
     parser.add_argument("--load", help="score with these weights; no training")
+    parser.add_argument("--valid-cases", action="append", default=[],
+                        help="valid-split cases file scored during training (repeatable); the first one selects: "
+                             "the weights of the epoch with its best HR@1 are kept (saved and used for --cases)")
+    parser.add_argument("--eval-every", type=int, default=1, help="epochs between --valid-cases evaluations")
+    parser.add_argument("--patience", type=int, default=0,
+                        help="stop after this many --valid-cases evaluations without a better HR@1; 0: never")
+    parser.add_argument("--log", help="append one JSON line per --valid-cases evaluation (config, epoch, seconds, metrics)")
     args = parser.parse_args()
     if args.scores and len(args.scores) != len(args.cases):
         sys.exit("--scores must be given once per --cases, or not at all")
@@ -274,14 +311,32 @@ def main():
         sequences = read_sequences(args.data, args.prefix)
         pairs = training_pairs(sequences, args.max_len)
         print(f"{len(sequences)} users, {items} items, {sum(len(p[1]) for p in pairs)} training positions per epoch", flush=True)
-        train(model, pairs, items, args)
+        validate = None
+        if args.valid_cases:
+            for path in args.valid_cases:
+                if any(c.get("split") not in (None, "valid") for c in read_cases(path)[:1]):
+                    sys.exit(f"{path}: --valid-cases must be valid-split cases (tuning never reads the test split)")
+            valid = [(path, read_cases(path)) for path in args.valid_cases]
+            started = time.time()
+            config = {k: getattr(args, k) for k in ("negatives", "epochs", "minutes", "dim", "blocks", "max_len",
+                                                     "dropout", "lr", "batch_size", "seed")}
+
+            def validate(epoch):
+                results = {path: metrics(cases, score_cases(model, cases, args.max_len)) for path, cases in valid}
+                if args.log:
+                    with open(args.log, "a", encoding="utf-8") as f:
+                        f.write(json.dumps({"config": config, "epoch": epoch, "seconds": round(time.time() - started),
+                                            "valid": results}) + "\n")
+                shown = "  ".join(f"{os.path.basename(p)} HR@1 {m['HR@1']:.4f} NDCG@5 {m['NDCG@5']:.4f}"
+                                  for p, m in results.items())
+                return results[args.valid_cases[0]]["HR@1"], shown
+        train(model, pairs, items, args, validate)
         if args.save:
             torch.save(model.state_dict(), args.save)
             print(f"saved {args.save}")
 
     for index, path in enumerate(args.cases):
-        with open(path, encoding="utf-8") as f:
-            cases = [json.loads(line) for line in f if line.strip()]
+        cases = read_cases(path)
         scores = score_cases(model, cases, args.max_len)
         out = args.scores[index] if args.scores else default_scores_path(path)
         with open(out, "w", encoding="utf-8") as f:
