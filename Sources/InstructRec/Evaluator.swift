@@ -22,7 +22,6 @@ public struct Evaluator {
         public var seed: UInt64 = 42
         public var split = Split.test
         public var maxHistory = 10
-        public var reduction = ScoreReduction.sum
         /// transitions baseline: history items used, most recent first (1: the last item only), and the
         /// weight decay^j of the j-th most recent. Chosen on the valid split (all users): HR@1 0.4515 with
         /// the last item only, 0.4975 with 5, 0.5049 with 10 (decay 1; decay 0.5 to 1 moves it by < 0.002).

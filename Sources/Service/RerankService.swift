@@ -123,7 +123,10 @@ public final class RerankService: @unchecked Sendable {
     private func warmUp(_ scorers: [any CandidateScorer]) throws {
         let query = RankQuery(context: UserContext(history: [Item(id: "w", title: "warm up")]),
                               candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
-        for scorer in scorers { _ = try pipeline.run(query, scorer: scorer) }
+        // A throwaway prior cache: warm-up titles are not the catalog's, and must not show in its metrics.
+        let warmUpPipeline = RankPipeline(builder: pipeline.builder, defaultScoring: pipeline.defaultScoring, relevance: pipeline.relevance,
+                                          priors: TitlePriorCache(maxEntries: 0), maxGroupTokens: pipeline.maxGroupTokens)
+        for scorer in scorers { _ = try warmUpPipeline.run(query, scorer: scorer) }
     }
 
     var isReady: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready && !draining }

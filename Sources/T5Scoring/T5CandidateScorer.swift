@@ -1,3 +1,4 @@
+import Dispatch
 import InstructRec
 import T5
 
@@ -12,28 +13,34 @@ final class T5CandidateScorer: CandidateScorer {
         self.scorer = scorer
     }
 
-    /// All groups in one engine pass (`T5Scorer.run(batch:)`): one ragged encoder batch and one packed
-    /// decoder batch, whatever requests the groups came from. A group's bad input fails that group alone.
-    /// The pass's wall time is shared out: encoder time by instruction tokens, decoder time by decoder rows.
+    /// All groups in one engine call (`T5Scorer.run(batch:)`): ragged encoder batches and packed decoder
+    /// batches, whatever requests the groups came from. A group's bad input fails that group alone.
+    /// The call's wall time is shared out (a call may run several passes, whose own times overlap no
+    /// group's alone): the encoder's part by instruction tokens, the decoder's by decoder rows.
     func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
         let inputs = groups.map {
             ScoringInput(instruction: $0.instruction, candidates: $0.candidates, reduction: Self.engineReduction($0.reduction))
         }
+        let started = DispatchTime.now().uptimeNanoseconds
         let results = scorer.run(batch: inputs)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let scored = results.compactMap { try? $0.get() }.filter { !$0.scores.isEmpty }
         let instructionTokens = zip(groups, results).reduce(0) { total, pair in
             guard case let .success(result) = pair.1, !result.scores.isEmpty else { return total }
             return total + pair.0.instruction.count
         }
         let decoderRows = scored.reduce(0) { $0 + $1.decoderRows }
+        // The encoder's fraction of the engine's time, from the passes' own clocks.
+        let encoderClock = scored.reduce(0.0) { $0 + $1.encodeSeconds }, decoderClock = scored.reduce(0.0) { $0 + $1.decodeSeconds }
+        let encoderFraction = encoderClock + decoderClock > 0 ? encoderClock / (encoderClock + decoderClock) : 0
         return zip(groups, results).map { group, result in
             result.map { result in
                 let encodeShare = instructionTokens > 0 ? Double(group.instruction.count) / Double(instructionTokens) : 0
                 let decodeShare = decoderRows > 0 ? Double(result.decoderRows) / Double(decoderRows) : 0
                 let scored = !result.scores.isEmpty
                 return GroupScores(scores: result.scores,
-                                   encodeSeconds: scored ? result.encodeSeconds * encodeShare : 0,
-                                   decodeSeconds: scored ? result.decodeSeconds * decodeShare : 0)
+                                   encodeSeconds: scored ? wall * encoderFraction * encodeShare : 0,
+                                   decodeSeconds: scored ? wall * (1 - encoderFraction) * decodeShare : 0)
             }.mapError(Self.mapped)
         }
     }

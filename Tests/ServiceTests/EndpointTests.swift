@@ -1,4 +1,5 @@
 import Foundation
+import Service
 import XCTest
 
 /// End-to-end: the real binary over HTTP, every endpoint and every error.
@@ -129,7 +130,15 @@ final class EndpointTests: XCTestCase {
     }
 
     func testSizeLimits() throws {
-        try assertError("/recommend", Bodies.manyCandidates(101), status: 422, code: "invalid_field", field: "$.candidates")
+        try assertError("/recommend", Bodies.manyCandidates(1001), status: 422, code: "invalid_field", field: "$.candidates")
+        // a retriever's 1,000 candidates are accepted and every one is ranked. Twenty distinct titles: the decoder's
+        // prefix tree shares the repeats, so this debug build is quick (its lm_head over 32k pieces is slow); the
+        // release build's latency with 1,000 distinct titles is `make bench`'s
+        let manyTitles = (0..<1000).map { "{\"id\": \"c\($0)\", \"title\": \"game \($0 % 20)\"}" }.joined(separator: ",")
+        let manyBody = "{\"history\": [\"Halo 3\"], \"candidates\": [\(manyTitles)]}"
+        let thousand = try service.request("POST", "/recommend", body: manyBody)
+        XCTAssertEqual(thousand.status, 200, String(thousand.body.prefix(300)))
+        XCTAssertEqual((thousand.json?["results"] as? [Any])?.count, 1000)
         // a history over max_history_items (200) is trimmed to its newest items, not refused
         let history = (0..<201).map { "\"item \($0)\"" }.joined(separator: ",")
         let trimmed = try service.request("POST", "/recommend", body: "{\"history\": [\(history)], \"candidates\": [\"a\"]}")
@@ -137,6 +146,52 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual((trimmed.json?["usage"] as? [String: Any])?["history_items_trimmed"] as? Int, 1, trimmed.body)
         let long = String(repeating: "x", count: 2001)
         try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 422, code: "invalid_field", field: "$.query")
+    }
+
+    func testScoringFieldsAreValidatedNamingTheField() throws {
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "scoring": "pmi"}"#, status: 422, code: "invalid_field", field: "$.scoring")
+        try assertError("/search", #"{"query": "halo", "candidates": ["a"], "prior_weight": 3}"#, status: 422, code: "invalid_field", field: "$.prior_weight")
+        try assertError("/rerank", #"{"query": "halo", "documents": ["a"], "prior_weight": "half"}"#, status: 422, code: "invalid_field", field: "$.prior_weight")
+        try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["a"], "relevance": "sigmoid"}"#, status: 422, code: "invalid_field", field: "$.relevance")
+    }
+
+    func testCalibratedScoringAndSoftmaxRelevanceOverHTTP() throws {
+        let body = #"{"history": ["Halo 3"], "candidates": ["Halo 4", "HDMI Cable", "Halo 4"], "scoring": "calibrated", "prior_weight": 0.5, "relevance": "softmax"}"#
+        let reply = try service.request("POST", "/recommend", body: body)
+        XCTAssertEqual(reply.status, 200, reply.body)
+        let json = try XCTUnwrap(reply.json)
+        XCTAssertEqual(json["scoring"] as? String, "calibrated")
+        XCTAssertEqual(json["prior_weight"] as? Double, 0.5)
+        let results = try XCTUnwrap(json["results"] as? [[String: Any]])
+        XCTAssertEqual(results.compactMap { $0["relevance_score"] as? Double }.reduce(0, +), 1, accuracy: 1e-5, "softmax by name")
+        let raw = try XCTUnwrap(try service.request("POST", "/recommend", body: body.replacingOccurrences(of: "\"calibrated\"", with: "\"sum\"")).json)
+        XCTAssertNil(raw["prior_weight"])
+        let rawScores = Dictionary(uniqueKeysWithValues: ((raw["results"] as? [[String: Any]]) ?? []).map { ($0["index"] as? Int ?? -1, $0["score"] as? Double ?? 0) })
+        let calibrated = Dictionary(uniqueKeysWithValues: results.map { ($0["index"] as? Int ?? -1, $0["score"] as? Double ?? 0) })
+        XCTAssertEqual(calibrated[0], calibrated[2], "the same title, the same score")
+        XCTAssertNotEqual(calibrated[0], rawScores[0], "the prior moved the score")
+        // the prior is cached: the second request asked for no new priors, and /metrics counts both
+        let metrics = try service.request("GET", "/metrics").body
+        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries "), metrics)
+        let hits = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_prior_cache_misses_total ") }
+        XCTAssertNotNil(hits)
+    }
+
+    func testAPriorCatalogWarmsTheCacheBeforeReadiness() throws {
+        let catalog = FileManager.default.temporaryDirectory.appendingPathComponent("instructrec-catalog-\(getpid()).txt")
+        try "item_id:token\ttitle:token_seq\nHalo 4\n7\tMario Kart 8 Deluxe\n{\"title\": \"Splatoon 2\"}\n\nHalo 4\n".write(to: catalog, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: catalog) }
+        let warmed = try ServiceProcess(settings: ["scoring": "calibrated", "prior_catalog": catalog.path])
+        defer { _ = warmed.terminate() }
+        let metrics = try warmed.request("GET", "/metrics").body
+        // three distinct titles, for the history template and the query template
+        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries 6\n"), metrics)
+        let reply = try warmed.request("POST", "/search", body: #"{"query": "halo", "candidates": ["Halo 4", "Splatoon 2"]}"#)
+        XCTAssertEqual(reply.status, 200, reply.body)
+        XCTAssertTrue(try warmed.request("GET", "/metrics").body.contains("instructrec_prior_cache_hits_total 2\n"))
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["prior_catalog": "/nonexistent/catalog.txt"])) { error in
+            XCTAssertTrue("\(error)".contains("prior_catalog"), "\(error)")
+        }
     }
 
     func testUnknownTemplateAndContentType() throws {
