@@ -80,6 +80,8 @@ struct EvalCommand: ParsableCommand {
     var priorWeights: String?
     @Option(help: "Also score this many cases in 4 candidate orders each and report how often the top 10 is the same (0: skip).")
     var orderStability = 0
+    @Option(help: "Write each case's likelihoods, priors and title token counts (JSON Lines) for offline selection (scripts/select_scoring.py).")
+    var dumpScores: String?
     @Flag(help: "Fit relevance_scale and relevance_bias (logistic of the first row's score, target vs not) on these cases and print them.")
     var fitRelevance = false
     @Option(help: "Threads for the engine.") var threads = 2
@@ -173,6 +175,11 @@ struct EvalCommand: ParsableCommand {
             modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
                                               priorWeights: weights ?? [configuration.priorWeight], template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
+            if let dumpScores {
+                try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpScores).deletingLastPathComponent(), withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: dumpScores, contents: nil)
+                modelEvaluation?.scoreDump = FileHandle(forWritingAtPath: dumpScores)
+            }
         }
 
         var popularityMetrics = Evaluator.Metrics(), randomMetrics = Evaluator.Metrics()

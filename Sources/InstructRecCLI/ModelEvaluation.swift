@@ -20,6 +20,8 @@ struct ModelEvaluation {
     /// every candidate's score under the first weight, and whether it was the target (for the relevance fit)
     private(set) var relevanceScores: [Float] = []
     private(set) var relevanceLabels: [Bool] = []
+    /// JSON Lines of every case's likelihoods, priors and title lengths (`--dump-scores`), for offline selection
+    var scoreDump: FileHandle?
 
     init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float], template: String?,
          title: @escaping (Int, Evaluator.Case) -> String) {
@@ -47,14 +49,23 @@ struct ModelEvaluation {
     }
 
     /// The scores per weight of one ordering of a case's candidates.
-    func scores(_ c: Evaluator.Case, candidates: [Int]) throws -> [[Float]] {
+    func scores(_ c: Evaluator.Case, candidates: [Int], dump: Bool = false) throws -> [[Float]] {
         let outcome = try pipeline.run(query(c, candidates: candidates), scorer: scorer)
+        if dump, let scoreDump {
+            let record: [String: Any] = [
+                "user_index": c.userIndex, "target": candidates.firstIndex(of: c.target) ?? -1,
+                "likelihoods": outcome.components.likelihoods.map(Double.init),
+                "priors": (outcome.components.priors ?? []).map(Double.init),
+                "tokens": outcome.plan.targets.map { $0.count + 1 },
+            ]
+            scoreDump.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) + Data("\n".utf8))
+        }
         guard mode == .calibrated, let priors = outcome.components.priors else { return [outcome.scores] }
         return priorWeights.map { weight in zip(outcome.components.likelihoods, priors).map { $0 - weight * $1 } }
     }
 
     mutating func add(_ c: Evaluator.Case) throws {
-        let perWeight = try scores(c, candidates: c.candidates)
+        let perWeight = try scores(c, candidates: c.candidates, dump: true)
         for (row, scores) in perWeight.enumerated() {
             metrics[row].add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
         }

@@ -36,9 +36,16 @@ public struct RankPipeline: Sendable {
                   maxGroupTokens: configuration.maxBatchTokens)
     }
 
-    /// The request's scoring with the model's defaults filled in.
+    /// The request's scoring with the model's defaults filled in. A request's `prior_weight` is one α for
+    /// every title (the model's familiarity-dependent weights apply only when it names none).
     public func scoring(for query: RankQuery) -> Scoring {
-        Scoring(mode: query.scoring ?? defaultScoring.mode, priorWeight: query.priorWeight ?? defaultScoring.priorWeight)
+        var scoring = defaultScoring
+        if let mode = query.scoring { scoring.mode = mode }
+        if let weight = query.priorWeight {
+            scoring.priorWeight = weight
+            scoring.unfamiliarPriorWeight = nil
+        }
+        return scoring
     }
 
     /// Tokenization and instruction fitting: CPU work that runs before the
