@@ -285,6 +285,16 @@ public struct ServiceConfiguration: Sendable {
             return raw.lowercased() == "true" || raw == "1"
         }
         func optionalText() -> String? { raw.flatMap { $0.isEmpty || $0 == "null" ? nil : $0 } }
+        /// One of an enum's raw values, case-insensitively.
+        func choice<Value: RawRepresentable & CaseIterable>(_ type: Value.Type) throws -> Value where Value.RawValue == String {
+            guard let raw, let value = Value(rawValue: raw.lowercased()) else {
+                throw Invalid(setting: key, reason: "must be one of \(Value.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
+            }
+            return value
+        }
+        func weight() throws -> Float {
+            Float(try double(Double(Scoring.priorWeightRange.lowerBound), Double(Scoring.priorWeightRange.upperBound)))
+        }
         switch key {
         case "host": host = try text()
         case "port": port = try int(0, 65535)
@@ -318,32 +328,13 @@ public struct ServiceConfiguration: Sendable {
         case "idle_timeout_s": idleTimeoutSeconds = try double(0.1, 86400)
         case "log_requests": logRequests = try bool()
         case "reserve_scratch": reserveScratch = try bool()
-        case "weights_dtype":
-            guard let raw, let value = WeightsDType(rawValue: raw.lowercased()) else {
-                throw Invalid(setting: key, reason: "must be one of \(WeightsDType.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
-            }
-            weightsDType = value
-        case "scoring":
-            guard let raw, let value = Scoring.Mode(rawValue: raw.lowercased()) else {
-                throw Invalid(setting: key, reason: "must be one of \(Scoring.Mode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
-            }
-            scoringMode = value
-        case "prior_weight":
-            priorWeight = Float(try double(Double(Scoring.priorWeightRange.lowerBound), Double(Scoring.priorWeightRange.upperBound)))
-        case "unfamiliar_prior_weight":
-            if optionalText() == nil { unfamiliarPriorWeight = nil; break }
-            unfamiliarPriorWeight = Float(try double(Double(Scoring.priorWeightRange.lowerBound), Double(Scoring.priorWeightRange.upperBound)))
+        case "weights_dtype": weightsDType = try choice(WeightsDType.self)
+        case "scoring": scoringMode = try choice(Scoring.Mode.self)
+        case "prior_weight": priorWeight = try weight()
+        case "unfamiliar_prior_weight": unfamiliarPriorWeight = optionalText() == nil ? nil : try weight()
         case "familiarity_threshold": familiarityThreshold = Float(try double(-100, 0))
-        case "instruction_form":
-            guard let raw, let value = InstructionForm(rawValue: raw.lowercased()) else {
-                throw Invalid(setting: key, reason: "must be one of \(InstructionForm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
-            }
-            instructionForm = value
-        case "relevance":
-            guard let raw, let value = Relevance.Mode(rawValue: raw.lowercased()) else {
-                throw Invalid(setting: key, reason: "must be one of \(Relevance.Mode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw ?? "null")'")
-            }
-            relevanceMode = value
+        case "instruction_form": instructionForm = try choice(InstructionForm.self)
+        case "relevance": relevanceMode = try choice(Relevance.Mode.self)
         case "relevance_scale": relevanceScale = try double(1e-6, 1e6)
         case "relevance_bias": relevanceBias = try double(-1e6, 1e6)
         case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
