@@ -170,9 +170,7 @@ public enum Reranker {
         usage.priorsComputed = work.missing.count
         usage.priorsCached = work.distinctTitles.count - work.missing.count
         let priors = work.titleOfCandidate.map { distinctPriors[$0] ?? 0 }
-        let scores = plan.targets.indices.map {
-            work.scoring.combine(likelihood: likelihoods[$0], prior: priors[$0], tokens: plan.targets[$0].count + 1)
-        }
+        let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1) }
         return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors), usage)
     }
 

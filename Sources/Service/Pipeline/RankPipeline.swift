@@ -36,16 +36,9 @@ public struct RankPipeline: Sendable {
                   maxGroupTokens: configuration.maxBatchTokens)
     }
 
-    /// The request's scoring with the model's defaults filled in. A request's `prior_weight` is one α for
-    /// every title (the model's familiarity-dependent weights apply only when it names none).
+    /// The request's scoring with the model's defaults filled in.
     public func scoring(for query: RankQuery) -> Scoring {
-        var scoring = defaultScoring
-        if let mode = query.scoring { scoring.mode = mode }
-        if let weight = query.priorWeight {
-            scoring.priorWeight = weight
-            scoring.unfamiliarPriorWeight = nil
-        }
-        return scoring
+        Scoring(mode: query.scoring ?? defaultScoring.mode, priorWeight: query.priorWeight ?? defaultScoring.priorWeight)
     }
 
     /// Tokenization and instruction fitting: CPU work that runs before the

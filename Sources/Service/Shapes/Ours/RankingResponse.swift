@@ -28,8 +28,6 @@ struct RankingResponse: Encodable {
     var scoring: String
     /// α, with calibrated scoring
     var prior_weight: Double?
-    /// calibrated with the model's familiarity-dependent α: the weight for unfamiliar titles
-    var unfamiliar_prior_weight: Double?
     var results: [Result]
     var usage: Usage
     var timing_ms: RankOutcome.Timing
@@ -44,7 +42,6 @@ struct RankingResponse: Encodable {
         template = outcome.plan.template
         scoring = outcome.scoring.mode.rawValue
         prior_weight = outcome.scoring.mode == .calibrated ? Double(outcome.scoring.priorWeight) : nil
-        unfamiliar_prior_weight = outcome.scoring.mode == .calibrated ? outcome.scoring.unfamiliarPriorWeight.map(Double.init) : nil
         results = outcome.ranked.map { ranked in
             let text = query.candidates[ranked.index].title
             return Result(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
@@ -82,8 +79,7 @@ struct RankingResponse: Encodable {
             "id": Schema.string("Request id (also the X-Request-ID header)"),
             "template": Schema.string("The template the instruction was built from"),
             "scoring": Schema.string("How the scores were computed", enumeration: Scoring.Mode.allCases.map(\.rawValue)),
-            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated); for familiar titles when unfamiliar_prior_weight is present"),
-            "unfamiliar_prior_weight": Schema.number("With the model's own weights: α for titles the model finds unfamiliar (prior per token below its familiarity_threshold); α moves between the two along a logistic"),
+            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated)"),
             "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
             "usage": Schema.object("Token and history accounting", [
                 "instruction_tokens": count("Encoder tokens over all instruction groups"),
