@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 from transformers import T5ForConditionalGeneration
 
 from sample_titles import TITLES  # noqa: E402  (scripts/ is on sys.path when run as a script)
+from t5_reference import log_likelihoods  # noqa: E402
 
 ALPHA = 0.75
 
@@ -29,19 +30,6 @@ def render(template, item_format, history_sep, candidate_sep, history=(), intent
     return (template.replace("{history}", history_sep.join(fmt(t) for t in history))
             .replace("{preference}", "").replace("{intention}", intention)
             .replace("{candidates}", candidate_sep.join(fmt(t) for t in candidates)))
-
-
-def log_likelihoods(model, instruction, targets):
-    with torch.no_grad():
-        encoded = model.encoder(input_ids=torch.tensor([instruction])).last_hidden_state
-        out = []
-        for target in targets:
-            labels = torch.tensor([target + [1]])
-            decoder_input = torch.tensor([[0] + target])
-            logits = model(encoder_outputs=(encoded,), decoder_input_ids=decoder_input).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1)[0, torch.arange(len(target) + 1), labels[0]]
-            out.append(logprobs.sum().item())
-        return out
 
 
 def main():

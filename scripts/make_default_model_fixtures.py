@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from transformers import T5ForConditionalGeneration
 
 from sample_titles import TITLES  # noqa: E402  (scripts/ is on sys.path when run as a script)
+from t5_reference import log_likelihoods  # noqa: E402
 
 
 def main():
@@ -35,15 +36,7 @@ def main():
             .replace("{candidates}", ", ".join(f'"{t}"' for t in candidates))
         instruction = tokenizer.encode(text).ids  # </s> appended by the post-processor
         targets = [tokenizer.encode(t, add_special_tokens=False).ids for t in candidates]
-        with torch.no_grad():
-            encoded = model.encoder(input_ids=torch.tensor([instruction])).last_hidden_state
-            scores = []
-            for target in targets:
-                labels = torch.tensor([target + [1]])
-                decoder_input = torch.tensor([[0] + target])
-                logits = model(encoder_outputs=(encoded,), decoder_input_ids=decoder_input).logits
-                logprobs = torch.log_softmax(logits.float(), dim=-1)[0, torch.arange(len(target) + 1), labels[0]]
-                scores.append(logprobs.sum().item())
+        scores = log_likelihoods(model, instruction, targets)
         requests.append({"instruction": text, "instruction_ids": instruction, "candidates": candidates,
                          "candidate_ids": targets, "scores": scores})
     os.makedirs(os.path.dirname(out), exist_ok=True)
