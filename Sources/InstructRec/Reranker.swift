@@ -86,10 +86,11 @@ public enum Reranker {
                           order: plan.groups.flatMap(\.candidates), priors: cache, maxGroupTokens: maxGroupTokens)
     }
 
-    /// Only title priors: what warming the cache from a catalog asks (`merge` with an empty plan stores them).
-    public static func priorWork(instruction: [Int32], titles: [[Int32]], reduction: ScoreReduction, priors cache: TitlePriorCache?,
+    /// Only title priors (calibrated scoring's, summed): what warming the cache from a catalog asks (`merge`
+    /// with an empty plan stores them).
+    public static func priorWork(instruction: [Int32], titles: [[Int32]], priors cache: TitlePriorCache?,
                                  maxGroupTokens: Int = .max) -> ScoringWork {
-        withPriors(groups: [], chunks: [], scoring: Scoring(mode: reduction == .mean ? .mean : .calibrated, priorWeight: 1),
+        withPriors(groups: [], chunks: [], scoring: Scoring(mode: .calibrated, priorWeight: 1),
                    instruction: instruction, targets: titles, order: Array(titles.indices), priors: cache, maxGroupTokens: maxGroupTokens)
     }
 

@@ -17,8 +17,8 @@ public enum TitleCatalog {
 
     public static func parse(_ text: String, source: String) throws -> [String] {
         var titles: [String] = []
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
+        // `isNewline`, not "\n": a CRLF file's "\r\n" is one Character, which a split at "\n" never sees.
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
             var title: String
             if line.first == "{" {

@@ -92,8 +92,7 @@ public struct RankPipeline: Sendable {
             for start in stride(from: 0, to: targets.count, by: max(1, batch)) {
                 if priors.current.entries >= priors.maxEntries { return computed }
                 let chunk = Array(targets[start..<min(targets.count, start + max(1, batch))])
-                let work = Reranker.priorWork(instruction: instruction, titles: chunk, reduction: defaultScoring.reduction,
-                                              priors: priors, maxGroupTokens: maxGroupTokens)
+                let work = Reranker.priorWork(instruction: instruction, titles: chunk, priors: priors, maxGroupTokens: maxGroupTokens)
                 let empty = InstructionPlan(template: template.name, groups: [], targets: [], historyItemsUsed: 0,
                                             historyItemsDropped: 0, historyItemsTrimmed: 0, historyTitlesShortened: 0)
                 let (_, usage) = try Reranker.merge(empty, work, scorer.score(work.groups), priors: priors)
