@@ -6,14 +6,16 @@ Reads the per-case likelihoods, priors and title token counts that
 --output out/dumps/valid-SETTING.json` writes for each setting (what users send: 9 and 99 uniform
 negatives, 99 popularity-drawn negatives, a co-occurrence retriever's top 100, and the same with
 every title rewritten the way another store writes it: out of the catalog), and scores each case
-for every weight of a grid exactly as the service does (`Scoring.combine`):
+for every point of a grid exactly as the service does (`Scoring.weight`, `Scoring.combine`):
 
+    m        = median over the request's candidates of prior(t) / tokens(t)
+    alpha    = a + (a_unfamiliar - a) * sigmoid((tau - m) / 0.25)        (a alone: one weight)
     score(t) = likelihood(t) - alpha * prior(t)
 
-With --per-title it also tries the per-title weight the service does NOT implement, measured and
-dropped: alpha(t) = a + (a_unfamiliar - a) * sigmoid((tau - prior(t) / tokens(t)) / 0.5), larger for
-titles the model finds unfamiliar. It was worse on every setting than either weight alone (valid,
-2,000 users: 0.38 HR@1 on the 10-candidate protocol at its best point against 0.61 and 0.58).
+With --per-title it also tries a per-title weight the service does NOT implement, measured and
+dropped: alpha(t) = a + (a_unfamiliar - a) * sigmoid((tau - prior(t) / tokens(t)) / 0.5). It was worse
+on every setting than either weight alone (valid, 2,000 users: 0.38 HR@1 on the 10-candidate protocol
+at its best point against 0.61 and 0.58): it reorders candidates by their priors.
 
 HR@1 counts ties against the target, as `instructrec eval` does. A grid point is admissible when,
 on every catalog setting, it is at or above that setting's transitions row (the eval's own JSON)
@@ -33,7 +35,8 @@ import sys
 
 CATALOG = ["u9", "u99", "pop99", "cooc100"]
 OUT_OF_CATALOG = ["rw9", "rw99"]
-SPREAD = 0.5  # Scoring.familiaritySpread
+SPREAD = 0.25  # Scoring.familiaritySpread
+PER_TITLE_SPREAD = 0.5
 
 
 def load(dumps, name):
@@ -46,17 +49,24 @@ def load(dumps, name):
     return cases, transitions
 
 
-def hit_rate(cases, a, a_unfamiliar, tau):
+def sigmoid_of_gap(tau, value, spread):
+    z = max(-60.0, min(60.0, (value - tau) / spread))
+    return 1 / (1 + math.exp(z))
+
+
+def hit_rate(cases, a, a_unfamiliar, tau, per_title=False):
     hits = 0
     for c in cases:
+        per_token = [p / max(1, n) for p, n in zip(c["priors"], c["tokens"])]
+        median = sorted(per_token)[len(per_token) // 2]
         scores = []
-        for l, p, n in zip(c["likelihoods"], c["priors"], c["tokens"]):
+        for l, p, pt in zip(c["likelihoods"], c["priors"], per_token):
             if a_unfamiliar is None:
                 alpha = a
+            elif per_title:
+                alpha = a + (a_unfamiliar - a) * sigmoid_of_gap(tau, pt, PER_TITLE_SPREAD)
             else:
-                z = (p / max(1, n) - tau) / SPREAD
-                unfamiliarity = 1 / (1 + math.exp(z)) if z > -60 else 1.0
-                alpha = a + (a_unfamiliar - a) * unfamiliarity
+                alpha = a + (a_unfamiliar - a) * sigmoid_of_gap(tau, median, SPREAD)
             scores.append(l - alpha * p)
         t = c["target"]
         if t < 0:
@@ -115,11 +125,14 @@ def main():
         sys.exit(f"missing dumps for {missing} in {args.dumps} (see this script's docstring for the eval commands)")
     alphas = [0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0]
     grid = [(a, None, None) for a in alphas]
-    grid += [] if not args.per_title else [(a, hi, tau) for a, hi, tau in itertools.product([0, 0.125, 0.25, 0.375, 0.5], [0.75, 1.0, 1.25],
-                                                              [-6.5, -6, -5.5, -5, -4.5, -4]) if hi > a]
+    grid += [(a, hi, tau) for a, hi, tau in itertools.product([0.25, 0.375, 0.5], [0.75, 0.9, 1.0], [-5.6, -5.4, -5.2, -5.0])]
     results = {}
     for point in grid:
         results[point] = {name: hit_rate(data[name][0], *point) for name in data}
+    if args.per_title:
+        for a, hi, tau in itertools.product([0, 0.25, 0.5], [0.75, 1.0], [-6, -5, -4]):
+            r = {name: hit_rate(data[name][0], a, hi, tau, per_title=True) for name in data}
+            print(f"per-title a={a} a_unfamiliar={hi} tau={tau}: " + " ".join(f"{n} {v:.4f}" for n, v in r.items()))
     best = {name: max(r[name] for r in results.values()) for name in data}
 
     def admissible(r):
@@ -154,14 +167,20 @@ def main():
         sys.exit("no admissible point: no setting of the grid keeps every catalog row at or above transitions")
     a, hi, tau = ranked[0]
     chosen = {"scoring": "calibrated", "prior_weight": a}
+    if hi is not None:
+        chosen.update({"unfamiliar_prior_weight": hi, "familiarity_threshold": tau})
     # relevance_score: a logistic of the chosen score, fitted on the pooled 100-candidate settings (a uniform,
     # a popularity-drawn and a retrieved list: what a retriever sends), so that it approximates the probability
     # that a candidate in such a list is the user's next item (base rate 1 %)
     xs, ys = [], []
     for name in ["u99", "pop99", "cooc100"]:
         for c in data[name][0]:
+            alpha = a
+            if hi is not None:
+                per_token = sorted(p / max(1, n) for p, n in zip(c["priors"], c["tokens"]))
+                alpha = a + (hi - a) * sigmoid_of_gap(tau, per_token[len(per_token) // 2], SPREAD)
             for i, (l, p) in enumerate(zip(c["likelihoods"], c["priors"])):
-                xs.append(l - a * p)
+                xs.append(l - alpha * p)
                 ys.append(i == c["target"])
     scale, bias = fit_logistic(xs, ys)
     chosen.update({"relevance_scale": round(scale, 6), "relevance_bias": round(bias, 6)})

@@ -33,6 +33,8 @@ public struct CandidateScores: Sendable, Equatable {
     public var likelihoods: [Float]
     /// log P(title | empty context), reduced; nil when the scoring uses no prior
     public var priors: [Float]?
+    /// the α the scores subtracted (calibrated: the request's, see `Scoring.weight`); nil without a prior
+    public var priorWeight: Float? = nil
 }
 
 /// What the scorer is asked for one plan: the plan's instructions with their candidates
@@ -171,8 +173,9 @@ public enum Reranker {
         usage.priorsComputed = work.missing.count
         usage.priorsCached = work.distinctTitles.count - work.missing.count
         let priors = work.titleOfCandidate.map { distinctPriors[$0] ?? 0 }
-        let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1) }
-        return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors), usage)
+        let weight = work.scoring.weight(priors: priors, tokens: plan.targets.map { $0.count + 1 })
+        let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1, weight: weight) }
+        return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors, priorWeight: weight), usage)
     }
 
     /// Sorts by score, highest first; ties keep input order.

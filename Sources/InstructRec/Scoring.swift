@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a ranking turns the model's token log-probabilities into one score per
 /// candidate: the `scoring` field of a request, or the model's default.
 ///
@@ -11,11 +13,20 @@
 /// α = 0 is the raw likelihood, α = 1 pointwise mutual information; the model's
 /// `instructrec.json` carries the α chosen on its validation split.
 ///
-/// One α for every title of a request: a per-title α (larger for titles the model finds
-/// unfamiliar, by their prior per token) was tried and measured worse on every validation
-/// setting than either of its two weights alone (`scripts/select_scoring.py`, README): α
-/// scales a prior that differs by tens of nats between titles, so unequal weights reorder
-/// candidates by their priors rather than by the context.
+/// How much to trust the likelihood depends on whether the model knows the titles: for titles
+/// it learned (its catalog) the raw likelihood carries real popularity and a small α is best;
+/// for titles it never saw (newer games, another store's spelling) the likelihood is mostly
+/// surface form and α near 1 is best (validation, `scripts/select_scoring.py`). The model tells
+/// the two apart itself: its prior per token is high for titles it memorised. So a model may set
+/// a second weight, and each request gets one α from its candidates' familiarity, the median of
+/// their priors per token m:
+///
+///     α = α_familiar + (α_unfamiliar − α_familiar) · σ((τ − m) / 0.25)
+///
+/// One α per request keeps the candidates of a request comparable with each other (a per-title
+/// α was measured worse on every setting than either weight alone: α scales priors that differ
+/// by tens of nats between titles, so unequal weights reorder candidates by their priors). The
+/// median is over the candidate set, so the α, like everything else, ignores the order.
 public struct Scoring: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
         /// log P(title + </s> | instruction): the InstructRec ranking score
@@ -27,26 +38,46 @@ public struct Scoring: Sendable, Equatable {
     }
 
     public var mode: Mode
-    /// α, the weight of the prior subtracted in `calibrated` mode
+    /// α, the weight of the prior subtracted in `calibrated` mode (for familiar candidates when
+    /// `unfamiliarPriorWeight` is set)
     public var priorWeight: Float
+    /// α for a request whose candidates the model finds unfamiliar; nil: `priorWeight` always
+    public var unfamiliarPriorWeight: Float?
+    /// τ: the median prior log-probability per token below which a request's candidates count as unfamiliar
+    public var familiarityThreshold: Float
+    /// the logistic's width, in nats per token: the catalog's medians sit above −4.7 for nine
+    /// requests in ten and rewritten titles' below −5.4, so α moves within that gap
+    public static let familiaritySpread: Float = 0.25
 
     /// The α a request or a model may name.
     public static let priorWeightRange: ClosedRange<Float> = 0...2
 
-    public init(mode: Mode = .sum, priorWeight: Float = 0) {
+    public init(mode: Mode = .sum, priorWeight: Float = 0, unfamiliarPriorWeight: Float? = nil, familiarityThreshold: Float = -5) {
         self.mode = mode
         self.priorWeight = priorWeight
+        self.unfamiliarPriorWeight = unfamiliarPriorWeight
+        self.familiarityThreshold = familiarityThreshold
     }
 
     /// How the token log-probabilities of one title are reduced (the prior uses the same).
     public var reduction: ScoreReduction { mode == .mean ? .mean : .sum }
 
     /// Whether the title prior must be computed at all.
-    public var usesPrior: Bool { mode == .calibrated && priorWeight != 0 }
+    public var usesPrior: Bool { mode == .calibrated && (priorWeight != 0 || (unfamiliarPriorWeight ?? 0) != 0) }
 
-    /// The score a candidate ranks by, from its likelihood and (calibrated) its prior.
-    public func combine(likelihood: Float, prior: Float?) -> Float {
+    /// The α of a request whose candidates have these priors (reduced as this scoring reduces) over
+    /// these numbers of scored tokens.
+    public func weight(priors: [Float], tokens: [Int]) -> Float {
+        guard let unfamiliar = unfamiliarPriorWeight, !priors.isEmpty else { return priorWeight }
+        let perToken = zip(priors, tokens).map { reduction == .mean ? $0 : $0 / Float(max(1, $1)) }.sorted()
+        let median = perToken[perToken.count / 2]
+        let z = min(60, max(-60, (median - familiarityThreshold) / Self.familiaritySpread))
+        return priorWeight + (unfamiliar - priorWeight) / (1 + exp(z))
+    }
+
+    /// The score a candidate ranks by, from its likelihood and (calibrated) its prior, with the request's α.
+    public func combine(likelihood: Float, prior: Float?, weight: Float) -> Float {
         guard usesPrior, let prior else { return likelihood }
-        return likelihood - priorWeight * prior
+        return likelihood - weight * prior
     }
 }

@@ -76,7 +76,7 @@ struct EvalCommand: ParsableCommand {
     var rewriteTitles = false
     @Option(help: "Most recent history items in the instruction.") var maxHistory = 10
     @Option(help: "sum, mean or calibrated (default: the model's scoring).") var scoring: String?
-    @Option(help: "Calibrated scoring: prior weights α, comma-separated, one model row each from one pass (default: the model's prior_weight).")
+    @Option(help: "Calibrated scoring: prior weights α, comma-separated, one model row each from one pass (default: one row, the model's own weights).")
     var priorWeights: String?
     @Option(help: "Also score this many cases in 4 candidate orders each and report how often the top 10 is the same (0: skip).")
     var orderStability = 0
@@ -173,7 +173,7 @@ struct EvalCommand: ParsableCommand {
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
             modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
-                                              priorWeights: weights ?? [configuration.priorWeight], template: template,
+                                              priorWeights: weights, template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
             if let dumpScores {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpScores).deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -4,15 +4,16 @@ import Randomness
 import Service
 
 /// The model's rows of `instructrec eval`: every case scored once through the service's
-/// own pipeline, and, for calibrated scoring, one row per prior weight α from the same
-/// likelihoods and priors (score = likelihood − α · prior), so a grid of α costs one pass.
+/// own pipeline, with the model's own scoring ("model"), or, given prior weights, one row
+/// per α from the same likelihoods and priors (score = likelihood − α · prior), so a grid
+/// of α costs one pass.
 /// It also gathers what `--fit-relevance` and `--order-stability` report.
 struct ModelEvaluation {
     let pipeline: RankPipeline
     let scorer: any CandidateScorer
     let mode: Scoring.Mode
-    /// one row per weight (calibrated); a single row otherwise
-    let priorWeights: [Float]
+    /// one row per weight (calibrated); nil: one row, the model's own scoring
+    let priorWeights: [Float]?
     let template: String?
     /// the title the model is shown for an item of a case
     let title: (Int, Evaluator.Case) -> String
@@ -23,20 +24,20 @@ struct ModelEvaluation {
     /// JSON Lines of every case's likelihoods, priors and title lengths (`--dump-scores`), for offline selection
     var scoreDump: FileHandle?
 
-    init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float], template: String?,
+    init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float]?, template: String?,
          title: @escaping (Int, Evaluator.Case) -> String) {
         self.pipeline = pipeline
         self.scorer = scorer
         self.mode = mode
-        self.priorWeights = mode == .calibrated ? priorWeights : [0]
+        self.priorWeights = mode == .calibrated ? priorWeights : nil
         self.template = template
         self.title = title
-        metrics = self.priorWeights.map { _ in Evaluator.Metrics() }
+        metrics = (self.priorWeights ?? [0]).map { _ in Evaluator.Metrics() }
     }
 
     /// Row names: "model" alone, or "model α=0.75" per weight.
     var rowNames: [String] {
-        mode == .calibrated ? priorWeights.map { "model α=\(Self.format($0))" } : ["model"]
+        priorWeights.map { $0.map { "model α=\(Self.format($0))" } } ?? ["model"]
     }
 
     static func format(_ weight: Float) -> String { String(format: "%g", Double(weight)) }
@@ -44,8 +45,8 @@ struct ModelEvaluation {
     func query(_ c: Evaluator.Case, candidates: [Int]) -> RankQuery {
         let context = UserContext(history: c.history.map { Item(id: String($0), title: title($0, c)) })
         let items = candidates.map { Item(id: String($0), title: title($0, c)) }
-        // Calibrated: the likelihoods and priors come back apart; α = 1 only makes the pipeline compute the priors.
-        return RankQuery(context: context, candidates: items, template: template, scoring: mode, priorWeight: mode == .calibrated ? 1 : nil)
+        // A grid of α: the likelihoods and priors come back apart; α = 1 only makes the pipeline compute the priors.
+        return RankQuery(context: context, candidates: items, template: template, scoring: mode, priorWeight: priorWeights == nil ? nil : 1)
     }
 
     /// The scores per weight of one ordering of a case's candidates.
@@ -60,7 +61,7 @@ struct ModelEvaluation {
             ]
             scoreDump.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) + Data("\n".utf8))
         }
-        guard mode == .calibrated, let priors = outcome.components.priors else { return [outcome.scores] }
+        guard let priorWeights, let priors = outcome.components.priors else { return [outcome.scores] }
         return priorWeights.map { weight in zip(outcome.components.likelihoods, priors).map { $0 - weight * $1 } }
     }
 

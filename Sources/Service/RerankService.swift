@@ -205,6 +205,8 @@ public final class RerankService: @unchecked Sendable {
          "max_history_title_tokens": configuration.maxHistoryTitleTokens, "max_target_tokens": configuration.maxTargetTokens,
          "templates": configuration.templates, "model": configuration.model,
          "scoring": configuration.scoringMode.rawValue, "prior_weight": Double(configuration.priorWeight),
+         "unfamiliar_prior_weight": configuration.unfamiliarPriorWeight.map { Double($0) as Any } ?? NSNull(),
+         "familiarity_threshold": Double(configuration.familiarityThreshold),
          "instruction_form": configuration.instructionForm.rawValue, "relevance": configuration.relevanceMode.rawValue,
          "relevance_scale": configuration.relevanceScale, "relevance_bias": configuration.relevanceBias,
          "prior_cache_entries": configuration.priorCacheEntries, "prior_cache_mb": configuration.priorCacheMegabytes,

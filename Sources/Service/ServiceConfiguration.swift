@@ -37,6 +37,10 @@ public struct ServiceConfiguration: Sendable {
     /// model-bound: how requests that name no `scoring` are scored, and α for calibrated scoring
     public var scoringMode = Scoring.Mode.sum
     public var priorWeight: Float = 0.5
+    /// model-bound: α for requests whose candidates the model finds unfamiliar (nil: priorWeight always), and
+    /// the median prior log-probability per token below which they count as unfamiliar (see `Scoring`)
+    public var unfamiliarPriorWeight: Float?
+    public var familiarityThreshold: Float = -5
     /// model-bound: list instructions (T3) or candidate-free ones (T2) for requests that name no template
     public var instructionForm = InstructionForm.list
     /// what relevance_score means (logistic of the score, or the within-request softmax)
@@ -92,7 +96,8 @@ public struct ServiceConfiguration: Sendable {
     /// Settings that belong to a model (its training prompts and lengths): a model
     /// directory's instructrec.json may set these and nothing else.
     public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens",
-                                        "scoring", "prior_weight", "instruction_form", "relevance_scale", "relevance_bias"]
+                                        "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold",
+                                        "instruction_form", "relevance_scale", "relevance_bias"]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
@@ -118,7 +123,7 @@ public struct ServiceConfiguration: Sendable {
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
-        "scoring", "prior_weight", "instruction_form", "relevance",
+        "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form", "relevance",
         "relevance_scale", "relevance_bias", "prior_cache_entries", "prior_cache_mb", "prior_catalog",
     ]
 
@@ -326,6 +331,8 @@ public struct ServiceConfiguration: Sendable {
         case "weights_dtype": weightsDType = try choice(WeightsDType.self)
         case "scoring": scoringMode = try choice(Scoring.Mode.self)
         case "prior_weight": priorWeight = try weight()
+        case "unfamiliar_prior_weight": unfamiliarPriorWeight = optionalText() == nil ? nil : try weight()
+        case "familiarity_threshold": familiarityThreshold = Float(try double(-100, 0))
         case "instruction_form": instructionForm = try choice(InstructionForm.self)
         case "relevance": relevanceMode = try choice(Relevance.Mode.self)
         case "relevance_scale": relevanceScale = try double(1e-6, 1e6)
@@ -387,7 +394,10 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// The scoring of a request that names none.
-    public var defaultScoring: Scoring { Scoring(mode: scoringMode, priorWeight: priorWeight) }
+    public var defaultScoring: Scoring {
+        Scoring(mode: scoringMode, priorWeight: priorWeight, unfamiliarPriorWeight: unfamiliarPriorWeight,
+                familiarityThreshold: familiarityThreshold)
+    }
 
     /// relevance_score's default meaning with the model's fitted logistic.
     public var relevance: Relevance { Relevance(mode: relevanceMode, scale: relevanceScale, bias: relevanceBias) }

@@ -36,9 +36,16 @@ public struct RankPipeline: Sendable {
                   maxGroupTokens: configuration.maxBatchTokens)
     }
 
-    /// The request's scoring with the model's defaults filled in.
+    /// The request's scoring with the model's defaults filled in. A request's `prior_weight` is its α,
+    /// whatever its candidates' familiarity (the model's two weights apply only when it names none).
     public func scoring(for query: RankQuery) -> Scoring {
-        Scoring(mode: query.scoring ?? defaultScoring.mode, priorWeight: query.priorWeight ?? defaultScoring.priorWeight)
+        var scoring = defaultScoring
+        if let mode = query.scoring { scoring.mode = mode }
+        if let weight = query.priorWeight {
+            scoring.priorWeight = weight
+            scoring.unfamiliarPriorWeight = nil
+        }
+        return scoring
     }
 
     /// Tokenization and instruction fitting: CPU work that runs before the
@@ -72,7 +79,9 @@ public struct RankPipeline: Sendable {
         var timing = RankOutcome.Timing()
         timing.encode = usage.encodeSeconds * 1e3
         timing.decode = usage.decodeSeconds * 1e3
-        return RankOutcome(plan: plan, scoring: scoring(for: query), scores: scores.scores, components: scores, ranked: ranked,
+        var scoring = scoring(for: query)
+        if let used = scores.priorWeight { scoring.priorWeight = used }   // the α this request's scores subtracted
+        return RankOutcome(plan: plan, scoring: scoring, scores: scores.scores, components: scores, ranked: ranked,
                            usage: usage, timing: timing, requestID: "")
     }
 

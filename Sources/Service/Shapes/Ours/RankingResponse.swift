@@ -79,7 +79,7 @@ struct RankingResponse: Encodable {
             "id": Schema.string("Request id (also the X-Request-ID header)"),
             "template": Schema.string("The template the instruction was built from"),
             "scoring": Schema.string("How the scores were computed", enumeration: Scoring.Mode.allCases.map(\.rawValue)),
-            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated)"),
+            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated): the request's, or the one the model's weights gave this request's candidates by their familiarity"),
             "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
             "usage": Schema.object("Token and history accounting", [
                 "instruction_tokens": count("Encoder tokens over all instruction groups"),
