@@ -9,7 +9,11 @@ here, on the fly, with fresh negatives and templates every epoch, from every
 training position of every user: the last two items of each sequence (the
 validation and test targets) are never shown, not even as history or negatives.
 Instructions are rendered with the model directory's templates.json exactly as
-`TemplateSet.render` does, history capped at the model's `max_history_items`.
+`TemplateSet.render` does (scripts/train/templates.py; render_parity.py prints fixed cases for a Swift
+comparison), history capped at the model's `max_history_items`. The default --mix is mostly the
+candidate-free templates the service ranks with (generate.history, generate.search.*specific), beside the
+list ones, whose candidates are shown shuffled. --title-noise rewrites a share of the titles shown the way
+another store might (scripts/train/title_noise.py, a variant of the eval's StoreTitleRewriter, not a copy).
 
 Objective, per example (one instruction, C = 1 + negatives candidates):
   mle       cross-entropy of the target title + </s> (teacher forcing from pad);
@@ -37,13 +41,25 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import sys
 import time
 
 import torch
 from tokenizers import Tokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from templates import Templates, query_from  # noqa: E402  (torch-free; render_parity.py uses it too)
+from title_noise import rewrite as store_rewrite  # noqa: E402  (training-side variant of StoreTitleRewriter)
+
+
+# The service ranks with candidate-free templates (instruction_form "candidate_free": the instruction holds only
+# the user's context and every candidate is scored against it), so they take 60 %; the list templates they
+# came from keep 40 % (the service still renders them with instruction_form "list"). History-only requests
+# dominate, searches (the query made from the target title) get 30 %. generate.search.specific is the
+# candidate-free search template (formerly generate.query).
+DEFAULT_MIX = ("generate.history=0.45,generate.search.history.specific=0.08,generate.search.specific=0.07,"
+               "recommend.history=0.25,search.history.specific=0.08,search.specific=0.07")
 
 
 def parse():
@@ -68,8 +84,13 @@ def parse():
     p.add_argument("--max-minutes", type=float, default=100, help="the run's whole budget (resumed runs included)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: budget only)")
     p.add_argument("--checkpoint-minutes", type=float, default=5)
-    p.add_argument("--mix", default="recommend.history=0.6,generate.history=0.25,search.history.specific=0.08,search.specific=0.07",
-                   help="template=weight,...: which templates examples are drawn from")
+    p.add_argument("--mix", default=DEFAULT_MIX,
+                   help="template=weight,...: which templates examples are drawn from (names from the model's "
+                        "templates.json; the service ranks with the candidate-free generate.* ones)")
+    p.add_argument("--title-noise", type=float, default=0.2,
+                   help="probability per title shown (history, candidates, target) of rewriting it the way another "
+                        "store might (scripts/train/title_noise.py: a variant of StoreTitleRewriter that keeps the "
+                        "out-of-catalog eval's own rewrites unseen; 0 = off)")
     p.add_argument("--negatives", type=int, default=9, help="negatives per example (T3 list and listwise loss)")
     p.add_argument("--popular-negatives", type=float, default=0.3,
                    help="fraction of negatives drawn by training popularity (the rest uniformly)")
@@ -85,51 +106,31 @@ def parse():
 
 
 # ---------------------------------------------------------------------------------------------
-# Rendering, exactly as Sources/InstructRec/TemplateSet.swift and Template.swift do it.
-
-class Templates:
-    PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z]+)\}")
-
-    def __init__(self, path):
-        raw = json.load(open(path, encoding="utf-8"))
-        self.item_format = raw.get("item_format", "\"{title}\"")
-        self.history_separator = raw.get("history_separator", ", ")
-        self.candidate_separator = raw.get("candidate_separator", ", ")
-        self.templates = {name: self.segments(text) for name, text in raw["templates"].items()}
-
-    def segments(self, text):
-        out, last = [], 0
-        for m in self.PLACEHOLDER.finditer(text):
-            out.append(("lit", text[last:m.start()]))
-            token = m.group(0)
-            out.append(("lit", "{") if token == "{{" else ("lit", "}") if token == "}}" else ("ph", m.group(1)))
-            last = m.end()
-        out.append(("lit", text[last:]))
-        return out
-
-    def format(self, title):
-        return self.item_format.replace("{title}", title)
-
-    def render(self, name, history=(), preference=None, intention=None, candidates=(), item=None):
-        values = {"history": self.history_separator.join(map(self.format, history)), "preference": preference or "",
-                  "intention": intention or "", "candidates": self.candidate_separator.join(map(self.format, candidates)),
-                  "item": self.format(item) if item is not None else ""}
-        return "".join(v if kind == "lit" else values[v] for kind, v in self.templates[name])
-
-
-STOP = {"for", "the", "a", "an", "of", "and", "edition", "nintendo", "playstation", "xbox", "ps4", "ps3", "ps2", "ps5",
-        "pc", "wii", "switch", "one", "360", "3ds", "ds", "vita", "psp", "game", "video"}
-
-
-def query_from(title):
-    """A specific intention (I2) from a title, as InstructionDataGenerator.query(from:) makes it."""
-    main = title.split(" - ")[0]
-    words = [w for w in re.split(r"[^\w']|_", main.lower()) if w and w not in STOP]
-    return " ".join(words[:4]) if words else main.lower()
-
-
-# ---------------------------------------------------------------------------------------------
 # Examples
+
+RENAMED = {"generate.query": "generate.search.specific"}
+
+
+def parse_mix(mix, templates):
+    """[(template name, weight)] from "name=weight,...", every name checked against the model's templates.json."""
+    out = []
+    for entry in mix.split(","):
+        name, _, weight = entry.strip().partition("=")
+        if name not in templates.templates:
+            hint = f" (renamed {RENAMED[name]!r})" if name in RENAMED else ""
+            sys.exit(f"--mix: template {name!r}{hint} is not in the model's templates.json; it has: "
+                     f"{', '.join(sorted(templates.templates))}")
+        try:
+            value = float(weight)
+        except ValueError:
+            sys.exit(f"--mix: {entry!r} needs name=weight with a number")
+        if value < 0:
+            sys.exit(f"--mix: {entry!r}: a weight must not be negative")
+        out.append((name, value))
+    if sum(w for _, w in out) <= 0:
+        sys.exit("--mix: the weights sum to zero")
+    return out
+
 
 class ExampleStream(torch.utils.data.IterableDataset):
     """Endless batches: every training position of every user once per epoch, shuffled,
@@ -138,12 +139,7 @@ class ExampleStream(torch.utils.data.IterableDataset):
     def __init__(self, args, titles, sequences, templates, tokenizer_file, epoch_offset):
         self.args, self.titles, self.sequences, self.templates = args, titles, sequences, templates
         self.tokenizer_file, self.epoch_offset = tokenizer_file, epoch_offset
-        self.mix = []
-        for entry in args.mix.split(","):
-            name, _, weight = entry.partition("=")
-            if name not in templates.templates:
-                sys.exit(f"--mix: template {name!r} is not in the model's templates.json")
-            self.mix.append((name, float(weight)))
+        self.mix = parse_mix(args.mix, templates)
         self.positions = [(u, p) for u, items in enumerate(sequences) for p in range(1, len(items) - 2)]
         counts = [0] * len(titles)
         for items in sequences:
@@ -174,15 +170,33 @@ class ExampleStream(torch.utils.data.IterableDataset):
                 break
         negatives = self.negatives(rng, touched, args.negatives)
         listed = negatives + [target]
-        rng.shuffle(listed)
-        title = self.titles.__getitem__
-        uses = {ph for kind, ph in self.templates.templates[name] if kind == "ph"}
+        rng.shuffle(listed)  # list templates show the candidates in a random order, the target anywhere
+        uses = self.templates.placeholders(name)
+        # Title noise: a candidate's title is drawn once and used both in the list and as its decoder target;
+        # each history occurrence is drawn on its own. The query comes from the catalog title (a user's search
+        # does not depend on the store).
+        noisy = {}  # candidate item -> its rewritten title, for this example
+
+        def shown(item):
+            if args.title_noise > 0 and rng.random() < args.title_noise:
+                return store_rewrite(self.titles[item], rng.getrandbits(32))
+            return None
+
+        for item in listed:
+            changed = shown(item)
+            if changed is not None:
+                noisy[item] = changed
+        history_titles = []
+        if "history" in uses:
+            for item in history:
+                changed = shown(item)
+                history_titles.append(self.titles[item] if changed is None else changed)
         text = self.templates.render(
-            name, history=[title(i) for i in history] if "history" in uses else (),
-            intention=query_from(title(target)) if "intention" in uses else None,
-            candidates=[title(i) for i in listed] if "candidates" in uses else ())
+            name, history=history_titles,
+            intention=query_from(self.titles[target]) if "intention" in uses else None,
+            candidates=[noisy.get(i, self.titles[i]) for i in listed] if "candidates" in uses else ())
         # The listwise candidates: the listed ones for T3, the same draw for T2 (a sampled softmax).
-        return text, listed, listed.index(target)
+        return text, listed, listed.index(target), noisy
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -191,7 +205,9 @@ class ExampleStream(torch.utils.data.IterableDataset):
         limit_in, limit_out = self.args.max_input, self.args.max_target
         title_ids = {}
 
-        def target_ids(item):
+        def target_ids(item, noisy):
+            if item in noisy:  # a rewritten title: this example's own, not cached
+                return tokenizer.encode(noisy[item], add_special_tokens=False).ids[:limit_out] + [1]
             if item not in title_ids:
                 ids = tokenizer.encode(self.titles[item], add_special_tokens=False).ids
                 title_ids[item] = ids[:limit_out] + [1]
@@ -208,9 +224,9 @@ class ExampleStream(torch.utils.data.IterableDataset):
                 chunk = [self.example(rng, *self.positions[i]) for i in order[start:start + batch * 32]]
                 encoded = tokenizer.encode_batch([c[0] for c in chunk])
                 rows = []
-                for (text, listed, label), enc in zip(chunk, encoded):
+                for (text, listed, label, noisy), enc in zip(chunk, encoded):
                     ids = enc.ids if len(enc.ids) <= limit_in else enc.ids[:limit_in - 1] + [1]
-                    rows.append((ids, [target_ids(i) for i in listed], label))
+                    rows.append((ids, [target_ids(i, noisy) for i in listed], label))
                 rows.sort(key=lambda r: len(r[0]))
                 groups = [rows[i:i + batch] for i in range(0, len(rows), batch)]
                 rng.shuffle(groups)
@@ -338,6 +354,9 @@ def main():
     tokenizer_file = os.path.join(args.init or args.model_dir, "tokenizer.json")
     templates = Templates(os.path.join(args.model_dir, "templates.json") if os.path.exists(
         os.path.join(args.model_dir, "templates.json")) else "config/templates.json")
+    parse_mix(args.mix, templates)  # fail before loading anything heavy
+    if not 0 <= args.title_noise <= 1:
+        sys.exit("--title-noise: a probability in [0, 1]")
     data = json.load(open(args.dataset, encoding="utf-8"))
     titles, sequences = data["titles"], data["sequences"]
     if args.users:
@@ -364,7 +383,7 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     print(f"{len(stream.positions):,} training positions from {len(sequences):,} users; model {params / 1e6:.2f}M "
           f"parameters, vocabulary {vocab_size}, on {device}; history ≤ {args.max_history} items, "
-          f"input ≤ {args.max_input} tokens; mix {args.mix}", file=sys.stderr)
+          f"input ≤ {args.max_input} tokens; mix {args.mix}; title noise {args.title_noise}", file=sys.stderr)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                          pin_memory=device.type == "cuda", prefetch_factor=8 if args.workers else None,
                                          persistent_workers=False)
