@@ -142,7 +142,7 @@ public struct InstructionBuilder: Sendable {
             }
             return best
         }
-        let priorInstruction = tokenizer.encode(templates.render(template, formattedHistory: [], formattedCandidates: []))
+        let priorInstruction = priorInstruction(for: template)
         func result(_ groups: [InstructionPlan.Group], kept: Int, shortened: Int) -> InstructionPlan {
             InstructionPlan(template: template.name, groups: groups, priorInstruction: priorInstruction, targets: targets,
                             historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
@@ -200,6 +200,12 @@ public struct InstructionBuilder: Sendable {
         let groups = pack(all, context: context[...], cost: cost, build: build)
         let shortenedKept = zip(history.suffix(context.count), context).filter { $0 != $1 }.count
         return result(groups, kept: context.count, shortened: shortenedKept)
+    }
+
+    /// The template rendered with an empty context (no history, preference, intention or candidates),
+    /// tokenized: the condition of the title prior in calibrated scoring.
+    public func priorInstruction(for template: Template) -> [Int32] {
+        tokenizer.encode(templates.render(template, formattedHistory: [], formattedCandidates: []))
     }
 
     /// Candidate indices sorted by title, then id, then input position (only identical items tie

@@ -97,7 +97,7 @@ public struct RankPipeline: Sendable {
         var computed = 0
         for context in contexts {
             let template = try builder.templates.template(named: nil, for: context, form: builder.options.form)
-            let instruction = tokenizer.encode(builder.templates.render(template, formattedHistory: [], formattedCandidates: []))
+            let instruction = builder.priorInstruction(for: template)
             for start in stride(from: 0, to: targets.count, by: max(1, batch)) {
                 if priors.current.entries >= priors.maxEntries { return computed }
                 let chunk = Array(targets[start..<min(targets.count, start + max(1, batch))])
