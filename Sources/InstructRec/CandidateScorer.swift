@@ -8,11 +8,24 @@ public struct ScoringGroup: Sendable, Equatable {
     /// how this group's token log-probabilities become scores; per group, so one
     /// call may carry groups of requests that asked for different reductions
     public var reduction: ScoreReduction
+    /// nil: the candidates' title likelihoods. Set: a pointwise group (MonoT5, RankT5, yes/no): the
+    /// instruction is one candidate's own input (a document window), `candidates` is empty, and the
+    /// answer is the logits of these vocabulary ids at the first decoder step (`GroupScores.logits`).
+    public var readout: [Int32]?
 
     public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
         self.instruction = instruction
         self.candidates = candidates
         self.reduction = reduction
+        self.readout = nil
+    }
+
+    /// A pointwise group (see `readout`).
+    public init(instruction: [Int32], readout: [Int32]) {
+        self.instruction = instruction
+        self.candidates = []
+        self.reduction = .sum
+        self.readout = readout
     }
 }
 
@@ -20,12 +33,15 @@ public struct ScoringGroup: Sendable, Equatable {
 public struct GroupScores: Sendable, Equatable {
     /// one per candidate, in the group's order
     public var scores: [Float]
+    /// a pointwise group: the logits of its readout ids, in the readout's order
+    public var logits: [Float] = []
     /// this group's share of the call's encoder and decoder time
     public var encodeSeconds: Double
     public var decodeSeconds: Double
 
-    public init(scores: [Float], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
+    public init(scores: [Float], logits: [Float] = [], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
         self.scores = scores
+        self.logits = logits
         self.encodeSeconds = encodeSeconds
         self.decodeSeconds = decodeSeconds
     }
@@ -40,8 +56,9 @@ public struct GroupScores: Sendable, Equatable {
 /// requests, so a worker can score whatever is waiting in one call.
 ///
 /// Contract:
-/// - returns one result per group, in order; a success holds one score per candidate;
-/// - a group with no candidates succeeds with no scores (and costs nothing);
+/// - returns one result per group, in order; a success holds one score per candidate, or for a
+///   pointwise group (`readout` set) one logit per readout id;
+/// - a group with no candidates and no readout succeeds with no scores (and costs nothing);
 /// - failures are per group: `InstructRecError.scoringInput` (the caller's tokens
 ///   cannot be scored: 4xx) or `InstructRecError.scoringFailed` (the model failed:
 ///   5xx). One group's bad input never fails the other groups of the call, which

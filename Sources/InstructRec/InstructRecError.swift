@@ -10,6 +10,8 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
     case unknownTemplate(name: String, known: [String])
     /// A request lacks what its template needs.
     case missingContext(template: String, field: String)
+    /// A pointwise model that ranks documents for a query alone was given a history or a preference.
+    case unsupportedContext(scorer: String, field: String)
     /// Even one candidate with no history cannot fit max_input_tokens.
     case instructionTooLong(field: String, tokens: Int, limit: Int)
     /// A `CandidateScorer` cannot score these tokens (ids outside the model's
@@ -25,6 +27,8 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
         case let .catalogFile(file, reason): return "\(file): \(reason)"
         case let .unknownTemplate(name, known): return "unknown template '\(name)' (known: \(known.joined(separator: ", ")))"
         case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
+        case let .unsupportedContext(scorer, field):
+            return "'\(field)' cannot be used: the loaded model (scorer \(scorer)) ranks documents for a query alone (a history or preference needs a likelihood model, or a yes_no model with pointwise.* templates)"
         case let .instructionTooLong(field, tokens, limit):
             return "'\(field)' is too long: the instruction needs \(tokens) tokens with a single candidate and no history, more than max_input_tokens \(limit)"
         case let .scoringInput(message): return message

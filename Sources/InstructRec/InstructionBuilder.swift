@@ -55,6 +55,14 @@ public struct InstructionPlan: Sendable {
     /// of those, the oldest items beyond maxHistoryItems, trimmed before fitting
     public var historyItemsTrimmed: Int
     public var historyTitlesShortened: Int
+    /// A pointwise plan (MonoT5, RankT5, yes/no): every group is one window of one candidate (its
+    /// `candidates` holds that one index), scored by reading these logits; `targets` are empty.
+    public var readout: PointwiseReadout? = nil
+    /// candidates whose text was cut: titles longer than max_target_tokens (or the request's cap)
+    /// for likelihood scoring, documents cut by a request's truncation for pointwise scoring
+    public var documentsTruncated = 0
+    /// pointwise: documents scored over more than one window
+    public var documentsWindowed = 0
 
     public init(template: String, groups: [Group], priorInstruction: [Int32] = [], targets: [[Int32]], historyItemsUsed: Int,
                 historyItemsDropped: Int, historyItemsTrimmed: Int, historyTitlesShortened: Int) {
@@ -105,7 +113,9 @@ public struct InstructionBuilder: Sendable {
         if used.contains(.intention) && (context.intention ?? "").isEmpty {
             throw InstructRecError.missingContext(template: template.name, field: "query")
         }
-        let targets = candidates.map { Array(tokenizer.encode($0.title, addEOS: false).prefix(options.maxTargetTokens)) }
+        let fullTargets = candidates.map { tokenizer.encode($0.title, addEOS: false) }
+        let targets = fullTargets.map { Array($0.prefix(options.maxTargetTokens)) }
+        let cut = fullTargets.filter { $0.count > options.maxTargetTokens }.count
         let offered = used.contains(.history) ? context.history.map(\.title) : []
         let history = Array(offered.suffix(max(0, options.maxHistoryItems)))
         let trimmed = offered.count - history.count
@@ -144,9 +154,11 @@ public struct InstructionBuilder: Sendable {
         }
         let priorInstruction = priorInstruction(for: template)
         func result(_ groups: [InstructionPlan.Group], kept: Int, shortened: Int) -> InstructionPlan {
-            InstructionPlan(template: template.name, groups: groups, priorInstruction: priorInstruction, targets: targets,
-                            historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
-                            historyTitlesShortened: shortened)
+            var plan = InstructionPlan(template: template.name, groups: groups, priorInstruction: priorInstruction, targets: targets,
+                                       historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
+                                       historyTitlesShortened: shortened)
+            plan.documentsTruncated = cut
+            return plan
         }
 
         // 0. Everything fits.

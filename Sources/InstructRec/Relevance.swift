@@ -8,11 +8,14 @@ import Foundation
 ///   (`instructrec eval --fit-relevance`) so that the value approximates the probability
 ///   that the candidate is the user's next item among a retriever's top 100; without
 ///   fitted values it is σ(score).
+/// - `raw`: the score itself; a pointwise RankT5 model's default (its logit is not a probability).
 /// - `softmax`: the softmax of the scores over the request's candidates (sums to 1; a lone
 ///   candidate always gets 1.0): a within-request share, not a relevance.
 public struct Relevance: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
         case logistic, softmax
+        /// the score itself (RankT5's raw logit; not bounded to 0...1)
+        case raw
     }
 
     public var mode: Mode
@@ -25,9 +28,11 @@ public struct Relevance: Sendable, Equatable {
         self.bias = bias
     }
 
-    /// One value per score, in 0...1.
+    /// One value per score, in 0...1 (`raw`: the scores).
     public func values(_ scores: [Float]) -> [Float] {
         switch mode {
+        case .raw:
+            return scores
         case .logistic:
             return scores.map { Float(Self.sigmoid(scale * Double($0) + bias)) }
         case .softmax:
@@ -39,7 +44,7 @@ public struct Relevance: Sendable, Equatable {
     }
 
     /// A numerically stable logistic.
-    static func sigmoid(_ x: Double) -> Double {
+    public static func sigmoid(_ x: Double) -> Double {
         x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
     }
 

@@ -23,6 +23,11 @@ public struct RankingUsage: Sendable, Equatable {
     /// calibrated scoring: distinct titles whose prior was computed in this call, and found in the cache
     public var priorsComputed = 0
     public var priorsCached = 0
+    /// pointwise scoring: encoder inputs scored (one per document window), documents scored over more than one
+    public var windows = 0
+    public var documentsWindowed = 0
+    /// candidates whose text was cut (see `InstructionPlan.documentsTruncated`)
+    public var documentsTruncated = 0
 }
 
 /// One score per candidate, in input order, and what it was made from.
@@ -68,6 +73,12 @@ public enum Reranker {
     /// see `InstructionBuilder`), so the same candidate set gives the same calls in any request order.
     public static func work(_ plan: InstructionPlan, scoring: Scoring, priors cache: TitlePriorCache? = nil,
                             maxGroupTokens: Int = .max) -> ScoringWork {
+        if let readout = plan.readout {
+            // Pointwise: one scorer group per window, read at the first decoder step; no priors.
+            return ScoringWork(groups: plan.groups.map { ScoringGroup(instruction: $0.tokens, readout: readout.tokens) },
+                               scoring: scoring, chunks: plan.groups.map(\.candidates), distinctTitles: [], titleOfCandidate: [],
+                               cachedPriors: [], missing: [], priorInstruction: [])
+        }
         let reduction = scoring.reduction
         var groups: [ScoringGroup] = []
         var chunks: [[Int]] = []
@@ -146,6 +157,9 @@ public enum Reranker {
     public static func merge(_ plan: InstructionPlan, _ work: ScoringWork, _ answers: some Collection<Result<GroupScores, InstructRecError>>,
                              priors cache: TitlePriorCache? = nil) throws -> (CandidateScores, RankingUsage) {
         let results = try answers.map { try $0.get() }
+        if let readout = plan.readout {
+            return try mergePointwise(plan, work, results, readout: readout)
+        }
         guard results.count == work.groups.count,
               zip(work.groups, results).allSatisfy({ $0.candidates.count == $1.scores.count })
         else {
@@ -162,6 +176,7 @@ public enum Reranker {
             usage.decodeSeconds += result.decodeSeconds
         }
         usage.candidateTokens = plan.targets.reduce(0) { $0 + $1.count + 1 }
+        usage.documentsTruncated = plan.documentsTruncated
         guard work.scoring.usesPrior, !work.priorInstruction.isEmpty else {
             return (CandidateScores(scores: likelihoods, likelihoods: likelihoods, priors: nil), usage)
         }
@@ -176,6 +191,29 @@ public enum Reranker {
         let weight = work.scoring.weight(priors: priors, tokens: plan.targets.map { $0.count + 1 })
         let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1, weight: weight) }
         return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors, priorWeight: weight), usage)
+    }
+
+    /// Pointwise: a candidate's score is the best of its windows' scores (Cohere's max over chunks).
+    static func mergePointwise(_ plan: InstructionPlan, _ work: ScoringWork, _ results: [GroupScores],
+                               readout: PointwiseReadout) throws -> (CandidateScores, RankingUsage) {
+        guard results.count == work.groups.count, results.allSatisfy({ $0.logits.count == readout.tokens.count }) else {
+            throw InstructRecError.scoringFailed("the scorer answered \(results.map(\.logits.count)) logits for \(work.groups.count) pointwise inputs of \(readout.tokens.count) readout ids")
+        }
+        var scores = [Float](repeating: -.infinity, count: plan.targets.count)
+        var usage = RankingUsage()
+        for (index, (group, result)) in zip(work.groups, results).enumerated() {
+            let score = readout.score(result.logits)
+            for candidate in work.chunks[index] where score > scores[candidate] || scores[candidate] == -.infinity {
+                scores[candidate] = score
+            }
+            usage.instructionTokens += group.instruction.count
+            usage.encodeSeconds += result.encodeSeconds
+            usage.decodeSeconds += result.decodeSeconds
+        }
+        usage.windows = work.groups.count
+        usage.documentsWindowed = plan.documentsWindowed
+        usage.documentsTruncated = plan.documentsTruncated
+        return (CandidateScores(scores: scores, likelihoods: scores, priors: nil), usage)
     }
 
     /// Sorts by score, highest first; ties keep input order.

@@ -11,6 +11,9 @@ public struct Template: Sendable, Equatable {
         case history, preference, intention, candidates, item
     }
 
+    /// Other spellings: a reranker's "Query: {query} Document: {document}" reads as it would be written.
+    static let aliases: [String: Placeholder] = ["query": .intention, "document": .item]
+
     public let name: String
     public let text: String
     public let segments: [Segment]
@@ -43,7 +46,8 @@ public struct Template: Sendable, Equatable {
                     throw InstructRecError.invalidTemplate(name: name, reason: "unclosed '{'")
                 }
                 let key = String(text[next..<close])
-                guard let placeholder = Placeholder(rawValue: key) else {
+                // {query} and {document} are the pointwise templates' names for {intention} and {item}.
+                guard let placeholder = Placeholder(rawValue: key) ?? Self.aliases[key] else {
                     throw InstructRecError.invalidTemplate(
                         name: name, reason: "unknown placeholder '{\(key)}' (use \(Placeholder.allCases.map { "{\($0.rawValue)}" }.joined(separator: ", ")))")
                 }

@@ -159,4 +159,33 @@ public struct TemplateSet: Sendable {
         values[.item] = formattedItem ?? ""
         return template.render(values)
     }
+
+    /// The text before and after a template's first `{item}`, everything else rendered as `render` does;
+    /// with `formatsItem` the item_format's text around `{title}` is included on either side. A pointwise
+    /// input is `before + document + after`; long documents are windowed between the two.
+    public func renderAroundItem(_ template: Template, formattedHistory: [String], preference: String? = nil,
+                                 intention: String? = nil, formatsItem: Bool) -> (before: String, after: String) {
+        var values: [Template.Placeholder: String] = [:]
+        values[.history] = formattedHistory.joined(separator: historySeparator)
+        values[.preference] = preference ?? ""
+        values[.intention] = intention ?? ""
+        values[.candidates] = ""
+        var before = "", after = "", seenItem = false
+        for segment in template.segments {
+            let text: String
+            switch segment {
+            case let .literal(literal): text = literal
+            case .placeholder(.item) where !seenItem:
+                seenItem = true
+                if formatsItem, let range = itemFormat.range(of: "{title}") {
+                    before += itemFormat[..<range.lowerBound]
+                    after += itemFormat[range.upperBound...]
+                }
+                continue
+            case let .placeholder(p): text = values[p] ?? ""
+            }
+            if seenItem { after += text } else { before += text }
+        }
+        return (before, after)
+    }
 }

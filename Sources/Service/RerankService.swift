@@ -211,6 +211,8 @@ public final class RerankService: @unchecked Sendable {
          "relevance_scale": configuration.relevanceScale, "relevance_bias": configuration.relevanceBias,
          "prior_cache_entries": configuration.priorCacheEntries, "prior_cache_mb": configuration.priorCacheMegabytes,
          "prior_catalog": configuration.priorCatalog ?? NSNull(),
+         "scorer": configuration.scorer.rawValue, "yes_no_template": configuration.yesNoTemplate ?? NSNull(),
+         "yes_token": configuration.yesToken ?? NSNull(), "no_token": configuration.noToken ?? NSNull(),
          "tokenizer": configuration.tokenizer ?? configuration.model]
     }
 
@@ -266,7 +268,9 @@ public final class RerankService: @unchecked Sendable {
                             metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
                             metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
                             metrics.candidates.increment(by: Double(decoded.query.candidates.count))
-                            respond(responder, route: path, start: start, .json(json))
+                            var response = HTTPResponse.json(json)
+                            UsageHeaders.set(outcome, on: &response.headers)
+                            respond(responder, route: path, start: start, response)
                         } catch {
                             fail(responder, route: path, start: start, shape, ServiceError.from(error))
                         }

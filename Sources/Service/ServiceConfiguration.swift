@@ -54,9 +54,18 @@ public struct ServiceConfiguration: Sendable {
     /// a catalog file whose titles warm the title-prior cache at start-up (one title a line,
     /// `id<TAB>title`, or JSON Lines with "title")
     public var priorCatalog: String?
+    /// model-bound: how the model scores candidates (likelihood of titles, or pointwise: monot5, rankt5, yes_no)
+    public var scorer = ScorerKind.likelihood
+    /// model-bound, scorer yes_no: the query template (a name in the template set or a template text
+    /// with {query} and {document}; default pointwise.query) and the two vocabulary pieces it reads
+    public var yesNoTemplate: String?
+    public var yesToken: String?
+    public var noToken: String?
     /// model-bound: the newest N history items are kept before instruction fitting
     public var maxHistoryItems = 200
-    public var maxTextCharacters = 2000
+    /// a text field's limit in Unicode code points; pointwise models take documents far longer than
+    /// their input window (scored over windows), so the default leaves room for a 20-page document
+    public var maxTextCharacters = 50_000
     public var maxBodyBytes = 4 * 1024 * 1024
     public var maxConnections = 1024
     public var apiKeys: [String] = []
@@ -97,7 +106,8 @@ public struct ServiceConfiguration: Sendable {
     /// directory's instructrec.json may set these and nothing else.
     public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens",
                                         "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold",
-                                        "instruction_form", "relevance_scale", "relevance_bias"]
+                                        "instruction_form", "relevance_scale", "relevance_bias",
+                                        "scorer", "yes_no_template", "yes_token", "no_token"]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
@@ -125,6 +135,7 @@ public struct ServiceConfiguration: Sendable {
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
         "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form", "relevance",
         "relevance_scale", "relevance_bias", "prior_cache_entries", "prior_cache_mb", "prior_catalog",
+        "scorer", "yes_no_template", "yes_token", "no_token",
     ]
 
     /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
@@ -340,6 +351,10 @@ public struct ServiceConfiguration: Sendable {
         case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
         case "prior_cache_mb": priorCacheMegabytes = try int(0, 1 << 20)
         case "prior_catalog": priorCatalog = optionalText()
+        case "scorer": scorer = try choice(ScorerKind.self)
+        case "yes_no_template": yesNoTemplate = optionalText()
+        case "yes_token": yesToken = optionalText()
+        case "no_token": noToken = optionalText()
         default: throw Invalid(setting: key, reason: "unknown setting")
         }
     }
@@ -363,7 +378,13 @@ public struct ServiceConfiguration: Sendable {
         if let priorCatalog, !FileManager.default.fileExists(atPath: priorCatalog) {
             throw invalid("prior_catalog", "\(priorCatalog) does not exist")
         }
-        if maxTargetTokens >= maxInputTokens {
+        if scorer != .yesNo {
+            for key in ["yes_no_template", "yes_token", "no_token"] where sources[key].map({ $0 != "default" }) ?? false {
+                throw invalid(key, "applies only to scorer yes_no (the scorer is \(scorer.rawValue), from \(origin(of: "scorer")))")
+            }
+        }
+        // Titles are decoder targets only for likelihood models (pointwise ones read one decoder step).
+        if scorer == .likelihood && maxTargetTokens >= maxInputTokens {
             throw invalid("max_target_tokens", "must be smaller than max_input_tokens (\(maxInputTokens), from \(origin(of: "max_input_tokens")))")
         }
     }

@@ -16,12 +16,28 @@ public struct ScoringInput: Sendable {
     /// title token ids of each candidate, without </s>
     public var candidates: [[Int32]]
     public var reduction: ScoreReduction
+    /// nil: score the candidates' titles (teacher forcing). Set: a pointwise input: the instruction is
+    /// one candidate's own input (`candidates` is ignored), and the answer is the logits of these
+    /// vocabulary ids at the first decoder step (`ScoreResult.logits`); only these rows of the
+    /// vocabulary projection are computed (2 of 32,128 for a yes/no model).
+    public var readout: [Int32]?
 
     public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
         self.instruction = instruction
         self.candidates = candidates
         self.reduction = reduction
+        self.readout = nil
     }
+
+    /// A pointwise input (see `readout`).
+    public init(instruction: [Int32], readout: [Int32]) {
+        self.instruction = instruction
+        self.candidates = []
+        self.reduction = .sum
+        self.readout = readout
+    }
+
+    var isPointwise: Bool { readout != nil }
 }
 
 /// The result of scoring one instruction against its candidates.
@@ -30,6 +46,8 @@ public struct ScoreResult: Sendable {
     public var scores: [Float]
     /// per candidate: log p of each title token, then of </s>
     public var tokenLogProbabilities: [[Float]]
+    /// a pointwise input: the logits of its readout ids at the first decoder step, in the readout's order
+    public var logits: [Float] = []
     /// Wall time of the encoder and decoder passes this input ran in; in a
     /// batch these are the whole batch's (every input waited for all of it).
     public var encodeSeconds: Double
@@ -112,10 +130,11 @@ public final class T5Scorer: @unchecked Sendable {
     public func run(batch inputs: [ScoringInput]) -> [Result<ScoreResult, T5Error>] {
         var results: [Result<ScoreResult, T5Error>] = inputs.map { input in
             if let error = invalidity(instruction: input.instruction, candidates: input.candidates) { return .failure(error) }
+            if let readout = input.readout, let error = invalidity(readout: readout) { return .failure(error) }
             return .success(ScoreResult(scores: [], tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0))
         }
         let scored = inputs.indices.filter { i in
-            if case .success = results[i] { return !inputs[i].candidates.isEmpty }
+            if case .success = results[i] { return inputs[i].isPointwise || !inputs[i].candidates.isEmpty }
             return false
         }
         if splitsAcrossThreads, threads > 1,
@@ -145,7 +164,8 @@ public final class T5Scorer: @unchecked Sendable {
     /// Tokens one input puts through a pass: its instruction rows plus its
     /// candidates' target tokens (+ </s> each).
     private static func passTokens(_ input: ScoringInput) -> Int {
-        input.instruction.count + input.candidates.reduce(0) { $0 + $1.count + 1 }
+        if input.isPointwise { return input.instruction.count + 1 }
+        return input.instruction.count + input.candidates.reduce(0) { $0 + $1.count + 1 }
     }
 
     /// Splits the inputs to score into passes of at most `maxPassTokens`
@@ -157,7 +177,9 @@ public final class T5Scorer: @unchecked Sendable {
         var passes: [[Int]] = [], current: [Int] = [], tokens = 0
         for i in scored {
             let n = Self.passTokens(inputs[i])
-            if !current.isEmpty && tokens + n > maxPassTokens {
+            // A pass is all pointwise or all teacher-forced: they read the decoder out differently.
+            let kindChanges = current.last.map { inputs[$0].isPointwise != inputs[i].isPointwise } ?? false
+            if !current.isEmpty && (tokens + n > maxPassTokens || kindChanges) {
                 passes.append(current)
                 current = []
                 tokens = 0
@@ -184,6 +206,10 @@ public final class T5Scorer: @unchecked Sendable {
     /// One engine pass over the inputs `scored` (indices into `inputs`): one
     /// ragged encoder batch, one packed decoder tree, results written in place.
     private func runPass(_ scored: [Int], inputs: [ScoringInput], into results: inout [Result<ScoreResult, T5Error>]) {
+        if let first = scored.first, inputs[first].isPointwise {
+            runPointwisePass(scored, inputs: inputs, into: &results)
+            return
+        }
         let c = weights.config
         let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
         let tree = DecoderTree(groups: scored.map { inputs[$0].candidates }, start: c.decoderStartTokenID,
@@ -249,6 +275,15 @@ public final class T5Scorer: @unchecked Sendable {
         }
     }
 
+    /// What is wrong with a pointwise readout, or nil.
+    private func invalidity(readout: [Int32]) -> T5Error? {
+        guard !readout.isEmpty else { return T5Error.invalidInput("a pointwise input needs at least one readout id") }
+        if let bad = readout.first(where: { $0 < 0 || Int($0) >= weights.config.vocabSize }) {
+            return T5Error.invalidInput("readout id \(bad) is outside [0, \(weights.config.vocabSize))")
+        }
+        return nil
+    }
+
     private func validate(instruction: [Int32], candidates: [[Int32]]) throws {
         if let error = invalidity(instruction: instruction, candidates: candidates) { throw error }
     }
@@ -276,7 +311,7 @@ public final class T5Scorer: @unchecked Sendable {
         return nil
     }
 
-    private func workspaceFor(encoder: EncoderBatch, tree: DecoderTree) -> Workspace {
+    func workspaceFor(encoder: EncoderBatch, tree: DecoderTree) -> Workspace {
         workspaceFor(encoderRows: encoder.rows, instructionLength: encoder.longest,
                      decoderRows: tree.rows, targetLength: tree.longest)
     }

@@ -18,15 +18,16 @@ final class T5CandidateScorer: CandidateScorer {
     /// The call's wall time is shared out (a call may run several passes, whose own times overlap no
     /// group's alone): the encoder's part by instruction tokens, the decoder's by decoder rows.
     func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
-        let inputs = groups.map {
-            ScoringInput(instruction: $0.instruction, candidates: $0.candidates, reduction: Self.engineReduction($0.reduction))
+        let inputs = groups.map { group in
+            group.readout.map { ScoringInput(instruction: group.instruction, readout: $0) }
+                ?? ScoringInput(instruction: group.instruction, candidates: group.candidates, reduction: Self.engineReduction(group.reduction))
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let results = scorer.run(batch: inputs)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let scored = results.compactMap { try? $0.get() }.filter { !$0.scores.isEmpty }
+        let scored = results.compactMap { try? $0.get() }.filter(Self.ran)
         let instructionTokens = zip(groups, results).reduce(0) { total, pair in
-            guard case let .success(result) = pair.1, !result.scores.isEmpty else { return total }
+            guard case let .success(result) = pair.1, Self.ran(result) else { return total }
             return total + pair.0.instruction.count
         }
         let decoderRows = scored.reduce(0) { $0 + $1.decoderRows }
@@ -37,13 +38,16 @@ final class T5CandidateScorer: CandidateScorer {
             result.map { result in
                 let encodeShare = instructionTokens > 0 ? Double(group.instruction.count) / Double(instructionTokens) : 0
                 let decodeShare = decoderRows > 0 ? Double(result.decoderRows) / Double(decoderRows) : 0
-                let scored = !result.scores.isEmpty
-                return GroupScores(scores: result.scores,
+                let scored = Self.ran(result)
+                return GroupScores(scores: result.scores, logits: result.logits,
                                    encodeSeconds: scored ? wall * encoderFraction * encodeShare : 0,
                                    decodeSeconds: scored ? wall * (1 - encoderFraction) * decodeShare : 0)
             }.mapError(Self.mapped)
         }
     }
+
+    /// Whether an input took part in an engine pass (a teacher-forced one with candidates, or a pointwise one).
+    private static func ran(_ result: ScoreResult) -> Bool { !result.scores.isEmpty || !result.logits.isEmpty }
 
     static func engineReduction(_ reduction: InstructRec.ScoreReduction) -> T5.ScoreReduction {
         switch reduction {

@@ -192,3 +192,11 @@ public final class Tokenizer: Sendable {
         }
     }
 }
+
+extension Tokenizer {
+    /// The id of a vocabulary piece spelled exactly as the vocabulary holds it ("▁true",
+    /// "<extra_id_10>"), or nil. A linear search: for configuration, not for requests.
+    public func id(ofPiece piece: String) -> Int32? {
+        model.pieces.firstIndex(of: piece).map { Int32($0) }
+    }
+}

@@ -5,6 +5,10 @@ public struct RankOutcome: Sendable {
     public var plan: InstructionPlan
     /// the scoring the ranking used (the request's, else the model's default)
     public var scoring: Scoring
+    /// the model's scorer (pointwise ones ignore `scoring`)
+    public var scorer: ScorerKind = .likelihood
+    /// what `RankedCandidate.relevance` means for this request
+    public var relevance: Relevance.Mode = .logistic
     /// one per candidate, in input order: what they rank by
     public var scores: [Float]
     /// one per candidate, in input order: the likelihoods and (calibrated) priors the scores came from

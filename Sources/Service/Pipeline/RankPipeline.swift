@@ -17,24 +17,43 @@ public struct RankPipeline: Sendable {
     /// an instruction's candidates are scored in chunks of at most this many instruction + title
     /// tokens (one engine pass), so a 1,000-candidate request is several bounded passes
     public let maxGroupTokens: Int
+    /// a pointwise model's set-up (MonoT5, RankT5, yes/no); nil: titles are scored by likelihood
+    public let pointwise: PointwiseScorer?
 
     public init(builder: InstructionBuilder, defaultScoring: Scoring = Scoring(), relevance: Relevance = Relevance(),
-                priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048) {
+                priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048, pointwise: PointwiseScorer? = nil) {
         self.builder = builder
         self.defaultScoring = defaultScoring
         self.relevance = relevance
         self.priors = priors
         self.maxGroupTokens = maxGroupTokens
+        self.pointwise = pointwise
     }
 
     /// Templates, instruction options and scoring defaults from a configuration (model-bound settings applied).
+    /// A pointwise scorer's tokens are resolved here: a bad one is a start-up error naming the key and its file.
     public init(configuration: ServiceConfiguration, tokenizer: Tokenizer) throws {
         let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: configuration.templates))
+        let pointwise: PointwiseScorer?
+        do {
+            pointwise = try PointwiseScorer.make(kind: configuration.scorer, yesNoTemplate: configuration.yesNoTemplate,
+                                                 yesToken: configuration.yesToken, noToken: configuration.noToken,
+                                                 templates: templates, tokenizer: tokenizer, vocabularySize: tokenizer.vocabularySize)
+        } catch let error as PointwiseScorer.Invalid {
+            throw ServiceConfiguration.Invalid(setting: error.key, reason: error.reason, source: configuration.origin(of: error.key))
+        }
+        // A yes/no readout's relevance is P(yes) itself, RankT5's the raw logit: the likelihood model's
+        // fitted logistic does not apply. The deployment may still ask for the softmax.
+        var relevance = configuration.relevance
+        if let pointwise, configuration.relevanceMode != .softmax { relevance = pointwise.readout.defaultRelevance }
         self.init(builder: InstructionBuilder(templates: templates, tokenizer: tokenizer, options: configuration.instructionOptions),
-                  defaultScoring: configuration.defaultScoring, relevance: configuration.relevance,
+                  defaultScoring: configuration.defaultScoring, relevance: relevance,
                   priors: TitlePriorCache(maxEntries: configuration.priorCacheEntries, maxBytes: configuration.priorCacheBytes),
-                  maxGroupTokens: configuration.maxBatchTokens)
+                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise)
     }
+
+    /// The scorer kind requests are ranked with.
+    public var scorerKind: ScorerKind { pointwise?.kind ?? .likelihood }
 
     /// The request's scoring with the model's defaults filled in. A request's `prior_weight` is its α,
     /// whatever its candidates' familiarity (the model's two weights apply only when it names none).
@@ -51,9 +70,32 @@ public struct RankPipeline: Sendable {
     /// Tokenization and instruction fitting: CPU work that runs before the
     /// inference queue (off the connection's queue).
     public func plan(_ query: RankQuery) throws -> InstructionPlan {
+        if let pointwise {
+            // Likelihood-only fields are refused rather than ignored: a client asking for them expects their effect.
+            let scorer = pointwise.kind.rawValue
+            if query.scoring != nil {
+                throw ServiceError.invalid("$.scoring", "the loaded model scores pointwise (scorer \(scorer)); sum, mean and calibrated apply to likelihood models")
+            }
+            if query.priorWeight != nil {
+                throw ServiceError.invalid("$.prior_weight", "the loaded model scores pointwise (scorer \(scorer)); prior_weight applies to calibrated likelihood scoring")
+            }
+            if query.template != nil {
+                throw ServiceError.invalid("$.template", "the loaded model scores pointwise (scorer \(scorer)) with its own input template")
+            }
+            return try builder.pointwisePlan(context: query.context, candidates: query.candidates, scorer: pointwise,
+                                             truncation: query.truncation ?? .windows, maxDocumentTokens: query.maxTargetTokens,
+                                             maxWindows: query.maxWindows)
+        }
         var plan = try builder.plan(context: query.context, candidates: query.candidates, template: query.template)
-        if let cap = query.maxTargetTokens, cap < builder.options.maxTargetTokens {
+        let cap = min(query.maxTargetTokens ?? .max, builder.options.maxTargetTokens)
+        if query.truncation == .keepEnd {
+            // Titles over the cap keep their last tokens (TEI's truncation_direction Left).
+            plan.targets = query.candidates.map { Array(builder.tokenizer.encode($0.title, addEOS: false).suffix(cap)) }
+        } else if cap < builder.options.maxTargetTokens {
             plan.targets = plan.targets.map { Array($0.prefix(cap)) }
+        }
+        if cap < builder.options.maxTargetTokens || query.truncation == .keepEnd {
+            plan.documentsTruncated = query.candidates.filter { builder.tokenizer.encode($0.title, addEOS: false).count > cap }.count
         }
         return plan
     }
@@ -81,8 +123,8 @@ public struct RankPipeline: Sendable {
         timing.decode = usage.decodeSeconds * 1e3
         var scoring = scoring(for: query)
         if let used = scores.priorWeight { scoring.priorWeight = used }   // the α this request's scores subtracted
-        return RankOutcome(plan: plan, scoring: scoring, scores: scores.scores, components: scores, ranked: ranked,
-                           usage: usage, timing: timing, requestID: "")
+        return RankOutcome(plan: plan, scoring: scoring, scorer: scorerKind, relevance: relevance.mode, scores: scores.scores,
+                           components: scores, ranked: ranked, usage: usage, timing: timing, requestID: "")
     }
 
     /// Computes and caches the title priors of a catalog for the templates requests get by default (a
@@ -90,7 +132,7 @@ public struct RankPipeline: Sendable {
     /// scorer call; stops once the cache is full. Returns the priors computed.
     @discardableResult
     public func warmPriors(titles: [String], scorer: any CandidateScorer, batch: Int = 512) throws -> Int {
-        guard defaultScoring.usesPrior, priors.maxEntries > 0 else { return 0 }
+        guard pointwise == nil, defaultScoring.usesPrior, priors.maxEntries > 0 else { return 0 }
         let contexts = [UserContext(history: [Item(id: "", title: "x")]), UserContext(intention: "x")]
         let tokenizer = builder.tokenizer
         let targets = titles.map { Array(tokenizer.encode($0, addEOS: false).prefix(builder.options.maxTargetTokens)) }

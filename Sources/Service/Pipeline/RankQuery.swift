@@ -18,6 +18,12 @@ public struct RankQuery: Sendable {
     /// candidate titles are scored on at most this many tokens (Cohere's max_tokens_per_doc),
     /// never more than the model's max_target_tokens
     public var maxTargetTokens: Int?
+    /// a document longer than a pointwise model's input: windows (nil: the default) or one window from
+    /// the start or the end (TEI's truncate + truncation_direction); for likelihood scoring, keep_end
+    /// keeps a long title's last tokens
+    public var truncation: DocumentTruncation?
+    /// pointwise: at most this many windows per document (Cohere v1's max_chunks_per_doc)
+    public var maxWindows: Int?
     /// per-request deadline, capped by the service's request_timeout_ms
     public var timeoutMilliseconds: Int?
 

@@ -18,7 +18,7 @@ struct CohereV1Shape: APIShape {
         var return_documents: Bool?
         /// only ["text"]: our documents have one field
         var rank_fields: [String]?
-        /// Cohere v1: we never chunk documents; accepted and ignored
+        /// Cohere v1: a pointwise model scores at most this many windows per document (the first ones)
         var max_chunks_per_doc: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case model, query, documents, top_n, return_documents, rank_fields, max_chunks_per_doc
@@ -50,10 +50,12 @@ struct CohereV1Shape: APIShape {
         for (index, field) in (r.rank_fields ?? []).enumerated() where field != "text" {
             throw ServiceError.invalid("$.rank_fields[\(index)]", "only \"text\" is supported (documents are strings or {\"text\"} objects)")
         }
-        _ = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
+        let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
         let documents = try ItemInput.items(r.documents, "$.documents", limits)
-        return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
-                         candidates: try FieldRules.candidates(documents, "$.documents", limits), topN: try FieldRules.topN(r.top_n))
+        var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
+                              candidates: try FieldRules.candidates(documents, "$.documents", limits), topN: try FieldRules.topN(r.top_n))
+        query.maxWindows = chunks
+        return query
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
@@ -82,7 +84,7 @@ struct CohereV1Shape: APIShape {
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
             "rank_fields": Schema.array(Schema.string("A field", enumeration: ["text"]), "Fields to rank on: only text"),
-            "max_chunks_per_doc": Schema.integer("Accepted for Cohere v1 compatibility; documents are never chunked", minimum: 1, maximum: FieldRules.maxCount),
+            "max_chunks_per_doc": Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v1 / Jina rerank response", [
             "id": Schema.string("Request id"),

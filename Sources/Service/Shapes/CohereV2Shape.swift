@@ -24,6 +24,8 @@ struct CohereV2Shape: APIShape {
             struct BilledUnits: Encodable { var search_units: Int }
             var api_version: APIVersion
             var billed_units: BilledUnits
+            /// Cohere's meta.warnings: here, documents that were cut
+            var warnings: [String]?
         }
         var id: String
         var results: [Result]
@@ -46,7 +48,8 @@ struct CohereV2Shape: APIShape {
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
         Response(id: outcome.requestID,
                  results: outcome.ranked.map { .init(index: $0.index, relevance_score: Double($0.relevance)) },
-                 meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: 1)))
+                 meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: 1),
+                             warnings: UsageHeaders.warnings(outcome.usage)))
     }
 
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message)) }
@@ -58,7 +61,7 @@ struct CohereV2Shape: APIShape {
             "documents": Schema.array(Schema.text("A document", context), "Documents to rerank", minItems: 1,
                                       maxItems: context.limits.maxCandidates),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
-            "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens (and never more than the model's max_target_tokens)", minimum: 1, maximum: FieldRules.maxCount),
+            "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens: its first ones (a pointwise model then windows what is left; a likelihood model never scores more than max_target_tokens). Documents cut are counted in meta.warnings and the X-Documents-Truncated header", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v2 rerank response", [
             "id": Schema.string("Request id"),
@@ -70,6 +73,7 @@ struct CohereV2Shape: APIShape {
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"2\"")], required: ["version"], additional: true),
                 "billed_units": Schema.object("Billing units (one search unit per request)",
                                               ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
+                "warnings": Schema.array(Schema.string("A warning"), "Present when documents were cut (truncated) before scoring"),
             ], required: ["api_version", "billed_units"], additional: true),
         ], required: ["id", "results", "meta"], additional: true)
         let error = Schema.object("Cohere error", ["message": Schema.string("What was wrong, naming the field")], required: ["message"], additional: true)

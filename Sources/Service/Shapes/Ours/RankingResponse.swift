@@ -21,6 +21,11 @@ struct RankingResponse: Encodable {
         var history_items_trimmed: Int
         var history_titles_shortened: Int
         var groups: Int
+        /// pointwise scorers: encoder inputs (document windows) scored, and documents scored over more than one
+        var windows: Int?
+        var documents_windowed: Int?
+        /// candidates whose text was cut before scoring
+        var documents_truncated: Int
     }
 
     var id: String
@@ -40,7 +45,7 @@ struct RankingResponse: Encodable {
     init(_ outcome: RankOutcome, query: RankQuery, returnInstruction: Bool, echo: Echo) {
         id = outcome.requestID
         template = outcome.plan.template
-        scoring = outcome.scoring.mode.rawValue
+        scoring = outcome.scorer.isPointwise ? outcome.scorer.rawValue : outcome.scoring.mode.rawValue
         prior_weight = outcome.scoring.mode == .calibrated ? Double(outcome.scoring.priorWeight) : nil
         results = outcome.ranked.map { ranked in
             let text = query.candidates[ranked.index].title
@@ -51,7 +56,10 @@ struct RankingResponse: Encodable {
         usage = Usage(instruction_tokens: outcome.usage.instructionTokens, candidate_tokens: outcome.usage.candidateTokens,
                       history_items_used: plan.historyItemsUsed, history_items_dropped: plan.historyItemsDropped,
                       history_items_trimmed: plan.historyItemsTrimmed, history_titles_shortened: plan.historyTitlesShortened,
-                      groups: plan.groups.count)
+                      groups: plan.groups.count,
+                      windows: outcome.scorer.isPointwise ? outcome.usage.windows : nil,
+                      documents_windowed: outcome.scorer.isPointwise ? outcome.usage.documentsWindowed : nil,
+                      documents_truncated: outcome.usage.documentsTruncated)
         timing_ms = outcome.timing.rounded
         instructions = returnInstruction ? plan.groups.map(\.text) : nil
     }
@@ -67,8 +75,8 @@ struct RankingResponse: Encodable {
         let result = Schema.object("One candidate, best first", [
             "index": Schema.integer("Position of the candidate in the request", minimum: 0),
             "id": Schema.string("The candidate's id (its position when it was given as a plain string)"),
-            "score": Schema.number("What the candidate ranks by, higher is better: with scoring sum or mean, the log-likelihood of the title (+ </s>) given the instruction (sum or per-token mean of token log-probabilities); with calibrated, that minus prior_weight times the title's log-likelihood under the same template with an empty context"),
-            "relevance_score": Schema.number("0..1. logistic (default): σ(scale·score + bias) with the model's fitted scale and bias, a function of this candidate's score alone (comparable across requests, usable with a threshold; fitted to approximate the probability that the candidate is the user's next item among a retriever's top 100); softmax: the softmax of the scores over this request's candidates"),
+            "score": Schema.number("What the candidate ranks by, higher is better: for a pointwise model, the log-odds of yes (yes/no, MonoT5) or the raw logit (RankT5), the best of the document's windows; with scoring sum or mean, the log-likelihood of the title (+ </s>) given the instruction (sum or per-token mean of token log-probabilities); with calibrated, that minus prior_weight times the title's log-likelihood under the same template with an empty context"),
+            "relevance_score": Schema.number("A pointwise yes/no model (MonoT5, yes_no): P(yes), 0..1; RankT5: the raw logit. Likelihood models, 0..1: logistic (default): σ(scale·score + bias) with the model's fitted scale and bias, a function of this candidate's score alone (comparable across requests, usable with a threshold; fitted to approximate the probability that the candidate is the user's next item among a retriever's top 100); softmax: the softmax of the scores over this request's candidates"),
             "title": Schema.string("The candidate's title (/recommend, /search)"),
             "document": Schema.object("The document (/rerank with return_documents)", ["text": Schema.string("The document text")],
                                       required: ["text"]),
@@ -78,7 +86,8 @@ struct RankingResponse: Encodable {
         let ranking = Schema.object("Candidates sorted by score, best first (ties in input order), cut to top_n", [
             "id": Schema.string("Request id (also the X-Request-ID header)"),
             "template": Schema.string("The template the instruction was built from"),
-            "scoring": Schema.string("How the scores were computed", enumeration: Scoring.Mode.allCases.map(\.rawValue)),
+            "scoring": Schema.string("How the scores were computed: a likelihood model's scoring mode, or a pointwise model's scorer (monot5, rankt5, yes_no)",
+                                     enumeration: Scoring.Mode.allCases.map(\.rawValue) + ScorerKind.allCases.filter(\.isPointwise).map(\.rawValue)),
             "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated): the request's, or the one the model's weights gave this request's candidates by their familiarity"),
             "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
             "usage": Schema.object("Token and history accounting", [
@@ -88,8 +97,11 @@ struct RankingResponse: Encodable {
                 "history_items_dropped": count("History items left out (trimmed by max_history_items, or dropped to fit max_input_tokens)"),
                 "history_items_trimmed": count("Oldest history items beyond the model's max_history_items, trimmed before fitting"),
                 "history_titles_shortened": count("History titles shortened to max_history_title_tokens"),
-                "groups": Schema.integer("Instructions the candidates were split into (1 normally)", minimum: 1),
-            ], required: ["instruction_tokens", "candidate_tokens", "history_items_used", "history_items_dropped",
+                "groups": Schema.integer("Encoder inputs: instructions the candidates were split into (1 normally); for a pointwise model one per document window", minimum: 1),
+                "windows": count("Pointwise models: document windows scored (a document longer than the model's input is scored over overlapping windows, keeping the best)"),
+                "documents_windowed": count("Pointwise models: documents scored over more than one window"),
+                "documents_truncated": count("Candidates whose text was cut before scoring: likelihood titles longer than max_target_tokens (or max_tokens_per_doc); pointwise documents cut by max_tokens_per_doc, truncate or max_chunks_per_doc"),
+            ], required: ["documents_truncated", "instruction_tokens", "candidate_tokens", "history_items_used", "history_items_dropped",
                           "history_items_trimmed", "history_titles_shortened", "groups"]),
             "timing_ms": Schema.object("Milliseconds per stage", [
                 "queue": ms("Waiting for an inference worker"), "tokenize": ms("Tokenization and instruction fitting"),

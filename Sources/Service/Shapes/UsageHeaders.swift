@@ -1,0 +1,20 @@
+import HTTP
+import InstructRec
+
+/// Document accounting every shape reports, whatever its body can hold (TEI's is a bare array):
+/// `X-Documents-Truncated` on every ranking, `X-Document-Windows` for pointwise models.
+enum UsageHeaders {
+    static func set(_ outcome: RankOutcome, on headers: inout HTTPHeaders) {
+        headers.set("X-Documents-Truncated", String(outcome.usage.documentsTruncated))
+        if outcome.scorer.isPointwise {
+            headers.set("X-Document-Windows", String(outcome.usage.windows))
+            headers.set("X-Documents-Windowed", String(outcome.usage.documentsWindowed))
+        }
+    }
+
+    /// Cohere's meta.warnings: nil when nothing was cut.
+    static func warnings(_ usage: RankingUsage) -> [String]? {
+        guard usage.documentsTruncated > 0 else { return nil }
+        return ["\(usage.documentsTruncated) document(s) were truncated before scoring"]
+    }
+}
