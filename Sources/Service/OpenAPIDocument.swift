@@ -1,3 +1,4 @@
+import InstructRec
 /// The OpenAPI 3.1 description of every endpoint, served at /openapi.json.
 /// Each API shape contributes its own request, response and error schemas
 /// (Shapes/*); tests validate real responses and the captured client bodies
@@ -55,11 +56,26 @@ enum OpenAPIDocument {
         ], required: ["service", "version", "model", "templates", "settings"], additional: true)
         return [
             "openapi": "3.1.0",
-            "info": ["title": "instructrec", "version": version,
-                     "description": "InstructRec reranking: a T5 model scores each candidate by the log-likelihood of its title given an instruction built from the user's history, preference and intention. score = sum (or mean) of token log-probabilities of title + </s>; relevance_score = softmax of the scores over the request's candidates. Cohere (/v1/rerank, /v2/rerank), Jina (/v1/rerank) and TEI (/rerank with texts) clients work unchanged; they rank with the search.specific instruction."],
+            "info": ["title": "instructrec", "version": version, "description": description(context.scorer),
+                     "x-instructrec-scorer": context.scorer.rawValue],
             "paths": paths,
             "components": ["securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]], "schemas": components],
         ]
+    }
+}
+
+extension OpenAPIDocument {
+    /// What the loaded model's scores mean, for the document's description.
+    static func description(_ scorer: ScorerKind) -> String {
+        let clients = "Cohere (/v1/rerank, /v2/rerank), Jina (/v1/rerank) and TEI (/rerank with texts) clients work unchanged."
+        switch scorer {
+        case .likelihood:
+            return "InstructRec reranking (scorer likelihood): a T5 model scores each candidate by the log-likelihood of its title given an instruction built from the user's history, preference and intention (scoring sum, mean, or calibrated: minus α times the title's prior). relevance_score is a logistic of the score with the model's fitted scale and bias (comparable across requests), or the softmax over the request with relevance=softmax. " + clients + " They rank with the search.specific instruction."
+        case .monot5, .yesNo:
+            return "Pointwise reranking (scorer \(scorer.rawValue)): each document (or each window of a long one) is its own input to a T5 model, which answers yes/no at its first decoder step. score = logit(yes) − logit(no), relevance_score = P(yes) = σ(score), per document and comparable across requests; a document longer than the model's input is scored over overlapping windows, keeping the best (usage.windows, X-Document-Windows). " + clients
+        case .rankt5:
+            return "Pointwise reranking (scorer rankt5): each document (or each window of a long one) is its own input to a RankT5 encoder-decoder; score = relevance_score = the raw logit of <extra_id_10> at the first decoder step (TEI without raw_scores: σ of it). A document longer than the model's input is scored over overlapping windows, keeping the best. " + clients
+        }
     }
 }
 

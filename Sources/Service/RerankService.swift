@@ -169,7 +169,7 @@ public final class RerankService: @unchecked Sendable {
             respond(responder, route: "/info", start: .now(), .json(json(info())))
         }
         router.add("GET", "/openapi.json") { [self] _, responder in
-            respond(responder, route: "/openapi.json", start: .now(), .json(json(OpenAPIDocument.make(version: Self.version, context: SchemaContext(limits: limits)))))
+            respond(responder, route: "/openapi.json", start: .now(), .json(json(OpenAPIDocument.make(version: Self.version, context: SchemaContext(limits: limits, scorer: pipeline.scorerKind)))))
         }
         return router
     }

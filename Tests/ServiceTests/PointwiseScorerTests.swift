@@ -256,4 +256,34 @@ final class PointwiseScorerTests: XCTestCase {
         XCTAssertEqual(((v2 as? [String: Any])?["meta"] as? [String: Any])?["warnings"] as? [String],
                        ["1 document(s) were truncated before scoring"])
     }
+
+    /// The real binary serving a MonoT5-shaped checkpoint: Cohere v2 and TEI over HTTP, the usage
+    /// headers, and /info and /openapi.json naming the scorer.
+    func testTheBinaryServesAMonoT5CheckpointOverHTTP() throws {
+        let golden = try Self.golden("monot5-tiny")
+        let item = try XCTUnwrap(golden.cases.first { $0.documents.contains { $0.count == 5000 } })
+        let service = try ServiceProcess(arguments: ["--model", Self.fixture("monot5-tiny"), "--tokenizer", ServiceProcess.tokenizerFile])
+        defer { _ = service.terminate() }
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["query": item.query, "documents": item.documents]), as: UTF8.self)
+        let v2 = try service.request("POST", "/v2/rerank", body: body)
+        XCTAssertEqual(v2.status, 200, v2.body)
+        XCTAssertEqual(v2.headers["x-document-windows"], String(item.results.reduce(0) { $0 + $1.windows }))
+        XCTAssertEqual(v2.headers["x-documents-windowed"], "1")
+        XCTAssertEqual(v2.headers["x-documents-truncated"], "0")
+        let relevance = Self.cohere(try JSONSerialization.jsonObject(with: Data(v2.body.utf8)))
+        for (index, expected) in item.results.enumerated() {
+            XCTAssertEqual(try XCTUnwrap(relevance[index]), Double(expected.relevance), accuracy: 1e-4)
+        }
+        let teiBody = String(decoding: try JSONSerialization.data(withJSONObject: ["query": item.query, "texts": item.documents]), as: UTF8.self)
+        let tei = try service.request("POST", "/rerank", body: teiBody)
+        XCTAssertEqual(tei.status, 200, tei.body)
+        let scores = Self.tei(try JSONSerialization.jsonObject(with: Data(tei.body.utf8)))
+        for (index, expected) in item.results.enumerated() {
+            XCTAssertEqual(try XCTUnwrap(scores[index]), Double(expected.relevance), accuracy: 1e-4)
+        }
+        let info = try service.request("GET", "/info").json
+        XCTAssertEqual(((info?["settings"] as? [String: Any])?["scorer"] as? [String: Any])?["value"] as? String, "monot5")
+        let openapi = try service.request("GET", "/openapi.json").json
+        XCTAssertEqual((openapi?["info"] as? [String: Any])?["x-instructrec-scorer"] as? String, "monot5")
+    }
 }

@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// JSON Schema 2020-12 fragments (as OpenAPI 3.1 uses them), each with a description.
@@ -75,6 +76,8 @@ enum Schema {
 /// What the schemas depend on at run time: the configured limits and templates.
 struct SchemaContext {
     var limits: RequestLimits
+    /// the loaded model's scorer: what scores and relevance_score mean
+    var scorer: ScorerKind = .likelihood
 }
 
 /// A shape's schemas: named components and how its request, response and errors refer to them.
