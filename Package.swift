@@ -79,7 +79,8 @@ let package = Package(
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"]),
+        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"],
+                    exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
                                                          "InstructRecCLI", "TestSupport", "Randomness"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled

@@ -19,8 +19,23 @@ public struct InteractionDataset: Sendable {
     /// (or `<prefix>.test.inter`).
     public init(directory: URL, prefix: String = "Games") throws {
         let itemFile = directory.appendingPathComponent("\(prefix).item")
+        let interNames = ["\(prefix)-6k.test.inter", "\(prefix).test.inter"]
+        var missing: [String] = []
+        if !FileManager.default.fileExists(atPath: itemFile.path) { missing.append(itemFile.lastPathComponent) }
+        if !interNames.contains(where: { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }) {
+            missing.append(interNames[0])
+        }
+        if !missing.isEmpty {
+            throw Failure(description: """
+                no dataset at \(directory.standardizedFileURL.path): missing \(missing.joined(separator: ", ")).
+                It is read from --data (default ../shared/data/games, relative to the current directory: run from the repository root or pass --data DIR):
+                  \(prefix).item            item_id<TAB>title
+                  \(prefix)-6k.test.inter   user_id<TAB>history item ids<TAB>last item (\(prefix).test.inter is accepted too)
+                These are the Amazon Review Data (2018) "Video Games" 5-core files, not in the repository. Build them from the public review and metadata files with scripts/data/convert_amazon2018.py; scripts/data/README.md says where to download them and gives the exact command.
+                """)
+        }
         guard let itemText = try? String(contentsOf: itemFile, encoding: .utf8) else {
-            throw Failure(description: "cannot read \(itemFile.path) (the dataset is not committed; see data/games/README.md)")
+            throw Failure(description: "cannot read \(itemFile.path)")
         }
         var titles: [Int: String] = [:]
         for (number, line) in itemText.split(separator: "\n").enumerated() where number > 0 {

@@ -13,6 +13,8 @@ import re
 
 class Templates:
     PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z]+)\}")
+    # Template.swift's other spellings, used by pointwise rerankers' templates.
+    ALIASES = {"query": "intention", "document": "item"}
 
     def __init__(self, path):
         with open(path, encoding="utf-8") as f:
@@ -27,7 +29,8 @@ class Templates:
         for m in self.PLACEHOLDER.finditer(text):
             out.append(("lit", text[last:m.start()]))
             token = m.group(0)
-            out.append(("lit", "{") if token == "{{" else ("lit", "}") if token == "}}" else ("ph", m.group(1)))
+            out.append(("lit", "{") if token == "{{" else ("lit", "}") if token == "}}"
+                       else ("ph", self.ALIASES.get(m.group(1), m.group(1))))
             last = m.end()
         out.append(("lit", text[last:]))
         return out

@@ -64,7 +64,9 @@ DEFAULT_MIX = ("generate.history=0.45,generate.search.history.specific=0.08,gene
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="out/games.json")
+    p.add_argument("--dataset", default="out/games.json",
+                   help="the JSON `instructrec instructions --dataset-output` writes from the Amazon files "
+                        "(default: %(default)s, from the repository root); see scripts/data/README.md")
     p.add_argument("--model-dir", default="models/default",
                    help="holds tokenizer.json, templates.json and instructrec.json (the model-bound settings)")
     p.add_argument("--output", help="export directory (default: the model dir)")
@@ -103,6 +105,38 @@ def parse():
                         "auto: bf16 on a GPU, fp32 on CPU (CPU bf16 autocast ran 12x slower than fp32 on our AMD EPYC machines)")
     p.add_argument("--users", type=int, default=0, help="use only the first N users (0: all; for smoke tests)")
     return p.parse_args()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RAW_DATA = "../shared/data/games"  # the project's dataset directory, relative to the repository root
+
+
+def require_dataset(path):
+    """Exit with what to obtain and where to put it when --dataset is not there (before anything heavy loads)."""
+    if os.path.isfile(path):
+        return
+    if os.path.isdir(path):
+        sys.exit(f"train.py: --dataset {path} is a directory; it takes the JSON file made from it by\n"
+                 f"  .build/release/instructrec instructions --data {path} --dataset-output out/games.json")
+    lines = [f"train.py: no dataset at {path}."]
+    if not os.path.isabs(path) and os.path.isfile(os.path.join(ROOT, path)):
+        lines.append(f"It exists relative to the repository root ({ROOT}): run from there, or pass "
+                     f"--dataset {os.path.join(ROOT, path)}.")
+        sys.exit("\n".join(lines))
+    raw = os.path.normpath(os.path.join(ROOT, RAW_DATA))
+    has_raw = os.path.isfile(os.path.join(raw, "Games.item")) and any(
+        os.path.isfile(os.path.join(raw, name)) for name in ("Games-6k.test.inter", "Games.test.inter"))
+    lines.append("Training reads the dataset as the service decodes it, a JSON file made from the repository root by:\n"
+                 f"  make build && .build/release/instructrec instructions --data {RAW_DATA} --dataset-output {path}")
+    if has_raw:
+        lines.append(f"({RAW_DATA} = {raw} holds the Amazon files, so that command is all that is missing.)")
+    else:
+        lines.append(f"That needs the Amazon Review Data (2018) \"Video Games\" 5-core files, which are not in the repository, in\n"
+                     f"  {RAW_DATA}/ (relative to the repository root: {raw}):\n"
+                     f"  Games.item and Games-6k.test.inter (Games.test.inter is accepted too).\n"
+                     "Build them from the public review and metadata files with scripts/data/convert_amazon2018.py;\n"
+                     "scripts/data/README.md says where to download those and gives the exact command.")
+    sys.exit("\n".join(lines))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,6 +375,7 @@ def export(model, args, directory, extra):
 
 def main():
     args = parse()
+    require_dataset(args.dataset)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     if args.threads:
