@@ -15,13 +15,13 @@ extension T5Scorer {
     func runPointwisePass(_ scored: [Int], inputs: [ScoringInput], into results: inout [Result<ScoreResult, T5Error>]) {
         let c = weights.config, d = c.dModel
         let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
-        // One group per input, each with one empty target: its only row is the start token.
+        // One group per input, each with one empty target: its only row is the start token (sizes the workspace).
         let tree = DecoderTree(groups: scored.map { _ in [[]] }, start: c.decoderStartTokenID, eos: c.eosTokenID, sharing: false)
         let w = workspaceFor(encoder: encoder, tree: tree)
         let t0 = DispatchTime.now().uptimeNanoseconds
         runEncoder(encoder, workspace: w)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        runDecoder(tree, encoder: encoder, workspace: w)   // final hidden states [groups, d_model], scaled for v1.0
+        runFirstStepDecoder(encoder: encoder, workspace: w)   // final hidden states [groups, d_model], scaled for v1.0
         // The readout ids of the pass, each vocabulary row widened once: [ids, d_model].
         var ids: [Int32] = []
         var rowOf: [Int32: Int] = [:]

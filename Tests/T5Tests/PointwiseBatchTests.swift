@@ -55,4 +55,25 @@ final class PointwiseBatchTests: XCTestCase {
         }
         XCTAssertEqual(try results[2].get().logits.count, 1)
     }
+
+    /// The first-step decoder on 16-bit weights kept 16-bit (K/V rows widened per head) and on a
+    /// v1.0 checkpoint (ReLU, tied, rescaled output) equals the general decoder's logits.
+    func testFirstStepDecoderMatchesTheGeneralDecoderOnCheckpoints() throws {
+        for name in ["t5-v1_1-tiny-bf16", "t5-v1_0-tiny"] {
+            let weights = try T5Weights(directory: try Fixtures.model(name))
+            let scorer = T5Scorer(weights: weights, threads: 2)
+            let readout: [Int32] = [1176, 6136, 32089, 3]
+            let inputs = [5, 150, 17].enumerated().map { k, length in
+                BatchScoringTests.tokens(length, seed: 900 + UInt64(k), vocab: 32000) + [1]
+            }
+            let results = scorer.run(batch: inputs.map { ScoringInput(instruction: $0, readout: readout) })
+            var worst: Float = 0
+            for (input, result) in zip(inputs, results) {
+                let full = try scorer.logits(instruction: input, candidates: [[]])[0]
+                for (k, id) in readout.enumerated() { worst = max(worst, abs(try result.get().logits[k] - full[Int(id)])) }
+            }
+            print("\(name): first-step readout vs the general decoder: worst |Δ| \(worst)")
+            XCTAssertLessThanOrEqual(worst, 1e-4, name)
+        }
+    }
 }
