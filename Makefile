@@ -5,7 +5,7 @@ BIN     := .build/release/instructrec
 BENCH   := .build/release/instructrec-bench
 THREADS ?= 2
 
-.PHONY: deps build build-debug build-bench test run bench bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
+.PHONY: deps build build-debug build-bench test run bench bench-pointwise bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -34,9 +34,23 @@ run: build
 # interleaved; BENCH_SHARING=on|off runs one side only. Then the default model with its own
 # settings: a 1,000-candidate /recommend against a 100-candidate one (p50, warm and cold title-prior cache).
 BENCH_SHARING ?= both
-bench: build-bench bench-concurrency
+bench: build-bench bench-concurrency bench-pointwise
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
 	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
+
+# Pointwise reranking (issue 23): 100 documents x 200 tokens scored MonoT5-style on a random-weight
+# MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
+# (score_batch, 2 threads) in scripts/bench_pointwise.py, then by our engine, in the same run on the
+# same token ids. Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
+POINTWISE_MODEL := .build/bench-models/monot5-small-random
+POINTWISE_IDS := .build/bench-models/pointwise-100x200.json
+bench-pointwise: build-bench
+	@mkdir -p .build/bench-models
+	@if [ -x venv/bin/python ]; then \
+	  venv/bin/python scripts/bench_pointwise.py $(if $(wildcard $(POINTWISE_MODEL)/model.safetensors),--model,--make-model) $(POINTWISE_MODEL) \
+	    --ids $(POINTWISE_IDS) --threads $(THREADS) --batch 32 100 --json .build/bench-models/pointwise-reference.json && \
+	  $(BENCH) pointwise --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) --threads $(THREADS) --reference .build/bench-models/pointwise-reference.json; \
+	else echo "bench-pointwise: no venv/ (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt); the checkpoint and ids come from scripts/bench_pointwise.py"; fi
 
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
 # (batching on = the defaults; off = max_batch_requests=1), interleaved, for the default model and

@@ -8,7 +8,7 @@ struct InstructRecBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "instructrec-bench",
         abstract: "Benchmarks of the InstructRec engine, tokenizer and HTTP layer.",
-        subcommands: [BenchCommand.self, TokenizerBenchCommand.self, HTTPBenchServerCommand.self, CandidateCountBench.self],
+        subcommands: [BenchCommand.self, TokenizerBenchCommand.self, HTTPBenchServerCommand.self, CandidateCountBench.self, PointwiseBench.self],
         defaultSubcommand: BenchCommand.self
     )
 }
