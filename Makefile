@@ -92,11 +92,12 @@ FUZZ_SECONDS ?= 600
 FUZZ_TARGET  ?= both
 FUZZ_DIR     := .build/fuzz
 PARSER_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swift Sources/HTTP/HTTPError.swift \
-                  Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift
+                  Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift \
+                  Sources/HTTP/TraceContext.swift Sources/HTTP/RequestID.swift Sources/Randomness/SplitMix64.swift
 FUZZ_SOURCES_parser     := $(PARSER_SOURCES) Fuzz/RequestParserFuzz.swift
 FUZZ_SOURCES_connection := $(PARSER_SOURCES) Sources/HTTP/ConnectionStateMachine.swift Sources/HTTP/HTTPResponse.swift \
                   Sources/HTTP/ResponseEncoder.swift Sources/HTTP/Gzip.swift Sources/HTTP/HTTPServerConfiguration.swift \
-                  Sources/HTTP/RequestID.swift Sources/Randomness/SplitMix64.swift Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
+                  Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
                   Sources/HTTP/RequestDispatcher.swift Sources/HTTP/ContentDecoding.swift Sources/HTTP/Router.swift \
                   Sources/HTTP/Responder.swift Fuzz/ConnectionStateMachineFuzz.swift
 FUZZ_RUN := $(if $(filter both,$(FUZZ_TARGET)),parser connection,$(FUZZ_TARGET))

@@ -11,4 +11,6 @@ public struct AccessRecord: Sendable, Equatable {
     /// wrong method (405), a framing error (400, 408, 413, 431, ...), an
     /// unsupported Content-Encoding, or a connection over the limit (503)
     public var answeredByHTTPLayer: Bool
+    /// the request's trace (W3C Trace Context), nil for answers without a request
+    public var trace: TraceContext? = nil
 }

@@ -28,6 +28,7 @@ struct ConnectionStateMachine {
         var versionMinor: Int
         var keepAlive: Bool
         var requestID: String
+        var trace: TraceContext?
         var startedAt: Double
         /// HEAD: the GET response's fields without its body (RFC 9110 §9.3.2)
         var headOnly: Bool
@@ -240,9 +241,10 @@ struct ConnectionStateMachine {
         var request = parsed
         request.peer = peer
         request.requestID = RequestID.resolve(request.headers["X-Request-ID"])
+        request.trace = TraceContext.resolve(traceparent: request.headers["traceparent"], tracestate: request.headers["tracestate"])
         let inFlight = InFlight(sequence: nextSequence, method: request.method, path: request.path,
                                 versionMinor: request.versionMinor, keepAlive: request.keepAlive,
-                                requestID: request.requestID, startedAt: now, headOnly: request.method == "HEAD",
+                                requestID: request.requestID, trace: request.trace, startedAt: now, headOnly: request.method == "HEAD",
                                 acceptsGzip: ResponseEncoder.acceptsGzip(request.headers["Accept-Encoding"]))
         nextSequence += 1
         state = .handling(inFlight)
@@ -258,13 +260,13 @@ struct ConnectionStateMachine {
         // a draining server or a peer that sent EOF ends it too.
         let keepAlive = inFlight.keepAlive && !mustClose && !draining && input != .closed
         let bytes = ResponseEncoder.encode(response, versionMinor: inFlight.versionMinor, keepAlive: keepAlive,
-                                           requestID: inFlight.requestID, headOnly: inFlight.headOnly,
+                                           requestID: inFlight.requestID, trace: inFlight.trace, headOnly: inFlight.headOnly,
                                            acceptsGzip: inFlight.acceptsGzip, configuration: configuration)
         requestsServed += 1
         var actions: [Action] = [
             .recordAccess(AccessRecord(method: inFlight.method, path: inFlight.path, status: response.status,
                                        bytes: bytes.count, seconds: now - inFlight.startedAt, requestID: inFlight.requestID,
-                                       peer: peer, answeredByHTTPLayer: answeredByHTTPLayer)),
+                                       peer: peer, answeredByHTTPLayer: answeredByHTTPLayer, trace: inFlight.trace)),
             .write(bytes),
         ]
         if keepAlive {

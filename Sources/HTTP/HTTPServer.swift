@@ -150,10 +150,16 @@ public final class HTTPServer: @unchecked Sendable {
     func recordAccess(_ record: AccessRecord) {
         onAccess?(record)
         guard accessLogEnabled else { return }
-        JSONLog.shared.info("request", [
+        var fields: [String: Any] = [
             "method": record.method, "path": record.path, "status": record.status, "bytes": record.bytes,
             "duration_ms": (record.seconds * 1e5).rounded() / 100, "request_id": record.requestID, "peer": record.peer,
-        ])
+        ]
+        if let trace = record.trace {
+            fields["trace_id"] = trace.traceID
+            fields["span_id"] = trace.spanID
+            if let parent = trace.parentSpanID { fields["parent_span_id"] = parent }
+        }
+        JSONLog.shared.info("request", fields)
     }
 
     /// Stops accepting, closes idle keep-alive connections, lets in-flight

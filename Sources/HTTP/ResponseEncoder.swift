@@ -6,7 +6,7 @@ enum ResponseEncoder {
     ///   - headOnly: HEAD: keep Content-Length, send no body (RFC 9110 §9.3.2)
     ///   - acceptsGzip: the request's Accept-Encoding allows gzip
     static func encode(_ response: HTTPResponse, versionMinor: Int, keepAlive: Bool, requestID: String,
-                       headOnly: Bool, acceptsGzip: Bool, configuration: HTTPServerConfiguration) -> [UInt8] {
+                       trace: TraceContext? = nil, headOnly: Bool, acceptsGzip: Bool, configuration: HTTPServerConfiguration) -> [UInt8] {
         var body = response.body
         var contentEncoding: String?
         let contentType = response.headers["Content-Type"]
@@ -44,6 +44,11 @@ enum ResponseEncoder {
         // RFC 9112 §9.6: announce the close; §9.3: HTTP/1.0 needs an explicit keep-alive.
         if !keepAlive { field("Connection", "close") } else if versionMinor == 0 { field("Connection", "keep-alive") }
         if !requestID.isEmpty { field("X-Request-ID", requestID) }
+        // W3C Trace Context §3: our span in the caller's trace, and its tracestate unchanged.
+        if let trace {
+            field("traceparent", trace.traceparent)
+            if let state = trace.traceState { field("tracestate", state) }
+        }
         out.append(0x0D)
         out.append(0x0A)
         if !headOnly && !noBodyStatus { out.append(contentsOf: body) }
@@ -54,7 +59,8 @@ enum ResponseEncoder {
     static func isManaged(_ name: String) -> Bool {
         switch name.utf8.count {
         case 4: return name.caseInsensitiveEquals("Date") || name.caseInsensitiveEquals("Vary")
-        case 10: return name.caseInsensitiveEquals("Connection")
+        case 10: return name.caseInsensitiveEquals("Connection") || name.caseInsensitiveEquals("tracestate")
+        case 11: return name.caseInsensitiveEquals("traceparent")
         case 12: return name.caseInsensitiveEquals("X-Request-ID")
         case 14: return name.caseInsensitiveEquals("Content-Length")
         default: return false

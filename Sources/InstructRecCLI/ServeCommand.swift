@@ -85,7 +85,16 @@ struct ServeCommand: ParsableCommand {
         server.onAccess = { host.countHTTPLayerResponse($0) }
         // The handler exists before the socket opens: a signal sent once `listening` is logged is never lost.
         let state = ServeState()
-        state.signals = SignalPipe.install([SIGTERM, SIGINT], queue: .main) { signalNumber in
+        state.signals = SignalPipe.install([SIGTERM, SIGINT, SIGHUP], queue: .main) { signalNumber in
+            if signalNumber == SIGHUP {
+                // Reload the configured model without a restart (the old one serves until the new one is warm).
+                guard let service = state.service else { log.warning("SIGHUP ignored: the model is still loading"); return }
+                log.info("reloading model", ["signal": "SIGHUP", "model": configuration.model])
+                service.reload { outcome in
+                    if case .alreadyRunning = outcome { log.warning("SIGHUP ignored: a reload is already running") }
+                }
+                return
+            }
             let received: ServiceLifecycle.Signal = signalNumber == SIGTERM ? .terminate : .interrupt
             switch state.lifecycle.received(received) {
             case .none, .startServing:
@@ -124,6 +133,9 @@ struct ServeCommand: ParsableCommand {
                 DispatchQueue.main.async {
                     guard state.lifecycle.loaded() == .startServing else { service.stop(); return }
                     state.service = service
+                    // A reload reads the configuration's layers again: an edited instructrec.json or templates.json applies.
+                    let options = options, serverOptions = self.server
+                    service.reloadConfiguration = { try options.load(server: serverOptions) }
                     server.replaceRouter(service.makeRouter())
                     if let warm = service.priorWarmUp {
                         log.info("title priors warmed", ["catalog": configuration.priorCatalog ?? "", "titles": warm.titles,

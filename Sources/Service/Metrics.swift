@@ -80,6 +80,7 @@ final class Metrics: @unchecked Sendable {
                               buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
     let queueDepth = Gauge("instructrec_queue_depth", "Scoring jobs waiting in the inference queue (use for autoscaling).")
     let inFlight = Gauge("instructrec_inflight_requests", "Scoring jobs running on workers.")
+    let engineCalls = Gauge("instructrec_inflight_engine_calls", "Engine calls running (one per busy worker; at most workers). With instructrec_queue_depth, what queue-based autoscaling reads.")
     let tokens = Counter("instructrec_tokens_total", "Tokens processed, by kind (instruction, candidate).")
     let candidates = Counter("instructrec_candidates_total", "Candidates scored.")
     let dropped = Counter("instructrec_dropped_jobs_total", "Scoring jobs dropped before inference, by reason (client_gone, deadline).")
@@ -89,6 +90,9 @@ final class Metrics: @unchecked Sendable {
                                 buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768, 65536])
     let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading the model at start-up.")
     let ready = Gauge("instructrec_ready", "1 when the service accepts traffic.")
+    let reloads = Counter("instructrec_model_reloads_total", "Model reloads that switched traffic to a newly loaded model (SIGHUP or POST /admin/reload).")
+    let reloadFailures = Counter("instructrec_model_reload_failures_total", "Model reloads that failed; the previous model kept serving (the log says why).")
+    let modelLoadedAt = Gauge("instructrec_model_loaded_timestamp_seconds", "Unix time the serving model finished loading.")
     let deadlineTimers = Gauge("instructrec_deadline_timers", "Live 504 deadline timers (one per request awaiting its answer; cancelled when it is sent).")
     /// labels of instructrec_build_info
     let buildInfo: [String: String]
@@ -100,17 +104,30 @@ final class Metrics: @unchecked Sendable {
         set { priorCacheLock.lock(); priorCacheSource = newValue; priorCacheLock.unlock() }
     }
 
+    /// the serving model's identity (instructrec_model_info's labels), set at load and on reload
+    private var modelLabels: [String: String] = [:]
+    func setModel(_ labels: [String: String]) { priorCacheLock.lock(); modelLabels = labels; priorCacheLock.unlock() }
+    private func renderModelInfo() -> String {
+        priorCacheLock.lock(); let labels = modelLabels; priorCacheLock.unlock()
+        guard !labels.isEmpty else { return "" }
+        return "# HELP instructrec_model_info The serving model: directory, content hash (SHA-256 over its files), scorer (always 1).\n"
+            + "# TYPE instructrec_model_info gauge\ninstructrec_model_info\(Metrics.format(labels)) 1\n"
+    }
+
     init(version: String = "unknown", blasCore: String = "unknown") {
         buildInfo = ["version": version, "blas_core": blasCore]
         // Every reason is a series from the start, so rate() and alerts see 0 rather than nothing.
         for reason in InferenceQueue.DropReason.allCases { dropped.increment(["reason": reason.rawValue], by: 0) }
+        reloads.increment(by: 0)
+        reloadFailures.increment(by: 0)
     }
 
     func render() -> String {
         let build = "# HELP instructrec_build_info Version and BLAS core type of this process (always 1).\n# TYPE instructrec_build_info gauge\n"
             + "instructrec_build_info\(Metrics.format(buildInfo)) 1\n"
-        return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), tokens.render(),
-                candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(), ready.render(), deadlineTimers.render(),
+        return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), engineCalls.render(),
+                tokens.render(), candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(),
+                renderModelInfo(), modelLoadedAt.render(), reloads.render(), reloadFailures.render(), ready.render(), deadlineTimers.render(),
                 renderPriorCache(), ProcessMetrics.current()?.render() ?? ""].joined()
     }
 

@@ -11,28 +11,37 @@ import Tokenizer
 public final class RerankService: @unchecked Sendable {
     public static let version = "0.1.0"
 
+    /// the settings the service started with (HTTP, timeouts, API keys); a reload may bring new model-bound ones
     public let configuration: ServiceConfiguration
-    public let pipeline: RankPipeline
-    var builder: InstructionBuilder { pipeline.builder }
-    let engine: ScoringEngine
     let metrics: Metrics
     /// the BLAS kernels and why (start-up log, /info)
     let kernel: KernelReport
-    /// what the shapes accept: configured limits and the template names
-    let limits: RequestLimits
-    private(set) var queue: InferenceQueue!
     /// Decoding, tokenization and instruction fitting run here, off the connection's queue.
     private let planning = DispatchQueue(label: "instructrec.planning", qos: .userInitiated, attributes: .concurrent)
     private let stateLock = NSLock()
     private var ready = false
     private var draining = false
-    private let directScorer: any CandidateScorer
-    /// prior_catalog at start-up: titles read, priors computed, seconds (nil without a catalog)
-    public private(set) var priorWarmUp: (titles: Int, computed: Int, seconds: Double)?
-    private let directLock = NSLock()
+    /// the model serving new requests (see `ServingModel`); replaced whole by `reload`
+    private var serving: ServingModel
+    /// reloads run one at a time, off every request path
+    private let reloading = DispatchQueue(label: "instructrec.reload", qos: .utility)
+    private var reloadInProgress = false
+    /// the configuration a reload loads (`serve` re-reads its layers, so an edited instructrec.json applies);
+    /// nil: the one the current model was loaded with
+    public var reloadConfiguration: (@Sendable () throws -> ServiceConfiguration)?
 
-    /// Loads everything and runs one warm-up inference. Throws errors that name
-    /// the file or setting at fault.
+    /// The model new requests get. A request takes it once and keeps it to its end.
+    var current: ServingModel { stateLock.lock(); defer { stateLock.unlock() }; return serving }
+    public var pipeline: RankPipeline { current.pipeline }
+    var builder: InstructionBuilder { current.pipeline.builder }
+    var engine: ScoringEngine { current.engine }
+    var limits: RequestLimits { current.limits }
+    /// prior_catalog at start-up: titles read, priors computed, seconds (nil without a catalog)
+    public var priorWarmUp: (titles: Int, computed: Int, seconds: Double)? { current.priorWarmUp }
+    /// the serving model's content hash (SHA-256 over its files)
+    public var modelHash: String { current.contentHash }
+
+    /// Loads everything and runs one warm-up inference. Throws errors that name the file or setting at fault.
     public convenience init(configuration: ServiceConfiguration) throws {
         let kernel = KernelReport.current()
         try self.init(configuration: configuration, kernel: kernel,
@@ -40,69 +49,92 @@ public final class RerankService: @unchecked Sendable {
     }
 
     /// `serve`: the metrics already exist (the start-up router serves them while this loads).
-    convenience init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
-        // The engine checks BLAS (whichever kernels run) before it loads the weights.
-        let started = DispatchTime.now().uptimeNanoseconds
-        let engine = try ScoringEngine(modelDirectory: configuration.model, weightsDType: configuration.weightsDType)
-        let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
-        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
-                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9,
-                      kernel: kernel, metrics: metrics)
+    init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
+        self.configuration = configuration
+        self.kernel = kernel
+        self.metrics = metrics
+        serving = try ServingModel(configuration: configuration, metrics: metrics)
+        announce(serving)
+        setReady(true)
     }
 
     /// With the engine and tokenizer already in memory (benchmarks, tests).
-    public convenience init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    public init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
         let kernel = KernelReport.current()
-        try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
-                      kernel: kernel, metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
+        self.configuration = configuration
+        self.kernel = kernel
+        metrics = Metrics(version: Self.version, blasCore: kernel.library.coreName)
+        serving = try ServingModel(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
+                                   metrics: metrics)
+        announce(serving)
+        setReady(true)
     }
 
-    init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double,
-         kernel: KernelReport, metrics: Metrics) throws {
-        self.configuration = configuration
-        self.engine = engine
-        self.kernel = kernel
-        self.metrics = metrics
-        if tokenizer.vocabularySize > engine.vocabularySize {
-            throw ServiceConfiguration.Invalid(setting: "tokenizer",
-                                               reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
-        }
-        pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
-        var limits = configuration.requestLimits
-        limits.templates = pipeline.builder.templates.templates.keys.sorted()
-        self.limits = limits
-        metrics.modelLoadSeconds.set(loadSeconds)
-        // Each pass of a worker's scorer holds at most one full batch (max_batch_tokens), which bounds its
-        // scratch. It grows to that bound as load needs it, or, with reserve_scratch, is sized for it at
-        // start-up (resident memory flat from the start, at the price of holding the bound from the start).
-        let scorers = (0..<configuration.workers).map { _ in
-            engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens,
-                              reserve: configuration.reserveScratch)
-        }
-        directScorer = engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens)
-        var batchLimits = configuration.batchLimits
-        batchLimits.maxInstructionTokens = engine.maxInstructionTokensPerCall
-        batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall
-        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics)
-        try warmUp(scorers + [directScorer])
-        metrics.priorCache = pipeline.priors
-        if let catalog = configuration.priorCatalog {
+    /// Metrics that describe the serving model.
+    private func announce(_ model: ServingModel) {
+        metrics.modelLoadSeconds.set(model.loadSeconds)
+        metrics.modelLoadedAt.set(model.loadedAt.timeIntervalSince1970)
+        metrics.setModel(model.identity)
+        metrics.priorCache = model.pipeline.priors
+    }
+
+    /// What a reload ended with.
+    public enum ReloadOutcome: Sendable {
+        /// the new model serves; its content hash
+        case switched(hash: String, seconds: Double)
+        /// the old model keeps serving; why the new one did not load
+        case failed(String)
+        /// another reload is running; this one was not started
+        case alreadyRunning
+    }
+
+    /// SIGHUP and POST /admin/reload: loads the configured model directory in the background, warms it,
+    /// then switches new requests to it atomically. Requests already planned finish on the old model
+    /// (its queue is stopped, its waiting jobs still run), which is freed after them. A load that fails
+    /// keeps the old model serving, is logged and counted (`instructrec_model_reload_failures_total`).
+    /// Both models are in memory while the new one loads.
+    public func reload(completion: (@Sendable (ReloadOutcome) -> Void)? = nil) {
+        stateLock.lock()
+        if reloadInProgress { stateLock.unlock(); completion?(.alreadyRunning); return }
+        reloadInProgress = true
+        stateLock.unlock()
+        reloading.async { [self] in
             let started = DispatchTime.now()
-            let titles = try TitleCatalog.read(path: catalog)
-            let computed = try pipeline.warmPriors(titles: titles, scorer: directScorer)
-            priorWarmUp = (titles.count, computed, milliseconds(started, .now()) / 1e3)
+            let outcome: ReloadOutcome
+            do {
+                let configuration = try reloadConfiguration?() ?? current.configuration
+                let model = try ServingModel(configuration: configuration, metrics: metrics)
+                stateLock.lock()
+                let old = serving
+                serving = model
+                stateLock.unlock()
+                old.queue.stop()
+                announce(model)
+                metrics.reloads.increment()
+                outcome = .switched(hash: model.contentHash, seconds: milliseconds(started, .now()) / 1e3)
+                JSONLog.shared.info("model reloaded", ["model": configuration.model, "sha256": model.contentHash,
+                                                       "previous_sha256": old.contentHash,
+                                                       "load_ms": (milliseconds(started, .now()) * 100).rounded() / 100])
+            } catch {
+                metrics.reloadFailures.increment()
+                outcome = .failed(String(describing: error))
+                JSONLog.shared.error("model reload failed; the previous model keeps serving", ["error": String(describing: error)])
+            }
+            stateLock.lock(); reloadInProgress = false; stateLock.unlock()
+            completion?(outcome)
         }
-        setReady(true)
     }
 
     /// The instruction plan the service would build for a request body at a path (benchmarks).
     public func plan(path: String, body: [UInt8]) throws -> InstructionPlan {
-        let decoded = try decode(path: path, body: body).decoded
-        return try pipeline.plan(decoded.query)
+        let model = current
+        let decoded = try decode(path: path, body: body, limits: model.limits).decoded
+        return try model.pipeline.plan(decoded.query)
     }
 
     /// Parses a body and decodes it with the shape that takes it at `path`.
-    func decode(path: String, body: [UInt8]) throws -> (shape: AnyShape, decoded: DecodedRequest) {
+    func decode(path: String, body: [UInt8], limits: RequestLimits? = nil) throws -> (shape: AnyShape, decoded: DecodedRequest) {
+        let limits = limits ?? self.limits
         let shapes = ShapeRegistry.shapes(at: path)
         let json = try parseJSON(body)
         guard let shape = ShapeRegistry.select(shapes, for: json) else {
@@ -116,17 +148,6 @@ public final class RerankService: @unchecked Sendable {
             throw ServiceError(status: 400, code: "malformed_json",
                                message: "malformed JSON at byte \(error.offset): \(error.message)", offset: error.offset)
         }
-    }
-
-    /// One inference per scorer so the first real request does not pay for
-    /// page faults and workspace allocation.
-    private func warmUp(_ scorers: [any CandidateScorer]) throws {
-        let query = RankQuery(context: UserContext(history: [Item(id: "w", title: "warm up")]),
-                              candidates: [Item(id: "a", title: "first item"), Item(id: "b", title: "second item")])
-        // A throwaway prior cache: warm-up titles are not the catalog's, and must not show in its metrics.
-        let warmUpPipeline = RankPipeline(builder: pipeline.builder, defaultScoring: pipeline.defaultScoring, relevance: pipeline.relevance,
-                                          priors: TitlePriorCache(maxEntries: 0), maxGroupTokens: pipeline.maxGroupTokens)
-        for scorer in scorers { _ = try warmUpPipeline.run(query, scorer: scorer) }
     }
 
     var isReady: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready && !draining }
@@ -144,7 +165,7 @@ public final class RerankService: @unchecked Sendable {
         metrics.ready.set(0)
     }
 
-    public func stop() { queue.stop() }
+    public func stop() { current.queue.stop() }
 
     // MARK: routes
 
@@ -165,30 +186,65 @@ public final class RerankService: @unchecked Sendable {
         router.add("GET", "/metrics") { [self] _, responder in
             respond(responder, route: "/metrics", start: .now(), metrics.response())
         }
+        router.add("POST", "/admin/reload") { [self] request, responder in
+            let start = DispatchTime.now(), route = "/admin/reload"
+            let errors = ShapeRegistry.all[0]
+            // An admin action needs an API key: without api_keys configured the endpoint is off.
+            guard !configuration.apiKeys.isEmpty else {
+                fail(responder, route: route, start: start, errors,
+                     ServiceError(status: 403, code: "forbidden", message: "POST /admin/reload needs api_keys to be configured (or send SIGHUP)"))
+                return
+            }
+            do { try authorize(request) } catch {
+                fail(responder, route: route, start: start, errors, ServiceError.from(error))
+                return
+            }
+            reload { [self] outcome in
+                switch outcome {
+                case let .switched(hash, seconds):
+                    respond(responder, route: route, start: start,
+                            .json(json(["status": "reloaded", "sha256": hash, "load_seconds": (seconds * 1000).rounded() / 1000])))
+                case let .failed(reason):
+                    fail(responder, route: route, start: start, errors,
+                         ServiceError(status: 500, code: "reload_failed", message: "the previous model keeps serving: \(reason)"))
+                case .alreadyRunning:
+                    fail(responder, route: route, start: start, errors,
+                         ServiceError(status: 409, code: "reload_in_progress", message: "a reload is already running"))
+                }
+            }
+        }
         router.add("GET", "/info") { [self] _, responder in
             respond(responder, route: "/info", start: .now(), .json(json(info())))
         }
         router.add("GET", "/openapi.json") { [self] _, responder in
-            respond(responder, route: "/openapi.json", start: .now(), .json(json(OpenAPIDocument.make(version: Self.version, context: SchemaContext(limits: limits, scorer: pipeline.scorerKind)))))
+            let model = current
+            respond(responder, route: "/openapi.json", start: .now(),
+                    .json(json(OpenAPIDocument.make(version: Self.version, context: SchemaContext(limits: model.limits, scorer: model.pipeline.scorerKind)))))
         }
         return router
     }
 
     private func info() -> [String: Any] {
-        var model = engine.modelFields
+        let serving = current
+        let configuration = serving.configuration
+        var model = serving.engine.modelFields
         model["path"] = URL(fileURLWithPath: configuration.model).lastPathComponent
+        model["sha256"] = serving.contentHash
+        model["loaded_at"] = ISO8601DateFormatter().string(from: serving.loadedAt)
+        model["load_seconds"] = (serving.loadSeconds * 1000).rounded() / 1000
+        model["scorer"] = serving.pipeline.scorerKind.rawValue
         return [
             "service": "instructrec", "version": Self.version,
             "model": model,
-            "tokenizer": URL(fileURLWithPath: builder.tokenizer.source).lastPathComponent,
-            "templates": builder.templates.templates.keys.sorted(),
+            "tokenizer": URL(fileURLWithPath: serving.pipeline.builder.tokenizer.source).lastPathComponent,
+            "templates": serving.pipeline.builder.templates.templates.keys.sorted(),
             "limits": [
                 "max_input_tokens": configuration.maxInputTokens, "max_target_tokens": configuration.maxTargetTokens,
                 "max_candidates": configuration.maxCandidates, "max_history_items": configuration.maxHistoryItems,
-                "request_timeout_ms": configuration.requestTimeoutMilliseconds,
+                "request_timeout_ms": self.configuration.requestTimeoutMilliseconds,
             ],
             // The effective model-bound settings and the layer each came from.
-            "settings": Dictionary(uniqueKeysWithValues: settingValues().map { key, value in
+            "settings": Dictionary(uniqueKeysWithValues: settingValues(configuration).map { key, value in
                 (key, ["value": value, "source": configuration.sources[key] ?? "default"] as [String: Any])
             }),
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
@@ -200,7 +256,7 @@ public final class RerankService: @unchecked Sendable {
         ]
     }
 
-    private func settingValues() -> [String: Any] {
+    private func settingValues(_ configuration: ServiceConfiguration) -> [String: Any] {
         ["max_input_tokens": configuration.maxInputTokens, "max_history_items": configuration.maxHistoryItems,
          "max_history_title_tokens": configuration.maxHistoryTitleTokens, "max_target_tokens": configuration.maxTargetTokens,
          "templates": configuration.templates, "model": configuration.model,
@@ -235,67 +291,84 @@ public final class RerankService: @unchecked Sendable {
         let requestID = request.requestID
         let body = request.body
         planning.async { [self] in
-            let shape: AnyShape, decoded: DecodedRequest
-            do { (shape, decoded) = try decode(path: path, body: body) } catch {
-                let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (primary, ServiceError.from(error))
-                fail(responder, route: path, start: start, errorShape, failure)
-                return
+            // One model for the whole request, even if a reload switches models meanwhile; a request that
+            // meets a queue stopped by a reload is planned again on the new model (never answered 503).
+            for _ in 0..<3 {
+                if rank(path: path, primary: primary, body: body, requestID: requestID, start: start, responder: responder, model: current) { return }
             }
-            do {
-                let tokenizeStart = DispatchTime.now()
-                let plan = try pipeline.plan(decoded.query)
-                let tokenizeMilliseconds = milliseconds(tokenizeStart, .now())
-                let timeout = min(decoded.query.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds,
-                                  configuration.requestTimeoutMilliseconds)
-                let deadline = start + .milliseconds(timeout)
-                let enqueued = DispatchTime.now()
-                let timer = DeadlineTimer(live: metrics.deadlineTimers)
-                let job = ScoringJob(
-                    plan: plan, work: pipeline.work(decoded.query, plan: plan), priors: pipeline.priors,
-                    deadline: deadline, enqueued: enqueued,
-                    isAbandoned: { responder.isClientGone },
-                    completed: { [self] result, taken in
-                        defer { timer.cancel() }
-                        do {
-                            let (scores, usage) = try result.get()
-                            if DispatchTime.now() > deadline { throw timeoutError(timeout) }
-                            var outcome = pipeline.rank(decoded.query, plan: plan, scores: scores, usage: usage)
-                            outcome.requestID = requestID
-                            outcome.timing.queue = milliseconds(enqueued, taken)
-                            outcome.timing.tokenize = tokenizeMilliseconds
-                            outcome.timing.total = milliseconds(start, .now())
-                            let json = try decoded.encode(outcome)
-                            metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
-                            metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
-                            metrics.candidates.increment(by: Double(decoded.query.candidates.count))
-                            var response = HTTPResponse.json(json)
-                            UsageHeaders.set(outcome, on: &response.headers)
-                            respond(responder, route: path, start: start, response)
-                        } catch {
-                            fail(responder, route: path, start: start, shape, ServiceError.from(error))
-                        }
-                    },
-                    dropped: { [self] reason in
-                        defer { timer.cancel() }
-                        if reason == .deadline { fail(responder, route: path, start: start, shape, timeoutError(timeout)) }
-                        else {
-                            // The client left before its job ran. Answer now (499, nginx's "client closed
-                            // request", counted in metrics; nobody reads it) so the connection closes at
-                            // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
-                            fail(responder, route: path, start: start, shape,
-                                 ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
-                        }
-                    })
-                guard queue.submit(job) else { throw ServiceError.overloaded }
-                // Answer 504 on time even if the job is still waiting (the worker skips it then);
-                // the job cancels the timer once it has answered.
-                timer.arm(at: deadline + .milliseconds(5)) { [self] in
-                    fail(responder, route: path, start: start, shape, timeoutError(timeout))
-                }
-            } catch {
-                fail(responder, route: path, start: start, shape, ServiceError.from(error))
-            }
+            fail(responder, route: path, start: start, primary, ServiceError.overloaded)
         }
+    }
+
+    /// Decode → plan → queue on `model`; false when its queue had been stopped by a reload (nothing was answered).
+    private func rank(path: String, primary: AnyShape, body: [UInt8], requestID: String, start: DispatchTime,
+                      responder: Responder, model: ServingModel) -> Bool {
+        let pipeline = model.pipeline
+        let shape: AnyShape, decoded: DecodedRequest
+        do { (shape, decoded) = try decode(path: path, body: body, limits: model.limits) } catch {
+            let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (primary, ServiceError.from(error))
+            fail(responder, route: path, start: start, errorShape, failure)
+            return true
+        }
+        do {
+            let tokenizeStart = DispatchTime.now()
+            let plan = try pipeline.plan(decoded.query)
+            let tokenizeMilliseconds = milliseconds(tokenizeStart, .now())
+            let timeout = min(decoded.query.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds,
+                              configuration.requestTimeoutMilliseconds)
+            let deadline = start + .milliseconds(timeout)
+            let enqueued = DispatchTime.now()
+            let timer = DeadlineTimer(live: metrics.deadlineTimers)
+            let job = ScoringJob(
+                plan: plan, work: pipeline.work(decoded.query, plan: plan), priors: pipeline.priors,
+                deadline: deadline, enqueued: enqueued,
+                isAbandoned: { responder.isClientGone },
+                completed: { [self] result, taken in
+                    defer { timer.cancel() }
+                    do {
+                        let (scores, usage) = try result.get()
+                        if DispatchTime.now() > deadline { throw timeoutError(timeout) }
+                        var outcome = pipeline.rank(decoded.query, plan: plan, scores: scores, usage: usage)
+                        outcome.requestID = requestID
+                        outcome.timing.queue = milliseconds(enqueued, taken)
+                        outcome.timing.tokenize = tokenizeMilliseconds
+                        outcome.timing.total = milliseconds(start, .now())
+                        let json = try decoded.encode(outcome)
+                        metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
+                        metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
+                        metrics.candidates.increment(by: Double(decoded.query.candidates.count))
+                        var response = HTTPResponse.json(json)
+                        UsageHeaders.set(outcome, on: &response.headers)
+                        respond(responder, route: path, start: start, response)
+                    } catch {
+                        fail(responder, route: path, start: start, shape, ServiceError.from(error))
+                    }
+                },
+                dropped: { [self] reason in
+                    defer { timer.cancel() }
+                    if reason == .deadline { fail(responder, route: path, start: start, shape, timeoutError(timeout)) }
+                    else {
+                        // The client left before its job ran. Answer now (499, nginx's "client closed
+                        // request", counted in metrics; nobody reads it) so the connection closes at
+                        // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
+                        fail(responder, route: path, start: start, shape,
+                             ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
+                    }
+                })
+            switch model.queue.submit(job) {
+            case .accepted: break
+            case .full: timer.cancel(); throw ServiceError.overloaded
+            case .stopped: timer.cancel(); return false
+            }
+            // Answer 504 on time even if the job is still waiting (the worker skips it then);
+            // the job cancels the timer once it has answered.
+            timer.arm(at: deadline + .milliseconds(5)) { [self] in
+                fail(responder, route: path, start: start, shape, timeoutError(timeout))
+            }
+        } catch {
+            fail(responder, route: path, start: start, shape, ServiceError.from(error))
+        }
+        return true
     }
 
     private func timeoutError(_ milliseconds: Int) -> ServiceError {
@@ -314,11 +387,12 @@ public final class RerankService: @unchecked Sendable {
         }
         var shape = primary
         do {
-            let (chosen, decoded) = try decode(path: path, body: body)
+            let (chosen, decoded) = try decode(path: path, body: body, limits: limits)
             shape = chosen
-            directLock.lock()
-            defer { directLock.unlock() }
-            var outcome = try pipeline.run(decoded.query, scorer: directScorer)
+            let model = current
+            model.directLock.lock()
+            defer { model.directLock.unlock() }
+            var outcome = try model.pipeline.run(decoded.query, scorer: model.directScorer)
             outcome.requestID = "cli"
             return (200, try decoded.encode(outcome))
         } catch {

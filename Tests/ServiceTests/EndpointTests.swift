@@ -144,8 +144,12 @@ final class EndpointTests: XCTestCase {
         let trimmed = try service.request("POST", "/recommend", body: "{\"history\": [\(history)], \"candidates\": [\"a\"]}")
         XCTAssertEqual(trimmed.status, 200, trimmed.body)
         XCTAssertEqual((trimmed.json?["usage"] as? [String: Any])?["history_items_trimmed"] as? Int, 1, trimmed.body)
-        let long = String(repeating: "x", count: 2001)
-        try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 422, code: "invalid_field", field: "$.query")
+        // a text over max_text_chars (50,000: pointwise models window long documents) is refused naming it;
+        // a query under it that cannot fit the instruction is refused naming it too
+        let overLimit = String(repeating: "x", count: 50_001)
+        try assertError("/search", "{\"query\": \"\(overLimit)\", \"candidates\": [\"a\"]}", status: 422, code: "invalid_field", field: "$.query")
+        let long = String(repeating: "x ", count: 1000)
+        try assertError("/search", "{\"query\": \"\(long)\", \"candidates\": [\"a\"]}", status: 422, code: "instruction_too_long", field: "$.query")
     }
 
     func testScoringFieldsAreValidatedNamingTheField() throws {

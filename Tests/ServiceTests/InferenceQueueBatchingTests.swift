@@ -70,9 +70,9 @@ final class InferenceQueueBatchingTests: XCTestCase {
         let outcomes = Outcomes()
         let queue = InferenceQueue(scorers: [scorer], capacity: 64, limits: limits, metrics: metrics)
         defer { queue.stop() }
-        XCTAssertTrue(queue.submit(Self.job(0, Self.plan(instruction: 2, titles: [1]), outcomes)))
+        XCTAssertEqual(queue.submit(Self.job(0, Self.plan(instruction: 2, titles: [1]), outcomes)), .accepted)
         XCTAssertEqual(scorer.entered.wait(timeout: .now() + 5), .success)
-        for job in jobs(outcomes) { XCTAssertTrue(queue.submit(job)) }
+        for job in jobs(outcomes) { XCTAssertEqual(queue.submit(job), .accepted) }
         scorer.release.signal()
         XCTAssertEqual(outcomes.done.wait(timeout: .now() + 5), .success)
         return (Array(scorer.calls.dropFirst()), outcomes)
@@ -162,7 +162,7 @@ final class InferenceQueueBatchingTests: XCTestCase {
             defer { queue.stop() }
             Thread.sleep(forTimeInterval: 0.05)   // the worker is idle, waiting
             let start = DispatchTime.now()
-            XCTAssertTrue(queue.submit(Self.job(1, Self.plan(instruction: 2, titles: [1]), outcomes)))
+            XCTAssertEqual(queue.submit(Self.job(1, Self.plan(instruction: 2, titles: [1]), outcomes)), .accepted)
             XCTAssertEqual(outcomes.done.wait(timeout: .now() + 5), .success)
             return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         }
@@ -181,9 +181,9 @@ final class InferenceQueueBatchingTests: XCTestCase {
         defer { queue.stop() }
         Thread.sleep(forTimeInterval: 0.05)
         let start = DispatchTime.now()
-        XCTAssertTrue(queue.submit(Self.job(1, Self.plan(instruction: 2, titles: [1]), outcomes)))
+        XCTAssertEqual(queue.submit(Self.job(1, Self.plan(instruction: 2, titles: [1]), outcomes)), .accepted)
         Thread.sleep(forTimeInterval: 0.05)
-        XCTAssertTrue(queue.submit(Self.job(2, Self.plan(instruction: 3, titles: [1]), outcomes)))
+        XCTAssertEqual(queue.submit(Self.job(2, Self.plan(instruction: 3, titles: [1]), outcomes)), .accepted)
         XCTAssertEqual(outcomes.done.wait(timeout: .now() + 5), .success)
         XCTAssertEqual(scorer.calls.map(\.count), [2])
         XCTAssertLessThan(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9, 0.9,

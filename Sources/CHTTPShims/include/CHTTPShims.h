@@ -57,4 +57,8 @@ int ir_tls_handshake_done(ir_tls_session *session);
 /// Queues a close_notify alert (then drain it to the socket).
 void ir_tls_shutdown(ir_tls_session *session);
 
+// SHA-256 over the files in order (each preceded by its base name and a NUL); 0 on success,
+// -1 with a message in `error`. Not thread-safe (one static read buffer): callers serialize.
+int ir_sha256_files(const char *const *paths, size_t count, uint8_t digest[32], char *error, size_t error_size);
+
 #endif

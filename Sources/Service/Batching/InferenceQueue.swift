@@ -41,15 +41,25 @@ final class InferenceQueue: @unchecked Sendable {
         }
     }
 
-    /// Enqueues; false when the queue is full.
-    func submit(_ job: ScoringJob) -> Bool {
+    /// What `submit` did with a job.
+    enum Admission: Equatable {
+        case accepted
+        /// `capacity` jobs wait already (the caller answers 503 with Retry-After)
+        case full
+        /// the queue was stopped (shutdown, or a reload replaced its model): submit to the new one
+        case stopped
+    }
+
+    /// Enqueues the job, or says why not.
+    func submit(_ job: ScoringJob) -> Admission {
         condition.lock()
         defer { condition.unlock() }
-        guard !stopped, jobs.count - head < capacity else { return false }
+        if stopped { return .stopped }
+        guard jobs.count - head < capacity else { return .full }
         jobs.append(job)
         metrics.queueDepth.set(Double(jobs.count - head))
         condition.signal()
-        return true
+        return .accepted
     }
 
     func stop() {
@@ -132,7 +142,9 @@ final class InferenceQueue: @unchecked Sendable {
         metrics.batchRequests.observe(Double(batch.count))
         metrics.batchTokens.observe(Double(tokens))
         let groups = batch.map(\.groups)
+        metrics.engineCalls.add(1)
         let answers = scorer.score(groups.flatMap { $0 })
+        metrics.engineCalls.add(-1)
         var start = 0
         for (job, jobGroups) in zip(batch, groups) {
             let end = start + jobGroups.count
