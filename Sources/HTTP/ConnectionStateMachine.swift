@@ -288,8 +288,10 @@ struct ConnectionStateMachine {
     private mutating func refuseAndClose(_ error: HTTPError, into actions: inout [Action]) {
         let bytes = ResponseEncoder.encode(errors.response(for: error), versionMinor: 1, keepAlive: false, requestID: "",
                                            headOnly: false, acceptsGzip: false, configuration: configuration)
-        actions.append(.recordAccess(AccessRecord(method: "-", path: "-", status: error.status, bytes: bytes.count, seconds: 0,
-                                                  requestID: "", peer: peer, answeredByHTTPLayer: true)))
+        // The request line may be in already (a 413 for its body, a 431 for its fields): log and count it under its route.
+        let line = parser.currentRequestLine
+        actions.append(.recordAccess(AccessRecord(method: line?.method ?? "-", path: line?.path ?? "-", status: error.status,
+                                                  bytes: bytes.count, seconds: 0, requestID: "", peer: peer, answeredByHTTPLayer: true)))
         actions.append(.write(bytes))
         state = .closingAfterWrite
     }

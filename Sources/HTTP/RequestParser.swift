@@ -49,6 +49,16 @@ public struct RequestParser: Sendable {
     private var body: [UInt8] = []
     private var headerBytes = 0
     private var pendingContinue = false
+    /// the current request's line was parsed (its method and target are this request's, not the previous one's)
+    private var hasRequestLine = false
+
+    /// The method and path of the request being parsed once its request line is in, else nil: an
+    /// error answered mid-request (413, 431, a bad body) is counted and logged under its real route.
+    public var currentRequestLine: (method: String, path: String)? {
+        guard hasRequestLine else { return nil }
+        let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
+        return (method, path)
+    }
 
     public init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
@@ -105,6 +115,7 @@ public struct RequestParser: Sendable {
                     // RFC 9112 §2.2: ignore at least one empty line before the request-line.
                     if line.isEmpty { continue }
                     if let error = parseRequestLine(line) { return fail(error) }
+                    hasRequestLine = true
                     headerBytes = 0
                     state = .fieldLines(.headers)
                 }
@@ -422,6 +433,7 @@ public struct RequestParser: Sendable {
         let request = HTTPRequest(method: method, target: target, versionMinor: versionMinor, headers: headers,
                                   body: body, trailers: trailers, keepAlive: keepAlive)
         state = .requestLine
+        hasRequestLine = false
         headers = HTTPHeaders()
         trailers = HTTPHeaders()
         body = []

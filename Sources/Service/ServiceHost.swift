@@ -68,6 +68,13 @@ public final class ServiceHost: @unchecked Sendable {
     /// count their own, so every response is counted once.
     public func countHTTPLayerResponse(_ record: HTTPServer.AccessRecord) {
         guard record.answeredByHTTPLayer else { return }
-        metrics.requests.increment(["route": "other", "status": String(record.status)])
+        metrics.requests.increment(["route": Self.routeLabel(record.path), "status": String(record.status)])
+    }
+
+    /// Known routes keep their own label (a 413 on /v2/rerank is /v2/rerank's); anything else shares
+    /// "other", so scans of random paths cannot grow the series.
+    static func routeLabel(_ path: String) -> String {
+        let known = ShapeRegistry.paths + ["/healthz", "/readyz", "/metrics", "/info", "/openapi.json", "/admin/reload"]
+        return known.contains(path) ? path : "other"
     }
 }

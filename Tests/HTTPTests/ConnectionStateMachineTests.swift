@@ -200,13 +200,27 @@ final class ConnectionStateMachineTests: XCTestCase {
 
     // MARK: errors
 
+    func testAnErrorBeforeTheRequestLineIsRecordedWithoutARoute() {
+        var h = MachineHarness()
+        h.receive("GET /" + String(repeating: "a", count: 70_000) + " HTTP/1.1\r\n\r\n", at: 0)
+        XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 414"), h.responses[0])
+        XCTAssertEqual(h.records.last?.path, "-")
+        // After a served request, the next request's early error does not borrow the previous path.
+        var kept = MachineHarness()
+        kept.receive("GET /first HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        kept.respond(.text("ok"), at: 0)
+        kept.receive("GET /" + String(repeating: "b", count: 70_000), at: 1)
+        XCTAssertEqual(kept.records.last?.path, "-")
+    }
+
     func testAFramingErrorIsAnsweredWithTheApplicationsBodyAndCloses() {
         var h = MachineHarness()
         h.receive("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", at: 0)
         XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 400 Bad Request"))
         XCTAssertTrue(h.responses[0].contains("Connection: close"))
         XCTAssertTrue(h.responses[0].contains(#"{"error":{"code":"bad_request""#), h.responses[0])
-        XCTAssertEqual(h.records.last, AccessRecord(method: "-", path: "-", status: 400, bytes: h.responses[0].utf8.count,
+        // The request line was in: the record names its method and path (the error is counted under its route).
+        XCTAssertEqual(h.records.last, AccessRecord(method: "POST", path: "/", status: 400, bytes: h.responses[0].utf8.count,
                                                     seconds: 0, requestID: "", peer: "198.51.100.7:4242", answeredByHTTPLayer: true))
         XCTAssertEqual(h.closedReason, "done")
         XCTAssertEqual(h.perform(h.machine.bytesReceived(Array("GET / HTTP/1.1\r\n\r\n".utf8), now: 1)), [])

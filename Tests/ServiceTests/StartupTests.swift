@@ -61,11 +61,16 @@ final class StartupTests: XCTestCase {
         XCTAssertEqual(try service.request("DELETE", "/healthz").status, 405)
         let huge = String(repeating: "a", count: 70_000)
         XCTAssertEqual(try service.request("GET", "/healthz", headers: ["X-Big": huge]).status, 431)
+        // a body over max_body_bytes (4 MiB): 413, counted under its own route
+        let tooLarge = "{\"query\": \"" + String(repeating: "x", count: 4_200_000) + "\"}"
+        XCTAssertEqual(try service.request("POST", "/v2/rerank", body: tooLarge).status, 413)
         for _ in 0..<20 { XCTAssertEqual(try service.request("POST", "/recommend", body: Bodies.recommend).status, 200) }
         let metrics = try service.request("GET", "/metrics").body
         for line in ["instructrec_requests_total{route=\"other\",status=\"404\"} 1",
-                     "instructrec_requests_total{route=\"other\",status=\"405\"} 1",
-                     "instructrec_requests_total{route=\"other\",status=\"431\"} 1",
+                     "instructrec_requests_total{route=\"/healthz\",status=\"405\"} 1",
+                     "instructrec_requests_total{route=\"/healthz\",status=\"431\"} 1",
+                     "instructrec_requests_total{route=\"/v2/rerank\",status=\"413\"} 1",
+                     "instructrec_queue_depth 0", "instructrec_inflight_engine_calls 0",
                      "instructrec_requests_total{route=\"/recommend\",status=\"200\"} 20",
                      "instructrec_dropped_jobs_total{reason=\"deadline\"} 0",
                      // answered requests leave no 504 timer behind (request_timeout_ms is 30 s)
