@@ -183,7 +183,7 @@ struct ConnectionStateMachine {
         guard state != .closed else { return [] }
         armedDeadline = nil
         var actions: [Action] = []
-        if case let .blocked(since) = output, now - since > configuration.writeTimeout {
+        if case let .blocked(since) = output, now >= since + configuration.writeTimeout {
             close("write timeout", into: &actions)
         } else if state == .reading {
             enforceReadDeadline(now, into: &actions)
@@ -301,25 +301,33 @@ struct ConnectionStateMachine {
     /// 408 for a request that is too slow to arrive (RFC 9110 §15.5.9); a quiet
     /// kept-alive connection just closes (RFC 9112 §9.5).
     private mutating func enforceReadDeadline(_ now: Double, into actions: inout [Action]) {
+        // The same sums as `readDeadline()`, compared the same way as the timer that fired: with
+        // `now - start > timeout` instead, a timer that fired at a deadline `start + timeout` could
+        // find the difference rounded down to `timeout` and enforce nothing.
+        guard let deadline = readDeadline(), now >= deadline else { return }
         switch parser.phase {
         case .headers:
-            if now - clocks.requestStartedAt > configuration.headerTimeout {
-                refuseAndClose(timeout("headers not received within \(configuration.headerTimeout) s"), into: &actions)
-            }
+            refuseAndClose(timeout("headers not received within \(configuration.headerTimeout) s"), into: &actions)
         case .body:
-            if now - (clocks.bodyStartedAt ?? clocks.requestStartedAt) > configuration.bodyTimeout {
-                refuseAndClose(timeout("body not received within \(configuration.bodyTimeout) s"), into: &actions)
-            }
+            refuseAndClose(timeout("body not received within \(configuration.bodyTimeout) s"), into: &actions)
         case .idle:
             // A fresh connection must start its request within the header timeout;
             // a kept-alive one may idle for the idle timeout.
             if requestsServed == 0 {
-                if now - clocks.idleSince > configuration.headerTimeout {
-                    refuseAndClose(timeout("no request within \(configuration.headerTimeout) s"), into: &actions)
-                }
-            } else if now - clocks.idleSince > configuration.idleTimeout {
+                refuseAndClose(timeout("no request within \(configuration.headerTimeout) s"), into: &actions)
+            } else {
                 close("idle timeout", into: &actions)
             }
+        }
+    }
+
+    /// While reading: when the request (or the idle wait) in progress runs out of time.
+    private func readDeadline() -> Double? {
+        guard state == .reading else { return nil }
+        switch parser.phase {
+        case .headers: return clocks.requestStartedAt + configuration.headerTimeout
+        case .body: return (clocks.bodyStartedAt ?? clocks.requestStartedAt) + configuration.bodyTimeout
+        case .idle: return clocks.idleSince + (requestsServed == 0 ? configuration.headerTimeout : configuration.idleTimeout)
         }
     }
 
@@ -333,13 +341,7 @@ struct ConnectionStateMachine {
         guard state != .closed else { return nil }
         var earliest: Double?
         if case let .blocked(since) = output { earliest = since + configuration.writeTimeout }
-        if state == .reading {
-            let read: Double
-            switch parser.phase {
-            case .headers: read = clocks.requestStartedAt + configuration.headerTimeout
-            case .body: read = (clocks.bodyStartedAt ?? clocks.requestStartedAt) + configuration.bodyTimeout
-            case .idle: read = clocks.idleSince + (requestsServed == 0 ? configuration.headerTimeout : configuration.idleTimeout)
-            }
+        if let read = readDeadline() {
             earliest = min(earliest ?? read, read)
         }
         return earliest

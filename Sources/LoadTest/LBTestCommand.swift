@@ -14,6 +14,10 @@ import Glibc
 /// - SIGKILL: only requests in flight at that instant may fail, and none started after it.
 /// - Both restarted replicas serve /recommend traffic within `--rejoin-within`
 ///   seconds of their /readyz turning 200.
+/// - SIGHUP: replica 3 reloads its model (its directory, a copy, edited just before)
+///   under load: no request fails and its /info model hash changes.
+/// - After the load, every replica's queue gauges (instructrec_queue_depth,
+///   instructrec_inflight_engine_calls) return to 0.
 struct LBTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lb-test", abstract: "Load balancer fault test: nginx + 3 replicas, SIGTERM and SIGKILL under load.")
@@ -37,11 +41,15 @@ struct LBTestCommand: ParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("instructrec-lb-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
+        // The replicas serve a copy of the model, so the SIGHUP phase can change its files.
+        let modelCopy = "\(directory)/model"
+        try? FileManager.default.removeItem(atPath: modelCopy)
+        try FileManager.default.copyItem(atPath: model, toPath: modelCopy)
         let listenPort = try Probe.freePort()
         let replicaPorts = try (0..<3).map { _ in try Probe.freePort() }
         let replicas = replicaPorts.enumerated().map { index, port in
             ServerProcess(name: "replica-\(index + 1)", executable: binary, arguments: [
-                "serve", "--model", model, "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
+                "serve", "--model", modelCopy, "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
                 "--set", "drain_delay_s=\(drainDelay)", "--set", "shutdown_deadline_s=20", "--set", "log_requests=false",
             ], logPath: "\(directory)/replica-\(index + 1).log")
         }
@@ -102,10 +110,47 @@ struct LBTestCommand: ParsableCommand {
         usleep(1_000_000)
         let rejoin2 = try restart(replicas[1], port: replicaPorts[1], log: log, breaches: &breaches)
 
+        // 3. SIGHUP replica 3 after its model's files changed: it reloads under load, no request fails.
+        Clock.sleep(until: at(0.8))
+        let hashBefore = Probe.modelHash(port: replicaPorts[2])
+        try Self.touchSettings(of: modelCopy)
+        let hupTime = Clock.now
+        replicas[2].signal(SIGHUP)
+        log("SIGHUP replica-3 (model files changed)")
+        var hashAfter = hashBefore
+        while Clock.now < hupTime + 60 {
+            hashAfter = Probe.modelHash(port: replicaPorts[2])
+            if hashAfter != nil && hashAfter != hashBefore { break }
+            usleep(50_000)
+        }
+        let reloaded = Clock.now
+        if hashAfter == hashBefore || hashAfter == nil {
+            breaches.append("replica-3's model hash did not change after SIGHUP (\(hashBefore ?? "?"))")
+        } else {
+            log(String(format: "replica-3 reloaded in %.2f s: sha256 %@… -> %@…", reloaded - hupTime,
+                       String((hashBefore ?? "?").prefix(12)), String((hashAfter ?? "?").prefix(12))))
+        }
+        if replicas[2].exitStatus != nil { breaches.append("replica-3 exited after SIGHUP") }
+
         Clock.sleep(until: at(1.0))
         generator.stop()
         load = nil
         log("load stopped")
+
+        // 4. At rest, the autoscaling gauges read 0 on every replica.
+        for (index, port) in replicaPorts.enumerated() {
+            var values: [Double?] = []
+            let deadline = Clock.now + 5
+            repeat {
+                values = ["instructrec_queue_depth", "instructrec_inflight_engine_calls"].map { Probe.gauge(port: port, name: $0) }
+                if values.allSatisfy({ $0 == 0 }) { break }
+                usleep(50_000)
+            } while Clock.now < deadline
+            if !values.allSatisfy({ $0 == 0 }) {
+                breaches.append("replica-\(index + 1)'s queue gauges at rest: \(values.map { $0.map { String($0) } ?? "missing" })")
+            }
+        }
+        log("queue gauges at rest: 0 on every replica")
 
         // Report.
         let records = generator.log.all
@@ -114,6 +159,7 @@ struct LBTestCommand: ParsableCommand {
         let killFailures = failures.filter { $0.start <= killTime && $0.end >= killTime }
         let termFailures = failures.filter { $0.end >= termTime && $0.start <= rejoin1 }
         let otherFailures = failures.filter { !($0.start <= killTime && $0.end >= killTime) }
+        let hupFailures = failures.filter { $0.end >= hupTime && $0.start <= reloaded }
         let latency = LatencySummary(records.filter(\.succeeded).map(\.latency))
         print("")
         print("requests        \(records.count) (\(String(format: "%.0f", Double(records.count) / duration)) req/s)")
@@ -124,12 +170,14 @@ struct LBTestCommand: ParsableCommand {
         print("SIGTERM window  \(termFailures.count) failures (drain took \(String(format: "%.1f", termEnd - termTime)) s)")
         print("SIGKILL         \(killFailures.count) failures; \(inFlightAtKill.count) requests in flight (all replicas) at that instant; " +
               "\(failures.filter { $0.start > killTime }.count) failures started after it")
+        print("SIGHUP window   \(hupFailures.count) failures (reload took \(String(format: "%.1f", reloaded - hupTime)) s)")
         print("rejoin          replica-1 \(String(format: "%.2f", rejoin1 - termEnd)) s after exit, replica-2 \(String(format: "%.2f", rejoin2 - killTime)) s after kill")
         let served = replicaPorts.map { Probe.servedRequests(port: $0, route: "/recommend") ?? 0 }
         print("served by replicas since their (re)start: \(served.map(String.init).joined(separator: ", "))")
 
         if records.count < clients * 10 { breaches.append("only \(records.count) requests completed") }
         if !termFailures.isEmpty { breaches.append("\(termFailures.count) requests failed around the SIGTERM") }
+        if !hupFailures.isEmpty { breaches.append("\(hupFailures.count) requests failed around the SIGHUP reload") }
         if !otherFailures.isEmpty { breaches.append("\(otherFailures.count) failures outside the instant of the SIGKILL") }
         if killFailures.count > inFlightAtKill.count { breaches.append("SIGKILL failures exceed the requests in flight") }
         if breaches.isEmpty {
@@ -139,6 +187,18 @@ struct LBTestCommand: ParsableCommand {
             print("lb-test: FAIL (logs in \(directory))")
             throw ExitCode(1)
         }
+    }
+
+    /// Changes the model's settings file (a different prior_weight, as a retuned model would ship), so
+    /// the model's content, and its hash, differ after a reload.
+    static func touchSettings(of model: String) throws {
+        let path = "\(model)/instructrec.json"
+        var settings = (FileManager.default.contents(atPath: path)
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
+        let weight = settings["prior_weight"] as? Double ?? 0.5
+        settings["prior_weight"] = weight < 1 ? weight + 0.125 : weight - 0.125
+        let data = try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     /// Starts a replica again, waits for /readyz 200, then for it to serve

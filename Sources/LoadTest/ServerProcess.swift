@@ -133,6 +133,13 @@ enum Probe {
         return nil
     }
 
+    /// The serving model's content hash (/info model.sha256).
+    static func modelHash(port: Int) -> String? {
+        guard let response = get(port: port, path: "/info"), response.status == 200,
+              let info = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else { return nil }
+        return (info["model"] as? [String: Any])?["sha256"] as? String
+    }
+
     /// A free loopback TCP port (bind to 0 and read it back).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
