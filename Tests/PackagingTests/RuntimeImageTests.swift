@@ -48,7 +48,7 @@ final class RuntimeImageTests: XCTestCase {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
         let stage = try RuntimeStage(dockerfile: text)
         XCTAssertTrue(stage.lines.contains { $0.hasPrefix("USER ") && !$0.contains("root") }, "runtime stage must switch to a non-root user")
-        XCTAssertTrue(stage.lines.contains { $0.hasPrefix("HEALTHCHECK ") && $0.contains("/healthz") })
+        XCTAssertTrue(stage.lines.contains { $0.hasPrefix("HEALTHCHECK ") && $0.contains("/readyz") })
         XCTAssertTrue(stage.lines.contains { $0.hasPrefix("ENTRYPOINT [") }, "entrypoint must be exec form so SIGTERM reaches the server")
         XCTAssertTrue(stage.lines.contains { $0.hasPrefix("COPY models/default") })
         XCTAssertTrue(stage.lines.contains { $0.hasPrefix("VOLUME ") })
