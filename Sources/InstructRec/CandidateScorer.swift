@@ -5,18 +5,14 @@ public struct ScoringGroup: Sendable, Equatable {
     public var instruction: [Int32]
     /// per candidate: title token ids, without </s> (the scorer adds it)
     public var candidates: [[Int32]]
-    /// how this group's token log-probabilities become scores; per group, so one
-    /// call may carry groups of requests that asked for different reductions
-    public var reduction: ScoreReduction
     /// nil: the candidates' title likelihoods. Set: a pointwise group (MonoT5, RankT5, yes/no): the
     /// instruction is one candidate's own input (a document window), `candidates` is empty, and the
     /// answer is the logits of these vocabulary ids at the first decoder step (`GroupScores.logits`).
     public var readout: [Int32]?
 
-    public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
+    public init(instruction: [Int32], candidates: [[Int32]]) {
         self.instruction = instruction
         self.candidates = candidates
-        self.reduction = reduction
         self.readout = nil
     }
 
@@ -24,23 +20,23 @@ public struct ScoringGroup: Sendable, Equatable {
     public init(instruction: [Int32], readout: [Int32]) {
         self.instruction = instruction
         self.candidates = []
-        self.reduction = .sum
         self.readout = readout
     }
 }
 
-/// What the scorer found for one `ScoringGroup`.
+/// What the scorer found for one `ScoringGroup`: what the model said, not a score. Reductions
+/// (`ScoreReduction`, `Scoring`, `PointwiseReadout`) turn it into scores.
 public struct GroupScores: Sendable, Equatable {
-    /// one per candidate, in the group's order
-    public var scores: [Float]
+    /// per candidate, in the group's order: log p of each title token, then of </s>
+    public var tokenLogProbabilities: [[Float]]
     /// a pointwise group: the logits of its readout ids, in the readout's order
     public var logits: [Float] = []
     /// this group's share of the call's encoder and decoder time
     public var encodeSeconds: Double
     public var decodeSeconds: Double
 
-    public init(scores: [Float], logits: [Float] = [], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
-        self.scores = scores
+    public init(tokenLogProbabilities: [[Float]], logits: [Float] = [], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
+        self.tokenLogProbabilities = tokenLogProbabilities
         self.logits = logits
         self.encodeSeconds = encodeSeconds
         self.decodeSeconds = decodeSeconds
@@ -56,8 +52,8 @@ public struct GroupScores: Sendable, Equatable {
 /// requests, so a worker can score whatever is waiting in one call.
 ///
 /// Contract:
-/// - returns one result per group, in order; a success holds one score per candidate, or for a
-///   pointwise group (`readout` set) one logit per readout id;
+/// - returns one result per group, in order; a success holds each candidate's token
+///   log-probabilities, or for a pointwise group (`readout` set) one logit per readout id;
 /// - a group with no candidates and no readout succeeds with no scores (and costs nothing);
 /// - failures are per group: `InstructRecError.scoringInput` (the caller's tokens
 ///   cannot be scored: 4xx) or `InstructRecError.scoringFailed` (the model failed:
@@ -67,4 +63,11 @@ public struct GroupScores: Sendable, Equatable {
 ///   between threads. Give each worker its own scorer.
 public protocol CandidateScorer: AnyObject, Sendable {
     func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>]
+}
+
+extension GroupScores {
+    /// Each candidate's whole log-probability as a single token (scorers that know only a total: fakes in tests).
+    public init(scores: [Float], encodeSeconds: Double = 0, decodeSeconds: Double = 0) {
+        self.init(tokenLogProbabilities: scores.map { [$0] }, encodeSeconds: encodeSeconds, decodeSeconds: decodeSeconds)
+    }
 }

@@ -79,7 +79,6 @@ public enum Reranker {
                                scoring: scoring, chunks: plan.groups.map(\.candidates), distinctTitles: [], titleOfCandidate: [],
                                cachedPriors: [], missing: [], priorInstruction: [])
         }
-        let reduction = scoring.reduction
         var groups: [ScoringGroup] = []
         var chunks: [[Int]] = []
         for group in plan.groups {
@@ -87,7 +86,7 @@ public enum Reranker {
             let runs = group.candidates.isEmpty ? [[]]
                 : split(group.candidates, instructionTokens: group.tokens.count, limit: maxGroupTokens, cost: { plan.targets[$0].count + 1 })
             for chunk in runs {
-                groups.append(ScoringGroup(instruction: group.tokens, candidates: chunk.map { plan.targets[$0] }, reduction: reduction))
+                groups.append(ScoringGroup(instruction: group.tokens, candidates: chunk.map { plan.targets[$0] }))
                 chunks.append(chunk)
             }
         }
@@ -127,7 +126,7 @@ public enum Reranker {
             ?? [Float?](repeating: nil, count: distinct.count)
         let missing = distinct.indices.filter { cached[$0] == nil }
         for chunk in split(missing, instructionTokens: instruction.count, limit: maxGroupTokens, cost: { distinct[$0].count + 1 }) {
-            groups.append(ScoringGroup(instruction: instruction, candidates: chunk.map { distinct[$0] }, reduction: reduction))
+            groups.append(ScoringGroup(instruction: instruction, candidates: chunk.map { distinct[$0] }))
         }
         return ScoringWork(groups: groups, scoring: scoring, chunks: chunks, distinctTitles: distinct, titleOfCandidate: titleOfCandidate,
                            cachedPriors: cached, missing: missing, priorInstruction: instruction)
@@ -161,15 +160,19 @@ public enum Reranker {
             return try mergePointwise(plan, work, results, readout: readout)
         }
         guard results.count == work.groups.count,
-              zip(work.groups, results).allSatisfy({ $0.candidates.count == $1.scores.count })
+              zip(work.groups, results).allSatisfy({ $0.candidates.count == $1.tokenLogProbabilities.count })
         else {
-            throw InstructRecError.scoringFailed("the scorer answered \(results.map(\.scores.count)) scores for groups of \(work.groups.map(\.candidates.count)) candidates")
+            throw InstructRecError.scoringFailed("the scorer answered \(results.map(\.tokenLogProbabilities.count)) candidates for groups of \(work.groups.map(\.candidates.count))")
         }
+        // The scorer says what the model said per token; the scoring's reduction makes each candidate's likelihood.
+        let reduction = work.scoring.reduction
         var likelihoods = [Float](repeating: 0, count: plan.targets.count)
         var usage = RankingUsage()
         for (index, (group, result)) in zip(work.groups, results).enumerated() {
             if index < work.chunks.count {
-                for (position, candidate) in work.chunks[index].enumerated() { likelihoods[candidate] = result.scores[position] }
+                for (position, candidate) in work.chunks[index].enumerated() {
+                    likelihoods[candidate] = reduction.reduce(result.tokenLogProbabilities[position])
+                }
             }
             usage.instructionTokens += group.instruction.count
             usage.encodeSeconds += result.encodeSeconds
@@ -181,7 +184,7 @@ public enum Reranker {
             return (CandidateScores(scores: likelihoods, likelihoods: likelihoods, priors: nil), usage)
         }
         var distinctPriors = work.cachedPriors
-        let computed = results[work.chunks.count...].flatMap(\.scores)
+        let computed = results[work.chunks.count...].flatMap { $0.tokenLogProbabilities.map(reduction.reduce) }
         for (title, prior) in zip(work.missing, computed) { distinctPriors[title] = prior }
         cache?.insert(instruction: work.priorInstruction, titles: work.missing.map { work.distinctTitles[$0] },
                       priors: computed, reduction: work.scoring.reduction)

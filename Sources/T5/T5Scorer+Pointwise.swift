@@ -44,7 +44,7 @@ extension T5Scorer {
                 return Float(total)
             }
             results[i] = .success(ScoreResult(
-                scores: [], tokenLogProbabilities: [], logits: logits,
+                tokenLogProbabilities: [], logits: logits,
                 encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9,
                 decoderRows: 1, candidateRows: 1, batchInputs: scored.count))
         }

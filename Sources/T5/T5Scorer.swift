@@ -1,13 +1,5 @@
 import Foundation
 
-/// How per-token log-probabilities become one candidate score.
-public enum ScoreReduction: String, Sendable, CaseIterable {
-    /// log p(title + </s> | instruction): the InstructRec ranking score
-    case sum
-    /// the same divided by the number of scored tokens (length-normalised)
-    case mean
-}
-
 /// One instruction group to score: an instruction and its candidates. A
 /// batch holds several, possibly from several requests.
 public struct ScoringInput: Sendable {
@@ -15,17 +7,15 @@ public struct ScoringInput: Sendable {
     public var instruction: [Int32]
     /// title token ids of each candidate, without </s>
     public var candidates: [[Int32]]
-    public var reduction: ScoreReduction
     /// nil: score the candidates' titles (teacher forcing). Set: a pointwise input: the instruction is
     /// one candidate's own input (`candidates` is ignored), and the answer is the logits of these
     /// vocabulary ids at the first decoder step (`ScoreResult.logits`); only these rows of the
     /// vocabulary projection are computed (2 of 32,128 for a yes/no model).
     public var readout: [Int32]?
 
-    public init(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) {
+    public init(instruction: [Int32], candidates: [[Int32]]) {
         self.instruction = instruction
         self.candidates = candidates
-        self.reduction = reduction
         self.readout = nil
     }
 
@@ -33,21 +23,24 @@ public struct ScoringInput: Sendable {
     public init(instruction: [Int32], readout: [Int32]) {
         self.instruction = instruction
         self.candidates = []
-        self.reduction = .sum
         self.readout = readout
     }
 
     var isPointwise: Bool { readout != nil }
 }
 
-/// The result of scoring one instruction against its candidates.
+/// The result of scoring one instruction against its candidates: what the model said, per token.
+/// How tokens become a candidate's score is the caller's (InstructRec's reductions); `sums` and
+/// `means` are views for callers that want the plain reductions (tests, benchmarks).
 public struct ScoreResult: Sendable {
-    /// one score per candidate, in input order
-    public var scores: [Float]
-    /// per candidate: log p of each title token, then of </s>
+    /// per candidate, in input order: log p of each title token, then of </s>
     public var tokenLogProbabilities: [[Float]]
     /// a pointwise input: the logits of its readout ids at the first decoder step, in the readout's order
     public var logits: [Float] = []
+    /// log p(title + </s> | instruction) per candidate, summed in double (the order of summation stays out of it)
+    public var sums: [Float] { tokenLogProbabilities.map { Float($0.reduce(0.0) { $0 + Double($1) }) } }
+    /// the same divided by the number of scored tokens
+    public var means: [Float] { tokenLogProbabilities.map { Float($0.reduce(0.0) { $0 + Double($1) } / Double(max(1, $0.count))) } }
     /// Wall time of the encoder and decoder passes this input ran in; in a
     /// batch these are the whole batch's (every input waited for all of it).
     public var encodeSeconds: Double
@@ -110,15 +103,15 @@ public final class T5Scorer: @unchecked Sendable {
         self.threads = max(1, threads)
     }
 
-    /// Scores each candidate (title token ids, without </s>) given the
+    /// log p(title + </s> | instruction) of each candidate (title token ids, without </s>) given the
     /// instruction token ids (as the tokenizer produced them, </s> included).
-    public func score(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) throws -> [Float] {
-        try run(instruction: instruction, candidates: candidates, reduction: reduction).scores
+    public func score(instruction: [Int32], candidates: [[Int32]]) throws -> [Float] {
+        try run(instruction: instruction, candidates: candidates).sums
     }
 
     /// One input alone: the batch of one.
-    public func run(instruction: [Int32], candidates: [[Int32]], reduction: ScoreReduction = .sum) throws -> ScoreResult {
-        try run(batch: [ScoringInput(instruction: instruction, candidates: candidates, reduction: reduction)])[0].get()
+    public func run(instruction: [Int32], candidates: [[Int32]]) throws -> ScoreResult {
+        try run(batch: [ScoringInput(instruction: instruction, candidates: candidates)])[0].get()
     }
 
     /// Scores several inputs in one pass; one result per input, in order.
@@ -131,7 +124,7 @@ public final class T5Scorer: @unchecked Sendable {
         var results: [Result<ScoreResult, T5Error>] = inputs.map { input in
             if let error = invalidity(instruction: input.instruction, candidates: input.candidates) { return .failure(error) }
             if let readout = input.readout, let error = invalidity(readout: readout) { return .failure(error) }
-            return .success(ScoreResult(scores: [], tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0))
+            return .success(ScoreResult(tokenLogProbabilities: [], encodeSeconds: 0, decodeSeconds: 0))
         }
         let scored = inputs.indices.filter { i in
             if case .success = results[i] { return inputs[i].isPointwise || !inputs[i].candidates.isEmpty }
@@ -222,19 +215,10 @@ public final class T5Scorer: @unchecked Sendable {
         let logProbabilities = gatherLogProbabilities(tree, workspace: w)   // [P], all groups' positions
         let t2 = DispatchTime.now().uptimeNanoseconds
         for (g, i) in scored.enumerated() {
-            var perToken: [[Float]] = []
-            var scores: [Float] = []
             let candidates = tree.groupCandidateStart[g]..<tree.groupCandidateStart[g + 1]
-            for b in candidates {
-                let offset = tree.offsets[b], length = tree.lengths[b]
-                let tokens = Array(logProbabilities[offset..<(offset + length)])
-                // Sum in double: titles are short, but keep the order of summation out of the result.
-                let total = Float(tokens.reduce(0.0) { $0 + Double($1) })
-                perToken.append(tokens)
-                scores.append(inputs[i].reduction == .sum ? total : total / Float(length))
-            }
+            let perToken = candidates.map { b in Array(logProbabilities[tree.offsets[b]..<(tree.offsets[b] + tree.lengths[b])]) }
             results[i] = .success(ScoreResult(
-                scores: scores, tokenLogProbabilities: perToken,
+                tokenLogProbabilities: perToken,
                 encodeSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9,
                 decoderRows: tree.groupRowStart[g + 1] - tree.groupRowStart[g],
                 candidateRows: candidates.reduce(0) { $0 + tree.lengths[$1] },

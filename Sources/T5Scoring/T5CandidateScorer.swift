@@ -20,7 +20,7 @@ final class T5CandidateScorer: CandidateScorer {
     func score(_ groups: [ScoringGroup]) -> [Result<GroupScores, InstructRecError>] {
         let inputs = groups.map { group in
             group.readout.map { ScoringInput(instruction: group.instruction, readout: $0) }
-                ?? ScoringInput(instruction: group.instruction, candidates: group.candidates, reduction: Self.engineReduction(group.reduction))
+                ?? ScoringInput(instruction: group.instruction, candidates: group.candidates)
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let results = scorer.run(batch: inputs)
@@ -39,7 +39,7 @@ final class T5CandidateScorer: CandidateScorer {
                 let encodeShare = instructionTokens > 0 ? Double(group.instruction.count) / Double(instructionTokens) : 0
                 let decodeShare = decoderRows > 0 ? Double(result.decoderRows) / Double(decoderRows) : 0
                 let scored = Self.ran(result)
-                return GroupScores(scores: result.scores, logits: result.logits,
+                return GroupScores(tokenLogProbabilities: result.tokenLogProbabilities, logits: result.logits,
                                    encodeSeconds: scored ? wall * encoderFraction * encodeShare : 0,
                                    decodeSeconds: scored ? wall * (1 - encoderFraction) * decodeShare : 0)
             }.mapError(Self.mapped)
@@ -47,14 +47,7 @@ final class T5CandidateScorer: CandidateScorer {
     }
 
     /// Whether an input took part in an engine pass (a teacher-forced one with candidates, or a pointwise one).
-    private static func ran(_ result: ScoreResult) -> Bool { !result.scores.isEmpty || !result.logits.isEmpty }
-
-    static func engineReduction(_ reduction: InstructRec.ScoreReduction) -> T5.ScoreReduction {
-        switch reduction {
-        case .sum: return .sum
-        case .mean: return .mean
-        }
-    }
+    private static func ran(_ result: ScoreResult) -> Bool { !result.tokenLogProbabilities.isEmpty || !result.logits.isEmpty }
 
     static func mapped(_ error: T5Error) -> InstructRecError {
         if case let .invalidInput(message) = error { return .scoringInput(message) }

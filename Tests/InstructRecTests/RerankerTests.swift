@@ -25,14 +25,26 @@ final class RerankerTests: XCTestCase {
         targets: [[10, 11], [20], [30, 31, 32]],
         historyItemsUsed: 0, historyItemsDropped: 0, historyItemsTrimmed: 0, historyTitlesShortened: 0)
 
-    func testAllGroupsOfAPlanGoToTheScorerInOneCallWithTheirReduction() throws {
+    func testAllGroupsOfAPlanGoToTheScorerInOneCall() throws {
         let scorer = RecordingScorer()
         _ = try Reranker.score(plan, scorer: scorer, scoring: Scoring(mode: .mean))
         XCTAssertEqual(scorer.calls.count, 1)
         XCTAssertEqual(scorer.calls[0], [
-            ScoringGroup(instruction: [5, 6, 1], candidates: [[10, 11], [30, 31, 32]], reduction: .mean),
-            ScoringGroup(instruction: [7, 1], candidates: [[20]], reduction: .mean),
+            ScoringGroup(instruction: [5, 6, 1], candidates: [[10, 11], [30, 31, 32]]),
+            ScoringGroup(instruction: [7, 1], candidates: [[20]]),
         ])
+    }
+
+    /// The scorer answers per token; the scoring's reduction is applied here, not in the engine.
+    func testTheScoringsReductionTurnsTokenLogProbabilitiesIntoLikelihoods() throws {
+        let scorer = RecordingScorer()
+        scorer.answer = { groups in
+            groups.map { group in .success(GroupScores(tokenLogProbabilities: group.candidates.map { $0.map { -Float($0) } + [-1] })) }
+        }
+        let sums = try Reranker.score(plan, scorer: scorer, scoring: Scoring(mode: .sum)).0.scores
+        XCTAssertEqual(sums, [-22, -21, -94])
+        let means = try Reranker.score(plan, scorer: scorer, scoring: Scoring(mode: .mean)).0.scores
+        XCTAssertEqual(means, [-22.0 / 3, -21.0 / 2, -94.0 / 4])
     }
 
     func testScoresReturnToTheCandidatesInputOrderWithUsageSummedOverGroups() throws {

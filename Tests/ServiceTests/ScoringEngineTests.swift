@@ -9,15 +9,19 @@ final class ScoringEngineTests: XCTestCase {
     func testTheEngineScoresEveryGroupOfOneCallInOrder() throws {
         let scorer = try ScoringEngine(modelDirectory: ServiceProcess.modelDirectory).makeScorer(threads: 1)
         let first = ScoringGroup(instruction: [100, 200, 1], candidates: [[300], [400, 500]])
-        let second = ScoringGroup(instruction: [42, 1], candidates: [[7, 8, 9]], reduction: .mean)
+        let second = ScoringGroup(instruction: [42, 1], candidates: [[7, 8, 9]])
         let both = try scorer.score([first, second]).map { try $0.get() }
-        XCTAssertEqual(both.map(\.scores.count), [2, 1])
+        XCTAssertEqual(both.map(\.tokenLogProbabilities.count), [2, 1])
         // Groups are independent: scoring them in one call (one engine batch) or one by one agrees within float rounding.
         let alone = try [scorer.score([first])[0].get(), scorer.score([second])[0].get()]
         for (together, single) in zip(both, alone) {
-            for (a, b) in zip(together.scores, single.scores) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+            // per token, not reduced: the engine answers what the model said
+            for (a, b) in zip(together.tokenLogProbabilities.joined(), single.tokenLogProbabilities.joined()) {
+                XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)))
+            }
         }
-        XCTAssertTrue(both.allSatisfy { $0.scores.allSatisfy { $0.isFinite && $0 < 0 } }, "log-likelihoods")
+        XCTAssertEqual(both[1].tokenLogProbabilities[0].count, 4, "three title tokens and </s>")
+        XCTAssertTrue(both.allSatisfy { $0.tokenLogProbabilities.joined().allSatisfy { $0.isFinite && $0 < 0 } }, "log-probabilities")
     }
 
     func testTokensOutsideTheVocabularyAreTheCallersErrorAnd422() throws {
@@ -43,9 +47,9 @@ final class ScoringEngineTests: XCTestCase {
         let bad = ScoringGroup(instruction: [5, 1], candidates: [[Int32(engine.vocabularySize)]])
         let answers = scorer.score([good, bad, good])
         guard case .failure(.scoringInput) = answers[1] else { return XCTFail("\(answers[1])") }
-        let alone = try scorer.score([good])[0].get().scores
+        let alone = try scorer.score([good])[0].get().tokenLogProbabilities.map { ScoreReduction.sum.reduce($0) }
         for answer in [answers[0], answers[2]] {
-            for (a, b) in zip(try answer.get().scores, alone) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+            for (a, b) in zip(try answer.get().tokenLogProbabilities.map { ScoreReduction.sum.reduce($0) }, alone) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
         }
     }
 

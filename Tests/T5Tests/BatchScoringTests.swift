@@ -33,7 +33,7 @@ final class BatchScoringTests: XCTestCase {
         return [
             ScoringInput(instruction: [1], candidates: [tokens(4, seed: 2, vocab: vocab)]),
             ScoringInput(instruction: tokens(9, seed: 3, vocab: vocab) + [1], candidates: shared),
-            ScoringInput(instruction: tokens(70, seed: 4, vocab: vocab) + [1], candidates: many, reduction: .mean),
+            ScoringInput(instruction: tokens(70, seed: 4, vocab: vocab) + [1], candidates: many),
             ScoringInput(instruction: tokens(23, seed: 5, vocab: vocab) + [1], candidates: shared),
             ScoringInput(instruction: tokens(130, seed: 6, vocab: vocab) + [1],
                          candidates: [tokens(70, seed: 7, vocab: vocab), tokens(3, seed: 8, vocab: vocab)]),
@@ -66,7 +66,7 @@ final class BatchScoringTests: XCTestCase {
         // Alone on its own scorer, so its workspace never saw a batch.
         let aloneScorer = T5Scorer(weights: weights, threads: threads)
         aloneScorer.sharesPrefixes = sharing
-        let alone = try inputs.map { try aloneScorer.run(instruction: $0.instruction, candidates: $0.candidates, reduction: $0.reduction) }
+        let alone = try inputs.map { try aloneScorer.run(instruction: $0.instruction, candidates: $0.candidates) }
         let scorer = T5Scorer(weights: weights, threads: threads)
         scorer.sharesPrefixes = sharing
         scorer.splitsAcrossThreads = lanes
@@ -83,9 +83,9 @@ final class BatchScoringTests: XCTestCase {
                 }
                 XCTAssertEqual(batched.decoderRows, expected.decoderRows, file: file, line: line)
                 XCTAssertEqual(batched.candidateRows, expected.candidateRows, file: file, line: line)
-                XCTAssertEqual(batched.scores.count, inputs[index].candidates.count, file: file, line: line)
+                XCTAssertEqual(batched.sums.count, inputs[index].candidates.count, file: file, line: line)
                 let place = "batch \(composition) slot \(slot) (input \(index))"
-                for (b, (a, e)) in zip(batched.scores, expected.scores).enumerated() {
+                for (b, (a, e)) in zip(batched.sums, expected.sums).enumerated() {
                     // relative to max(1, |score|): sums of up to 71 log-probs
                     let scale = max(1, abs(e))
                     scores.compare(a / scale, e / scale, "\(place) candidate \(b) (score \(e))")
@@ -116,8 +116,8 @@ final class BatchScoringTests: XCTestCase {
         var passSizes: [Int] = []
         for (i, input) in inputs.enumerated() {
             let batched = try results[i].get()
-            let reference = try alone.run(instruction: input.instruction, candidates: input.candidates, reduction: input.reduction)
-            for (a, b) in zip(batched.scores, reference.scores) {
+            let reference = try alone.run(instruction: input.instruction, candidates: input.candidates)
+            for (a, b) in zip(batched.sums, reference.sums) {
                 XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "input \(i)")
             }
             passSizes.append(batched.batchInputs)
@@ -148,20 +148,19 @@ final class BatchScoringTests: XCTestCase {
         }
         XCTAssertTrue(failure(results[1])?.contains("instruction token 1 is id 300") ?? false, "\(results[1])")
         XCTAssertTrue(failure(results[2])?.contains("no tokens") ?? false, "\(results[2])")
-        XCTAssertEqual(try results[3].get().scores, [])
+        XCTAssertEqual(try results[3].get().sums, [])
         XCTAssertTrue(failure(results[4])?.contains("candidate 1") ?? false, "\(results[4])")
         for (slot, index) in [(0, 1), (5, 2)] {
             let batched = try results[slot].get()
             XCTAssertEqual(batched.batchInputs, 2, "only the two good inputs with candidates ran")
             let alone = try T5Scorer(weights: weights, threads: 2)
-                .score(instruction: inputs[index].instruction, candidates: inputs[index].candidates,
-                       reduction: inputs[index].reduction)
-            for (a, e) in zip(batched.scores, alone) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
+                .score(instruction: inputs[index].instruction, candidates: inputs[index].candidates)
+            for (a, e) in zip(batched.sums, alone) { XCTAssertEqual(a, e, accuracy: 1e-5 * max(1, abs(e))) }
         }
         // A batch with nothing to run returns every input's own outcome.
         let empty = scorer.run(batch: [batch[2], batch[3]])
         XCTAssertNotNil(failure(empty[0]))
-        XCTAssertEqual(try empty[1].get().scores, [])
+        XCTAssertEqual(try empty[1].get().sums, [])
     }
 
     /// A call whose inputs split evenly over the threads runs one packed batch per thread (a lane, one
@@ -182,8 +181,8 @@ final class BatchScoringTests: XCTestCase {
             let batched = try results[i].get()
             XCTAssertEqual(batched.batchInputs, 2, "input \(i) ran in a lane of two")
             let reference = try alone.run(instruction: input.instruction, candidates: input.candidates)
-            XCTAssertEqual(batched.scores.count, input.candidates.count)
-            for (b, (a, e)) in zip(batched.scores, reference.scores).enumerated() {
+            XCTAssertEqual(batched.sums.count, input.candidates.count)
+            for (b, (a, e)) in zip(batched.sums, reference.sums).enumerated() {
                 worst.compare(a / max(1, abs(e)), e / max(1, abs(e)), "input \(i) candidate \(b)")
             }
         }

@@ -27,7 +27,7 @@ final class GoldenParityTests: XCTestCase {
             let tokens = testCase.candidates.map(\.tokens)
             let allLogits = try scorer.logits(instruction: testCase.instruction, candidates: tokens)
             let result = try scorer.run(instruction: testCase.instruction, candidates: tokens)
-            let means = try scorer.score(instruction: testCase.instruction, candidates: tokens, reduction: .mean)
+            let means = result.means   // the per-token log-probabilities averaged, as InstructRec reduces them
             for (b, expected) in testCase.candidates.enumerated() {
                 let rows = expected.tokens.count + 1
                 let vocab = golden.vocab_size
@@ -44,8 +44,8 @@ final class GoldenParityTests: XCTestCase {
                     scores.compare(result.tokenLogProbabilities[b][position], expected.token_logprobs[position],
                                    "\(caseName) candidate \(b) token \(position) log-prob")
                 }
-                scores.compare(result.scores[b], expected.score_sum, "\(caseName) candidate \(b) sum score")
-                scores.compare(result.scores[b], expected.score_sum_alone, "\(caseName) candidate \(b) sum score (alone)")
+                scores.compare(result.sums[b], expected.score_sum, "\(caseName) candidate \(b) sum score")
+                scores.compare(result.sums[b], expected.score_sum_alone, "\(caseName) candidate \(b) sum score (alone)")
                 scores.compare(means[b], expected.score_mean, "\(caseName) candidate \(b) mean score")
             }
         }

@@ -28,13 +28,13 @@ final class PointwiseBatchTests: XCTestCase {
                 let expected = try alone.run(batch: [input])[0].get()
                 if input.readout != nil {
                     XCTAssertEqual(got.logits.count, 2)
-                    XCTAssertTrue(got.scores.isEmpty)
+                    XCTAssertTrue(got.sums.isEmpty)
                     for (a, b) in zip(got.logits, expected.logits) { worst = max(worst, abs(a - b)) }
                     // The two rows read equal the full vocabulary projection's entries at the first step.
                     let full = try alone.logits(instruction: input.instruction, candidates: [[]])[0]
                     for (k, id) in readout.enumerated() { XCTAssertEqual(got.logits[k], full[Int(id)], accuracy: 1e-4) }
                 } else {
-                    for (a, b) in zip(got.scores, expected.scores) { worst = max(worst, abs(a - b)) }
+                    for (a, b) in zip(got.sums, expected.sums) { worst = max(worst, abs(a - b)) }
                 }
             }
             print("pointwise + teacher-forced batch (threads \(threads)) vs alone: worst |Δ| \(worst)")

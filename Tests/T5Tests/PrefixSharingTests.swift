@@ -87,14 +87,14 @@ final class PrefixSharingTests: XCTestCase {
                     tokens.compare(a, e, "\(caseName) candidate \(b) token \(p)")
                 }
                 // Scores sum up to 71 float log-probs of magnitude ~10: compare relative to the score.
-                scores.compare(shared.scores[b] / max(1, abs(unshared.scores[b])), unshared.scores[b] / max(1, abs(unshared.scores[b])),
-                               "\(caseName) candidate \(b) (score \(unshared.scores[b]))")
+                scores.compare(shared.sums[b] / max(1, abs(unshared.sums[b])), unshared.sums[b] / max(1, abs(unshared.sums[b])),
+                               "\(caseName) candidate \(b) (score \(unshared.sums[b]))")
             }
             // Each candidate alone (nothing to share but itself) agrees too.
             for b in [0, 1, 2, 5, 11, 14, 15, 16, 17, 18] {  // first, prefix-first, full, divergent, prefix, duplicate, empty, long pair
                 let single = try sharedScorer.score(instruction: testCase.instruction, candidates: [candidates[b]])
-                alone.compare(single[0] / max(1, abs(shared.scores[b])), shared.scores[b] / max(1, abs(shared.scores[b])),
-                              "\(caseName) candidate \(b) alone (score \(shared.scores[b]))")
+                alone.compare(single[0] / max(1, abs(shared.sums[b])), shared.sums[b] / max(1, abs(shared.sums[b])),
+                              "\(caseName) candidate \(b) alone (score \(shared.sums[b]))")
             }
         }
         print("[\(name)] shared vs unshared worst |Δ| token log-prob \(tokens.value) at \(tokens.location); score (relative to max(1, |score|)) \(scores.value) at \(scores.location); alone (relative) \(alone.value) at \(alone.location)")
