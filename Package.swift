@@ -58,16 +58,18 @@ let package = Package(
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "HTTP", dependencies: ["CHTTPShims", "Randomness"], swiftSettings: optimize),
         .target(name: "InstructRec", dependencies: ["Tokenizer", "Randomness"], swiftSettings: optimize),
+        // Offline evaluation and instruction data (datasets, baselines, protocols): beside the serving core, never in it.
+        .target(name: "Evaluation", dependencies: ["InstructRec", "Tokenizer", "Randomness"], swiftSettings: optimize),
         .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: optimize),
         .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
-            dependencies: ["T5", "T5Scoring", "Tokenizer", "HTTP", "InstructRec", "Service",
+            dependencies: ["T5", "T5Scoring", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Service",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecBench",
-            dependencies: ["T5", "T5Scoring", "Randomness", "Tokenizer", "HTTP", "InstructRec", "Service", "TestSupport",
+            dependencies: ["T5", "T5Scoring", "Randomness", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Service", "TestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         // Used only by test targets and InstructRecBench.
@@ -79,7 +81,8 @@ let package = Package(
             swiftSettings: optimize),
         .testTarget(name: "T5Tests", dependencies: ["T5", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Randomness"],
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "InstructRec", "Randomness"]),
+        .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Evaluation", "Randomness"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
                                                          "InstructRecCLI", "TestSupport", "Randomness"],

@@ -23,7 +23,7 @@ public struct Template: Sendable, Equatable {
     }
 
     /// A template that renders nothing (a placeholder for lookups that cannot fail).
-    static let empty = Template(name: "", text: "", segments: [])
+    public static let empty = Template(name: "", text: "", segments: [])
 
     private init(name: String, text: String, segments: [Segment]) {
         self.name = name

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Evaluation
 import InstructRec
 import Service
 import T5Scoring

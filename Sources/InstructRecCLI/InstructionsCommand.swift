@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Evaluation
 import InstructRec
 
 /// `instructrec instructions`: interaction log -> instruction-tuning JSONL.

@@ -1,4 +1,5 @@
 import Foundation
+import Evaluation
 import InstructRec
 import Randomness
 import Service

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import InstructRec
+import Evaluation
 
 /// Training renders what the service renders (issue 22): scripts/train/train.py writes its instructions with
 /// scripts/train/templates.py, a Python port of `TemplateSet.render`. Fixtures/train-render-parity.json holds that

@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// An interaction log in the format of the Amazon "Games" data used by the

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// Cases dumped for external baselines and their scores read back.
 final class ExternalScoresTests: XCTestCase {

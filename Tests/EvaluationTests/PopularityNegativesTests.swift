@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// Popularity-drawn negatives: never an item the user touched, drawn in proportion to
 /// training interaction counts, seeded per user; uniform draws are unchanged.

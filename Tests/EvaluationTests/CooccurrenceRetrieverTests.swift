@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// The co-occurrence retriever on tiny synthetic logs: counts come from the training parts
 /// only, history items are never retrieved, a retrieval is exactly N items and deterministic,

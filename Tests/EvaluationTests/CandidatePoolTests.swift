@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// Match-then-rerank cases from a retriever's candidate pools: the pool is used as
 /// given, and `insertTarget` swaps a missed target in for the pool's last item.

@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// Rewrites a product title the way another store would list the same product, for

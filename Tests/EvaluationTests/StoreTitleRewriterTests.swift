@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// Out-of-catalog titles: every title changes, deterministically, keeping the words that
 /// name the game; with --rewrite-titles the evaluator shows them and the target is cold.

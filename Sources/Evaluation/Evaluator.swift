@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// The InstructRec paper's ranking protocol: leave-one-out; for each user the

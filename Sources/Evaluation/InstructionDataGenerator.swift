@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 import Randomness
 

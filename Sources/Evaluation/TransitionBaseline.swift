@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// The last-item transitions baseline: item -> next-item counts over the

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 import Randomness
 
 /// Instruction data: template coverage, determinism and no leakage of

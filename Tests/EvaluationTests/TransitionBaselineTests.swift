@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import InstructRec
+@testable import Evaluation
+import InstructRec
 
 /// The last-item transitions baseline on tiny synthetic logs: counts come from
 /// the training parts only, the last history item decides, popularity backs off.

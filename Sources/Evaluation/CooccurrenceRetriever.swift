@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// A simple first-stage retriever for match-then-rerank evaluation: item-item

@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// One evaluation case as `instructrec eval --dump-cases` writes it, one JSON

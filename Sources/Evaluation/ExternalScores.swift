@@ -1,3 +1,4 @@
+import InstructRec
 import Foundation
 
 /// Scores from a baseline run outside this binary, read from JSON Lines: one
