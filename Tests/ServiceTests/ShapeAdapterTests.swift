@@ -85,6 +85,39 @@ final class ShapeAdapterTests: XCTestCase {
         }
     }
 
+    /// Results are echoed by id: two candidates with one id get a 422 naming both, in every shape that takes ids.
+    func testDuplicateIdsNameBothIndexes() throws {
+        let cases: [(path: String, body: String, field: String, message: String)] = [
+            ("/recommend", #"{"history": ["h"], "candidates": [{"id": "x", "title": "a"}, {"id": "x", "title": "b"}]}"#,
+             "$.candidates[1].id", "duplicate of $.candidates[0].id 'x'"),
+            ("/search", #"{"query": "q", "candidates": ["a", {"id": "x", "title": "b"}, "c", {"id": "x", "title": "d"}]}"#,
+             "$.candidates[3].id", "duplicate of $.candidates[1].id 'x'"),
+            ("/rerank", #"{"query": "q", "documents": [{"id": 7, "text": "a"}, {"id": "7", "text": "b"}]}"#,
+             "$.documents[1].id", "duplicate of $.documents[0].id '7'"),
+            ("/v1/rerank", #"{"query": "q", "documents": [{"id": "d", "text": "a"}, {"id": "d", "text": "b"}]}"#,
+             "$.documents[1].id", "duplicate of $.documents[0].id 'd'"),
+            // a string's id is its position: a given id equal to it is a duplicate too
+            ("/recommend", #"{"history": ["h"], "candidates": ["a", {"id": "0", "title": "b"}]}"#,
+             "$.candidates[1].id", "duplicate of $.candidates[0] '0'"),
+        ]
+        for (path, body, field, message) in cases {
+            let json = try JSONValue.parse(Array(body.utf8))
+            let shape = try XCTUnwrap(ShapeRegistry.select(ShapeRegistry.shapes(at: path), for: json))
+            XCTAssertThrowsError(try shape.decode(json, limits), path) { error in
+                XCTAssertEqual((error as? ServiceError)?.status, 422, path)
+                XCTAssertEqual((error as? ServiceError)?.field, field, path)
+                XCTAssertTrue((error as? ServiceError)?.message.contains(message) == true, "\(error)")
+            }
+        }
+        // positions never collide: strings, and shapes without ids, take any texts twice
+        for (path, body) in [("/search", #"{"query": "q", "candidates": ["a", "a"]}"#), ("/v2/rerank", #"{"query": "q", "documents": ["a", "a"]}"#),
+                             ("/rerank", #"{"query": "q", "texts": ["a", "a"]}"#)] {
+            let json = try JSONValue.parse(Array(body.utf8))
+            let shape = try XCTUnwrap(ShapeRegistry.select(ShapeRegistry.shapes(at: path), for: json))
+            XCTAssertEqual(try shape.decode(json, limits).query.candidates.map(\.id), ["0", "1"], path)
+        }
+    }
+
     func testJina() throws {
         let (shape, _, json) = try respond(try capture("jina-rerank.json"))
         XCTAssertEqual(shape.name, "cohere.v1")

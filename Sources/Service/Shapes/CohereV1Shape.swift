@@ -51,9 +51,9 @@ struct CohereV1Shape: APIShape {
             throw ServiceError.invalid("$.rank_fields[\(index)]", "only \"text\" is supported (documents are strings or {\"text\"} objects)")
         }
         let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
-        let documents = try ItemInput.items(r.documents, "$.documents", limits)
+        let documents = try ItemInput.candidates(r.documents, "$.documents", limits)
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
-                              candidates: try FieldRules.candidates(documents, "$.documents", limits), topN: try FieldRules.topN(r.top_n))
+                              candidates: documents, topN: try FieldRules.topN(r.top_n))
         query.maxWindows = chunks
         return query
     }
@@ -80,7 +80,7 @@ struct CohereV1Shape: APIShape {
             "documents": Schema.array(Schema.oneOf([
                 Schema.text("A document", context),
                 Schema.object("A document object", ["text": Schema.text("The document text", context)], required: ["text"]),
-            ]), "Documents to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
+            ]), "Documents to rerank (ids, when given, must differ)", minItems: 1, maxItems: context.limits.maxCandidates),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
             "rank_fields": Schema.array(Schema.string("A field", enumeration: ["text"]), "Fields to rank on: only text"),

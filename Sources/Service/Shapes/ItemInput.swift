@@ -29,14 +29,19 @@ struct ItemInput<TextField: ItemTextKey>: Decodable, Sendable {
                 throw ServiceError.invalid("\(path).\(TextField.name)", "must be a string, got \(textValue.typeName)")
             }
             self.text = text
-            switch members.first(where: { $0.0 == "id" })?.1 {
-            case nil, .null?: id = nil
-            case let .string(text)? where !text.isEmpty: id = text
-            case let .number(number)? where number.rounded() == number && abs(number) < 1e15: id = String(Int64(number))
-            case let other?: throw ServiceError.invalid("\(path).id", "must be a non-empty string or an integer, got \(other.typeName)")
-            }
+            id = try Self.id(members, path)
         default:
             throw ServiceError.invalid(path, "must be a string or an object with '\(TextField.name)', got \(value?.typeName ?? "nothing")")
+        }
+    }
+
+    /// An object's `id` member: absent or null, a non-empty string, or an integer (as text).
+    static func id(_ members: [(String, JSONValue)], _ path: String) throws -> String? {
+        switch members.first(where: { $0.0 == "id" })?.1 {
+        case nil, .null?: return nil
+        case let .string(text)? where !text.isEmpty: return text
+        case let .number(number)? where number.rounded() == number && abs(number) < 1e15: return String(Int64(number))
+        case let other?: throw ServiceError.invalid("\(path).id", "must be a non-empty string or an integer, got \(other.typeName)")
         }
     }
 
@@ -47,5 +52,10 @@ struct ItemInput<TextField: ItemTextKey>: Decodable, Sendable {
             let text = try FieldRules.text(input.text, input.id == nil ? itemPath : "\(itemPath).\(TextField.name)", limits)
             return Item(id: input.id ?? String(index), title: text)
         }
+    }
+
+    /// The candidate list: `items`, then `FieldRules.candidates` (its size, no id twice).
+    static func candidates(_ inputs: [ItemInput], _ path: String, _ limits: RequestLimits) throws -> [Item] {
+        try FieldRules.candidates(items(inputs, path, limits), path, limits, givenID: { inputs[$0].id != nil })
     }
 }

@@ -23,7 +23,7 @@ struct RecommendShape: APIShape {
     }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let candidates = try FieldRules.candidates(ItemInput.items(r.candidates, "$.candidates", limits), "$.candidates", limits)
+        let candidates = try ItemInput.candidates(r.candidates, "$.candidates", limits)
         let history = try ItemInput.items(r.history ?? [], "$.history", limits)
         let preference = try FieldRules.optionalText(r.preference, "$.preference", limits)
         if history.isEmpty && preference == nil {

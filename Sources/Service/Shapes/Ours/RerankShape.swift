@@ -31,7 +31,7 @@ struct RerankShape: APIShape {
     func claims(_ body: JSONValue) -> Bool { body["texts"] == nil }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let documents = try FieldRules.candidates(ItemInput.items(r.documents, "$.documents", limits), "$.documents", limits)
+        let documents = try ItemInput.candidates(r.documents, "$.documents", limits)
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
                                          candidates: documents, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
                                          relevance: r.relevance, template: r.template,

@@ -25,7 +25,7 @@ struct SearchShape: APIShape {
     }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let candidates = try FieldRules.candidates(ItemInput.items(r.candidates, "$.candidates", limits), "$.candidates", limits)
+        let candidates = try ItemInput.candidates(r.candidates, "$.candidates", limits)
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
                                          candidates: candidates, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
                                          relevance: r.relevance, template: r.template,
