@@ -1,7 +1,7 @@
 import Foundation
 
 /// Validates JSON values against the subset of JSON Schema our OpenAPI
-/// document uses: type, properties, required, additionalProperties, items,
+/// document uses: type, properties, required, additionalProperties (false or a schema), items,
 /// enum, oneOf and $ref into components.
 struct SchemaValidator {
     let document: [String: Any]
@@ -68,6 +68,8 @@ struct SchemaValidator {
             for (key, child) in object {
                 if let property = properties[key] as? [String: Any] {
                     found += errors(child, property, at: "\(path).\(key)")
+                } else if let additional = schema["additionalProperties"] as? [String: Any] {
+                    found += errors(child, additional, at: "\(path).\(key)")
                 } else if schema["additionalProperties"] as? Bool == false {
                     found.append("\(path).\(key): not allowed")
                 }

@@ -85,6 +85,50 @@ final class ShapeAdapterTests: XCTestCase {
         }
     }
 
+    /// Cohere v1 over structured documents: any string fields, ranked on rank_fields (one field's value alone,
+    /// several as "field: value" lines in rank_fields order), every field echoed by return_documents.
+    func testCohereV1RankFieldsOverStructuredDocuments() throws {
+        let raw: [String: Any] = [
+            "query": "a racing game for my kids", "rank_fields": ["title", "text"], "return_documents": true,
+            "documents": [["title": "Mario Kart 8 Deluxe", "text": "Kart racing for the whole family", "year": "2017"],
+                          ["title": "HDMI Cable 6ft", "text": "High speed", "sku": "H-6"]],
+        ]
+        let body = try JSONValue.parse(Array(try JSONSerialization.data(withJSONObject: raw)))
+        let (shape, query, json) = try respond(Capture(path: "/v1/rerank", body: body, raw: raw))
+        XCTAssertEqual(shape.name, "cohere.v1")
+        XCTAssertEqual(query.candidates.map(\.title), ["title: Mario Kart 8 Deluxe\ntext: Kart racing for the whole family",
+                                                       "title: HDMI Cable 6ft\ntext: High speed"])
+        let results = try XCTUnwrap((json as? [String: Any])?["results"] as? [[String: Any]])
+        XCTAssertEqual(results[0]["document"] as? NSDictionary,
+                       ["title": "Mario Kart 8 Deluxe", "text": "Kart racing for the whole family", "year": "2017"])
+
+        let shapes = Dictionary(uniqueKeysWithValues: ShapeRegistry.all.map { ($0.name, $0) })
+        let v1 = try XCTUnwrap(shapes["cohere.v1"])
+        func decode(_ text: String) throws -> RankQuery { try v1.decode(try JSONValue.parse(Array(text.utf8)), limits).query }
+        // one field: its value alone, as text has always been read
+        XCTAssertEqual(try decode(#"{"query": "q", "documents": [{"title": "Halo 3", "genre": "shooter"}], "rank_fields": ["title"]}"#)
+            .candidates.map(\.title), ["Halo 3"])
+        XCTAssertEqual(try decode(#"{"query": "q", "documents": [{"text": "Halo 3", "genre": "shooter"}]}"#).candidates.map(\.title), ["Halo 3"])
+        func assertField(_ body: String, _ field: String, _ message: String, line: UInt = #line) {
+            XCTAssertThrowsError(try decode(body), line: line) { error in
+                XCTAssertEqual((error as? ServiceError)?.field, field, "\(error)", line: line)
+                XCTAssertTrue((error as? ServiceError)?.message.contains(message) == true, "\(error)", line: line)
+            }
+        }
+        assertField(#"{"query": "q", "documents": [{"title": "a", "text": "b"}, {"text": "c"}], "rank_fields": ["title", "text"]}"#,
+                    "$.documents[1].title", "$.rank_fields[0] names it")
+        assertField(#"{"query": "q", "documents": [{"title": "a"}]}"#, "$.documents[0].text", "is required")
+        assertField(#"{"query": "q", "documents": [{"title": "a", "year": 2017}], "rank_fields": ["title"]}"#, "$.documents[0].year", "must be a string")
+        assertField(#"{"query": "q", "documents": ["a"], "rank_fields": ["title"]}"#, "$.documents[0]", "'title'")
+        assertField(#"{"query": "q", "documents": [{"title": " "}], "rank_fields": ["title"]}"#, "$.documents[0].title", "non-space")
+        assertField(#"{"query": "q", "documents": [{"title": "a"}], "rank_fields": []}"#, "$.rank_fields", "at least one")
+        assertField(#"{"query": "q", "documents": [{"title": "a"}], "rank_fields": ["title", "title"]}"#, "$.rank_fields[1]",
+                    "duplicate of $.rank_fields[0]")
+        let long = String(repeating: "x", count: 1990)
+        assertField(#"{"query": "q", "documents": [{"title": "\#(long)", "text": "y"}], "rank_fields": ["title", "text"]}"#,
+                    "$.documents[0]", "longer than 2000")
+    }
+
     /// Results are echoed by id: two candidates with one id get a 422 naming both, in every shape that takes ids.
     func testDuplicateIdsNameBothIndexes() throws {
         let cases: [(path: String, body: String, field: String, message: String)] = [

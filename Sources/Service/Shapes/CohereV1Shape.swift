@@ -2,7 +2,8 @@ import InstructRec
 
 /// POST /v1/rerank: Cohere's v1 rerank API (cohere SDK `Client.rerank`) and
 /// Jina's rerank API, which share one body. Ranked with the ⟨P0, I, T3⟩ search
-/// instruction (template search.specific).
+/// instruction (template search.specific). Documents may be structured: objects of
+/// string fields, ranked on the ones `rank_fields` names (`StructuredDocument`).
 struct CohereV1Shape: APIShape {
     let name = "cohere.v1"
     let path = "/v1/rerank"
@@ -11,12 +12,12 @@ struct CohereV1Shape: APIShape {
     struct Request: Decodable, Sendable {
         var model: String?
         var query: String
-        /// strings or {"text": ...} objects
-        var documents: [ItemInput<TextKey>]
+        /// strings, or objects of string fields (and an optional id)
+        var documents: [StructuredDocument]
         var top_n: Int?
         /// Cohere's default (false); Jina clients send it explicitly
         var return_documents: Bool?
-        /// only ["text"]: our documents have one field
+        /// the fields the model reads, in this order; absent: ["text"]
         var rank_fields: [String]?
         /// Cohere v1: a pointwise model scores at most this many windows per document (the first ones)
         var max_chunks_per_doc: Int?
@@ -27,7 +28,21 @@ struct CohereV1Shape: APIShape {
 
     struct Response: Encodable {
         struct Result: Encodable { var index: Int; var relevance_score: Double; var document: Document? }
-        struct Document: Encodable { var text: String }
+        /// The document as sent: all its fields, id included (a string document as {"text"}).
+        struct Document: Encodable {
+            var members: [(String, JSONValue)]
+            func encode(to encoder: Encoder) throws {
+                var container = encoder.container(keyedBy: IndexKey.self)
+                for (name, value) in members {
+                    switch value {
+                    case let .string(text): try container.encode(text, forKey: IndexKey(stringValue: name))
+                    // the one member that may be a number: an integer id
+                    case let .number(number): try container.encode(Int64(number), forKey: IndexKey(stringValue: name))
+                    default: try container.encodeNil(forKey: IndexKey(stringValue: name))
+                    }
+                }
+            }
+        }
         struct Meta: Encodable {
             struct APIVersion: Encodable { var version: String }
             struct BilledUnits: Encodable { var search_units: Int }
@@ -47,15 +62,30 @@ struct CohereV1Shape: APIShape {
     struct Failure: Encodable { var message: String; var detail: String }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        for (index, field) in (r.rank_fields ?? []).enumerated() where field != "text" {
-            throw ServiceError.invalid("$.rank_fields[\(index)]", "only \"text\" is supported (documents are strings or {\"text\"} objects)")
-        }
+        let rankFields = try Self.rankFields(r.rank_fields)
         let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
-        let documents = try ItemInput.candidates(r.documents, "$.documents", limits)
+        let documents = try r.documents.enumerated().map { index, document in
+            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
+        }
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
-                              candidates: documents, topN: try FieldRules.topN(r.top_n))
+                              candidates: try FieldRules.candidates(documents, "$.documents", limits, givenID: { r.documents[$0].id != nil }),
+                              topN: try FieldRules.topN(r.top_n))
         query.maxWindows = chunks
         return query
+    }
+
+    /// Cohere v1: "If not provided, the model will use the default text field for ranking."
+    /// Each field is named once; the order is the order the model reads them in.
+    static func rankFields(_ fields: [String]?) throws -> [String] {
+        guard let fields else { return ["text"] }
+        if fields.isEmpty { throw ServiceError.invalid("$.rank_fields", "must name at least one field") }
+        for (index, field) in fields.enumerated() {
+            if field.isEmpty { throw ServiceError.invalid("$.rank_fields[\(index)]", "must not be empty") }
+            if let earlier = fields[..<index].firstIndex(of: field) {
+                throw ServiceError.invalid("$.rank_fields[\(index)]", "duplicate of $.rank_fields[\(earlier)] '\(field)'")
+            }
+        }
+        return fields
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
@@ -64,7 +94,7 @@ struct CohereV1Shape: APIShape {
             id: outcome.requestID,
             results: outcome.ranked.map {
                 .init(index: $0.index, relevance_score: Double($0.relevance),
-                      document: documents ? .init(text: query.candidates[$0.index].title) : nil)
+                      document: documents ? .init(members: r.documents[$0.index].members) : nil)
             },
             meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: 1)),
             model: r.model ?? "instructrec",
@@ -74,16 +104,24 @@ struct CohereV1Shape: APIShape {
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message, detail: error.message)) }
 
     func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        var structured = Schema.object("A structured document: string fields, all echoed by return_documents. The model reads those rank_fields names (text by default): one field's value alone, several as \"field: value\" lines in rank_fields order; each named field is required, of at most max_text_chars characters (several: their lines together)", [
+            "id": Schema.oneOf([Schema.string("Id", minLength: 1), Schema.integer("Id", minimum: -999_999_999_999_999, maximum: 999_999_999_999_999)],
+                               "Our extension: the document's id (results are found by index; ids must differ)"),
+        ])
+        structured["additionalProperties"] = Schema.nullable(Schema.string("A field (null reads as absent)"))
+        var rankFields = Schema.array(Schema.string("A field of the documents", minLength: 1),
+                                      "The fields the model reads, in this order (default [\"text\"]); a string document has only text", minItems: 1)
+        rankFields["uniqueItems"] = true
         let request = Schema.object("Cohere v1 / Jina rerank request", [
             "model": Schema.string("Accepted for client compatibility (echoed in the response); the service serves one model"),
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "documents": Schema.array(Schema.oneOf([
-                Schema.text("A document", context),
-                Schema.object("A document object", ["text": Schema.text("The document text", context)], required: ["text"]),
+                Schema.text("A document (its text)", context),
+                structured,
             ]), "Documents to rerank (ids, when given, must differ)", minItems: 1, maxItems: context.limits.maxCandidates),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
-            "rank_fields": Schema.array(Schema.string("A field", enumeration: ["text"]), "Fields to rank on: only text"),
+            "rank_fields": rankFields,
             "max_chunks_per_doc": Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v1 / Jina rerank response", [
@@ -91,8 +129,8 @@ struct CohereV1Shape: APIShape {
             "results": Schema.array(Schema.object("One document, best first", [
                 "index": Schema.integer("Position of the document in the request", minimum: 0),
                 "relevance_score": Schema.number("0..1: σ(scale·score + bias) with the model's fitted scale and bias, a function of the document's own score (comparable across requests, usable with a threshold); the deployment setting relevance=softmax makes it the softmax over the request's documents"),
-                "document": Schema.object("The document (return_documents)", ["text": Schema.string("The document text")],
-                                          required: ["text"], additional: true),
+                "document": Schema.object("The document as sent (return_documents): all its fields; a string document as {text}",
+                                          ["text": Schema.string("The document text")], additional: true),
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
             "meta": Schema.object("Cohere metadata", [
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"1\"")], required: ["version"], additional: true),
