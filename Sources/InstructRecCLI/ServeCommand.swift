@@ -170,7 +170,7 @@ struct ScoreCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(help: "Which endpoint's request shape: recommend, search, rerank (ours or TEI by its body), v1/rerank (Cohere v1, Jina), v2/rerank (Cohere v2). Default: inferred from the body.")
+    @Option(help: "Which endpoint's request shape: recommend, search, rerank (ours or TEI by its body), v1/rerank (Cohere v1, Jina), v2/rerank (Cohere v2). Default: inferred from the body; one that /rerank and a Cohere shape both take is /rerank's.")
     var endpoint: String?
 
     @Argument(help: "Request JSON file (default: standard input).")
@@ -189,7 +189,10 @@ struct ScoreCommand: ParsableCommand {
         if let endpoint { chosen = endpoint } else {
             switch EndpointInference.infer(body: Array(body)) {
             case let .endpoint(path): chosen = path
-            case let .unclear(message): throw ValidationError(message)
+            case let .unclear(message):
+                // One line that names the flag, without ArgumentParser's usage text after it.
+                FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+                throw ExitCode.validationFailure
             }
         }
         let configuration = try options.load()

@@ -1,6 +1,9 @@
 /// `instructrec score` without `--endpoint`: the endpoint whose request shape
 /// takes the body. Every shape decodes exactly its own fields, so most bodies
-/// fit one; when several or none fit, the answer says which flag to use.
+/// fit one. A body that fits `/rerank` and the Cohere shapes (`query` and
+/// `documents`, as the README's example) is `/rerank`'s: our own shape, and TEI's
+/// when it has `texts`. When none fits, or several others do, the answer says
+/// which flag to use.
 public enum EndpointInference: Equatable, Sendable {
     /// a path without the slash, as --endpoint spells it ("recommend", "v1/rerank")
     case endpoint(String)
@@ -28,6 +31,7 @@ public enum EndpointInference: Equatable, Sendable {
         let flags = ShapeRegistry.paths.map { "--endpoint \($0.dropFirst())" }.joined(separator: ", ")
         switch fits.count {
         case 1: return .endpoint(fits[0])
+        case _ where fits.contains("rerank"): return .endpoint("rerank")
         case 0: return .unclear("no endpoint takes this body (\(failures.joined(separator: "; "))); name the one you mean with one of \(flags)")
         default: return .unclear("this body fits \(fits.map { "/" + $0 }.joined(separator: " and ")); choose with \(fits.map { "--endpoint \($0)" }.joined(separator: " or "))")
         }

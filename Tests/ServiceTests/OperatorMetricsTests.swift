@@ -94,6 +94,11 @@ final class OperatorMetricsTests: XCTestCase {
         XCTAssertEqual(EndpointInference.infer(body: Array(Bodies.recommend.utf8)), .endpoint("recommend"))
         XCTAssertEqual(EndpointInference.infer(body: Array(Bodies.search.utf8)), .endpoint("search"))
         XCTAssertEqual(EndpointInference.infer(body: Array(#"{"query": "q", "texts": ["a"]}"#.utf8)), .endpoint("rerank"))
+        // fits /rerank and the Cohere shapes: /rerank's (the README's example)
+        XCTAssertEqual(EndpointInference.infer(body: Array(#"{"query": "q", "documents": ["a", "b"], "top_n": 1, "return_documents": true}"#.utf8)),
+                       .endpoint("rerank"))
+        XCTAssertEqual(EndpointInference.infer(body: Array(#"{"query": "q", "documents": ["a"], "max_tokens_per_doc": 9}"#.utf8)), .endpoint("v2/rerank"))
+        XCTAssertEqual(EndpointInference.infer(body: Array(#"{"query": "q", "documents": ["a"], "rank_fields": ["text"]}"#.utf8)), .endpoint("v1/rerank"))
         guard case let .unclear(message) = EndpointInference.infer(body: Array(#"{"nothing": 1}"#.utf8)) else { return XCTFail() }
         XCTAssertTrue(message.contains("--endpoint"), message)
     }

@@ -155,9 +155,20 @@ final class StartupTests: XCTestCase {
         let search = try Self.run(["score"] + fixture, input: Bodies.search)
         XCTAssertEqual(search.status, 0, search.log)
         XCTAssertNotNil((try? JSONSerialization.jsonObject(with: Data(search.output.utf8))) as? [String: Any])
-        let ambiguous = try Self.run(["score"] + fixture, input: #"{"query": "q", "documents": ["a", "b"]}"#)
-        XCTAssertNotEqual(ambiguous.status, 0)
-        XCTAssertTrue(ambiguous.log.contains("--endpoint"), ambiguous.log)
+        // the README's /rerank body also fits /v1/rerank: it is /rerank's
+        let readme = try Self.run(["score"] + fixture, input: """
+            {"query": "wireless controller", "documents": ["Xbox Wireless Controller", "USB charging cable"],
+             "top_n": 1, "return_documents": true}
+            """)
+        XCTAssertEqual(readme.status, 0, readme.log)
+        let answer = (try? JSONSerialization.jsonObject(with: Data(readme.output.utf8))) as? [String: Any]
+        XCTAssertNotNil(answer?["template"], "our /rerank's response: \(readme.output)")
+        XCTAssertEqual((answer?["results"] as? [[String: Any]])?.count, 1, readme.output)
+        // a body no endpoint takes: one line naming the flag (EX_USAGE), no usage text
+        let unclear = try Self.run(["score"] + fixture, input: #"{"query": "q"}"#)
+        XCTAssertEqual(unclear.status, 64)
+        XCTAssertEqual(unclear.log.split(separator: "\n").count, 1, unclear.log)
+        XCTAssertTrue(unclear.log.contains("--endpoint"), unclear.log)
     }
 
     /// Runs the binary to completion: exit status, standard output, standard error.
