@@ -171,6 +171,22 @@ final class StartupTests: XCTestCase {
         XCTAssertTrue(unclear.log.contains("--endpoint"), unclear.log)
     }
 
+    /// `echo Mario | instructrec tokenize`: the line ending echo adds is not part of the text; exactly one is trimmed.
+    func testTokenizeTrimsOneTrailingNewlineFromStdin() throws {
+        func tokenize(_ arguments: [String], input: String? = nil) throws -> [String: Any] {
+            let run = try Self.run(["tokenize", "--no-eos", "--tokenizer", ServiceProcess.tokenizerFile] + arguments, input: input)
+            XCTAssertEqual(run.status, 0, run.log)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], run.output)
+        }
+        let argument = try tokenize(["Mario"])
+        for input in ["Mario\n", "Mario\r\n", "Mario"] {
+            let piped = try tokenize([], input: input)
+            XCTAssertEqual(piped["text"] as? String, "Mario", input.debugDescription)
+            XCTAssertEqual(piped["pieces"] as? [String], argument["pieces"] as? [String], input.debugDescription)
+        }
+        XCTAssertEqual(try tokenize([], input: "Mario\n\n")["text"] as? String, "Mario\n", "only one line ending")
+    }
+
     /// Runs the binary to completion: exit status, standard output, standard error.
     static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> (status: Int32, log: String, output: String) {
         let process = Process()
