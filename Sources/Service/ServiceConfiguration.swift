@@ -253,22 +253,38 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// A flat JSON object of settings as key -> text; keys outside `allowed` are refused, naming the file.
+    /// Parsed as request bodies are (`JSONValue`), so malformed JSON is reported with its byte offset.
     static func readJSONSettings(_ file: String, allowed: [String]) throws -> [(String, String?)] {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw Invalid(setting: "config", reason: "cannot read \(file)")
         }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        let json: JSONValue
+        do { json = try JSONValue.parse(Array(data)) } catch {
+            throw Invalid(setting: "config", reason: "\(file): malformed JSON at byte \(error.offset): \(error.message)")
+        }
+        guard case let .object(members) = json else {
             throw Invalid(setting: "config", reason: "\(file) is not a JSON object")
         }
-        return try json.sorted(by: { $0.key < $1.key }).map { key, value in
+        return try members.sorted(by: { $0.0 < $1.0 }).map { key, value in
             guard allowed.contains(key) else {
                 let hint = allowed == modelBoundKeys ? " (a model directory may set only \(modelBoundKeys.joined(separator: ", ")))" : ""
                 throw Invalid(setting: key, reason: "unknown setting in \(file)\(hint)")
             }
-            if value is NSNull { return (key, nil) }
-            if let list = value as? [String] { return (key, list.joined(separator: ",")) }
-            if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return (key, number.boolValue ? "true" : "false") }
-            return (key, "\(value)")
+            return (key, settingText(value))
+        }
+    }
+
+    /// A setting's value as the text `apply` reads: null is unset; a list joins with commas;
+    /// an integral number has no ".0" (8080, not 8080.0).
+    static func settingText(_ value: JSONValue) -> String? {
+        switch value {
+        case .null: return nil
+        case let .bool(flag): return flag ? "true" : "false"
+        case let .string(text): return text
+        case let .number(number): return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case let .array(elements): return elements.map { settingText($0) ?? "null" }.joined(separator: ",")
+        // no setting takes an object: `apply` refuses this text, quoting it
+        case .object: return "{…}"
         }
     }
 

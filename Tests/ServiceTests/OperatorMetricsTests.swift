@@ -72,6 +72,24 @@ final class OperatorMetricsTests: XCTestCase {
         }
     }
 
+    func testMalformedConfigFileNamesTheByteOffset() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        for (text, expected) in [(#"{"port": 8080, "workers":"#, "at byte 25: unexpected end of input"),
+                                 (#"{"port": 8080 "workers": 2}"#, "at byte 14: expected ',' or '}' in object"),
+                                 (#"{"port": 1, "port": 2}"#, "at byte 12: duplicate member name \"port\""),
+                                 ("[8080]", "is not a JSON object")] {
+            try Data(text.utf8).write(to: file)
+            XCTAssertThrowsError(try ServiceConfiguration.load(file: file.path, environment: [:], overrides: [:])) { error in
+                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains(file.path), "\(error) lacks \(expected)")
+            }
+        }
+        // values read as before: integers without ".0", lists joined, null unset
+        try Data(#"{"port": 8081, "relevance_bias": -2.5, "api_keys": ["a", "b"], "tls_cert": null, "log_requests": false}"#.utf8).write(to: file)
+        let settings = try ServiceConfiguration.readJSONSettings(file.path, allowed: ["port", "relevance_bias", "api_keys", "tls_cert", "log_requests"])
+        XCTAssertEqual(settings.map { "\($0.0)=\($0.1 ?? "nil")" }, ["api_keys=a,b", "log_requests=false", "port=8081", "relevance_bias=-2.5", "tls_cert=nil"])
+    }
+
     func testUnknownVariablesWarnWithTheNearestSetting() {
         let warnings = ServiceConfiguration.unknownVariableWarnings(["INSTRUCTREC_PORTT": "1", "INSTRUCTREC_PORT": "1", "HOME": "/",
                                                                     "INSTRUCTREC_BLAS_CHOSEN": "Zen", "INSTRUCTREC_ZZZZZZZZZZZZZZZZZZ": "1"])
