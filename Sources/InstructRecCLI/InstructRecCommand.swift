@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Service
 
 @main
@@ -9,4 +10,10 @@ struct InstructRecCommand: ParsableCommand {
         version: RerankService.version,
         subcommands: [ServeCommand.self, ScoreCommand.self, InstructionsCommand.self, EvalCommand.self, TokenizeCommand.self]
     )
+
+    /// No subcommand: a usage error (EX_USAGE, sysexits.h), not a success, with the help on stderr.
+    func run() throws {
+        FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+        throw ExitCode.validationFailure
+    }
 }

@@ -171,6 +171,13 @@ final class StartupTests: XCTestCase {
         XCTAssertTrue(unclear.log.contains("--endpoint"), unclear.log)
     }
 
+    func testNoSubcommandPrintsHelpAndExits64() throws {
+        let bare = try Self.run([])
+        XCTAssertEqual(bare.status, 64, "EX_USAGE")
+        XCTAssertTrue(bare.log.contains("SUBCOMMANDS") && bare.log.contains("serve"), bare.log)
+        XCTAssertEqual(try Self.run(["--help"]).status, 0)
+    }
+
     /// `echo Mario | instructrec tokenize`: the line ending echo adds is not part of the text; exactly one is trimmed.
     func testTokenizeTrimsOneTrailingNewlineFromStdin() throws {
         func tokenize(_ arguments: [String], input: String? = nil) throws -> [String: Any] {
