@@ -23,8 +23,9 @@ build-bench: deps
 test: deps
 	$(SWIFT) test --disable-swift-testing
 
+# make run PORT=8081: listen there (default: the configured port, 8080)
 run: build
-	$(BIN) serve --set drain_delay_s=0
+	$(BIN) serve --set drain_delay_s=0$(if $(PORT), --port $(PORT))
 
 # Engine benchmark: flan-t5-small and flan-t5-base shapes with random weights,
 # rerank-20 and rerank-100 (random ids) and games-20, games-100 (real SASRec
