@@ -19,12 +19,17 @@ from transformers import T5ForConditionalGeneration
 from sample_titles import TITLES  # noqa: E402  (scripts/ is on sys.path when run as a script)
 from t5_reference import log_likelihoods  # noqa: E402
 
+# The one Python renderer (scripts/train/templates.py), held to the service's TemplateSet.render byte for
+# byte by Tests/InstructRecTests/TrainRenderParityTests: item_format and separators included.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "train"))
+from templates import Templates  # noqa: E402
+
 
 def main():
     model_dir = sys.argv[1] if len(sys.argv) > 1 else "models/default"
     out = sys.argv[2] if len(sys.argv) > 2 else "Tests/ServiceTests/Fixtures/default-model-golden.json"
     own = os.path.join(model_dir, "templates.json")  # the model's own templates, as the service uses them
-    templates = json.load(open(own if os.path.exists(own) else "config/templates.json"))["templates"]
+    templates = Templates(own if os.path.exists(own) else "config/templates.json")
     tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     model = T5ForConditionalGeneration.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
     rng = random.Random(20)
@@ -32,8 +37,7 @@ def main():
     for r in range(20):
         picks = rng.sample(TITLES, 4 + 10)
         history, candidates = picks[:4], picks[4:]
-        text = templates["recommend.history"].replace("{history}", ", ".join(f'"{t}"' for t in history)) \
-            .replace("{candidates}", ", ".join(f'"{t}"' for t in candidates))
+        text = templates.render("recommend.history", history=history, candidates=candidates)
         instruction = tokenizer.encode(text).ids  # </s> appended by the post-processor
         targets = [tokenizer.encode(t, add_special_tokens=False).ids for t in candidates]
         scores = log_likelihoods(model, instruction, targets)
