@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
         GEMM.setThreads(threads)
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
-        print("BLAS: \(GEMM.backendDescription); OPENBLAS_CORETYPE=\(coretype); threads=\(threads)")
+        print("BLAS: \(BLASIdentity.current().description); OPENBLAS_CORETYPE=\(coretype); threads=\(threads)")
         try BLASSelfCheck.run()
         var games: [GamesBenchWorkload]?
         if workloads.contains("games-") {

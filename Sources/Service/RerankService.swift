@@ -152,7 +152,6 @@ public final class RerankService: @unchecked Sendable {
 
     var isReady: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready && !draining }
     var isLoaded: Bool { stateLock.lock(); defer { stateLock.unlock() }; return ready }
-    public var isDraining: Bool { stateLock.lock(); defer { stateLock.unlock() }; return draining }
 
     func setReady(_ value: Bool) {
         stateLock.lock(); ready = value; stateLock.unlock()

@@ -29,6 +29,9 @@ public struct BLASIdentity: Sendable, Equatable {
     /// Built with DYNAMIC_ARCH: the kernels are chosen at load time and OPENBLAS_CORETYPE can change them.
     public var dynamicArch: Bool { config.split(separator: " ").contains("DYNAMIC_ARCH") }
 
+    /// "OpenBLAS (<config>), core type <name>" for start-up logs and error messages.
+    public var description: String { "OpenBLAS (\(config)), core type \(coreName)" }
+
     /// The library loaded into this process.
     public static func current() -> BLASIdentity {
         let config = openblas_get_config().map { String(cString: $0) } ?? "unknown"

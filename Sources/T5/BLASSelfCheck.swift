@@ -46,7 +46,7 @@ public enum BLASSelfCheck {
                     if !(error <= Float(k) * 1.2e-7 * 4 + 1e-6) {
                         let coretype = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } ?? "(unset)"
                         throw T5Error.blasSelfCheckFailed(
-                            "BLAS self-check failed: cblas_sgemm \(m)x\(n)x\(k) (B\(transposed ? "^T" : "")) differs from the reference loop at [\(i),\(j)]: \(c.data[i * n + j]) vs \(sum). Library: \(GEMM.backendDescription); OPENBLAS_CORETYPE=\(coretype). Set OPENBLAS_CORETYPE to a kernel known to work on this CPU (e.g. Haswell) or install another BLAS build.")
+                            "BLAS self-check failed: cblas_sgemm \(m)x\(n)x\(k) (B\(transposed ? "^T" : "")) differs from the reference loop at [\(i),\(j)]: \(c.data[i * n + j]) vs \(sum). Library: \(BLASIdentity.current().description); OPENBLAS_CORETYPE=\(coretype). Set OPENBLAS_CORETYPE to a kernel known to work on this CPU (e.g. Haswell) or install another BLAS build.")
                     }
                 }
             }

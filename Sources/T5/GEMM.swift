@@ -131,14 +131,4 @@ public enum GEMM {
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
-
-    /// "OpenBLAS <config> core=<name>" for start-up logs and error messages.
-    public static var backendDescription: String {
-        let config = openblas_get_config().map { String(cString: $0) } ?? "unknown"
-        return "OpenBLAS (\(config)), core type \(coreName)"
-    }
-
-    public static var coreName: String {
-        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
-    }
 }
