@@ -17,6 +17,10 @@ public final class Responder: @unchecked Sendable {
     /// work for it can be dropped.
     public var isClientGone: Bool { gone.isSet }
 
+    /// Runs `action` once when the client goes away (at once if it already has): an async handler's
+    /// task is cancelled this way (`Router.add(_:_:async:)`).
+    public func onClientGone(_ action: @escaping @Sendable () -> Void) { gone.onSet(action) }
+
     /// Sends the response; returns false (and sends nothing) if one was already sent.
     @discardableResult
     public func respond(_ response: HTTPResponse) -> Bool {
@@ -29,10 +33,25 @@ public final class Responder: @unchecked Sendable {
     }
 }
 
-/// Set once when the peer goes away; read from worker threads.
+/// Set once when the peer goes away; read from worker threads. Callbacks registered with `onSet`
+/// run once, when it is set (or at once if it is already).
 final class ClientGoneFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
+    private var callbacks: [@Sendable () -> Void] = []
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
+    func set() {
+        lock.lock()
+        let pending = value ? [] : callbacks
+        value = true
+        callbacks = []
+        lock.unlock()
+        for callback in pending { callback() }
+    }
+    func onSet(_ callback: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if value { lock.unlock(); callback(); return }
+        callbacks.append(callback)
+        lock.unlock()
+    }
 }

@@ -16,8 +16,6 @@ public final class RerankService: @unchecked Sendable {
     let metrics: Metrics
     /// the BLAS kernels and why (start-up log, /info)
     let kernel: KernelReport
-    /// Decoding, tokenization and instruction fitting run here, off the connection's queue.
-    private let planning = DispatchQueue(label: "instructrec.planning", qos: .userInitiated, attributes: .concurrent)
     private let stateLock = NSLock()
     private var ready = false
     private var draining = false
@@ -172,7 +170,7 @@ public final class RerankService: @unchecked Sendable {
         var router = Router()
         for path in ShapeRegistry.paths {
             let shapes = ShapeRegistry.shapes(at: path)
-            router.add("POST", path) { [self] request, responder in handleRank(path, shapes, request, responder) }
+            router.add("POST", path) { [self] request in await rank(path, shapes, request) }
         }
         router.add("GET", "/healthz") { [self] _, responder in
             respond(responder, route: "/healthz", start: .now(), .json(Array(#"{"status":"ok"}"#.utf8)))
@@ -273,101 +271,80 @@ public final class RerankService: @unchecked Sendable {
 
     // MARK: ranking
 
-    /// decode → plan (on `planning`) → score (inference queue) → rank → respond, in the shape that took the body.
-    private func handleRank(_ path: String, _ shapes: [AnyShape], _ request: HTTPRequest, _ responder: Responder) {
+    /// A ranking request: decode → `RankPipeline.run` on the serving model's queue → encode, in the shape
+    /// that took the body. Every answer, errors included, is the returned response (counted once here).
+    /// One model for the whole request, even if a reload switches models meanwhile; a request that meets a
+    /// queue stopped by a reload runs again on the new model (never answered 503 for it).
+    private func rank(_ path: String, _ shapes: [AnyShape], _ request: HTTPRequest) async -> HTTPResponse {
         let start = DispatchTime.now()
-        let primary = shapes[0]
+        var shape = shapes[0]
+        var timeout = configuration.requestTimeoutMilliseconds
+        let response: HTTPResponse
         do {
             try authorize(request)
             try checkContentType(request)
-            // While draining, readiness is false but requests are still served: the
-            // load balancer needs the drain delay to notice, and nothing may fail meanwhile.
+            // While draining, readiness is false but requests are still served: the load balancer needs
+            // the drain delay to notice, and nothing may fail meanwhile.
             if !isLoaded { throw ServiceError(status: 503, code: "loading", message: "model is loading", retryAfterSeconds: 1) }
+            response = try await rankOnServingModel(path, request, start: start, shape: &shape, timeout: &timeout)
+        } catch let shaped as ShapedError {
+            response = shaped.shape.errorResponse(shaped.error)
         } catch {
-            fail(responder, route: path, start: start, primary, ServiceError.from(error))
-            return
+            response = shape.errorResponse(failure(error, timeout: timeout))
         }
-        let requestID = request.requestID
-        let body = request.body
-        planning.async { [self] in
-            // One model for the whole request, even if a reload switches models meanwhile; a request that
-            // meets a queue stopped by a reload is planned again on the new model (never answered 503).
-            for _ in 0..<3 {
-                if rank(path: path, primary: primary, body: body, requestID: requestID, start: start, responder: responder, model: current) { return }
+        count(response, route: path, start: start)
+        return response
+    }
+
+    private func rankOnServingModel(_ path: String, _ request: HTTPRequest, start: DispatchTime,
+                                    shape: inout AnyShape, timeout: inout Int) async throws -> HTTPResponse {
+        for _ in 0..<3 {
+            let model = current
+            let decoded: DecodedRequest
+            (shape, decoded) = try decode(path: path, body: request.body, limits: model.limits)
+            timeout = min(decoded.query.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds, configuration.requestTimeoutMilliseconds)
+            let deadline = start + .milliseconds(timeout)
+            var outcome: RankOutcome
+            do {
+                let pipeline = model.pipeline, queue = model.queue, query = decoded.query
+                outcome = try await Deadline.race(deadline, live: metrics.deadlineTimers) {
+                    try await pipeline.run(query, backend: queue, deadline: deadline)
+                }
+            } catch InferenceQueue.Refusal.stopped {
+                continue
             }
-            fail(responder, route: path, start: start, primary, ServiceError.overloaded)
+            if DispatchTime.now() > deadline { throw DeadlinePassed() }
+            outcome.requestID = request.requestID
+            outcome.timing.total = milliseconds(start, .now())
+            let json = try decoded.encode(outcome)
+            metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
+            metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
+            metrics.candidates.increment(by: Double(decoded.query.candidates.count))
+            var response = HTTPResponse.json(json)
+            UsageHeaders.set(outcome, on: &response.headers)
+            return response
+        }
+        throw ServiceError.overloaded
+    }
+
+    /// The error of a ranking request as the client gets it.
+    private func failure(_ error: any Error, timeout: Int) -> ServiceError {
+        switch error {
+        case is DeadlinePassed: return timeoutError(timeout)
+        // The client left (its task was cancelled, or the worker dropped its job): 499, nginx's "client
+        // closed request", counted in metrics; nobody reads it, and the connection closes at once.
+        case is CancellationError:
+            return ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection")
+        case InferenceQueue.Refusal.full, InferenceQueue.Refusal.stopped: return .overloaded
+        case let shaped as ShapedError: return shaped.error
+        default: return ServiceError.from(error)
         }
     }
 
-    /// Decode → plan → queue on `model`; false when its queue had been stopped by a reload (nothing was answered).
-    private func rank(path: String, primary: AnyShape, body: [UInt8], requestID: String, start: DispatchTime,
-                      responder: Responder, model: ServingModel) -> Bool {
-        let pipeline = model.pipeline
-        let shape: AnyShape, decoded: DecodedRequest
-        do { (shape, decoded) = try decode(path: path, body: body, limits: model.limits) } catch {
-            let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (primary, ServiceError.from(error))
-            fail(responder, route: path, start: start, errorShape, failure)
-            return true
-        }
-        do {
-            let tokenizeStart = DispatchTime.now()
-            let plan = try pipeline.plan(decoded.query)
-            let tokenizeMilliseconds = milliseconds(tokenizeStart, .now())
-            let timeout = min(decoded.query.timeoutMilliseconds ?? configuration.requestTimeoutMilliseconds,
-                              configuration.requestTimeoutMilliseconds)
-            let deadline = start + .milliseconds(timeout)
-            let enqueued = DispatchTime.now()
-            let timer = DeadlineTimer(live: metrics.deadlineTimers)
-            let job = ScoringJob(
-                plan: plan, work: pipeline.work(decoded.query, plan: plan), priors: pipeline.priors,
-                deadline: deadline, enqueued: enqueued,
-                isAbandoned: { responder.isClientGone },
-                completed: { [self] result, taken in
-                    defer { timer.cancel() }
-                    do {
-                        let (scores, usage) = try result.get()
-                        if DispatchTime.now() > deadline { throw timeoutError(timeout) }
-                        var outcome = pipeline.rank(decoded.query, plan: plan, scores: scores, usage: usage)
-                        outcome.requestID = requestID
-                        outcome.timing.queue = milliseconds(enqueued, taken)
-                        outcome.timing.tokenize = tokenizeMilliseconds
-                        outcome.timing.total = milliseconds(start, .now())
-                        let json = try decoded.encode(outcome)
-                        metrics.tokens.increment(["kind": "instruction"], by: Double(outcome.usage.instructionTokens))
-                        metrics.tokens.increment(["kind": "candidate"], by: Double(outcome.usage.candidateTokens))
-                        metrics.candidates.increment(by: Double(decoded.query.candidates.count))
-                        var response = HTTPResponse.json(json)
-                        UsageHeaders.set(outcome, on: &response.headers)
-                        respond(responder, route: path, start: start, response)
-                    } catch {
-                        fail(responder, route: path, start: start, shape, ServiceError.from(error))
-                    }
-                },
-                dropped: { [self] reason in
-                    defer { timer.cancel() }
-                    if reason == .deadline { fail(responder, route: path, start: start, shape, timeoutError(timeout)) }
-                    else {
-                        // The client left before its job ran. Answer now (499, nginx's "client closed
-                        // request", counted in metrics; nobody reads it) so the connection closes at
-                        // once instead of sitting in CLOSE_WAIT until the deadline timer fires.
-                        fail(responder, route: path, start: start, shape,
-                             ServiceError(status: 499, code: "client_closed_request", message: "the client closed the connection"))
-                    }
-                })
-            switch model.queue.submit(job) {
-            case .accepted: break
-            case .full: timer.cancel(); throw ServiceError.overloaded
-            case .stopped: timer.cancel(); return false
-            }
-            // Answer 504 on time even if the job is still waiting (the worker skips it then);
-            // the job cancels the timer once it has answered.
-            timer.arm(at: deadline + .milliseconds(5)) { [self] in
-                fail(responder, route: path, start: start, shape, timeoutError(timeout))
-            }
-        } catch {
-            fail(responder, route: path, start: start, shape, ServiceError.from(error))
-        }
-        return true
+    /// Counts a ranking answer (route, status, latency).
+    private func count(_ response: HTTPResponse, route: String, start: DispatchTime) {
+        metrics.requests.increment(["route": route, "status": String(response.status)])
+        metrics.latency.observe(milliseconds(start, .now()) / 1e3, ["route": route])
     }
 
     private func timeoutError(_ milliseconds: Int) -> ServiceError {
@@ -391,7 +368,7 @@ public final class RerankService: @unchecked Sendable {
             let model = current
             model.directLock.lock()
             defer { model.directLock.unlock() }
-            var outcome = try model.pipeline.run(decoded.query, scorer: model.directScorer)
+            var outcome = try model.pipeline.run(decoded.query, scorer: model.directScorer)   // RankPipeline.run, waited for
             outcome.requestID = "cli"
             return (200, try decoded.encode(outcome))
         } catch {

@@ -33,23 +33,27 @@ final class OperatorMetricsTests: XCTestCase {
         XCTAssertTrue(text.contains("process_open_fds "), text)
     }
 
-    func testDeadlineTimersLeaveWhenCancelledAndFireOnlyOnce() {
+    /// A request's deadline is a race: the work's value when it ends first, DeadlinePassed on time when it
+    /// does not (the work is cancelled), and no race is left counted afterwards.
+    func testDeadlineRacesEndOnTimeAndLeaveNothingBehind() async throws {
         let live = Metrics().deadlineTimers
-        let timers = (0..<1000).map { _ in DeadlineTimer(live: live) }
-        for timer in timers { timer.arm(at: .now() + 30) { XCTFail("cancelled timer fired") } }
-        XCTAssertEqual(live.current, 1000)
-        for timer in timers { timer.cancel() }
-        XCTAssertEqual(live.current, 0)
-        // cancelled before being armed (the job answered first): never armed
-        let early = DeadlineTimer(live: live)
-        early.cancel()
-        early.arm(at: .now()) { XCTFail("armed after cancel") }
-        XCTAssertEqual(live.current, 0)
-        let fired = expectation(description: "fires")
-        let timer = DeadlineTimer(live: live)
-        timer.arm(at: .now() + .milliseconds(20)) { fired.fulfill() }
-        wait(for: [fired], timeout: 5)
-        timer.cancel()
+        let value = try await Deadline.race(.now() + 30, live: live) { 7 }
+        XCTAssertEqual(value, 7)
+        let cancelled = CancelledFlag()
+        let start = DispatchTime.now()
+        do {
+            _ = try await Deadline.race(.now() + .milliseconds(50), live: live) { () async throws -> Int in
+                do { try await Task.sleep(nanoseconds: 30_000_000_000) } catch { cancelled.set(); throw error }
+                return 1
+            }
+            XCTFail("the deadline should have won")
+        } catch is DeadlinePassed {}
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        XCTAssertLessThan(waited, 10, "answered at the deadline, not when the work would have ended")
+        XCTAssertTrue(cancelled.isSet, "the losing work is cancelled")
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 { group.addTask { _ = try? await Deadline.race(.now() + 30, live: live) { 1 } } }
+        }
         XCTAssertEqual(live.current, 0)
     }
 
@@ -120,4 +124,11 @@ final class OperatorMetricsTests: XCTestCase {
         guard case let .unclear(message) = EndpointInference.infer(body: Array(#"{"nothing": 1}"#.utf8)) else { return XCTFail() }
         XCTAssertTrue(message.contains("--endpoint"), message)
     }
+}
+
+final class CancelledFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
 }

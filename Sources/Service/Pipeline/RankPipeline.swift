@@ -105,13 +105,6 @@ public struct RankPipeline: Sendable {
         Reranker.work(plan, scoring: scoring(for: query), priors: priors, maxGroupTokens: maxGroupTokens)
     }
 
-    /// Scores a plan and ranks it (ties keep input order).
-    public func score(_ query: RankQuery, plan: InstructionPlan, scorer: any CandidateScorer) throws -> RankOutcome {
-        let work = work(query, plan: plan)
-        let (scores, usage) = try Reranker.merge(plan, work, scorer.score(work.groups), priors: priors)
-        return rank(query, plan: plan, scores: scores, usage: usage)
-    }
-
     /// Ranks a plan's scores (from `score`, or from a batch the inference queue scored).
     public func rank(_ query: RankQuery, plan: InstructionPlan, scores: CandidateScores, usage: RankingUsage) -> RankOutcome {
         var relevance = self.relevance
@@ -153,15 +146,25 @@ public struct RankPipeline: Sendable {
         return computed
     }
 
-    /// Plan and score in the caller's thread (CLI, eval).
-    public func run(_ query: RankQuery, scorer: any CandidateScorer) throws -> RankOutcome {
+    /// The one rank pipeline, what HTTP, `instructrec score` and `instructrec eval` all run: plan (tokenize,
+    /// fit the instruction), score the plan's work on `backend` (the inference queue, or a scorer in
+    /// place), rank. `deadline` is the backend's (the queue drops a job whose deadline passed).
+    public func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
         let start = DispatchTime.now()
         let plan = try self.plan(query)
         let planned = DispatchTime.now()
-        var outcome = try score(query, plan: plan, scorer: scorer)
+        let scored = try await backend.score(plan, work(query, plan: plan), priors: priors, deadline: deadline)
+        var outcome = rank(query, plan: plan, scores: scored.scores, usage: scored.usage)
+        outcome.timing.queue = scored.queueMilliseconds
         outcome.timing.tokenize = milliseconds(start, planned)
         outcome.timing.total = milliseconds(start, .now())
         return outcome
+    }
+
+    /// `run` on a scorer in place, from synchronous code (eval's loops, benchmarks): the calling thread waits.
+    public func run(_ query: RankQuery, scorer: any CandidateScorer) throws -> RankOutcome {
+        let pipeline = self
+        return try Blocking.run { try await pipeline.run(query, backend: DirectBackend(scorer)) }
     }
 }
 
