@@ -5,7 +5,7 @@ BIN     := .build/release/instructrec
 BENCH   := .build/release/instructrec-bench
 THREADS ?= 2
 
-.PHONY: deps build build-debug build-bench test run bench bench-pointwise bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest
+.PHONY: deps build build-debug build-bench test run bench bench-pointwise bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest image-test
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -143,3 +143,12 @@ lb-test: build build-loadtest
 
 soak: build build-loadtest
 	$(LOADTEST) soak --duration $(SOAK_SECONDS)
+
+# The image, built and run without Docker or a registry (docker/README.md, "Building and testing the image
+# here"): local base images from Debian's packages and this machine's Swift toolchain (built once, then kept),
+# `podman build` of docker/Dockerfile, then the image's filesystem run under chroot as its user: /readyz, one
+# /recommend, the non-root uid, the HEALTHCHECK, the ldd closure, SIGTERM. As root. About 6 minutes on a bare
+# 2-core machine (base images, then the release build inside the image); seconds once cached. CI runs it.
+# IMAGE_TEST_REF=HEAD builds the last commit instead of the working tree.
+image-test:
+	scripts/ops/image_test.sh
