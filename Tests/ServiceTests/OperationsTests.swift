@@ -82,7 +82,8 @@ final class OperationsTests: XCTestCase {
         service.process.waitUntilExit()
         XCTAssertEqual(service.process.terminationStatus, 0)
         let all = statuses.all
-        XCTAssertGreaterThan(all.count, 3)
+        // each client finished at least one request (how many more depends on the machine's load)
+        XCTAssertGreaterThanOrEqual(all.count, 3)
         XCTAssertTrue(all.allSatisfy { $0.0 == 200 }, "\(all.map(\.0))")
     }
 
