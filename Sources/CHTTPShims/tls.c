@@ -79,7 +79,13 @@ int ir_tls_feed(ir_tls_session *session, const uint8_t *data, size_t length) {
     return written < 0 ? 0 : written;
 }
 
+// OpenSSL keeps one error queue per thread, and SSL_get_error reads it: "the current thread's error queue must
+// be empty before the TLS/SSL I/O operation is attempted, or SSL_get_error() will not work reliably"
+// (SSL_get_error(3)). Connections share Dispatch's threads, so an error one session left behind could make
+// another session's ordinary WANT_READ look fatal. Every I/O call below starts with an empty queue, and
+// shutdown leaves it empty.
 int ir_tls_read(ir_tls_session *session, uint8_t *buffer, size_t capacity, char *error, size_t error_size) {
+    ERR_clear_error();
     int n = SSL_read(session->ssl, buffer, (int)capacity);
     if (n > 0) return n;
     int code = SSL_get_error(session->ssl, n);
@@ -91,6 +97,7 @@ int ir_tls_read(ir_tls_session *session, uint8_t *buffer, size_t capacity, char 
 
 int ir_tls_write(ir_tls_session *session, const uint8_t *data, size_t length, char *error, size_t error_size) {
     if (length == 0) return 0;
+    ERR_clear_error();
     int n = SSL_write(session->ssl, data, (int)length);
     if (n > 0) return n;
     int code = SSL_get_error(session->ssl, n);
@@ -107,4 +114,8 @@ int ir_tls_drain(ir_tls_session *session, uint8_t *buffer, size_t capacity) {
 
 int ir_tls_handshake_done(ir_tls_session *session) { return SSL_is_init_finished(session->ssl) ? 1 : 0; }
 
-void ir_tls_shutdown(ir_tls_session *session) { SSL_shutdown(session->ssl); }
+void ir_tls_shutdown(ir_tls_session *session) {
+    ERR_clear_error();
+    SSL_shutdown(session->ssl);
+    ERR_clear_error();   // a session that never finished its handshake cannot shut down cleanly: nothing to report
+}
