@@ -18,8 +18,13 @@ public final class Responder: @unchecked Sendable {
     public var isClientGone: Bool { gone.isSet }
 
     /// Runs `action` once when the client goes away (at once if it already has): an async handler's
-    /// task is cancelled this way (`Router.add(_:_:async:)`).
-    public func onClientGone(_ action: @escaping @Sendable () -> Void) { gone.onSet(action) }
+    /// task is cancelled this way (`Router.add(_:_:async:)`). The flag is the connection's, shared by
+    /// every request of a kept-alive connection: remove the action once the request is answered
+    /// (`removeClientGoneAction`), or a long-lived connection would hold one per request it ever served.
+    @discardableResult
+    public func onClientGone(_ action: @escaping @Sendable () -> Void) -> Int { gone.onSet(action) }
+
+    public func removeClientGoneAction(_ token: Int) { gone.remove(token) }
 
     /// Sends the response; returns false (and sends nothing) if one was already sent.
     @discardableResult
@@ -34,24 +39,33 @@ public final class Responder: @unchecked Sendable {
 }
 
 /// Set once when the peer goes away; read from worker threads. Callbacks registered with `onSet`
-/// run once, when it is set (or at once if it is already).
+/// run once, when it is set (or at once if it is already), unless removed first.
 final class ClientGoneFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
-    private var callbacks: [@Sendable () -> Void] = []
+    private var callbacks: [Int: @Sendable () -> Void] = [:]
+    private var nextToken = 0
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() {
         lock.lock()
-        let pending = value ? [] : callbacks
+        let pending = value ? [] : Array(callbacks.values)
         value = true
-        callbacks = []
+        callbacks = [:]
         lock.unlock()
         for callback in pending { callback() }
     }
-    func onSet(_ callback: @escaping @Sendable () -> Void) {
+    /// A token for `remove`.
+    @discardableResult
+    func onSet(_ callback: @escaping @Sendable () -> Void) -> Int {
         lock.lock()
-        if value { lock.unlock(); callback(); return }
-        callbacks.append(callback)
+        if value { lock.unlock(); callback(); return -1 }
+        nextToken += 1
+        callbacks[nextToken] = callback
+        let token = nextToken
         lock.unlock()
+        return token
     }
+    func remove(_ token: Int) { lock.lock(); callbacks[token] = nil; lock.unlock() }
+    /// Callbacks waiting (tests: a kept-alive connection holds none once its requests are answered).
+    var waiting: Int { lock.lock(); defer { lock.unlock() }; return callbacks.count }
 }
