@@ -17,6 +17,7 @@ silence: install PyYAML or rewrite that construct. `scripts/ops/test_ops.py`
 checks that both readers give the same documents for every manifest.
 """
 
+import os
 import re
 
 __all__ = ["YAMLSubsetError", "load_documents", "parse", "reader_name"]
@@ -24,6 +25,26 @@ __all__ = ["YAMLSubsetError", "load_documents", "parse", "reader_name"]
 
 class YAMLSubsetError(ValueError):
     pass
+
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def manifest_files(paths):
+    """Every .yaml/.yml file of the given directories (sorted), and the given files."""
+    for path in paths:
+        if os.path.isdir(path):
+            for name in sorted(os.listdir(path)):
+                if name.endswith((".yaml", ".yml")):
+                    yield os.path.join(path, name)
+        else:
+            yield path
+
+
+def relative(path):
+    """A path as messages show it: relative to the repository when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def reader_name():

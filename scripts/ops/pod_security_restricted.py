@@ -248,19 +248,10 @@ def check_pod(base, metadata, spec):
 
 
 def manifest_files(arguments):
-    paths = arguments or [DEFAULT_DIR]
-    for path in paths:
-        if os.path.isdir(path):
-            for name in sorted(os.listdir(path)):
-                if name.endswith((".yaml", ".yml")):
-                    yield os.path.join(path, name)
-        else:
-            yield path
+    return k8s_yaml.manifest_files(arguments or [DEFAULT_DIR])
 
 
-def relative(path):
-    path = os.path.abspath(path)
-    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+relative = k8s_yaml.relative
 
 
 def main(arguments):

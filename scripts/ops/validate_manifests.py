@@ -46,19 +46,8 @@ DEFAULT_OLDEST = "1.28"
 HPA_KINDS = ("HorizontalPodAutoscaler",)
 
 
-def relative(path):
-    path = os.path.abspath(path)
-    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
-
-
-def manifest_files(paths):
-    for path in paths:
-        if os.path.isdir(path):
-            for name in sorted(os.listdir(path)):
-                if name.endswith((".yaml", ".yml")):
-                    yield os.path.join(path, name)
-        else:
-            yield path
+relative = k8s_yaml.relative
+manifest_files = k8s_yaml.manifest_files
 
 
 def error_path(error):
