@@ -65,28 +65,31 @@ extension InstructionBuilder {
         var truncated = 0, windowed = 0
         for index in Self.canonicalOrder(candidates) {
             let title = candidates[index].title
-            var document = tokenizer.encode(title, addEOS: false)
-            var cut = false
-            if let cap = maxDocumentTokens, document.count > cap {
-                document = Array(document.prefix(max(0, cap)))
-                cut = true
-            }
             func assembled(_ slice: ArraySlice<Int32>) -> [Int32] { prefix + slice + suffix + [tokenizer.eosID] }
             func text(_ slice: ArraySlice<Int32>) -> String { before + tokenizer.decode(Array(slice)) + after }
-            // Fits whole: the exact tokenization of the whole text (uncut documents), or the cut one assembled.
-            if prefix.count + document.count + suffix.count + 1 <= options.maxInputTokens + 4 {
-                if !cut {
-                    let whole = before + title + after
-                    let tokens = tokenizer.encode(whole)
-                    if tokens.count <= options.maxInputTokens {
-                        groups.append(.init(text: whole, tokens: tokens, candidates: [index]))
-                        continue
-                    }
-                } else if prefix.count + document.count + suffix.count + 1 <= options.maxInputTokens {
-                    groups.append(.init(text: text(document[...]), tokens: assembled(document[...]), candidates: [index]))
-                    truncated += 1
+            // A cap (max_tokens_per_doc) cuts the document's own tokens first.
+            var capped: [Int32]?
+            var cut = false
+            if let cap = maxDocumentTokens {
+                let ids = tokenizer.encode(title, addEOS: false)
+                cut = ids.count > cap
+                capped = cut ? Array(ids.prefix(max(0, cap))) : ids
+            }
+            // An uncut document that fits is tokenized whole: exactly what the model's reference sees. Its own
+            // tokens are needed only when it does not fit.
+            if !cut {
+                let whole = before + title + after
+                let tokens = tokenizer.encode(whole)
+                if tokens.count <= options.maxInputTokens {
+                    groups.append(.init(text: whole, tokens: tokens, candidates: [index]))
                     continue
                 }
+            }
+            let document = capped ?? tokenizer.encode(title, addEOS: false)
+            if cut && prefix.count + document.count + suffix.count + 1 <= options.maxInputTokens {
+                groups.append(.init(text: text(document[...]), tokens: assembled(document[...]), candidates: [index]))
+                truncated += 1
+                continue
             }
             switch truncation {
             case .keepStart, .keepEnd:

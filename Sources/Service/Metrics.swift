@@ -105,10 +105,11 @@ final class Metrics: @unchecked Sendable {
     }
 
     /// the serving model's identity (instructrec_model_info's labels), set at load and on reload
+    private let modelLock = NSLock()
     private var modelLabels: [String: String] = [:]
-    func setModel(_ labels: [String: String]) { priorCacheLock.lock(); modelLabels = labels; priorCacheLock.unlock() }
+    func setModel(_ labels: [String: String]) { modelLock.lock(); modelLabels = labels; modelLock.unlock() }
     private func renderModelInfo() -> String {
-        priorCacheLock.lock(); let labels = modelLabels; priorCacheLock.unlock()
+        modelLock.lock(); let labels = modelLabels; modelLock.unlock()
         guard !labels.isEmpty else { return "" }
         return "# HELP instructrec_model_info The serving model: directory, content hash (SHA-256 over its files), scorer (always 1).\n"
             + "# TYPE instructrec_model_info gauge\ninstructrec_model_info\(Metrics.format(labels)) 1\n"

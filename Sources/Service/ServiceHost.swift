@@ -37,9 +37,7 @@ public final class ServiceHost: @unchecked Sendable {
         router.fallback = { [self] request, responder in
             let response = ShapeRegistry.all[0].errorResponse(
                 ServiceError(status: 503, code: "loading", message: "the model is loading; retry shortly", retryAfterSeconds: 1))
-            // Known routes keep their label; anything else shares one, so scans cannot grow the series.
-            let known = ShapeRegistry.paths + ["/info", "/openapi.json"]
-            answer(responder, route: known.contains(request.path) ? request.path : "other", response)
+            answer(responder, route: Self.routeLabel(request.path), response)
         }
         return router
     }
