@@ -29,7 +29,10 @@ import sys
 
 import torch
 from tokenizers import Tokenizer
-from transformers import T5Config, T5ForConditionalGeneration
+from transformers import T5ForConditionalGeneration
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_t5_fixtures  # noqa: E402
 
 TOKENIZER = "Tests/TokenizerTests/Fixtures/tokenizer.json"  # relative to the repository root
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,18 +101,9 @@ CASES = [
 
 
 def build(seed):
-    torch.manual_seed(seed)
-    config = T5Config(vocab_size=VOCAB, relative_attention_num_buckets=32, relative_attention_max_distance=128,
-                      dropout_rate=0.0, layer_norm_epsilon=1e-6, decoder_start_token_id=0, pad_token_id=0,
-                      eos_token_id=EOS, **ARCH)
-    model = T5ForConditionalGeneration(config).eval()
+    # make_t5_fixtures' tiny random T5 (same config and randomisation), then the scored rows made larger.
+    model = make_t5_fixtures.build("pointwise", ARCH, seed=seed)
     with torch.no_grad():
-        for pname, p in model.named_parameters():
-            if "layer_norm" in pname:
-                # HF initialises norms to 1; random weights make the test see them.
-                p.uniform_(0.5, 1.5)
-            elif "relative_attention_bias" in pname:
-                p.normal_(0.0, 1.0)
         shared = model.get_input_embeddings().weight
         shared[[TRUE_ID, FALSE_ID, EXTRA_ID_10]] *= SCORED_ROW_SCALE
     return model

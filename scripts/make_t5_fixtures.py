@@ -35,8 +35,9 @@ CONFIGS = {
 }
 
 
-def build(name, overrides):
-    torch.manual_seed(SEED)
+def build(name, overrides, seed=SEED):
+    """A tiny random T5 (also scripts/make_pointwise_fixtures.py's): real vocabulary, random norms and biases."""
+    torch.manual_seed(seed)
     config = T5Config(vocab_size=VOCAB, relative_attention_num_buckets=32, relative_attention_max_distance=128,
                       dropout_rate=0.0, layer_norm_epsilon=1e-6, decoder_start_token_id=0, pad_token_id=0,
                       eos_token_id=1, **overrides)

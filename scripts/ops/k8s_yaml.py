@@ -41,6 +41,15 @@ def manifest_files(paths):
             yield path
 
 
+def documents_or_report(path):
+    """The file's documents, or None after printing "ERROR <file>: <why>" (unreadable, or YAML we do not read)."""
+    try:
+        return load_documents(path)
+    except Exception as error:  # OSError, YAMLSubsetError, PyYAML's YAMLError
+        print("ERROR %s: %s" % (relative(path), error))
+        return None
+
+
 def relative(path):
     """A path as messages show it: relative to the repository when inside it."""
     path = os.path.abspath(path)

@@ -258,10 +258,8 @@ def main(arguments):
     print("pod security (restricted): reading YAML with %s" % k8s_yaml.reader_name())
     templates = failed = 0
     for path in manifest_files(arguments):
-        try:
-            documents = k8s_yaml.load_documents(path)
-        except Exception as error:  # OSError, YAMLSubsetError, PyYAML's YAMLError
-            print("ERROR %s: %s" % (relative(path), error))
+        documents = k8s_yaml.documents_or_report(path)
+        if documents is None:
             return 2
         for document in documents:
             if not isinstance(document, dict):

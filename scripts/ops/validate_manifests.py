@@ -173,10 +173,8 @@ def main(argv):
         return True
 
     for path in manifest_files(args.paths):
-        try:
-            documents = k8s_yaml.load_documents(path)
-        except Exception as error:  # OSError, YAMLSubsetError, PyYAML's YAMLError
-            print("ERROR %s: %s" % (relative(path), error))
+        documents = k8s_yaml.documents_or_report(path)
+        if documents is None:
             return 2
         for document in documents:
             if not isinstance(document, dict) or not document.get("apiVersion") or not document.get("kind") \
