@@ -41,21 +41,21 @@ bench: build-bench bench-concurrency bench-pointwise
 
 # Pointwise reranking (issue 23): 100 documents x 200 tokens scored MonoT5-style on a random-weight
 # MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
-# (score_batch, 2 threads) in scripts/bench_pointwise.py, then by our engine, in the same run on the
+# (score_batch, 2 threads) in scripts/bench/bench_pointwise.py, then by our engine, in the same run on the
 # same token ids. Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
 POINTWISE_MODEL := .build/bench-models/monot5-small-random
 POINTWISE_IDS := .build/bench-models/pointwise-100x200.json
 bench-pointwise: build-bench
 	@mkdir -p .build/bench-models
 	@if [ -x venv/bin/python ]; then \
-	  venv/bin/python scripts/bench_pointwise.py $(if $(wildcard $(POINTWISE_MODEL)/model.safetensors),--model,--make-model) $(POINTWISE_MODEL) \
+	  venv/bin/python scripts/bench/bench_pointwise.py $(if $(wildcard $(POINTWISE_MODEL)/model.safetensors),--model,--make-model) $(POINTWISE_MODEL) \
 	    --ids $(POINTWISE_IDS) --threads $(THREADS) --batch 32 100 --json .build/bench-models/pointwise-reference.json && \
 	  $(BENCH) pointwise --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) --threads $(THREADS) --reference .build/bench-models/pointwise-reference.json; \
-	else echo "bench-pointwise: no venv/ (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt); the checkpoint and ids come from scripts/bench_pointwise.py"; fi
+	else echo "bench-pointwise: no venv/ (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt); the checkpoint and ids come from scripts/bench/bench_pointwise.py"; fi
 
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
 # (batching on = the defaults; off = max_batch_requests=1), interleaved, for the default model and
-# flan-t5-small shapes with random BF16 weights (written once by scripts/make_random_t5_checkpoint.py,
+# flan-t5-small shapes with random BF16 weights (written once by scripts/fixtures/make_random_t5_checkpoint.py,
 # with the Flan-T5 tokenizer from ../shared/data/t5 or the test fixture). Then PAIRED lone requests
 # alternate between the two servers request by request: the single-request latency ratio.
 CONCURRENCY_SECONDS ?= 15
@@ -65,16 +65,16 @@ FLAN_CONFIG := $(firstword $(wildcard ../shared/data/t5/flan-t5-small/config.jso
 FLAN_TOKENIZER := $(firstword $(wildcard ../shared/data/t5/tokenizer.json) Tests/TokenizerTests/Fixtures/tokenizer.json)
 bench-concurrency: build
 	@if [ ! -f $(SMALL_RANDOM)/model.safetensors ]; then \
-	  if [ -x scripts/make_random_t5_checkpoint.py ] && [ -n "$(FLAN_CONFIG)" ]; then \
-	    python3 scripts/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) && cp $(FLAN_TOKENIZER) $(SMALL_RANDOM)/; \
-	  else echo "(no scripts/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
-	python3 scripts/bench_concurrency.py --model default=models/default \
+	  if [ -x scripts/fixtures/make_random_t5_checkpoint.py ] && [ -n "$(FLAN_CONFIG)" ]; then \
+	    python3 scripts/fixtures/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) && cp $(FLAN_TOKENIZER) $(SMALL_RANDOM)/; \
+	  else echo "(no scripts/fixtures/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
+	python3 scripts/bench/bench_concurrency.py --model default=models/default \
 	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \
 	  --seconds $(CONCURRENCY_SECONDS) --threads $(THREADS) --paired $(PAIRED)
 
 # Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
 fixtures:
-	venv/bin/python scripts/make_t5_fixtures.py Tests/T5Tests/Fixtures
+	venv/bin/python scripts/fixtures/make_t5_fixtures.py Tests/T5Tests/Fixtures
 
 clean:
 	rm -rf .build
@@ -83,7 +83,7 @@ clean:
 # by side when the Python venv exists (CI has none).
 bench-tokenizer: build-bench
 	$(BENCH) tokenizer
-	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py; \
+	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench/bench_tokenizer.py; \
 	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi
 
 # libFuzzer, FUZZ_SECONDS on each target: the request parser (differential: whole vs split
@@ -123,7 +123,7 @@ fuzz:
 # wrk against our HTTP layer and nginx in the same run (needs wrk and nginx: installed here as root).
 bench-http: build-bench
 	@scripts/ensure-system-packages.sh wrk nginx-light
-	scripts/bench_http.sh $(BENCH_HTTP_SECONDS)
+	scripts/bench/bench_http.sh $(BENCH_HTTP_SECONDS)
 
 # Operational tests against the release binary (docker/README.md):
 #   lb-test  nginx (docker/nginx.conf) on loopback in front of 3 replicas; /recommend load;

@@ -7,18 +7,18 @@ import T5Scoring
 /// `instructrec-bench pointwise`: 100 documents × 200 tokens scored pointwise (MonoT5: each
 /// document its own encoder input, one decoder step, P(true) from two vocabulary rows) by our
 /// engine, beside transformers' batched forward and CTranslate2's `score_batch` measured by
-/// `scripts/bench_pointwise.py` on the same checkpoint and the same token ids in the same run
+/// `scripts/bench/bench_pointwise.py` on the same checkpoint and the same token ids in the same run
 /// (`make bench-pointwise` runs both). Reports medians and the ratios to ours.
 struct PointwiseBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pointwise",
         abstract: "Median time to score 100 documents × 200 tokens pointwise, against transformers and CTranslate2.")
 
-    @Option(help: "HF T5 checkpoint directory (MonoT5-shaped; scripts/bench_pointwise.py --make-model writes a random one).")
+    @Option(help: "HF T5 checkpoint directory (MonoT5-shaped; scripts/bench/bench_pointwise.py --make-model writes a random one).")
     var model = ".build/bench-models/monot5-small-random"
-    @Option(help: "The workload's token ids (JSON with \"inputs\", written by scripts/bench_pointwise.py --ids).")
+    @Option(help: "The workload's token ids (JSON with \"inputs\", written by scripts/bench/bench_pointwise.py --ids).")
     var ids = ".build/bench-models/pointwise-100x200.json"
-    @Option(help: "The reference medians (JSON written by scripts/bench_pointwise.py --json); absent: ours alone.")
+    @Option(help: "The reference medians (JSON written by scripts/bench/bench_pointwise.py --json); absent: ours alone.")
     var reference: String?
     @Option(help: "Engine threads.") var threads = 2
     @Option(help: "Timed rounds (after one warm-up).") var rounds = 5
@@ -38,7 +38,7 @@ struct PointwiseBench: ParsableCommand {
     func run() throws {
         guard FileManager.default.fileExists(atPath: model), FileManager.default.fileExists(atPath: ids) else {
             throw BenchFailure(message: "pointwise bench: \(model) or \(ids) is missing; make them with "
-                               + "venv/bin/python scripts/bench_pointwise.py --make-model \(model) --ids \(ids) (or run make bench-pointwise)")
+                               + "venv/bin/python scripts/bench/bench_pointwise.py --make-model \(model) --ids \(ids) (or run make bench-pointwise)")
         }
         let workload = try JSONDecoder().decode(Workload.self, from: Data(contentsOf: URL(fileURLWithPath: ids)))
         let tokens = readout.split(separator: ",").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }

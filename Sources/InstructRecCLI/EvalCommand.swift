@@ -81,7 +81,7 @@ struct EvalCommand: ParsableCommand {
     var priorWeights: String?
     @Option(help: "Also score this many cases in 4 candidate orders each and report how often the top 10 is the same (0: skip).")
     var orderStability = 0
-    @Option(help: "Write each case's likelihoods, priors and title token counts (JSON Lines) for offline selection (scripts/select_scoring.py).")
+    @Option(help: "Write each case's likelihoods, priors and title token counts (JSON Lines) for offline selection (scripts/eval/select_scoring.py).")
     var dumpScores: String?
     @Flag(help: "Fit relevance_scale and relevance_bias (logistic of the first row's score, target vs not) on these cases and print them.")
     var fitRelevance = false

@@ -7,7 +7,7 @@ import XCTest
 
 /// Calibrated scoring through the service's own pipeline (templates, canonical candidate order,
 /// prior instruction, engine, combination) against PyTorch on the shipped default model
-/// (expectations from scripts/make_calibrated_fixtures.py). Both halves are checked apart:
+/// (expectations from scripts/fixtures/make_calibrated_fixtures.py). Both halves are checked apart:
 /// the likelihood under the request's instruction and the prior under the empty-context one.
 final class CalibratedScoringGoldenTests: XCTestCase {
     struct Golden: Decodable {

@@ -4,7 +4,7 @@ import T5
 import Tokenizer
 
 /// The shipped default model agrees with PyTorch on 20 fixed requests
-/// (expectations from scripts/make_default_model_fixtures.py).
+/// (expectations from scripts/fixtures/make_default_model_fixtures.py).
 final class DefaultModelTests: XCTestCase {
     struct Golden: Decodable {
         struct Request: Decodable {

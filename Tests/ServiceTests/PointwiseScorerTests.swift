@@ -6,7 +6,7 @@ import XCTest
 
 /// Pointwise rerankers (MonoT5- and RankT5-shaped checkpoints: T5 v1.0, ReLU, tied embeddings,
 /// random weights) through the service's own path — configuration, input template, windows,
-/// engine, readout, shapes — against transformers (`scripts/make_pointwise_fixtures.py`).
+/// engine, readout, shapes — against transformers (`scripts/fixtures/make_pointwise_fixtures.py`).
 final class PointwiseScorerTests: XCTestCase {
     struct Golden: Decodable {
         struct Window: Decodable { let score: Float; let relevance: Float; let inputs: [[Int32]] }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import T5
 
-/// Golden outputs written by scripts/make_t5_fixtures.py (HF transformers, PyTorch).
+/// Golden outputs written by scripts/fixtures/make_t5_fixtures.py (HF transformers, PyTorch).
 struct Golden: Decodable {
     struct Candidate: Decodable {
         let tokens: [Int32]

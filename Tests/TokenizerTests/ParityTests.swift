@@ -3,7 +3,7 @@ import XCTest
 @testable import Tokenizer
 
 /// Our tokenizer against the references on the committed corpus
-/// (scripts/make_tokenizer_fixtures.py): Hugging Face `tokenizers` for
+/// (scripts/fixtures/make_tokenizer_fixtures.py): Hugging Face `tokenizers` for
 /// tokenizer.json, Google `sentencepiece` for spiece.model. Two vocabularies:
 /// Flan-T5's (`Fixtures/`) and the default model's 8,000-piece domain
 /// vocabulary (`Fixtures/games-vocab/`, made by scripts/train/vocab.py).

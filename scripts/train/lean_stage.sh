@@ -4,7 +4,7 @@
 # /recommend 3x faster than the previous default model; the shipped 8,000-piece model is 2.1x
 # (the 8,000-wide lm_head and a 459-token instruction are most of its time). A random-weight model
 # of this stage's shape measured 2.46x (history 10) and 2.66x (history 5) against the previous default
-# model, side by side on a quiet machine (scripts/bench_recommend.py, Zen kernels): better, not yet 3x.
+# model, side by side on a quiet machine (scripts/bench/bench_recommend.py, Zen kernels): better, not yet 3x.
 # Whatever shape is chosen has to be trained
 # on a GPU (scripts/train/gpu_variants.sh with STAGE=out/stage-lean); CPU training is ~1,000x slower.
 #

@@ -10,7 +10,7 @@ at load) on one BF16 checkpoint, through the real `instructrec serve`.
                                 warm-ups each); medians, their ratio and the
                                 median of the per-round ratios
 
-Make a checkpoint with scripts/make_random_t5_checkpoint.py. Tokenizer: the
+Make a checkpoint with scripts/fixtures/make_random_t5_checkpoint.py. Tokenizer: the
 shared Flan-T5 one (../shared/data/t5), or $TOKENIZER. Binary: .build/release/instructrec.
 Each server: 1 worker, 2 threads.
 """
@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.path.join(ROOT, ".build/release/instructrec")
 TOKENIZER = os.environ.get("TOKENIZER", os.path.join(ROOT, "../shared/data/t5"))
 

@@ -8,7 +8,7 @@ with the encoder output shared (expanded as a view, not copied), teacher
 forcing, log-softmax gathered at the targets. That is the most favourable way
 to do it in transformers.
 
-Run: venv/bin/python scripts/bench_hf_t5.py --size small --candidates 20 --threads 2
+Run: venv/bin/python scripts/bench/bench_hf_t5.py --size small --candidates 20 --threads 2
 """
 import argparse
 import statistics

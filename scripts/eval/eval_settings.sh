@@ -10,13 +10,13 @@
 #   poolsasrec/poolbm25  the paper's Games.sasrec / Games.bm25 pools, target inserted (test split only; 200 users)
 # Order stability (4 orders of 100 cases) is reported on u99.
 #
-#   scripts/eval_settings.sh [SPLIT] [USERS] [MODEL]      e.g. scripts/eval_settings.sh test 5000 models/default
+#   scripts/eval/eval_settings.sh [SPLIT] [USERS] [MODEL]      e.g. scripts/eval/eval_settings.sh test 5000 models/default
 # Results: out/eval/SPLIT-SETTING.{json,log}. Needs $DATA (default ../shared/data/games, from the repository root;
 # Amazon Games 2018, research use: Games.item and Games-6k.test.inter, see scripts/data/README.md) and
 # `make build`; SASRec rows need out/cases/SPLIT-SETTING.scores.jsonl (see scripts/baselines/sasrec.py); the pool
 # rows need $DATA/Games.sasrec and Games.bm25 and are skipped without them.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 SPLIT=${1:-test}; USERS=${2:-5000}; MODEL=${3:-models/default}
 DATA=${DATA:-../shared/data/games}  # relative paths are taken from the repository root
 missing=()

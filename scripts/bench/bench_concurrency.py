@@ -13,7 +13,7 @@ between the two servers request by request and reports the median per-pair laten
 ratio with a bootstrap interval: the single-request figure, which phase medians on a
 drifting machine cannot resolve to a few percent. Standard library only.
 
-  python3 scripts/bench_concurrency.py --model default=models/default --model small=out/random-small
+  python3 scripts/bench/bench_concurrency.py --model default=models/default --model small=out/random-small
 
 Titles come from the Games dataset at --data when present (it is not committed), else
 from a built-in list we wrote ourselves. Name the OpenBLAS core type in use when quoting

@@ -24,7 +24,7 @@ maximises the mean over settings of HR@1 relative to the best HR@1 any point rea
 each setting counts at its own scale (the out-of-catalog ones included). Prints the constant-alpha
 rows, the best points, and the chosen line for models/default/instructrec.json.
 
-  venv/bin/python scripts/select_scoring.py --dumps out/dumps   (stdlib only; any python3 works)
+  venv/bin/python scripts/eval/select_scoring.py --dumps out/dumps   (stdlib only; any python3 works)
 """
 import argparse
 import itertools

@@ -2,9 +2,9 @@
 # make bench-http: wrk (2 threads, 64 keep-alive connections) against our
 # HTTP layer and, in the same run, against nginx (2 workers, `return 200`).
 # Reports requests/s and p99 of both, and our RSS sampled over the run.
-# Loopback only. Usage: scripts/bench_http.sh [our_seconds=120] [nginx_seconds=30]
+# Loopback only. Usage: scripts/bench/bench_http.sh [our_seconds=120] [nginx_seconds=30]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OURS_SECONDS=${1:-120}
 NGINX_SECONDS=${2:-30}
 BIN=.build/release/instructrec-bench

@@ -7,7 +7,7 @@ and the ratio of medians. Standard library only.
 Requests use real Amazon Games titles when the dataset is at --data (it is not
 committed), else a built-in list of game titles we wrote ourselves.
 
-  python3 scripts/bench_recommend.py --a out/old-default --b models/default --requests 200
+  python3 scripts/bench/bench_recommend.py --a out/old-default --b models/default --requests 200
 
 Run on a quiet machine (the numbers are only comparable within one run) and
 name the OpenBLAS core type in use (each server logs it at start-up).

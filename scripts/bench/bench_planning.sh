@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Planning time (InstructionBuilder) of a 100-candidate request with a 200-item
-# history, at two source trees, in one session: builds scripts/bench_planning/main.swift
+# history, at two source trees, in one session: builds scripts/bench/bench_planning/main.swift
 # in release mode against each side's Sources/{Tokenizer,InstructRec} (and the
 # engine, when that side's InstructRec still imported it), then runs the two
 # binaries alternately and reports, per setup, the median of the per-run medians and their ratio.
@@ -8,9 +8,9 @@
 # Setups: Flan-T5's tokenizer (the test fixture) + config/templates.json + history cap 200
 # (the service defaults), and the shipped default model's tokenizer + templates + history
 # cap 10 (models/default/instructrec.json).
-# Usage: scripts/bench_planning.sh [before=4474330^] [after=HEAD] [rounds=9] [repeats=200]
+# Usage: scripts/bench/bench_planning.sh [before=4474330^] [after=HEAD] [rounds=9] [repeats=200]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BEFORE=${1:-4474330^}
 AFTER=${2:-HEAD}
 ROUNDS=${3:-9}
@@ -24,7 +24,7 @@ build() {  # commit-or-WORKTREE label
   local dir="$work/$2"
   mkdir -p "$dir/Sources/PlanningBench"
   if [ "$1" = WORKTREE ]; then cp -R Sources "$dir/"; else git archive "$1" Sources | tar -x -C "$dir"; fi
-  cp scripts/bench_planning/main.swift "$dir/Sources/PlanningBench/main.swift"
+  cp scripts/bench/bench_planning/main.swift "$dir/Sources/PlanningBench/main.swift"
   local recDeps='"Tokenizer"' extra=''
   if grep -q '^import T5$' "$dir"/Sources/InstructRec/*.swift; then
     local t5Deps='"COpenBLAS"'

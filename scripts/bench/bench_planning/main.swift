@@ -2,7 +2,7 @@
 // of one /recommend-sized request: 100 candidates and a 200-item history, with the
 // service's default instruction options (max_input_tokens 512, max_history_items 200,
 // max_history_title_tokens 32, max_target_tokens 64), or another history cap (the shipped
-// default model's instructrec.json says 10). Built by scripts/bench_planning.sh against the
+// default model's instructrec.json says 10). Built by scripts/bench/bench_planning.sh against the
 // InstructRec sources of any commit: it uses only API that has not changed.
 // Prints one line: the median of `repeats` plans in microseconds, and the number of groups.
 import Dispatch

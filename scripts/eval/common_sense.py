@@ -10,10 +10,10 @@ a character or a genre. It is a measurement, not a test: it exits 0 whatever
 the count, unless the server fails.
 
 Against a running server:
-    python3 scripts/quality/common_sense.py --url http://127.0.0.1:8080
+    python3 scripts/eval/common_sense.py --url http://127.0.0.1:8080
 
 Starting one itself (a free port, waits for /readyz, stops it at the end):
-    python3 scripts/quality/common_sense.py --serve .build/release/instructrec \
+    python3 scripts/eval/common_sense.py --serve .build/release/instructrec \
         --model models/default [--set key=value ...]
 
 Extra request fields merged into every request body (values parsed as JSON when

@@ -26,7 +26,7 @@ median is reported, in seconds per workload (= per 100 documents by default).
 Token ids are prepared before timing (the same for both engines).
 
 Run:
-  venv/bin/python scripts/bench_pointwise.py \\
+  venv/bin/python scripts/bench/bench_pointwise.py \\
       --make-model .build/bench-models/monot5-small-random \\
       --ids .build/bench-models/pointwise-100x200.json --json /tmp/pointwise-ref.json
 
@@ -49,7 +49,7 @@ import statistics
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE_TOKENIZER = os.path.join(REPO, "Tests", "TokenizerTests", "Fixtures", "tokenizer.json")
 TRUE_ID, FALSE_ID, EOS_ID, PAD_ID = 1176, 6136, 1, 0
 QUERY = "what are the health benefits of drinking green tea every day"

@@ -2,7 +2,7 @@
 """Reference side of `make bench-tokenizer`: Hugging Face `tokenizers`, single
 thread, on the same corpus and the same tokenizer.json as the Swift benchmark.
 
-Run: RAYON_NUM_THREADS=1 venv/bin/python scripts/bench_tokenizer.py TOKENIZER_JSON CORPUS_JSONL
+Run: RAYON_NUM_THREADS=1 venv/bin/python scripts/bench/bench_tokenizer.py TOKENIZER_JSON CORPUS_JSONL
 """
 import json
 import statistics

@@ -9,7 +9,8 @@ import tempfile
 import time
 import urllib.request
 
-from sample_titles import TITLES as BUILTIN  # game titles we wrote ourselves
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from sample_titles import TITLES as BUILTIN  # noqa: E402  game titles we wrote ourselves (scripts/fixtures)
 
 
 def titles(data):
