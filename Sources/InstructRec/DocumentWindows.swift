@@ -18,7 +18,7 @@ public enum DocumentTruncation: String, Sendable, CaseIterable {
 /// aligned to the document's end rather than left short: a short tail window would be scored on
 /// little text and, with max aggregation, only add noise.
 ///
-/// `scripts/make_pointwise_fixtures.py` implements the same rule for the golden fixtures.
+/// `scripts/fixtures/make_pointwise_fixtures.py` implements the same rule for the golden fixtures.
 public enum DocumentWindows {
     public static func starts(length: Int, width: Int) -> [Int] {
         guard width > 0, length > width else { return [0] }

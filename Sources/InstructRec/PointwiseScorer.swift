@@ -36,7 +36,7 @@ public struct PointwiseReadout: Sendable, Equatable {
     /// The candidate's score from the logits of `tokens`, in their order.
     public func score(_ logits: [Float]) -> Float {
         switch kind {
-        case .yesNo: return logits[0] - logits[1]
+        case .yesNo: return ScoreReduction.yesNoLogOdds(yes: logits[0], no: logits[1])
         case .logit: return logits[0]
         }
     }

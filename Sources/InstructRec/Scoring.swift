@@ -16,7 +16,7 @@ import Foundation
 /// How much to trust the likelihood depends on whether the model knows the titles: for titles
 /// it learned (its catalog) the raw likelihood carries real popularity and a small α is best;
 /// for titles it never saw (newer games, another store's spelling) the likelihood is mostly
-/// surface form and α near 1 is best (validation, `scripts/select_scoring.py`). The model tells
+/// surface form and α near 1 is best (validation, `scripts/eval/select_scoring.py`). The model tells
 /// the two apart itself: its prior per token is high for titles it memorised. So a model may set
 /// a second weight, and each request gets one α from its candidates' familiarity, the median of
 /// their priors per token m:
@@ -64,20 +64,4 @@ public struct Scoring: Sendable, Equatable {
 
     /// Whether the title prior must be computed at all.
     public var usesPrior: Bool { mode == .calibrated && (priorWeight != 0 || (unfamiliarPriorWeight ?? 0) != 0) }
-
-    /// The α of a request whose candidates have these priors (reduced as this scoring reduces) over
-    /// these numbers of scored tokens.
-    public func weight(priors: [Float], tokens: [Int]) -> Float {
-        guard let unfamiliar = unfamiliarPriorWeight, !priors.isEmpty else { return priorWeight }
-        let perToken = zip(priors, tokens).map { reduction == .mean ? $0 : $0 / Float(max(1, $1)) }.sorted()
-        let median = perToken[perToken.count / 2]
-        let z = min(60, max(-60, (median - familiarityThreshold) / Self.familiaritySpread))
-        return priorWeight + (unfamiliar - priorWeight) / (1 + exp(z))
-    }
-
-    /// The score a candidate ranks by, from its likelihood and (calibrated) its prior, with the request's α.
-    public func combine(likelihood: Float, prior: Float?, weight: Float) -> Float {
-        guard usesPrior, let prior else { return likelihood }
-        return likelihood - weight * prior
-    }
 }
