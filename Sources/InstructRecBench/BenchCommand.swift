@@ -117,15 +117,15 @@ struct BenchCommand: ParsableCommand {
         return FileManager.default.fileExists(atPath: directory.appendingPathComponent("model.safetensors").path) ? directory : nil
     }
 
-    func ceilingShapes(config c: T5Config, candidates: Int) -> [GEMM.Benchmark] {
+    func ceilingShapes(config c: T5Config, candidates: Int) -> [SgemmProduct] {
         let ffRows = c.isGatedActivation ? 2 * c.dFF : c.dFF
         return [(instructionTokens, ffRows, c.dModel), (candidates * (titleTokens + 1), c.vocabSize, c.dModel)].map { m, n, k in
-            GEMM.Benchmark(m: m, n: n, k: k)
+            SgemmProduct(m: m, n: n, k: k)
         }
     }
 
     /// The sgemm ceiling now: best GFLOP/s of one run of each shape, OpenBLAS on `threads` threads.
-    func ceilingNow(_ shapes: [GEMM.Benchmark]) -> Double {
+    func ceilingNow(_ shapes: [SgemmProduct]) -> Double {
         GEMM.setThreads(threads)
         defer { GEMM.setThreads(1) }   // the scorer runs OpenBLAS single-threaded inside its own threads
         return shapes.map { s in
@@ -141,7 +141,7 @@ struct BenchCommand: ParsableCommand {
         let shapes = [(instructionTokens, ffRows, c.dModel), (candidates * (titleTokens + 1), c.vocabSize, c.dModel)]
         var best = 0.0
         for (m, n, k) in shapes {
-            let product = GEMM.Benchmark(m: m, n: n, k: k)
+            let product = SgemmProduct(m: m, n: n, k: k)
             let times = measure(repeats: 7) { product.run() }
             let gflops = product.flops / median(times) / 1e9
             best = max(best, gflops)

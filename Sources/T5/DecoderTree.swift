@@ -136,10 +136,18 @@ public struct DecoderSharing: Sendable, Equatable {
     public var unsharedRows: Int
     /// nodes of the prefix tree: rows actually computed
     public var sharedRows: Int
+    /// (query row, key row) pairs of decoder self-attention in the unshared batch: Σ_b lengths[b]²
+    public var unsharedAttentionPairs: Int
+    /// the same with sharing: each candidate's owned rows against its whole path,
+    /// Σ_b (lengths[b] − ownedDepth[b]) · lengths[b]
+    public var sharedAttentionPairs: Int
 
     public init(candidates: [[Int32]]) {
+        let tree = DecoderTree(candidates: candidates, start: 0, eos: 1, sharing: true)
         unsharedRows = candidates.reduce(0) { $0 + $1.count + 1 }
-        sharedRows = DecoderTree(candidates: candidates, start: 0, eos: 1, sharing: true).rows
+        sharedRows = tree.rows
+        unsharedAttentionPairs = tree.lengths.reduce(0) { $0 + $1 * $1 }
+        sharedAttentionPairs = zip(tree.lengths, tree.ownedDepth).reduce(0) { $0 + ($1.0 - $1.1) * $1.0 }
     }
 
     public var savedFraction: Double { unsharedRows == 0 ? 0 : 1 - Double(sharedRows) / Double(unsharedRows) }

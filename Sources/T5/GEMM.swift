@@ -7,8 +7,9 @@ public enum GEMM {
     /// `bTransposed` means B is stored [N,K] (an `nn.Linear` weight) and used as B^T.
     /// Leading dimensions allow working on column slices (one attention head
     /// inside a [rows, inner] buffer) without copying.
-    @inline(__always)
-    static func multiply(
+    /// Public only to the benchmarks (`@_spi(Benchmarks) import T5`), which time this same call for the sgemm ceiling.
+    @inline(__always) @_spi(Benchmarks)
+    public static func multiply(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
@@ -99,31 +100,6 @@ public enum GEMM {
             multiply(m: rows, n: slice.count, k: k, a: x, lda: k, b: scratch, ldb: k, bTransposed: true,
                      c: y + (first - weightRows.lowerBound), ldc: ldy, beta: beta)
             first = slice.upperBound
-        }
-    }
-
-    /// Operands of one sgemm C[M,N] = A[M,K] · B[N,K]^T with fixed contents,
-    /// for measuring the sgemm ceiling (`instructrec bench`).
-    public final class Benchmark: @unchecked Sendable {
-        public let m: Int, n: Int, k: Int
-        private let a: Tensor, b: Tensor, c: Tensor   // [M, K], [N, K], [M, N]
-
-        public init(m: Int, n: Int, k: Int) {
-            self.m = m
-            self.n = n
-            self.k = k
-            a = Tensor(shape: [m, k], zeroed: false)
-            b = Tensor(shape: [n, k], zeroed: false)
-            c = Tensor(shape: [m, n])
-            for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.01 }
-            for i in 0..<b.count { b.data[i] = Float(i % 5) * 0.01 }
-        }
-
-        /// 2·M·N·K
-        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
-
-        public func run() {
-            multiply(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, bTransposed: true, c: c.data, ldc: n)
         }
     }
 

@@ -62,6 +62,12 @@ final class PrefixSharingTests: XCTestCase {
         let sharing = DecoderSharing(candidates: candidates)
         XCTAssertEqual(sharing.sharedRows, shared.rows)
         XCTAssertEqual(sharing.unsharedRows, unshared.rows)
+        // Self-attention pairs (what the benchmarks' FLOP count reads): every query row a candidate
+        // computes against its whole path; unshared, each candidate's path is all its own.
+        XCTAssertEqual(sharing.unsharedAttentionPairs, unshared.lengths.reduce(0) { $0 + $1 * $1 })
+        let ownedPairs = (0..<candidates.count).reduce(0) { $0 + (shared.lengths[$1] - shared.ownedDepth[$1]) * shared.lengths[$1] }
+        XCTAssertEqual(sharing.sharedAttentionPairs, ownedPairs)
+        XCTAssertLessThan(sharing.sharedAttentionPairs, sharing.unsharedAttentionPairs, "the fixture's candidates share prefixes")
         print("prefix tree: \(shared.rows) rows instead of \(unshared.rows) (\(String(format: "%.1f", 100 * sharing.savedFraction))% saved)")
     }
 
