@@ -12,5 +12,5 @@ public struct AccessRecord: Sendable, Equatable {
     /// unsupported Content-Encoding, or a connection over the limit (503)
     public var answeredByHTTPLayer: Bool
     /// the request's trace (W3C Trace Context), nil for answers without a request
-    public var trace: TraceContext? = nil
+    var trace: TraceContext? = nil
 }

@@ -15,7 +15,7 @@ public struct HTTPRequest: Sendable, Equatable {
     /// set by the server: echoed X-Request-ID or a generated one
     public var requestID: String = ""
     /// set by the server: the W3C trace context (the caller's continued, or a new trace)
-    public var trace: TraceContext?
+    var trace: TraceContext?
     /// set by the server: "ip:port" of the client
     public var peer: String = ""
 

@@ -5,8 +5,8 @@
 ///
 /// Everything the RFC lets a server reject to stay safe from request
 /// smuggling is rejected with 400 and a connection close.
-public struct RequestParser: Sendable {
-    public enum Event: Equatable, Sendable {
+struct RequestParser: Sendable {
+    enum Event: Equatable, Sendable {
         /// nothing complete yet
         case needMoreData
         /// headers are complete and the client sent `Expect: 100-continue`;
@@ -18,7 +18,7 @@ public struct RequestParser: Sendable {
     }
 
     /// Where the current request stands, for the server's timeouts.
-    public enum Phase: Sendable, Equatable { case idle, headers, body }
+    enum Phase: Sendable, Equatable { case idle, headers, body }
 
     enum State: Sendable {
         case requestLine
@@ -34,7 +34,7 @@ public struct RequestParser: Sendable {
     /// RFC 9112 §5 and §7.1.2: both sections are field lines up to an empty line, under one size and count limit.
     enum FieldSection: Sendable { case headers, trailers }
 
-    public let limits: ParserLimits
+    let limits: ParserLimits
     private var state: State = .requestLine
     private var buffer: [UInt8] = []
     private var position = 0
@@ -54,13 +54,13 @@ public struct RequestParser: Sendable {
 
     /// The method and path of the request being parsed once its request line is in, else nil: an
     /// error answered mid-request (413, 431, a bad body) is counted and logged under its real route.
-    public var currentRequestLine: (method: String, path: String)? {
+    var currentRequestLine: (method: String, path: String)? {
         guard hasRequestLine else { return nil }
         let path = target.firstIndex(of: "?").map { String(target[..<$0]) } ?? target
         return (method, path)
     }
 
-    public init(limits: ParserLimits = ParserLimits()) {
+    init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
         // Built once: they are passed on every line and must not cost an interpolation each time.
         headersTooLarge = HTTPError(status: 431, code: "header_fields_too_large",
@@ -79,7 +79,7 @@ public struct RequestParser: Sendable {
     private let chunkLineTooLong: HTTPError
     private static let chunkNotTerminated = HTTPError.badRequest("chunk data is not followed by CRLF")
 
-    public var phase: Phase {
+    var phase: Phase {
         switch state {
         case .requestLine: return position < buffer.count ? .headers : .idle
         case .fieldLines(.headers): return .headers
@@ -89,9 +89,9 @@ public struct RequestParser: Sendable {
     }
 
     /// Bytes received but not yet consumed (pipelined requests, partial lines).
-    public var bufferedByteCount: Int { buffer.count - position }
+    var bufferedByteCount: Int { buffer.count - position }
 
-    public mutating func feed<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+    mutating func feed<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         if position > 0 && position == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             position = 0
@@ -102,7 +102,7 @@ public struct RequestParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    public mutating func next() -> Event {
+    mutating func next() -> Event {
         while true {
             switch state {
             case let .failed(error):

@@ -1,14 +1,14 @@
 import CHTTPShims
 
 /// A server TLS configuration (OpenSSL) loaded from PEM files.
-public final class TLSContext: @unchecked Sendable {
+final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
 
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
     }
 
-    public init(certificatePath: String, keyPath: String) throws {
+    init(certificatePath: String, keyPath: String) throws {
         var error = [CChar](repeating: 0, count: 512)
         guard let context = ir_tls_context_new(certificatePath, keyPath, &error, error.count) else {
             let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

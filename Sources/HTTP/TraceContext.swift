@@ -7,20 +7,20 @@ import Foundation
 /// parent-id (and `tracestate` as received), so a slow rerank shows up inside the caller's trace
 /// and the access log line ties to it. A request without a valid `traceparent` starts a new
 /// trace (flags 00: not sampled), as §4.3 lets a participant restart.
-public struct TraceContext: Sendable, Equatable {
+struct TraceContext: Sendable, Equatable {
     /// 32 lowercase hex digits, never all zeros
-    public var traceID: String
+    var traceID: String
     /// the caller's span (16 hex), nil when this server started the trace
-    public var parentSpanID: String?
+    var parentSpanID: String?
     /// this request's span (16 hex)
-    public var spanID: String
+    var spanID: String
     /// trace-flags, 2 hex digits (bit 0: sampled)
-    public var flags: String
+    var flags: String
     /// the caller's tracestate, passed on unchanged (§3.3: vendors may not be understood; nil when absent or invalid)
-    public var traceState: String?
+    var traceState: String?
 
     /// `traceparent` for the response: version 00, our span as the parent.
-    public var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+    var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
 
     /// The context for a request: its valid `traceparent` continued, otherwise a new trace.
     /// A malformed header is ignored, never an error (§4.3, §3.2.2.*: "the vendor MUST ignore").
