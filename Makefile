@@ -72,7 +72,7 @@ bench-concurrency: build
 	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \
 	  --seconds $(CONCURRENCY_SECONDS) --threads $(THREADS) --paired $(PAIRED)
 
-# Regenerate golden fixtures (needs the Python venv from scripts/requirements.txt).
+# Regenerate golden fixtures (needs venv/: python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt).
 fixtures:
 	venv/bin/python scripts/fixtures/make_t5_fixtures.py Tests/T5Tests/Fixtures
 
@@ -84,7 +84,7 @@ clean:
 bench-tokenizer: build-bench
 	$(BENCH) tokenizer
 	@if [ -x venv/bin/python ]; then RAYON_NUM_THREADS=1 venv/bin/python scripts/bench/bench_tokenizer.py; \
-	else echo "(no venv: skipping the Hugging Face side; see scripts/requirements.txt)"; fi
+	else echo "(no venv/: skipping the Hugging Face side; python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt)"; fi
 
 # libFuzzer, FUZZ_SECONDS on each target: the request parser (differential: whole vs split
 # input) and the connection state machine (random event sequences and byte splits against its

@@ -37,7 +37,7 @@ evaluations without a better one, and --log FILE appends one JSON line per evalu
 (scripts/baselines/tune_sasrec.py turns that log into a table).
 
 --save FILE keeps the trained weights; --load FILE scores with them without training.
-Requirements: scripts/baselines/requirements.txt (torch, numpy).
+Requirements: scripts/requirements.txt (torch, numpy; venv/).
 """
 import argparse
 import json

@@ -1,7 +1,7 @@
 """Captures the request bodies the real cohere SDK sends, for the adapter fixtures.
 
-    venv/bin/pip install -r scripts/clients/requirements.txt
-    venv/bin/python scripts/clients/capture_cohere_bodies.py Tests/ServiceTests/Fixtures/clients
+    python3 -m venv venv-clients && venv-clients/bin/pip install -r scripts/clients/requirements.txt
+    venv-clients/bin/python scripts/clients/capture_cohere_bodies.py Tests/ServiceTests/Fixtures/clients
 
 A local listener records each request (method, path, headers that matter, body) and answers
 with a minimal valid reply of the shape the SDK expects, so the SDK call completes.

@@ -1,7 +1,7 @@
 """Runs real reranker clients against a live instructrec (make run, or any base URL).
 
-    venv/bin/pip install -r scripts/clients/requirements.txt
-    venv/bin/python scripts/clients/real_clients.py [http://127.0.0.1:8080]
+    python3 -m venv venv-clients && venv-clients/bin/pip install -r scripts/clients/requirements.txt
+    venv-clients/bin/python scripts/clients/real_clients.py [http://127.0.0.1:8080]
 
 - cohere ClientV2.rerank           -> POST /v2/rerank
 - cohere Client.rerank(return_documents=True) -> POST /v1/rerank

@@ -4,8 +4,8 @@
 #   2. scripts/ops/pod_security_restricted.py  Pod Security Standard "restricted" (no third-party package)
 #   3. scripts/ops/validate_manifests.py       JSON-schema validation (kubernetes-validate; says
 #                                              SKIPPED and passes when it is not installed)
-# Python: $PYTHON, else venv/bin/python (where `pip install -r scripts/ops/requirements.txt`
-# puts the validator), else python3. Without any, everything is SKIPPED with a message.
+# Python: $PYTHON, else venv/bin/python (where `pip install -r scripts/requirements.txt`
+# puts the validator, kubernetes-validate), else python3. Without any, everything is SKIPPED with a message.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=""

@@ -25,7 +25,7 @@ instructrec_queue_depth.
 
 Exit 0 when all pass, 1 on a failure, 2 when a manifest cannot be read. Without the
 kubernetes-validate package the script prints that it SKIPPED and exits 0, or 2 with
---require. Install: venv/bin/pip install -r scripts/ops/requirements.txt
+--require. Install: venv/bin/pip install -r scripts/requirements.txt
 """
 
 import argparse
@@ -151,7 +151,7 @@ def main(argv):
         from importlib.metadata import version as package_version
     except ImportError as error:
         print("SKIPPED schema validation of the Kubernetes manifests: the Python package kubernetes-validate "
-              "is not importable (%s). Install it with: pip install -r scripts/ops/requirements.txt" % error)
+              "is not importable (%s). Install it with: venv/bin/pip install -r scripts/requirements.txt" % error)
         return 2 if args.require else 0
 
     versions = args.kubernetes_version or [DEFAULT_OLDEST, kv.major_minor(kv.latest_version())]

@@ -8,6 +8,8 @@
 #   MINUTES=7 OUT=out/gpu scripts/train/gpu_variants.sh
 # Needs out/games.json and $STAGE (default out/stage: tokenizer, templates.json, instructrec.json;
 # scripts/train/lean_stage.sh makes out/stage-lean, the 4,000-piece stage for the next model).
+# Python: $PYTHON, default python3, with scripts/requirements.txt installed (pick torch's CUDA build with
+# --index-url, as its header shows), e.g. PYTHON=venv/bin/python.
 set -u
 PY=${PYTHON:-python3}
 MINUTES=${MINUTES:-7}

@@ -10,6 +10,7 @@
 #
 #   scripts/train/lean_stage.sh            # writes out/stage-lean
 #   STAGE=out/stage-lean MINUTES=8 OUT=out/gpu-lean scripts/train/gpu_variants.sh
+# Python: $PYTHON, default venv/bin/python (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt).
 set -eu
 PY=${PYTHON:-venv/bin/python}
 STAGE=${STAGE:-out/stage-lean}
