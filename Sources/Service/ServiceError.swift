@@ -4,7 +4,7 @@ import InstructRec
 /// A request the service refuses, with the HTTP status it maps to. Every
 /// module's errors become one of these in `ServiceError.from`, the one place
 /// that decides statuses.
-public struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible {
+struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible {
     public var status: Int
     public var code: String
     public var message: String

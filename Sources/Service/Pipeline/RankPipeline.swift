@@ -149,7 +149,7 @@ public struct RankPipeline: Sendable {
     /// The one rank pipeline, what HTTP, `instructrec score` and `instructrec eval` all run: plan (tokenize,
     /// fit the instruction), score the plan's work on `backend` (the inference queue, or a scorer in
     /// place), rank. `deadline` is the backend's (the queue drops a job whose deadline passed).
-    public func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
+    func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
         let start = DispatchTime.now()
         let plan = try self.plan(query)
         let planned = DispatchTime.now()

@@ -5,19 +5,19 @@ import InstructRec
 /// What `RankPipeline.run` scores a plan's work with: the inference queue (HTTP: batched with other
 /// requests on the workers' threads) or a scorer in the caller's hands (`instructrec score`, eval).
 /// Either way the answer is the plan's scores merged (`Reranker.merge`), and how long the work waited.
-public protocol ScoringBackend: Sendable {
+protocol ScoringBackend: Sendable {
     func score(_ plan: InstructionPlan, _ work: ScoringWork, priors: TitlePriorCache?, deadline: DispatchTime) async throws -> ScoredWork
 }
 
 /// A plan's scores, its usage, and how long its work waited for a worker (0 when scored in place).
-public struct ScoredWork: Sendable {
+struct ScoredWork: Sendable {
     public var scores: CandidateScores
     public var usage: RankingUsage
     public var queueMilliseconds: Double
 }
 
 /// Scores in place, on a scorer the caller owns (one call at a time on it, as `CandidateScorer` asks).
-public struct DirectBackend: ScoringBackend {
+struct DirectBackend: ScoringBackend {
     public let scorer: any CandidateScorer
 
     public init(_ scorer: any CandidateScorer) {

@@ -1,7 +1,7 @@
 import InstructRec
 
 /// Size limits on requests (configurable), shared by every shape.
-public struct RequestLimits: Sendable {
+struct RequestLimits: Sendable {
     public var maxCandidates = 100
     public var maxTextCharacters = 2000
     /// the deployment's template names (the `template` field's enum)
