@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the build and tests need are present.
+# Makes sure the Debian packages the build and tests need are present: the groups
+# build and test of scripts/system-packages.txt, plus any packages named here.
 # As root it installs what is missing with apt-get; otherwise it stops and
 # prints the exact command to run. Usage: ensure-system-packages.sh [extra packages...]
 set -euo pipefail
-required=(libopenblas-dev libssl-dev zlib1g-dev pkg-config curl openssl "$@")
+listed=$("$(dirname "$0")/system-packages.sh" build test)
+read -r -a required <<<"$listed"
+required+=("$@")
 missing=()
 for p in "${required[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
