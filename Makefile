@@ -92,30 +92,33 @@ bench-tokenizer: build-bench
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET  ?= both
 FUZZ_DIR     := .build/fuzz
-PARSER_SOURCES := Sources/HTTP/RequestParser.swift Sources/HTTP/ParserLimits.swift Sources/HTTP/HTTPError.swift \
-                  Sources/HTTP/HTTPHeaders.swift Sources/HTTP/HTTPRequest.swift \
-                  Sources/HTTP/TraceContext.swift Sources/HTTP/RequestID.swift Sources/Randomness/SplitMix64.swift
-FUZZ_SOURCES_parser     := $(PARSER_SOURCES) Fuzz/RequestParserFuzz.swift
-FUZZ_SOURCES_connection := $(PARSER_SOURCES) Sources/HTTP/ConnectionStateMachine.swift Sources/HTTP/HTTPResponse.swift \
-                  Sources/HTTP/ResponseEncoder.swift Sources/HTTP/Gzip.swift Sources/HTTP/HTTPServerConfiguration.swift \
-                  Sources/HTTP/ErrorRenderer.swift Sources/HTTP/AccessRecord.swift \
-                  Sources/HTTP/RequestDispatcher.swift Sources/HTTP/ContentDecoding.swift Sources/HTTP/Router.swift \
-                  Sources/HTTP/Responder.swift Fuzz/ConnectionStateMachineFuzz.swift
+# What the targets compile, found in the tree (no file list to keep up to date): the whole HTTP module
+# (Sources/HTTP/*.swift) and the Swift module it imports, Randomness (Sources/Randomness/*.swift), in one module
+# named HTTP (its sources name it: `HTTP.AccessRecord`), with the target's own Fuzz/*.swift file, which uses the
+# module's internal API; RequestID.swift's `import Randomness` sits under `#if canImport(Randomness)` for this build. The C shims it imports, CHTTPShims
+# (Sources/CHTTPShims/*.c: zlib, OpenSSL), are compiled with clang and linked with -lssl -lcrypto -lz. A new file
+# in those folders is picked up; a new module dependency of HTTP (Package.swift) needs its folder added here.
+FUZZ_SWIFT_SOURCES   := $(sort $(wildcard Sources/HTTP/*.swift Sources/Randomness/*.swift))
+FUZZ_C_OBJECTS       := $(patsubst Sources/CHTTPShims/%.c,$(FUZZ_DIR)/CHTTPShims/%.o,$(sort $(wildcard Sources/CHTTPShims/*.c)))
+FUZZ_MAIN_parser     := Fuzz/RequestParserFuzz.swift
+FUZZ_MAIN_connection := Fuzz/ConnectionStateMachineFuzz.swift
 FUZZ_RUN := $(if $(filter both,$(FUZZ_TARGET)),parser connection,$(FUZZ_TARGET))
-fuzz:
+$(FUZZ_DIR)/CHTTPShims/%.o: Sources/CHTTPShims/%.c Sources/CHTTPShims/include/CHTTPShims.h
+	@mkdir -p $(@D)
+	clang -c -O1 -fsanitize=fuzzer-no-link,address -I Sources/CHTTPShims/include $< -o $@
+fuzz: $(FUZZ_C_OBJECTS)
 	mkdir -p $(FUZZ_DIR)/include
-	printf 'module CHTTPShims {\n  header "%s/Sources/CHTTPShims/include/CHTTPShims.h"\n  link "z"\n  export *\n}\n' "$(CURDIR)" > $(FUZZ_DIR)/include/module.modulemap
-	clang -c -O1 -fsanitize=fuzzer-no-link,address -I Sources/CHTTPShims/include Sources/CHTTPShims/gzip.c -o $(FUZZ_DIR)/gzip.o
+	printf 'module CHTTPShims {\n  header "%s/Sources/CHTTPShims/include/CHTTPShims.h"\n  export *\n}\n' "$(CURDIR)" > $(FUZZ_DIR)/include/module.modulemap
 	@for target in $(FUZZ_RUN); do \
 	  case $$target in \
-	    parser) sources="$(FUZZ_SOURCES_parser)"; extra="";; \
-	    connection) sources="$(FUZZ_SOURCES_connection)"; extra="$(FUZZ_DIR)/gzip.o -lz";; \
+	    parser) main="$(FUZZ_MAIN_parser)";; \
+	    connection) main="$(FUZZ_MAIN_connection)";; \
 	    *) echo "FUZZ_TARGET must be parser, connection or both"; exit 2;; \
 	  esac; \
 	  mkdir -p $(FUZZ_DIR)/corpus-$$target; \
-	  echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
-	  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTPFuzz -I $(FUZZ_DIR)/include \
-	    $$sources $$extra -o $(FUZZ_DIR)/$$target || exit 1; \
+	  echo "== fuzz $$target for $(FUZZ_SECONDS) s ($(words $(FUZZ_SWIFT_SOURCES)) module files + $$main, $(words $(FUZZ_C_OBJECTS)) C shims)"; \
+	  swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name HTTP -I $(FUZZ_DIR)/include \
+	    $(FUZZ_SWIFT_SOURCES) $$main $(FUZZ_C_OBJECTS) -lssl -lcrypto -lz -o $(FUZZ_DIR)/$$target || exit 1; \
 	  $(FUZZ_DIR)/$$target -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	    $(FUZZ_DIR)/corpus-$$target Fuzz/seeds || exit 1; \
 	done
