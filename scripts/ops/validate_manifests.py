@@ -151,7 +151,8 @@ def main(argv):
         from importlib.metadata import version as package_version
     except ImportError as error:
         print("SKIPPED schema validation of the Kubernetes manifests: the Python package kubernetes-validate "
-              "is not importable (%s). Install it with: venv/bin/pip install -r scripts/requirements.txt" % error)
+              "is not importable (%s). Install it with: venv/bin/pip install kubernetes-validate==1.37.0 "
+              "(the pin of scripts/requirements.txt, which installs it with everything else)" % error)
         return 2 if args.require else 0
 
     versions = args.kubernetes_version or [DEFAULT_OLDEST, kv.major_minor(kv.latest_version())]
