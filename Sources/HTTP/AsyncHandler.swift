@@ -1,5 +1,3 @@
-import Foundation
-
 /// A route's handler as Hummingbird and FlyingFox write them: the request in, the response out,
 /// `async throws`. The connection's state machine is unchanged: `Router.add(_:_:async:)` runs the
 /// handler in a task and hands its response to the request's `Responder`, which the connection
@@ -13,15 +11,12 @@ extension Router {
                              failure: @escaping @Sendable (any Error) -> HTTPResponse = Router.internalError,
                              async handler: @escaping AsyncHandler) {
         add(method, path) { request, responder in
-            let registration = CancellationRegistration()
             let task = Task {
                 let response: HTTPResponse
                 do { response = try await handler(request) } catch { response = failure(error) }
-                responder.respond(response)
-                // Answered: the connection (kept alive, perhaps for thousands of requests) forgets this task.
-                registration.finish { responder.removeClientGoneAction($0) }
+                responder.respond(response)   // also forgets the action below: the connection keeps nothing of this request
             }
-            registration.register(responder.onClientGone { task.cancel() })
+            responder.onClientGone { task.cancel() }
         }
     }
 
@@ -30,33 +25,3 @@ extension Router {
     }
 }
 
-/// The token of a task's "client gone" action, which the task removes once it has answered; the two may
-/// happen in either order (a fast handler answers before its action is even registered).
-final class CancellationRegistration: @unchecked Sendable {
-    private let lock = NSLock()
-    private var token: Int?
-    private var finished = false
-
-    func register(_ token: Int) {
-        lock.lock()
-        if finished {
-            let remove = self.remove
-            lock.unlock()
-            remove?(token)
-            return
-        }
-        self.token = token
-        lock.unlock()
-    }
-
-    private var remove: ((Int) -> Void)?
-
-    func finish(_ remove: @escaping (Int) -> Void) {
-        lock.lock()
-        finished = true
-        self.remove = remove
-        let token = self.token
-        lock.unlock()
-        if let token { remove(token) }
-    }
-}

@@ -5,6 +5,8 @@ import Foundation
 public final class Responder: @unchecked Sendable {
     private let lock = NSLock()
     private var delivered = false
+    /// this request's actions on the connection's flag (`gone.remove` tokens), forgotten once it is answered
+    private var actions: [Int] = []
     private let deliver: @Sendable (HTTPResponse) -> Void
     private let gone: ClientGoneFlag
 
@@ -17,14 +19,23 @@ public final class Responder: @unchecked Sendable {
     /// work for it can be dropped.
     public var isClientGone: Bool { gone.isSet }
 
-    /// Runs `action` once when the client goes away (at once if it already has): an async handler's
-    /// task is cancelled this way (`Router.add(_:_:async:)`). The flag is the connection's, shared by
-    /// every request of a kept-alive connection: remove the action once the request is answered
-    /// (`removeClientGoneAction`), or a long-lived connection would hold one per request it ever served.
-    @discardableResult
-    public func onClientGone(_ action: @escaping @Sendable () -> Void) -> Int { gone.onSet(action) }
-
-    public func removeClientGoneAction(_ token: Int) { gone.remove(token) }
+    /// Runs `action` once if the client goes away before this request is answered (at once if it already
+    /// has): an async handler's task is cancelled this way (`Router.add(_:_:async:)`). The flag is the
+    /// connection's, shared by every request of a kept-alive connection, so `respond` removes this
+    /// request's actions, and one registered after the answer is dropped: a long-lived connection holds
+    /// none for the requests it has served.
+    public func onClientGone(_ action: @escaping @Sendable () -> Void) {
+        lock.lock()
+        let answered = delivered
+        lock.unlock()
+        // Registered outside the lock: if the client is already gone, `action` runs here, at once (no token).
+        guard !answered, let token = gone.onSet(action) else { return }
+        lock.lock()
+        let late = delivered   // answered meanwhile: forget it now, as `respond` would have
+        if !late { actions.append(token) }
+        lock.unlock()
+        if late { gone.remove(token) }
+    }
 
     /// Sends the response; returns false (and sends nothing) if one was already sent.
     @discardableResult
@@ -32,7 +43,10 @@ public final class Responder: @unchecked Sendable {
         lock.lock()
         let first = !delivered
         delivered = true
+        let registered = actions
+        actions = []
         lock.unlock()
+        for token in registered { gone.remove(token) }
         if first { deliver(response) }
         return first
     }
@@ -54,11 +68,11 @@ final class ClientGoneFlag: @unchecked Sendable {
         lock.unlock()
         for callback in pending { callback() }
     }
-    /// A token for `remove`.
+    /// A token for `remove`; nil when the flag was already set and `callback` has run.
     @discardableResult
-    func onSet(_ callback: @escaping @Sendable () -> Void) -> Int {
+    func onSet(_ callback: @escaping @Sendable () -> Void) -> Int? {
         lock.lock()
-        if value { lock.unlock(); callback(); return -1 }
+        if value { lock.unlock(); callback(); return nil }
         nextToken += 1
         callbacks[nextToken] = callback
         let token = nextToken
