@@ -32,12 +32,8 @@ extension RerankService {
     }
 
     func respond(_ responder: Responder, route: String, start: DispatchTime, _ response: HTTPResponse) {
-        let elapsed = milliseconds(start, .now()) / 1e3
-        // Only the first answer counts (a 504 timer may race a late result).
-        if responder.respond(response) {
-            metrics.requests.increment(["route": route, "status": String(response.status)])
-            metrics.latency.observe(elapsed, ["route": route])
-        }
+        // Only the first answer counts.
+        if responder.respond(response) { count(response, route: route, start: start) }
     }
 
     func fail(_ responder: Responder, route: String, start: DispatchTime, _ shape: AnyShape, _ error: ServiceError) {
