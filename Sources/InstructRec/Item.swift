@@ -2,10 +2,14 @@
 public struct Item: Sendable, Equatable {
     public var id: String
     public var title: String
+    /// the client gave no id, so `id` is only the item's position in its list (`exclude_history`
+    /// then matches it by title, see `HistoryExclusion`)
+    public var idIsPosition: Bool
 
-    public init(id: String, title: String) {
+    public init(id: String, title: String, idIsPosition: Bool = false) {
         self.id = id
         self.title = title
+        self.idIsPosition = idIsPosition
     }
 }
 

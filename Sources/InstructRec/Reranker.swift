@@ -28,6 +28,10 @@ public struct RankingUsage: Sendable, Equatable {
     public var documentsWindowed = 0
     /// candidates whose text was cut (see `InstructionPlan.documentsTruncated`)
     public var documentsTruncated = 0
+    /// candidates left out because the history holds them (`exclude_history`), never scored
+    public var candidatesExcluded = 0
+
+    public init() {}
 }
 
 /// One score per candidate, in input order, and what it was made from.
@@ -38,8 +42,15 @@ public struct CandidateScores: Sendable, Equatable {
     public var likelihoods: [Float]
     /// log P(title | empty context), reduced; nil when the scoring uses no prior
     public var priors: [Float]?
-    /// the α the scores subtracted (calibrated: the request's, see `Scoring.weight`); nil without a prior
+    /// the α the scores subtracted (calibrated: the context kind's, see `Scoring`); nil without a prior
     public var priorWeight: Float? = nil
+
+    public init(scores: [Float], likelihoods: [Float], priors: [Float]?, priorWeight: Float? = nil) {
+        self.scores = scores
+        self.likelihoods = likelihoods
+        self.priors = priors
+        self.priorWeight = priorWeight
+    }
 }
 
 /// What the scorer is asked for one plan: the plan's instructions with their candidates
@@ -191,9 +202,9 @@ public enum Reranker {
         usage.priorsComputed = work.missing.count
         usage.priorsCached = work.distinctTitles.count - work.missing.count
         let priors = work.titleOfCandidate.map { distinctPriors[$0] ?? 0 }
-        let weight = work.scoring.weight(priors: priors, tokens: plan.targets.map { $0.count + 1 })
-        let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1, weight: weight) }
-        return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors, priorWeight: weight), usage)
+        // One α for every candidate (the context's, see `Scoring`): a score never depends on its company.
+        let scores = zip(likelihoods, priors).map { work.scoring.combine(likelihood: $0, prior: $1) }
+        return (CandidateScores(scores: scores, likelihoods: likelihoods, priors: priors, priorWeight: work.scoring.priorWeight), usage)
     }
 
     /// Pointwise: a candidate's score is the best of its windows' scores (Cohere's max over chunks).

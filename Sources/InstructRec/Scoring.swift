@@ -10,23 +10,22 @@ import Foundation
 ///
 ///     score = log P(title | instruction) − α · log P(title | template, empty context)
 ///
-/// α = 0 is the raw likelihood, α = 1 pointwise mutual information; the model's
-/// `instructrec.json` carries the α chosen on its validation split.
+/// α = 0 is the raw likelihood, α = 1 pointwise mutual information (PMI).
 ///
-/// How much to trust the likelihood depends on whether the model knows the titles: for titles
-/// it learned (its catalog) the raw likelihood carries real popularity and a small α is best;
-/// for titles it never saw (newer games, another store's spelling) the likelihood is mostly
-/// surface form and α near 1 is best (validation, `scripts/eval/select_scoring.py`). The model tells
-/// the two apart itself: its prior per token is high for titles it memorised. So a model may set
-/// a second weight, and each request gets one α from its candidates' familiarity, the median of
-/// their priors per token m:
+/// A score, and the relevance made from it, belongs to the (context, candidate) pair alone: α may
+/// depend on the context, never on the other candidates of the request, their number or their order
+/// (so a threshold on `relevance_score` means the same in every request). Two kinds of context want
+/// different weights, and a model may set one for each:
 ///
-///     α = α_familiar + (α_unfamiliar − α_familiar) · σ((τ − m) / 0.25)
+/// - a history alone (`/recommend`): the raw likelihood carries real popularity, which predicts the
+///   next item, so a small α is best (`prior_weight`; the default model's was chosen on its validation
+///   split, `scripts/eval/select_scoring.py`);
+/// - the user's own words, an intention or a stated preference (`/search`, `/rerank`, the Cohere,
+///   Jina and TEI shapes): relevance to the words is the point and a title's popularity and length
+///   are noise, so α near 1 (`query_prior_weight`; PMI by default).
 ///
-/// One α per request keeps the candidates of a request comparable with each other (a per-title
-/// α was measured worse on every setting than either weight alone: α scales priors that differ
-/// by tens of nats between titles, so unequal weights reorder candidates by their priors). The
-/// median is over the candidate set, so the α, like everything else, ignores the order.
+/// An α that followed the candidates' familiarity (their median prior per token) was tried and
+/// dropped: it made a document's score depend on its company.
 public struct Scoring: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
         /// log P(title + </s> | instruction): the InstructRec ranking score
@@ -38,30 +37,42 @@ public struct Scoring: Sendable, Equatable {
     }
 
     public var mode: Mode
-    /// α, the weight of the prior subtracted in `calibrated` mode (for familiar candidates when
-    /// `unfamiliarPriorWeight` is set)
+    /// α, the weight of the prior subtracted in `calibrated` mode, for a context that is a history alone
     public var priorWeight: Float
-    /// α for a request whose candidates the model finds unfamiliar; nil: `priorWeight` always
-    public var unfamiliarPriorWeight: Float?
-    /// τ: the median prior log-probability per token below which a request's candidates count as unfamiliar
-    public var familiarityThreshold: Float
-    /// the logistic's width, in nats per token: the catalog's medians sit above −4.7 for nine
-    /// requests in ten and rewritten titles' below −5.4, so α moves within that gap
-    public static let familiaritySpread: Float = 0.25
+    /// α for a context with the user's words (an intention or a preference); nil: `priorWeight`
+    public var queryPriorWeight: Float?
 
     /// The α a request or a model may name.
     public static let priorWeightRange: ClosedRange<Float> = 0...2
 
-    public init(mode: Mode = .sum, priorWeight: Float = 0, unfamiliarPriorWeight: Float? = nil, familiarityThreshold: Float = -5) {
+    public init(mode: Mode = .sum, priorWeight: Float = 0, queryPriorWeight: Float? = nil) {
         self.mode = mode
         self.priorWeight = priorWeight
-        self.unfamiliarPriorWeight = unfamiliarPriorWeight
-        self.familiarityThreshold = familiarityThreshold
+        self.queryPriorWeight = queryPriorWeight
     }
 
     /// How the token log-probabilities of one title are reduced (the prior uses the same).
     public var reduction: ScoreReduction { mode == .mean ? .mean : .sum }
 
     /// Whether the title prior must be computed at all.
-    public var usesPrior: Bool { mode == .calibrated && (priorWeight != 0 || (unfamiliarPriorWeight ?? 0) != 0) }
+    public var usesPrior: Bool { mode == .calibrated && (priorWeight != 0 || (queryPriorWeight ?? 0) != 0) }
+
+    /// This scoring for one context: α is the context kind's, and the only one.
+    public func resolved(for kind: ContextKind) -> Scoring {
+        guard kind == .query, let queryPriorWeight else { return Scoring(mode: mode, priorWeight: priorWeight) }
+        return Scoring(mode: mode, priorWeight: queryPriorWeight)
+    }
+}
+
+/// What a context gives the model to go on, which decides its α and its relevance mapping.
+public enum ContextKind: String, Sendable, CaseIterable {
+    /// a history (and nothing said): what the user will want next
+    case history
+    /// the user's words, an intention or a stated preference, with or without a history
+    case query
+}
+
+extension UserContext {
+    /// `query` when the user said something (an intention or a preference), else `history`.
+    public var kind: ContextKind { intention != nil || preference != nil ? .query : .history }
 }

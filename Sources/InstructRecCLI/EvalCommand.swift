@@ -83,8 +83,10 @@ struct EvalCommand: ParsableCommand {
     var orderStability = 0
     @Option(help: "Write each case's likelihoods, priors and title token counts (JSON Lines) for offline selection (scripts/eval/select_scoring.py).")
     var dumpScores: String?
-    @Flag(help: "Fit relevance_scale and relevance_bias (logistic of the first row's score, target vs not) on these cases and print them.")
+    @Flag(help: "Fit the relevance mappings (history contexts: the next item against the other candidates; query contexts: a query made from its title against the same candidates; classes weighted equally) on these cases (use --split valid) and print them with their figures.")
     var fitRelevance = false
+    @Flag(help: "With --fit-relevance: write the fitted mappings and their figures into the model's instructrec.json (other keys kept).")
+    var writeModelSettings = false
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42
     @Option(help: "JSON result file.") var output = "out/eval.json"
@@ -116,6 +118,13 @@ struct EvalCommand: ParsableCommand {
             }
         }
         guard orderStability >= 0 else { throw ValidationError("--order-stability must be 0 or more") }
+        if fitRelevance && splitValue == .test {
+            throw ValidationError("--fit-relevance fits on the validation split (the test split is read once, to measure): add --split valid")
+        }
+        if writeModelSettings && !fitRelevance { throw ValidationError("--write-model-settings writes what --fit-relevance fits: add --fit-relevance") }
+        if fitRelevance && priorWeights != nil {
+            throw ValidationError("--fit-relevance fits the model's own scoring: leave out --prior-weights")
+        }
         var options = Evaluator.Options()
         options.users = users
         options.negatives = negatives
@@ -176,6 +185,12 @@ struct EvalCommand: ParsableCommand {
             modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
                                               priorWeights: weights, template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
+            if fitRelevance {
+                guard pipeline.pointwise == nil else {
+                    throw ValidationError("--fit-relevance fits a likelihood model's mapping; a pointwise model's relevance is its own P(yes)")
+                }
+                modelEvaluation?.relevanceFit = RelevanceFit()
+            }
             if let dumpScores {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpScores).deletingLastPathComponent(), withIntermediateDirectories: true)
                 FileManager.default.createFile(atPath: dumpScores, contents: nil)
@@ -223,13 +238,26 @@ struct EvalCommand: ParsableCommand {
             extras["order_stability"] = ["cases": stability.cases, "same_top10": stability.sameTopTen, "orders": 4,
                                          "worst_relative_difference": Double(stability.worstRelativeDifference)]
         }
-        if let modelEvaluation, fitRelevance {
-            let (scale, bias) = Relevance.fit(scores: modelEvaluation.relevanceScores, labels: modelEvaluation.relevanceLabels)
-            print(String(format: "relevance fit (%@ on %d candidates, base rate %.4f): relevance_scale %.6f, relevance_bias %.6f",
-                         modelEvaluation.rowNames[0], modelEvaluation.relevanceLabels.count,
-                         Double(modelEvaluation.relevanceLabels.filter { $0 }.count) / Double(max(1, modelEvaluation.relevanceLabels.count)),
-                         scale, bias))
-            extras["relevance_fit"] = ["scale": scale, "bias": bias, "candidates": modelEvaluation.relevanceLabels.count]
+        if let fit = modelEvaluation?.relevanceFit {
+            let history = RelevanceFit.fit(fit.history, cases: fit.historyCases)
+            let query = RelevanceFit.fit(fit.query, cases: fit.queryCases)
+            for (kind, result) in [("history", history), ("query", query)] {
+                guard let result else { print("relevance fit, \(kind) contexts: no case had both classes; nothing fitted"); continue }
+                print(String(format: "relevance fit, %@ contexts (%d cases, %d pairs, classes weighted equally): scale %.6f, bias %.6f; AUC %.4f, accuracy at 0.5 %.4f",
+                             kind, result.cases, result.pairs, result.scale, result.bias, result.auc, result.accuracy))
+            }
+            var figures: [String: Any] = [
+                "command": "instructrec eval --split \(split) --users \(users) --seed \(seed) --negatives \(negatives) --negatives-from \(negativesFrom)"
+                    + (retriever.map { " --retriever \($0)" } ?? "") + (rewriteTitles ? " --rewrite-titles" : "") + " --fit-relevance",
+                "dataset": "\(URL(fileURLWithPath: data).lastPathComponent)/\(prefix)",
+            ]
+            if let history { figures["history"] = history.json }
+            if let query { figures["query"] = query.json }
+            extras["relevance_fit"] = figures
+            if writeModelSettings {
+                try RelevanceFit.write(history: history, query: query, figures: figures, modelDirectory: model)
+                print("wrote the relevance mappings into \(model)/instructrec.json")
+            }
         }
         let result: [String: Any] = [
             "users": cases.count, "split": split, "scoring": effectiveScoring, "model": noModel ? NSNull() : model,

@@ -19,9 +19,8 @@ struct ModelEvaluation {
     /// the title the model is shown for an item of a case
     let title: (Int, Evaluator.Case) -> String
     private(set) var metrics: [Evaluator.Metrics]
-    /// every candidate's score under the first weight, and whether it was the target (for the relevance fit)
-    private(set) var relevanceScores: [Float] = []
-    private(set) var relevanceLabels: [Bool] = []
+    /// `--fit-relevance`: the (context, candidate) pairs of both context kinds; nil: no fit
+    var relevanceFit: RelevanceFit?
     /// JSON Lines of every case's likelihoods, priors and title lengths (`--dump-scores`), for offline selection
     var scoreDump: FileHandle?
 
@@ -71,8 +70,21 @@ struct ModelEvaluation {
         for (row, scores) in perWeight.enumerated() {
             metrics[row].add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
         }
-        relevanceScores += perWeight[0]
-        relevanceLabels += c.candidates.map { $0 == c.target }
+        guard var fit = relevanceFit else { return }
+        // History contexts: the scores just ranked, as /recommend gives them (the model's own scoring).
+        let relevant = c.candidates.map { $0 == c.target }
+        fit.history.add(scores: perWeight[0], relevant: relevant, counted: c.candidates.map { _ in true })
+        fit.historyCases += 1
+        // Query contexts: a query made from the target's title, no history, as /rerank and the Cohere shapes score it.
+        let query = RelevanceFit.query(for: title(c.target, c), caseIndex: c.userIndex)
+        let items = c.candidates.map { Item(id: String($0), title: title($0, c)) }
+        let outcome = try pipeline.run(RankQuery(context: UserContext(intention: query), candidates: items), scorer: scorer)
+        let counted = c.candidates.map { item in
+            item == c.target || !HistoryExclusion.normalizedTitle(title(item, c)).contains(query)
+        }
+        fit.query.add(scores: outcome.scores, relevant: relevant, counted: counted)
+        fit.queryCases += 1
+        relevanceFit = fit
     }
 
     struct Stability {

@@ -37,17 +37,20 @@ public struct ServiceConfiguration: Sendable {
     /// model-bound: how requests that name no `scoring` are scored, and α for calibrated scoring
     public var scoringMode = Scoring.Mode.sum
     public var priorWeight: Float = 0.5
-    /// model-bound: α for requests whose candidates the model finds unfamiliar (nil: priorWeight always), and
-    /// the median prior log-probability per token below which they count as unfamiliar (see `Scoring`)
-    public var unfamiliarPriorWeight: Float?
-    public var familiarityThreshold: Float = -5
+    /// model-bound: α for requests with the user's words, an intention or a preference (nil: priorWeight; see `Scoring`)
+    public var queryPriorWeight: Float?
     /// model-bound: list instructions (T3) or candidate-free ones (T2) for requests that name no template
     public var instructionForm = InstructionForm.list
     /// what relevance_score means (logistic of the score, or the within-request softmax)
     public var relevanceMode = Relevance.Mode.logistic
-    /// model-bound: the logistic's scale and bias, fitted on the model's validation split
+    /// model-bound: the logistic's scale and bias for history contexts, fitted on the model's validation split
     public var relevanceScale = 1.0
     public var relevanceBias = 0.0
+    /// model-bound: the logistic's scale and bias for query contexts (nil: the history context's)
+    public var queryRelevanceScale: Double?
+    public var queryRelevanceBias: Double?
+    /// model-bound: leave out candidates the request's history already holds, when a request does not say
+    public var excludeHistory = false
     /// the title-prior cache's bounds (entries, MiB)
     public var priorCacheEntries = 200_000
     public var priorCacheMegabytes = 64
@@ -84,8 +87,10 @@ public struct ServiceConfiguration: Sendable {
     public private(set) var sources: [String: String] = [:]
     /// setting -> the command-line flag that sets it ("--port"); others are "--set key=value"
     var flagSpellings: [String: String] = [:]
-    /// start-up warnings (unknown INSTRUCTREC_* variables); `serve` logs them
+    /// start-up warnings (unknown INSTRUCTREC_* variables, retired keys); `serve` logs them
     public private(set) var warnings: [String] = []
+    /// one warning per retired key that a layer set (see `retiredKeys`)
+    private var retiredWarnings: [String] = []
 
     public init() {}
 
@@ -105,9 +110,20 @@ public struct ServiceConfiguration: Sendable {
     /// Settings that belong to a model (its training prompts and lengths): a model
     /// directory's instructrec.json may set these and nothing else.
     public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens",
-                                        "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold",
-                                        "instruction_form", "relevance_scale", "relevance_bias",
-                                        "scorer", "yes_no_template", "yes_token", "no_token"]
+                                        "scoring", "prior_weight", "query_prior_weight", "unfamiliar_prior_weight", "familiarity_threshold",
+                                        "instruction_form", "relevance_scale", "relevance_bias", "query_relevance_scale",
+                                        "query_relevance_bias", "exclude_history",
+                                        "scorer", "yes_no_template", "yes_token", "no_token", "relevance_fit"]
+
+    /// Keys a model's instructrec.json may carry for people, not for the service: `relevance_fit`, the figures
+    /// `instructrec eval --fit-relevance --write-model-settings` wrote beside the mapping it fitted.
+    static let informationalKeys: Set<String> = ["relevance_fit"]
+
+    /// Keys that earlier models carried and the service no longer reads: accepted, with a start-up warning.
+    static let retiredKeys: [String: String] = [
+        "unfamiliar_prior_weight": "a request's α no longer follows its candidates' familiarity (a document's score would depend on its company); query_prior_weight sets the α of requests with an intention or a preference",
+        "familiarity_threshold": "a request's α no longer follows its candidates' familiarity; see query_prior_weight",
+    ]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let setting: String
@@ -133,8 +149,9 @@ public struct ServiceConfiguration: Sendable {
         "request_timeout_ms", "max_input_tokens", "max_target_tokens", "max_history_title_tokens", "max_candidates",
         "max_history_items", "max_text_chars", "max_body_bytes", "max_connections", "api_keys", "tls_cert", "tls_key",
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
-        "scoring", "prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form", "relevance",
-        "relevance_scale", "relevance_bias", "prior_cache_entries", "prior_cache_mb", "prior_catalog",
+        "scoring", "prior_weight", "query_prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form",
+        "relevance", "relevance_scale", "relevance_bias", "query_relevance_scale", "query_relevance_bias", "exclude_history",
+        "prior_cache_entries", "prior_cache_mb", "prior_catalog",
         "scorer", "yes_no_template", "yes_token", "no_token",
     ]
 
@@ -213,7 +230,7 @@ public struct ServiceConfiguration: Sendable {
                 configuration.sources[key] = layer.source == "environment" ? "INSTRUCTREC_" + key.uppercased() : layer.source
             }
         }
-        configuration.warnings = unknownVariableWarnings(environment)
+        configuration.warnings = unknownVariableWarnings(environment) + configuration.retiredWarnings
         try configuration.validate()
         return configuration
     }
@@ -265,7 +282,7 @@ public struct ServiceConfiguration: Sendable {
         guard case let .object(members) = json else {
             throw Invalid(setting: "config", reason: "\(file) is not a JSON object")
         }
-        return try members.sorted(by: { $0.0 < $1.0 }).map { key, value in
+        return try members.sorted(by: { $0.0 < $1.0 }).filter { !informationalKeys.contains($0.0) || !allowed.contains($0.0) }.map { key, value in
             guard allowed.contains(key) else {
                 let hint = allowed == modelBoundKeys ? " (a model directory may set only \(modelBoundKeys.joined(separator: ", ")))" : ""
                 throw Invalid(setting: key, reason: "unknown setting in \(file)\(hint)")
@@ -358,12 +375,18 @@ public struct ServiceConfiguration: Sendable {
         case "weights_dtype": weightsDType = try choice(WeightsDType.self)
         case "scoring": scoringMode = try choice(Scoring.Mode.self)
         case "prior_weight": priorWeight = try weight()
-        case "unfamiliar_prior_weight": unfamiliarPriorWeight = optionalText() == nil ? nil : try weight()
-        case "familiarity_threshold": familiarityThreshold = Float(try double(-100, 0))
+        case "query_prior_weight": queryPriorWeight = optionalText() == nil ? nil : try weight()
+        case "unfamiliar_prior_weight", "familiarity_threshold":
+            if let reason = Self.retiredKeys[key], optionalText() != nil, !retiredWarnings.contains(where: { $0.hasPrefix(key) }) {
+                retiredWarnings.append("\(key) is no longer read and is ignored: \(reason)")
+            }
         case "instruction_form": instructionForm = try choice(InstructionForm.self)
         case "relevance": relevanceMode = try choice(Relevance.Mode.self)
         case "relevance_scale": relevanceScale = try double(1e-6, 1e6)
         case "relevance_bias": relevanceBias = try double(-1e6, 1e6)
+        case "query_relevance_scale": queryRelevanceScale = optionalText() == nil ? nil : try double(1e-6, 1e6)
+        case "query_relevance_bias": queryRelevanceBias = optionalText() == nil ? nil : try double(-1e6, 1e6)
+        case "exclude_history": excludeHistory = try bool()
         case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
         case "prior_cache_mb": priorCacheMegabytes = try int(0, 1 << 20)
         case "prior_catalog": priorCatalog = optionalText()
@@ -399,6 +422,10 @@ public struct ServiceConfiguration: Sendable {
                 throw invalid(key, "applies only to scorer yes_no (the scorer is \(scorer.rawValue), from \(origin(of: "scorer")))")
             }
         }
+        if (queryRelevanceScale == nil) != (queryRelevanceBias == nil) {
+            let (missing, present) = queryRelevanceScale == nil ? ("query_relevance_scale", "query_relevance_bias") : ("query_relevance_bias", "query_relevance_scale")
+            throw Invalid(setting: missing, reason: "query_relevance_scale and query_relevance_bias must be set together (\(present) is set by \(origin(of: present)))")
+        }
         // Titles are decoder targets only for likelihood models (pointwise ones read one decoder step).
         if scorer == .likelihood && maxTargetTokens >= maxInputTokens {
             throw invalid("max_target_tokens", "must be smaller than max_input_tokens (\(maxInputTokens), from \(origin(of: "max_input_tokens")))")
@@ -432,12 +459,13 @@ public struct ServiceConfiguration: Sendable {
 
     /// The scoring of a request that names none.
     public var defaultScoring: Scoring {
-        Scoring(mode: scoringMode, priorWeight: priorWeight, unfamiliarPriorWeight: unfamiliarPriorWeight,
-                familiarityThreshold: familiarityThreshold)
+        Scoring(mode: scoringMode, priorWeight: priorWeight, queryPriorWeight: queryPriorWeight)
     }
 
-    /// relevance_score's default meaning with the model's fitted logistic.
-    public var relevance: Relevance { Relevance(mode: relevanceMode, scale: relevanceScale, bias: relevanceBias) }
+    /// relevance_score's default meaning with the model's fitted logistics (history and query contexts).
+    public var relevance: Relevance {
+        Relevance(mode: relevanceMode, scale: relevanceScale, bias: relevanceBias, queryScale: queryRelevanceScale, queryBias: queryRelevanceBias)
+    }
 
     public var priorCacheBytes: Int { priorCacheMegabytes << 20 }
 

@@ -38,4 +38,37 @@ final class RelevanceTests: XCTestCase {
         XCTAssertEqual(scale, 1)
         XCTAssertEqual(bias, 0)
     }
+
+    func testWeightsBalanceTheClassesSoZeroPointFiveIsEvenOdds() {
+        // One relevant score of 4 per case against nine irrelevant scores of 0: unweighted, the base rate of 10 %
+        // pulls σ at 4 below certainty; with each class weighted equally the boundary sits midway, at 2.
+        var scores: [Float] = [], labels: [Bool] = [], weights: [Double] = []
+        var generator = SplitMix64(seed: 3)
+        for _ in 0..<500 {
+            scores.append(4 + Float.random(in: -3...3, using: &generator)); labels.append(true); weights.append(1)
+            for _ in 0..<9 {
+                scores.append(Float.random(in: -3...3, using: &generator)); labels.append(false); weights.append(1.0 / 9)
+            }
+        }
+        let (scale, bias) = Relevance.fit(scores: scores, labels: labels, weights: weights)
+        XCTAssertEqual(-bias / scale, 2, accuracy: 0.15, "σ = 0.5 halfway between the classes")
+        let (plainScale, plainBias) = Relevance.fit(scores: scores, labels: labels)
+        XCTAssertGreaterThan(-plainBias / plainScale, 2.4, "the unweighted fit moves the boundary towards the rare class")
+    }
+
+    func testQueryContextsUseTheirOwnLogistic() {
+        let relevance = Relevance(mode: .logistic, scale: 0.1, bias: -2, queryScale: 0.5, queryBias: 1)
+        XCTAssertEqual(relevance.resolved(for: .history), Relevance(mode: .logistic, scale: 0.1, bias: -2))
+        XCTAssertEqual(relevance.resolved(for: .query), Relevance(mode: .logistic, scale: 0.5, bias: 1))
+        XCTAssertEqual(Relevance(mode: .logistic, scale: 0.1, bias: -2).resolved(for: .query).scale, 0.1, "no query mapping: the one mapping")
+    }
+
+    func testRocAUCCountsTiesOneHalfAndHonoursWeights() {
+        XCTAssertEqual(Relevance.rocAUC(scores: [3, 2, 1, 0], labels: [true, true, false, false]), 1)
+        XCTAssertEqual(Relevance.rocAUC(scores: [0, 1], labels: [true, false]), 0)
+        XCTAssertEqual(Relevance.rocAUC(scores: [1, 1], labels: [true, false]), 0.5)
+        XCTAssertEqual(Relevance.rocAUC(scores: [2, 3, 1], labels: [true, false, false], weights: [1, 3, 1]), 0.25,
+                       "the outscoring negative carries three quarters of the negative weight")
+        XCTAssertTrue(Relevance.rocAUC(scores: [1], labels: [true]).isNaN)
+    }
 }

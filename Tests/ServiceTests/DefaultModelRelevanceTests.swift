@@ -1,31 +1,46 @@
 import Foundation
 import InstructRec
+import Randomness
 import Service
 import T5Scoring
 import Tokenizer
 import XCTest
 
-/// The shipped model's relevance_score is a probability of its own, not a share of the request:
-/// a lone irrelevant document is not certain, and with one α the same candidate scores the same in any company.
+/// The shipped model's relevance_score belongs to the (context, document) pair: the same document gets the
+/// same value alone, among twenty others and in any order, with the model's own weights (no request α),
+/// in a history context and in a query context; and a lone irrelevant document is not certain.
 final class DefaultModelRelevanceTests: XCTestCase {
-    func testALoneIrrelevantDocumentIsNotCertainAndRelevanceIgnoresTheOtherCandidates() throws {
+    func testRelevanceIgnoresTheOtherDocumentsTheirNumberAndTheirOrder() throws {
         let directory = ServiceProcess.root.appendingPathComponent("models/default").path
         let configuration = try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": directory])
         XCTAssertEqual(configuration.relevance.mode, .logistic)
-        XCTAssertNotEqual(configuration.relevanceScale, 1, "the shipped model carries a fitted scale")
+        XCTAssertNotNil(configuration.queryRelevanceScale, "the shipped model carries a fitted query mapping")
         let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: directory))
         let scorer = try ScoringEngine(modelDirectory: directory).makeScorer(threads: 2)
         let cable = Item(id: "cable", title: "HDMI Cable 6ft")
-        let alone = try pipeline.run(RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable]), scorer: scorer)
-        XCTAssertLessThan(alone.ranked[0].relevance, 0.5)
-        // With one α (a request's prior_weight) a candidate's relevance is its own: the company does not move it.
-        // (With the model's two weights the company moves it only through the request's α, a familiarity median.)
-        func relevance(of candidates: [Item]) throws -> Float {
-            let query = RankQuery(context: UserContext(intention: "pokemon"), candidates: candidates, priorWeight: 0.5)
-            return try pipeline.run(query, scorer: scorer).ranked.first { $0.id == "cable" }?.relevance ?? -1
+        let company = [
+            "Pokemon Sword - Nintendo Switch", "Super Mario Odyssey - Nintendo Switch", "Halo 5: Guardians - Xbox One",
+            "Xbox Wireless Controller - White", "FIFA 19 - PlayStation 4", "Minecraft - Nintendo Switch", "Pokemon Moon - Nintendo 3DS",
+            "Logitech G502 Gaming Mouse", "Mario Kart 8 Deluxe", "The Sims 4 - PC", "Splatoon 2", "Tetris Effect", "Persona 5",
+            "Nintendo Switch Pro Controller", "God of War - PlayStation 4", "Just Dance 2019", "Kirby Star Allies",
+            "PlayStation 4 Pro 1TB Console", "Xbox Gift Card $25", "Forza Horizon 4 - Xbox One",
+        ].enumerated().map { Item(id: "c\($0.offset)", title: $0.element) }
+        XCTAssertEqual(company.count, 20)
+        var generator = SplitMix64(seed: 11)
+        for context in [UserContext(intention: "pokemon"),
+                        UserContext(history: [Item(id: "h1", title: "Pokemon X - Nintendo 3DS"), Item(id: "h2", title: "Pokemon Y")])] {
+            func relevance(_ candidates: [Item]) throws -> Float {
+                let outcome = try pipeline.run(RankQuery(context: context, candidates: candidates), scorer: scorer)
+                return try XCTUnwrap(outcome.ranked.first { $0.id == "cable" }?.relevance)
+            }
+            let alone = try relevance([cable])
+            XCTAssertLessThan(alone, 0.5, "\(context.kind): a lone irrelevant document is not relevant")
+            var orders = [[cable] + company, company + [cable]]
+            for _ in 0..<2 { orders.append(orders[0].shuffled(using: &generator)) }
+            for order in orders {
+                XCTAssertEqual(try relevance(order), alone, accuracy: 1e-6, "\(context.kind): among 20 others, in 4 orders")
+            }
         }
-        XCTAssertEqual(try relevance(of: [Item(id: "p", title: "Pokemon Sword - Nintendo Switch"), cable]), try relevance(of: [cable]),
-                       accuracy: 1e-6)
         var softmax = RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable])
         softmax.relevance = .softmax
         XCTAssertEqual(try pipeline.run(softmax, scorer: scorer).ranked[0].relevance, 1, "the softmax, by name, is a share")

@@ -19,15 +19,19 @@ public struct RankPipeline: Sendable {
     public let maxGroupTokens: Int
     /// a pointwise model's set-up (MonoT5, RankT5, yes/no); nil: titles are scored by likelihood
     public let pointwise: PointwiseScorer?
+    /// whether a request that does not say leaves out the candidates its history holds (the model's `exclude_history`)
+    public let excludeHistory: Bool
 
     public init(builder: InstructionBuilder, defaultScoring: Scoring = Scoring(), relevance: Relevance = Relevance(),
-                priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048, pointwise: PointwiseScorer? = nil) {
+                priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048, pointwise: PointwiseScorer? = nil,
+                excludeHistory: Bool = false) {
         self.builder = builder
         self.defaultScoring = defaultScoring
         self.relevance = relevance
         self.priors = priors
         self.maxGroupTokens = maxGroupTokens
         self.pointwise = pointwise
+        self.excludeHistory = excludeHistory
     }
 
     /// Templates, instruction options and scoring defaults from a configuration (model-bound settings applied).
@@ -49,22 +53,26 @@ public struct RankPipeline: Sendable {
         self.init(builder: InstructionBuilder(templates: templates, tokenizer: tokenizer, options: configuration.instructionOptions),
                   defaultScoring: configuration.defaultScoring, relevance: relevance,
                   priors: TitlePriorCache(maxEntries: configuration.priorCacheEntries, maxBytes: configuration.priorCacheBytes),
-                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise)
+                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise, excludeHistory: configuration.excludeHistory)
     }
 
     /// The scorer kind requests are ranked with.
     public var scorerKind: ScorerKind { pointwise?.kind ?? .likelihood }
 
-    /// The request's scoring with the model's defaults filled in. A request's `prior_weight` is its α,
-    /// whatever its candidates' familiarity (the model's two weights apply only when it names none).
+    /// The request's scoring with the model's defaults filled in: one α, the request's `prior_weight`, else
+    /// the model's for the request's context kind (see `Scoring`); never anything about its candidates.
     public func scoring(for query: RankQuery) -> Scoring {
-        var scoring = defaultScoring
+        var scoring = defaultScoring.resolved(for: query.context.kind)
         if let mode = query.scoring { scoring.mode = mode }
-        if let weight = query.priorWeight {
-            scoring.priorWeight = weight
-            scoring.unfamiliarPriorWeight = nil
-        }
+        if let weight = query.priorWeight { scoring.priorWeight = weight }
         return scoring
+    }
+
+    /// What relevance_score means for this request: its mode, else the model's, with the logistic of its context kind.
+    public func relevance(for query: RankQuery) -> Relevance {
+        var relevance = self.relevance.resolved(for: query.context.kind)
+        if let mode = query.relevance { relevance.mode = mode }
+        return relevance
     }
 
     /// Tokenization and instruction fitting: CPU work that runs before the
@@ -107,16 +115,14 @@ public struct RankPipeline: Sendable {
 
     /// Ranks a plan's scores (from `score`, or from a batch the inference queue scored).
     public func rank(_ query: RankQuery, plan: InstructionPlan, scores: CandidateScores, usage: RankingUsage) -> RankOutcome {
-        var relevance = self.relevance
-        if let mode = query.relevance { relevance.mode = mode }
-        var ranked = Reranker.rank(scores: scores.scores, ids: query.candidates.map(\.id), relevance: relevance)
+        let mapping = relevance(for: query)
+        var ranked = Reranker.rank(scores: scores.scores, ids: query.candidates.map(\.id), relevance: mapping)
         if let topN = query.topN, topN < ranked.count { ranked = Array(ranked.prefix(max(0, topN))) }
         var timing = RankOutcome.Timing()
         timing.encode = usage.encodeSeconds * 1e3
         timing.decode = usage.decodeSeconds * 1e3
-        var scoring = scoring(for: query)
-        if let used = scores.priorWeight { scoring.priorWeight = used }   // the α this request's scores subtracted
-        return RankOutcome(plan: plan, scoring: scoring, scorer: scorerKind, relevance: relevance.mode, scores: scores.scores,
+        let scoring = scoring(for: query)
+        return RankOutcome(plan: plan, scoring: scoring, scorer: scorerKind, relevance: mapping.mode, scores: scores.scores,
                            components: scores, ranked: ranked, usage: usage, timing: timing, requestID: "")
     }
 
@@ -151,12 +157,38 @@ public struct RankPipeline: Sendable {
     /// place), rank. `deadline` is the backend's (the queue drops a job whose deadline passed).
     func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
         let start = DispatchTime.now()
-        let plan = try self.plan(query)
+        // exclude_history: the candidates the history holds are never scored; what is scored keeps its
+        // positions in the request (`kept` maps back), and top_n applies to what is left.
+        let kept = query.excludeHistory ?? excludeHistory
+            ? HistoryExclusion.kept(query.candidates, history: query.context.history) : Array(query.candidates.indices)
+        if kept.isEmpty && !query.candidates.isEmpty {
+            return excludedOutcome(query, excluded: query.candidates.count, start: start)
+        }
+        var scoredQuery = query
+        if kept.count < query.candidates.count { scoredQuery.candidates = kept.map { query.candidates[$0] } }
+        let plan = try self.plan(scoredQuery)
         let planned = DispatchTime.now()
-        let scored = try await backend.score(plan, work(query, plan: plan), priors: priors, deadline: deadline)
-        var outcome = rank(query, plan: plan, scores: scored.scores, usage: scored.usage)
+        let scored = try await backend.score(plan, work(scoredQuery, plan: plan), priors: priors, deadline: deadline)
+        var outcome = rank(scoredQuery, plan: plan, scores: scored.scores, usage: scored.usage)
+        if kept.count < query.candidates.count {
+            outcome.ranked = outcome.ranked.map { var candidate = $0; candidate.index = kept[candidate.index]; return candidate }
+            outcome.usage.candidatesExcluded = query.candidates.count - kept.count
+        }
         outcome.timing.queue = scored.queueMilliseconds
         outcome.timing.tokenize = milliseconds(start, planned)
+        outcome.timing.total = milliseconds(start, .now())
+        return outcome
+    }
+
+    /// Every candidate was in the history: an empty ranking that says how many were left out (not an error).
+    private func excludedOutcome(_ query: RankQuery, excluded: Int, start: DispatchTime) -> RankOutcome {
+        let plan = InstructionPlan(template: "", groups: [], targets: [], historyItemsUsed: 0, historyItemsDropped: 0,
+                                   historyItemsTrimmed: 0, historyTitlesShortened: 0)
+        var usage = RankingUsage()
+        usage.candidatesExcluded = excluded
+        var outcome = RankOutcome(plan: plan, scoring: scoring(for: query), scorer: scorerKind, relevance: relevance(for: query).mode,
+                                  scores: [], components: CandidateScores(scores: [], likelihoods: [], priors: nil), ranked: [],
+                                  usage: usage, timing: RankOutcome.Timing(), requestID: "")
         outcome.timing.total = milliseconds(start, .now())
         return outcome
     }

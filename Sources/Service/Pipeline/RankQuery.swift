@@ -26,6 +26,8 @@ public struct RankQuery: Sendable {
     public var maxWindows: Int?
     /// per-request deadline, capped by the service's request_timeout_ms
     public var timeoutMilliseconds: Int?
+    /// leave out the candidates the history holds (`HistoryExclusion`); nil: the model's `exclude_history`
+    public var excludeHistory: Bool?
 
     public init(context: UserContext, candidates: [Item], template: String? = nil, scoring: Scoring.Mode? = nil,
                 priorWeight: Float? = nil, relevance: Relevance.Mode? = nil,

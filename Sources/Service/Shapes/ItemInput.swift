@@ -50,7 +50,7 @@ struct ItemInput<TextField: ItemTextKey>: Decodable, Sendable {
         try inputs.enumerated().map { index, input in
             let itemPath = "\(path)[\(index)]"
             let text = try FieldRules.text(input.text, input.id == nil ? itemPath : "\(itemPath).\(TextField.name)", limits)
-            return Item(id: input.id ?? String(index), title: text)
+            return Item(id: input.id ?? String(index), title: text, idIsPosition: input.id == nil)
         }
     }
 

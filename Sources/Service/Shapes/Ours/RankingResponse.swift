@@ -26,6 +26,8 @@ struct RankingResponse: Encodable {
         var documents_windowed: Int?
         /// candidates whose text was cut before scoring
         var documents_truncated: Int
+        /// candidates left out because the history holds them (exclude_history)
+        var candidates_excluded: Int
     }
 
     var id: String
@@ -59,7 +61,7 @@ struct RankingResponse: Encodable {
                       groups: plan.groups.count,
                       windows: outcome.scorer.isPointwise ? outcome.usage.windows : nil,
                       documents_windowed: outcome.scorer.isPointwise ? outcome.usage.documentsWindowed : nil,
-                      documents_truncated: outcome.usage.documentsTruncated)
+                      documents_truncated: outcome.usage.documentsTruncated, candidates_excluded: outcome.usage.candidatesExcluded)
         timing_ms = outcome.timing.rounded
         instructions = returnInstruction ? plan.groups.map(\.text) : nil
     }
@@ -76,7 +78,7 @@ struct RankingResponse: Encodable {
             "index": Schema.integer("Position of the candidate in the request", minimum: 0),
             "id": Schema.string("The candidate's id (its position when it was given as a plain string)"),
             "score": Schema.number("What the candidate ranks by, higher is better: for a pointwise model, the log-odds of yes (yes/no, MonoT5) or the raw logit (RankT5), the best of the document's windows; with scoring sum or mean, the log-likelihood of the title (+ </s>) given the instruction (sum or per-token mean of token log-probabilities); with calibrated, that minus prior_weight times the title's log-likelihood under the same template with an empty context"),
-            "relevance_score": Schema.number("A pointwise yes/no model (MonoT5, yes_no): P(yes), 0..1; RankT5: the raw logit. Likelihood models, 0..1: logistic (default): σ(scale·score + bias) with the model's fitted scale and bias, a function of this candidate's score alone (comparable across requests, usable with a threshold; fitted to approximate the probability that the candidate is the user's next item among a retriever's top 100); softmax: the softmax of the scores over this request's candidates"),
+            "relevance_score": Schema.number("A pointwise yes/no model (MonoT5, yes_no): P(yes), 0..1; RankT5: the raw logit. Likelihood models, 0..1: logistic (default): σ(scale·score + bias) with the model's scale and bias for this kind of context (a history alone, or a query or preference), a function of this (context, candidate) pair alone: the other candidates, their number and order do not move it. Fitted so that 0.5 is even odds of relevance, the threshold to start from; softmax: the softmax of the scores over this request's candidates"),
             "title": Schema.string("The candidate's title (/recommend, /search)"),
             "document": Schema.object("The document (/rerank with return_documents)", ["text": Schema.string("The document text")],
                                       required: ["text"]),
@@ -88,7 +90,7 @@ struct RankingResponse: Encodable {
             "template": Schema.string("The template the instruction was built from"),
             "scoring": Schema.string("How the scores were computed: a likelihood model's scoring mode, or a pointwise model's scorer (monot5, rankt5, yes_no)",
                                      enumeration: Scoring.Mode.allCases.map(\.rawValue) + ScorerKind.allCases.filter(\.isPointwise).map(\.rawValue)),
-            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated): the request's, or the one the model's weights gave this request's candidates by their familiarity"),
+            "prior_weight": Schema.number("α of calibrated scoring (only with scoring calibrated): the request's, or the model's for this kind of context (prior_weight for a history alone, query_prior_weight with a query or preference); never anything about the other candidates"),
             "results": Schema.array(Schema.ref("Result"), "Ranked candidates"),
             "usage": Schema.object("Token and history accounting", [
                 "instruction_tokens": count("Encoder tokens over all instruction groups"),
@@ -100,8 +102,9 @@ struct RankingResponse: Encodable {
                 "groups": Schema.integer("Encoder inputs: instructions the candidates were split into (1 normally); for a pointwise model one per document window", minimum: 1),
                 "windows": count("Pointwise models: document windows scored (a document longer than the model's input is scored over overlapping windows, keeping the best)"),
                 "documents_windowed": count("Pointwise models: documents scored over more than one window"),
+                "candidates_excluded": count("Candidates left out unscored because the history holds them (exclude_history: the same id, or without ids the same title after HTML entities, case and white space); top_n counts after them"),
                 "documents_truncated": count("Candidates whose text was cut before scoring: likelihood titles longer than max_target_tokens (or max_tokens_per_doc); pointwise documents cut by max_tokens_per_doc, truncate or max_chunks_per_doc"),
-            ], required: ["documents_truncated", "instruction_tokens", "candidate_tokens", "history_items_used", "history_items_dropped",
+            ], required: ["documents_truncated", "candidates_excluded", "instruction_tokens", "candidate_tokens", "history_items_used", "history_items_dropped",
                           "history_items_trimmed", "history_titles_shortened", "groups"]),
             "timing_ms": Schema.object("Milliseconds per stage", [
                 "queue": ms("Waiting for an inference worker"), "tokenize": ms("Tokenization and instruction fitting"),
@@ -140,6 +143,7 @@ enum OurFields {
             "history": Schema.array(item(context, key: "title", what: "history item"),
                                     "Items the user interacted with, oldest first; only the newest max_history_items are used"),
             "preference": Schema.text("The user's own words about their taste (P2)", context),
+            "exclude_history": Schema.boolean("Leave out candidates the history already holds (the same id; without ids, the same title after HTML entities, case and white space), against the whole history as sent; usage.candidates_excluded counts them and top_n applies after. Default: the model's exclude_history (see /info → settings)"),
         ]
     }
 

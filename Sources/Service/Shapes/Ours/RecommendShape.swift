@@ -17,8 +17,9 @@ struct RecommendShape: APIShape {
         var return_instruction: Bool?
         var template: String?
         var timeout_ms: Int?
+        var exclude_history: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms
+            case history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history
         }
     }
 
@@ -29,11 +30,13 @@ struct RecommendShape: APIShape {
         if history.isEmpty && preference == nil {
             throw ServiceError.invalid("$.history", "/recommend needs a non-empty history or a preference")
         }
-        return RankQuery(context: UserContext(history: history, preference: preference), candidates: candidates,
+        var query = RankQuery(context: UserContext(history: history, preference: preference), candidates: candidates,
                          template: try OurFields.template(r.template, prefix: "recommend.", limits),
                          scoring: try FieldRules.scoring(r.scoring), priorWeight: try FieldRules.priorWeight(r.prior_weight),
                          relevance: try FieldRules.relevance(r.relevance), topN: try FieldRules.topN(r.top_n),
                          timeoutMilliseconds: try FieldRules.timeout(r.timeout_ms))
+        query.excludeHistory = r.exclude_history
+        return query
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {

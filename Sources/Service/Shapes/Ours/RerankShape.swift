@@ -22,8 +22,9 @@ struct RerankShape: APIShape {
         var template: String?
         var timeout_ms: Int?
         var model: String?
+        var exclude_history: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case query, documents, intent, history, preference, top_n, scoring, prior_weight, relevance, return_instruction, return_documents, template, timeout_ms, model
+            case query, documents, intent, history, preference, top_n, scoring, prior_weight, relevance, return_instruction, return_documents, template, timeout_ms, model, exclude_history
         }
     }
 
@@ -35,7 +36,7 @@ struct RerankShape: APIShape {
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
                                          candidates: documents, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
                                          relevance: r.relevance, template: r.template,
-                                         timeout: r.timeout_ms, limits: limits)
+                                         timeout: r.timeout_ms, excludeHistory: r.exclude_history, limits: limits)
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {

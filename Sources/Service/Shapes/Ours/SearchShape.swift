@@ -19,8 +19,9 @@ struct SearchShape: APIShape {
         var return_instruction: Bool?
         var template: String?
         var timeout_ms: Int?
+        var exclude_history: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case query, intent, history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms
+            case query, intent, history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history
         }
     }
 
@@ -29,7 +30,7 @@ struct SearchShape: APIShape {
         return try OurFields.searchQuery(query: r.query, intent: r.intent, history: r.history, preference: r.preference,
                                          candidates: candidates, topN: r.top_n, scoring: r.scoring, priorWeight: r.prior_weight,
                                          relevance: r.relevance, template: r.template,
-                                         timeout: r.timeout_ms, limits: limits)
+                                         timeout: r.timeout_ms, excludeHistory: r.exclude_history, limits: limits)
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> RankingResponse {
@@ -60,14 +61,16 @@ extension OurFields {
     /// /search and our /rerank: the query is the intention.
     static func searchQuery(query: String, intent: String?, history: [ItemInput<TitleKey>]?, preference: String?, candidates: [Item],
                             topN: Int?, scoring: String?, priorWeight: Double?, relevance: String?, template: String?, timeout: Int?,
-                            limits: RequestLimits) throws -> RankQuery {
+                            excludeHistory: Bool?, limits: RequestLimits) throws -> RankQuery {
         var context = UserContext(history: try ItemInput.items(history ?? [], "$.history", limits),
                                   preference: try FieldRules.optionalText(preference, "$.preference", limits),
                                   intention: try FieldRules.text(query, "$.query", limits))
         if let kind = try FieldRules.intent(intent) { context.intentKind = kind }
-        return RankQuery(context: context, candidates: candidates, template: try OurFields.template(template, prefix: "search.", limits),
+        var query = RankQuery(context: context, candidates: candidates, template: try OurFields.template(template, prefix: "search.", limits),
                          scoring: try FieldRules.scoring(scoring), priorWeight: try FieldRules.priorWeight(priorWeight),
                          relevance: try FieldRules.relevance(relevance), topN: try FieldRules.topN(topN),
                          timeoutMilliseconds: try FieldRules.timeout(timeout))
+        query.excludeHistory = excludeHistory
+        return query
     }
 }
