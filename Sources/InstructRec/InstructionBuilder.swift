@@ -63,6 +63,8 @@ public struct InstructionPlan: Sendable {
     public var documentsTruncated = 0
     /// pointwise: documents scored over more than one window
     public var documentsWindowed = 0
+    /// the last this many targets are the model's relevance reference titles, not candidates (`RelevanceReference`)
+    public var referenceTargets = 0
 
     public init(template: String, groups: [Group], priorInstruction: [Int32] = [], targets: [[Int32]], historyItemsUsed: Int,
                 historyItemsDropped: Int, historyItemsTrimmed: Int, historyTitlesShortened: Int) {

@@ -43,13 +43,14 @@ public struct Relevance: Sendable, Equatable {
         return Relevance(mode: mode, scale: queryScale, bias: queryBias)
     }
 
-    /// One value per score, in 0...1 (`raw`: the scores).
-    public func values(_ scores: [Float]) -> [Float] {
+    /// One value per score, in 0...1 (`raw`: the scores). `offset` is the context's reference score (see
+    /// `RelevanceReference`), subtracted inside the logistic only.
+    public func values(_ scores: [Float], offset: Float = 0) -> [Float] {
         switch mode {
         case .raw:
             return scores
         case .logistic:
-            return scores.map { Float(Self.sigmoid(scale * Double($0) + bias)) }
+            return scores.map { Float(Self.sigmoid(scale * Double($0 - offset) + bias)) }
         case .softmax:
             let maximum = scores.max() ?? 0
             let exps = scores.map { Foundation.exp(Double($0 - maximum)) }
@@ -68,10 +69,14 @@ public struct Relevance: Sendable, Equatable {
     /// (relevant) or false: the fitted logistic then approximates P(relevant | score) at the labels'
     /// weighted base rate (equal class weights: even odds). `weights` default to 1 each.
     public static func fit(scores: [Float], labels: [Bool], weights: [Double]? = nil, iterations: Int = 100) -> (scale: Double, bias: Double) {
-        var a = 1.0, b = 0.0
         let x = scores.map(Double.init)
         let w = weights ?? [Double](repeating: 1, count: x.count)
-        guard !x.isEmpty, w.count == x.count, labels.contains(true), labels.contains(false) else { return (a, b) }
+        guard !x.isEmpty, w.count == x.count, labels.contains(true), labels.contains(false) else { return (1, 0) }
+        // Start from the flat logistic at the weighted base rate: log-likelihood scores sit tens of nats below 0,
+        // where σ(1 · score) is flat and Newton's step from there is no direction at all.
+        let positive = zip(w, labels).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
+        let total = w.reduce(0, +)
+        var a = 0.0, b = Foundation.log(positive / (total - positive))
         /// the weighted negative log-likelihood, computed stably: log(1 + e^z) − y·z
         func loss(_ a: Double, _ b: Double) -> Double {
             var total = 0.0

@@ -231,8 +231,8 @@ public enum Reranker {
     }
 
     /// Sorts by score, highest first; ties keep input order.
-    public static func rank(scores: [Float], ids: [String], relevance: Relevance = Relevance()) -> [RankedCandidate] {
-        let values = relevance.values(scores)
+    public static func rank(scores: [Float], ids: [String], relevance: Relevance = Relevance(), offset: Float = 0) -> [RankedCandidate] {
+        let values = relevance.values(scores, offset: offset)
         let ranked = scores.indices.map { i in
             RankedCandidate(index: i, id: ids[i], score: scores[i], relevance: values[i])
         }

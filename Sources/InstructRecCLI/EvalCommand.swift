@@ -87,6 +87,8 @@ struct EvalCommand: ParsableCommand {
     var fitRelevance = false
     @Flag(help: "With --fit-relevance: write the fitted mappings and their figures into the model's instructrec.json (other keys kept).")
     var writeModelSettings = false
+    @Option(help: "With --fit-relevance: write each case's relevance pairs (history and query scores, the query, the likelihoods and priors) as JSON Lines.")
+    var dumpRelevance: String?
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42
     @Option(help: "JSON result file.") var output = "out/eval.json"
@@ -121,6 +123,7 @@ struct EvalCommand: ParsableCommand {
         if fitRelevance && splitValue == .test {
             throw ValidationError("--fit-relevance fits on the validation split (the test split is read once, to measure): add --split valid")
         }
+        if dumpRelevance != nil && !fitRelevance { throw ValidationError("--dump-relevance writes what --fit-relevance scores: add --fit-relevance") }
         if writeModelSettings && !fitRelevance { throw ValidationError("--write-model-settings writes what --fit-relevance fits: add --fit-relevance") }
         if fitRelevance && priorWeights != nil {
             throw ValidationError("--fit-relevance fits the model's own scoring: leave out --prior-weights")
@@ -190,6 +193,11 @@ struct EvalCommand: ParsableCommand {
                     throw ValidationError("--fit-relevance fits a likelihood model's mapping; a pointwise model's relevance is its own P(yes)")
                 }
                 modelEvaluation?.relevanceFit = RelevanceFit()
+                if let dumpRelevance {
+                    try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpRelevance).deletingLastPathComponent(), withIntermediateDirectories: true)
+                    FileManager.default.createFile(atPath: dumpRelevance, contents: nil)
+                    modelEvaluation?.relevanceDump = FileHandle(forWritingAtPath: dumpRelevance)
+                }
             }
             if let dumpScores {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpScores).deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -23,6 +23,8 @@ struct ModelEvaluation {
     var relevanceFit: RelevanceFit?
     /// JSON Lines of every case's likelihoods, priors and title lengths (`--dump-scores`), for offline selection
     var scoreDump: FileHandle?
+    /// JSON Lines of every case's relevance pairs under both context kinds (`--dump-relevance`), for offline study
+    var relevanceDump: FileHandle?
 
     init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float]?, template: String?,
          title: @escaping (Int, Evaluator.Case) -> String) {
@@ -51,6 +53,11 @@ struct ModelEvaluation {
 
     /// The scores per weight of one ordering of a case's candidates.
     func scores(_ c: Evaluator.Case, candidates: [Int], dump: Bool = false) throws -> [[Float]] {
+        try outcome(c, candidates: candidates, dump: dump).scores
+    }
+
+    /// The scores per weight of one ordering of a case's candidates, and the context's relevance offset.
+    func outcome(_ c: Evaluator.Case, candidates: [Int], dump: Bool = false) throws -> (scores: [[Float]], offset: Float) {
         let outcome = try pipeline.run(query(c, candidates: candidates), scorer: scorer)
         if dump, let scoreDump {
             let record: [String: Any] = [
@@ -61,19 +68,20 @@ struct ModelEvaluation {
             ]
             scoreDump.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) + Data("\n".utf8))
         }
-        guard let priorWeights, let priors = outcome.components.priors else { return [outcome.scores] }
-        return priorWeights.map { weight in zip(outcome.components.likelihoods, priors).map { $0 - weight * $1 } }
+        guard let priorWeights, let priors = outcome.components.priors else { return ([outcome.scores], outcome.relevanceOffset) }
+        return (priorWeights.map { weight in zip(outcome.components.likelihoods, priors).map { $0 - weight * $1 } }, outcome.relevanceOffset)
     }
 
     mutating func add(_ c: Evaluator.Case) throws {
-        let perWeight = try scores(c, candidates: c.candidates, dump: true)
+        let (perWeight, historyOffset) = try outcome(c, candidates: c.candidates, dump: true)
         for (row, scores) in perWeight.enumerated() {
             metrics[row].add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
         }
         guard var fit = relevanceFit else { return }
         // History contexts: the scores just ranked, as /recommend gives them (the model's own scoring).
         let relevant = c.candidates.map { $0 == c.target }
-        fit.history.add(scores: perWeight[0], relevant: relevant, counted: c.candidates.map { _ in true })
+        // The logistic reads score − the context's offset (`RelevanceReference`; 0 without references).
+        fit.history.add(scores: perWeight[0].map { $0 - historyOffset }, relevant: relevant, counted: c.candidates.map { _ in true })
         fit.historyCases += 1
         // Query contexts: a query made from the target's title, no history, as /rerank and the Cohere shapes score it.
         let query = RelevanceFit.query(for: title(c.target, c), caseIndex: c.userIndex)
@@ -82,7 +90,17 @@ struct ModelEvaluation {
         let counted = c.candidates.map { item in
             item == c.target || !HistoryExclusion.normalizedTitle(title(item, c)).contains(query)
         }
-        fit.query.add(scores: outcome.scores, relevant: relevant, counted: counted)
+        fit.query.add(scores: outcome.scores.map { $0 - outcome.relevanceOffset }, relevant: relevant, counted: counted)
+        if let relevanceDump {
+            let record: [String: Any] = [
+                "user_index": c.userIndex, "query": query, "target": c.candidates.firstIndex(of: c.target) ?? -1,
+                "history_scores": perWeight[0].map(Double.init), "history_offset": Double(historyOffset),
+                "query_scores": outcome.scores.map(Double.init), "query_offset": Double(outcome.relevanceOffset),
+                "query_likelihoods": outcome.components.likelihoods.map(Double.init),
+                "query_priors": (outcome.components.priors ?? []).map(Double.init), "counted": counted,
+            ]
+            relevanceDump.write(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) + Data("\n".utf8))
+        }
         fit.queryCases += 1
         relevanceFit = fit
     }

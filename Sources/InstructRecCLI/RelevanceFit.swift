@@ -48,7 +48,7 @@ struct RelevanceFit {
         var accuracy: Double
 
         var json: [String: Any] {
-            ["scale": scale, "bias": bias, "pairs": pairs, "cases": cases, "auc": rounded(auc), "accuracy_at_0_5": rounded(accuracy)]
+            ["scale": written(scale), "bias": written(bias), "pairs": pairs, "cases": cases, "auc": rounded(auc), "accuracy_at_0_5": rounded(accuracy)]
         }
 
         func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
@@ -92,20 +92,21 @@ struct RelevanceFit {
             settings = object
         }
         if let history {
-            settings["relevance_scale"] = history.rounded6(history.scale)
-            settings["relevance_bias"] = history.rounded6(history.bias)
+            settings["relevance_scale"] = history.written(history.scale)
+            settings["relevance_bias"] = history.written(history.bias)
         }
         if let query {
-            settings["query_relevance_scale"] = query.rounded6(query.scale)
-            settings["query_relevance_bias"] = query.rounded6(query.bias)
+            settings["query_relevance_scale"] = query.written(query.scale)
+            settings["query_relevance_bias"] = query.written(query.bias)
         }
         settings["relevance_fit"] = figures
-        let data = try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: settings, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try (data + Data("\n".utf8)).write(to: path, options: .atomic)
     }
 }
 
 extension RelevanceFit.Result {
-    /// six decimals, as written into instructrec.json
-    func rounded6(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }
+    /// four decimals, as written into instructrec.json: the engine's last-bit differences between CPUs move a
+    /// fit in the sixth decimal, and 1e-4 of scale moves a relevance by far less than a threshold's resolution
+    func written(_ x: Double) -> Double { (x * 1e4).rounded() / 1e4 }
 }

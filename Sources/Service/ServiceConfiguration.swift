@@ -51,6 +51,9 @@ public struct ServiceConfiguration: Sendable {
     public var queryRelevanceBias: Double?
     /// model-bound: leave out candidates the request's history already holds, when a request does not say
     public var excludeHistory = false
+    /// model-bound: titles scored beside every candidate-free request whose median score is the context's
+    /// relevance offset (see `RelevanceReference`); empty: none
+    public var relevanceReferenceTitles: [String] = []
     /// the title-prior cache's bounds (entries, MiB)
     public var priorCacheEntries = 200_000
     public var priorCacheMegabytes = 64
@@ -112,7 +115,7 @@ public struct ServiceConfiguration: Sendable {
     public static let modelBoundKeys = ["max_input_tokens", "max_history_items", "max_history_title_tokens", "max_target_tokens",
                                         "scoring", "prior_weight", "query_prior_weight", "unfamiliar_prior_weight", "familiarity_threshold",
                                         "instruction_form", "relevance_scale", "relevance_bias", "query_relevance_scale",
-                                        "query_relevance_bias", "exclude_history",
+                                        "query_relevance_bias", "exclude_history", "relevance_reference_titles",
                                         "scorer", "yes_no_template", "yes_token", "no_token", "relevance_fit"]
 
     /// Keys a model's instructrec.json may carry for people, not for the service: `relevance_fit`, the figures
@@ -151,6 +154,7 @@ public struct ServiceConfiguration: Sendable {
         "drain_delay_s", "shutdown_deadline_s", "idle_timeout_s", "log_requests", "weights_dtype",
         "scoring", "prior_weight", "query_prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form",
         "relevance", "relevance_scale", "relevance_bias", "query_relevance_scale", "query_relevance_bias", "exclude_history",
+        "relevance_reference_titles",
         "prior_cache_entries", "prior_cache_mb", "prior_catalog",
         "scorer", "yes_no_template", "yes_token", "no_token",
     ]
@@ -287,6 +291,15 @@ public struct ServiceConfiguration: Sendable {
                 let hint = allowed == modelBoundKeys ? " (a model directory may set only \(modelBoundKeys.joined(separator: ", ")))" : ""
                 throw Invalid(setting: key, reason: "unknown setting in \(file)\(hint)")
             }
+            if key == "relevance_reference_titles", case let .array(elements) = value {
+                // a list of titles, which may hold commas: one per line
+                return (key, try elements.map { element -> String in
+                    guard case let .string(title) = element, !title.contains("\n") else {
+                        throw Invalid(setting: key, reason: "\(file): must be a list of one-line strings")
+                    }
+                    return title
+                }.joined(separator: "\n"))
+            }
             return (key, settingText(value))
         }
     }
@@ -387,6 +400,12 @@ public struct ServiceConfiguration: Sendable {
         case "query_relevance_scale": queryRelevanceScale = optionalText() == nil ? nil : try double(1e-6, 1e6)
         case "query_relevance_bias": queryRelevanceBias = optionalText() == nil ? nil : try double(-1e6, 1e6)
         case "exclude_history": excludeHistory = try bool()
+        case "relevance_reference_titles":
+            // A JSON list in a file; one title per line in a variable or flag (titles hold commas).
+            relevanceReferenceTitles = (raw ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if relevanceReferenceTitles.count > 256 {
+                throw Invalid(setting: key, reason: "at most 256 titles, got \(relevanceReferenceTitles.count)")
+            }
         case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
         case "prior_cache_mb": priorCacheMegabytes = try int(0, 1 << 20)
         case "prior_catalog": priorCatalog = optionalText()

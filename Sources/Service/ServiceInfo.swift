@@ -48,6 +48,7 @@ extension RerankService {
          "query_relevance_scale": configuration.queryRelevanceScale ?? NSNull(),
          "query_relevance_bias": configuration.queryRelevanceBias ?? NSNull(),
          "exclude_history": configuration.excludeHistory,
+         "relevance_reference_titles": configuration.relevanceReferenceTitles,
          "instruction_form": configuration.instructionForm.rawValue, "relevance": configuration.relevanceMode.rawValue,
          "relevance_scale": configuration.relevanceScale, "relevance_bias": configuration.relevanceBias,
          "prior_cache_entries": configuration.priorCacheEntries, "prior_cache_mb": configuration.priorCacheMegabytes,

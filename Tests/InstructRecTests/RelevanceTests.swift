@@ -72,3 +72,19 @@ final class RelevanceTests: XCTestCase {
         XCTAssertTrue(Relevance.rocAUC(scores: [1], labels: [true]).isNaN)
     }
 }
+
+/// The context's reference score: the median of the reference titles' scores.
+final class RelevanceReferenceTests: XCTestCase {
+    func testTheOffsetIsTheMedianSoOneMatchingReferenceDoesNotMoveIt() {
+        XCTAssertEqual(RelevanceReference.offset([3, -1, 2]), 2)
+        XCTAssertEqual(RelevanceReference.offset([4, 1, 2, 3]), 2.5)
+        XCTAssertEqual(RelevanceReference.offset([1, 2, 3, 40]), RelevanceReference.offset([1, 2, 3, 4]), "an outlier above the middle")
+        XCTAssertEqual(RelevanceReference.offset([]), 0)
+    }
+
+    func testTheLogisticReadsTheScoreLessTheOffset() {
+        let relevance = Relevance(mode: .logistic, scale: 0.5, bias: -1)
+        XCTAssertEqual(relevance.values([7], offset: 3), relevance.values([4]))
+        XCTAssertEqual(Relevance(mode: .raw).values([7], offset: 3), [7], "raw is the score itself")
+    }
+}

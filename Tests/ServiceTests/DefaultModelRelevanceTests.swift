@@ -41,6 +41,18 @@ final class DefaultModelRelevanceTests: XCTestCase {
                 XCTAssertEqual(try relevance(order), alone, accuracy: 1e-6, "\(context.kind): among 20 others, in 4 orders")
             }
         }
+        // A query context scores the model's reference titles beside the candidates; they never show as candidates.
+        let searched = try pipeline.run(RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable] + company), scorer: scorer)
+        XCTAssertEqual(searched.ranked.count, 21)
+        XCTAssertEqual(searched.plan.targets.count, 21, "the references are gone from the outcome's plan")
+        XCTAssertNotEqual(searched.relevanceOffset, 0)
+        let mapping = configuration.relevance.resolved(for: .query)
+        for ranked in searched.ranked {
+            XCTAssertEqual(Double(ranked.relevance), Relevance.sigmoid(mapping.scale * Double(ranked.score - searched.relevanceOffset) + mapping.bias),
+                           accuracy: 1e-6)
+        }
+        let recommended = try pipeline.run(RankQuery(context: UserContext(history: [cable]), candidates: company), scorer: scorer)
+        XCTAssertEqual(recommended.relevanceOffset, 0, "a history context takes no references")
         var softmax = RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable])
         softmax.relevance = .softmax
         XCTAssertEqual(try pipeline.run(softmax, scorer: scorer).ranked[0].relevance, 1, "the softmax, by name, is a share")

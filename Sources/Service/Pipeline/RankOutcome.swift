@@ -19,6 +19,8 @@ public struct RankOutcome: Sendable {
     public var timing: Timing
     /// X-Request-ID over HTTP, "cli" for `instructrec score`
     public var requestID: String
+    /// the context's relevance offset (`RelevanceReference`): the logistic reads score − offset; 0 without references
+    public var relevanceOffset: Float = 0
 
     /// Milliseconds per stage.
     public struct Timing: Sendable, Encodable {

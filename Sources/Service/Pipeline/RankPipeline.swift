@@ -21,10 +21,12 @@ public struct RankPipeline: Sendable {
     public let pointwise: PointwiseScorer?
     /// whether a request that does not say leaves out the candidates its history holds (the model's `exclude_history`)
     public let excludeHistory: Bool
+    /// the model's relevance reference titles, scored beside candidate-free requests (see `RelevanceReference`)
+    public let reference: RelevanceReference
 
     public init(builder: InstructionBuilder, defaultScoring: Scoring = Scoring(), relevance: Relevance = Relevance(),
                 priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048, pointwise: PointwiseScorer? = nil,
-                excludeHistory: Bool = false) {
+                excludeHistory: Bool = false, reference: RelevanceReference = RelevanceReference(targets: [])) {
         self.builder = builder
         self.defaultScoring = defaultScoring
         self.relevance = relevance
@@ -32,6 +34,7 @@ public struct RankPipeline: Sendable {
         self.maxGroupTokens = maxGroupTokens
         self.pointwise = pointwise
         self.excludeHistory = excludeHistory
+        self.reference = reference
     }
 
     /// Templates, instruction options and scoring defaults from a configuration (model-bound settings applied).
@@ -50,10 +53,15 @@ public struct RankPipeline: Sendable {
         // fitted logistic does not apply. The deployment may still ask for the softmax.
         var relevance = configuration.relevance
         if let pointwise, configuration.relevanceMode != .softmax { relevance = pointwise.readout.defaultRelevance }
-        self.init(builder: InstructionBuilder(templates: templates, tokenizer: tokenizer, options: configuration.instructionOptions),
+        let options = configuration.instructionOptions
+        let reference = RelevanceReference(targets: pointwise != nil ? [] : configuration.relevanceReferenceTitles.map {
+            Array(tokenizer.encode($0, addEOS: false).prefix(options.maxTargetTokens))
+        })
+        self.init(builder: InstructionBuilder(templates: templates, tokenizer: tokenizer, options: options),
                   defaultScoring: configuration.defaultScoring, relevance: relevance,
                   priors: TitlePriorCache(maxEntries: configuration.priorCacheEntries, maxBytes: configuration.priorCacheBytes),
-                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise, excludeHistory: configuration.excludeHistory)
+                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise, excludeHistory: configuration.excludeHistory,
+                  reference: reference)
     }
 
     /// The scorer kind requests are ranked with.
@@ -105,6 +113,14 @@ public struct RankPipeline: Sendable {
         if cap < builder.options.maxTargetTokens || query.truncation == .keepEnd {
             plan.documentsTruncated = query.candidates.filter { builder.tokenizer.encode($0.title, addEOS: false).count > cap }.count
         }
+        // The relevance references go beside the candidates of a candidate-free instruction (its one group) with
+        // the user's words (see `RelevanceReference` for why a query context only).
+        if !reference.isEmpty, query.context.kind == .query, relevance(for: query).mode == .logistic,
+           plan.template.hasPrefix("generate."), plan.groups.count == 1 {
+            plan.groups[0].candidates += plan.targets.count..<(plan.targets.count + reference.targets.count)
+            plan.targets += reference.targets
+            plan.referenceTargets = reference.targets.count
+        }
         return plan
     }
 
@@ -116,14 +132,33 @@ public struct RankPipeline: Sendable {
     /// Ranks a plan's scores (from `score`, or from a batch the inference queue scored).
     public func rank(_ query: RankQuery, plan: InstructionPlan, scores: CandidateScores, usage: RankingUsage) -> RankOutcome {
         let mapping = relevance(for: query)
-        var ranked = Reranker.rank(scores: scores.scores, ids: query.candidates.map(\.id), relevance: mapping)
+        var (plan, scores, usage) = (plan, scores, usage)
+        var offset: Float? = nil
+        if plan.referenceTargets > 0 {
+            // The references' scores make the context's offset; everything after this sees the candidates only.
+            let n = query.candidates.count
+            offset = RelevanceReference.offset(Array(scores.scores[n...]))
+            scores = CandidateScores(scores: Array(scores.scores.prefix(n)), likelihoods: Array(scores.likelihoods.prefix(n)),
+                                     priors: scores.priors.map { Array($0.prefix(n)) }, priorWeight: scores.priorWeight)
+            usage.candidateTokens -= plan.targets[n...].reduce(0) { $0 + $1.count + 1 }
+            plan.targets = Array(plan.targets.prefix(n))
+            plan.groups = plan.groups.map { group in
+                var group = group
+                group.candidates = group.candidates.filter { $0 < n }
+                return group
+            }
+            plan.referenceTargets = 0
+        }
+        var ranked = Reranker.rank(scores: scores.scores, ids: query.candidates.map(\.id), relevance: mapping, offset: offset ?? 0)
         if let topN = query.topN, topN < ranked.count { ranked = Array(ranked.prefix(max(0, topN))) }
         var timing = RankOutcome.Timing()
         timing.encode = usage.encodeSeconds * 1e3
         timing.decode = usage.decodeSeconds * 1e3
         let scoring = scoring(for: query)
-        return RankOutcome(plan: plan, scoring: scoring, scorer: scorerKind, relevance: mapping.mode, scores: scores.scores,
-                           components: scores, ranked: ranked, usage: usage, timing: timing, requestID: "")
+        var outcome = RankOutcome(plan: plan, scoring: scoring, scorer: scorerKind, relevance: mapping.mode, scores: scores.scores,
+                                  components: scores, ranked: ranked, usage: usage, timing: timing, requestID: "")
+        outcome.relevanceOffset = offset ?? 0
+        return outcome
     }
 
     /// Computes and caches the title priors of a catalog for the templates requests get by default (a
