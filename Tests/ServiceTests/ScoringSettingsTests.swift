@@ -41,7 +41,7 @@ final class ScoringSettingsTests: XCTestCase {
     }
 
     func testAQueryMappingNeedsBothHalvesAndRetiredKeysWarnWithoutFailing() throws {
-        XCTAssertThrowsError(try load(["query_relevance_scale": "0.5"])) { error in
+        XCTAssertThrowsError(try load(["query_relevance_scale": "0.5", "query_relevance_bias": "null"])) { error in
             XCTAssertEqual((error as? ServiceConfiguration.Invalid)?.setting, "query_relevance_bias", "\(error)")
         }
         let old = try load(["unfamiliar_prior_weight": "0.9", "familiarity_threshold": "-5"])
