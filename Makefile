@@ -66,7 +66,7 @@ FLAN_TOKENIZER := $(firstword $(wildcard ../shared/data/t5/tokenizer.json) Tests
 bench-concurrency: build
 	@if [ ! -f $(SMALL_RANDOM)/model.safetensors ]; then \
 	  if [ -x scripts/fixtures/make_random_t5_checkpoint.py ] && [ -n "$(FLAN_CONFIG)" ]; then \
-	    python3 scripts/fixtures/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) && cp $(FLAN_TOKENIZER) $(SMALL_RANDOM)/; \
+	    python3 scripts/fixtures/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) --tokenizer $(FLAN_TOKENIZER); \
 	  else echo "(no scripts/fixtures/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
 	python3 scripts/bench/bench_concurrency.py --model default=models/default \
 	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \
