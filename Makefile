@@ -39,7 +39,7 @@ bench: build-bench bench-concurrency bench-pointwise
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
 	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
 
-# Pointwise reranking (issue 23): 100 documents x 200 tokens scored MonoT5-style on a random-weight
+# Pointwise reranking: 100 documents x 200 tokens scored MonoT5-style on a random-weight
 # MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
 # (score_batch, 2 threads) in scripts/bench/bench_pointwise.py, then by our engine, in the same run on the
 # same token ids. Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
