@@ -39,7 +39,7 @@ bench: build-bench bench-concurrency bench-pointwise
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
 	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
 
-# Pointwise reranking (issue 23): 100 documents x 200 tokens scored MonoT5-style on a random-weight
+# Pointwise reranking: 100 documents x 200 tokens scored MonoT5-style on a random-weight
 # MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
 # (score_batch, 2 threads) in scripts/bench/bench_pointwise.py, then by our engine, in the same run on the
 # same token ids. Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
@@ -66,7 +66,7 @@ FLAN_TOKENIZER := $(firstword $(wildcard ../shared/data/t5/tokenizer.json) Tests
 bench-concurrency: build
 	@if [ ! -f $(SMALL_RANDOM)/model.safetensors ]; then \
 	  if [ -x scripts/fixtures/make_random_t5_checkpoint.py ] && [ -n "$(FLAN_CONFIG)" ]; then \
-	    python3 scripts/fixtures/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) && cp $(FLAN_TOKENIZER) $(SMALL_RANDOM)/; \
+	    python3 scripts/fixtures/make_random_t5_checkpoint.py $(FLAN_CONFIG) $(SMALL_RANDOM) --tokenizer $(FLAN_TOKENIZER); \
 	  else echo "(no scripts/fixtures/make_random_t5_checkpoint.py or flan-t5-small config.json: default model only)"; fi; fi
 	python3 scripts/bench/bench_concurrency.py --model default=models/default \
 	  $$([ -f $(SMALL_RANDOM)/model.safetensors ] && echo --model small=$(SMALL_RANDOM)) \

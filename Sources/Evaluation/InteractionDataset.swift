@@ -27,13 +27,7 @@ public struct InteractionDataset: Sendable {
             missing.append(interNames[0])
         }
         if !missing.isEmpty {
-            throw Failure(description: """
-                no dataset at \(directory.standardizedFileURL.path): missing \(missing.joined(separator: ", ")).
-                It is read from --data (default ../shared/data/games, relative to the current directory: run from the repository root or pass --data DIR):
-                  \(prefix).item            item_id<TAB>title
-                  \(prefix)-6k.test.inter   user_id<TAB>history item ids<TAB>last item (\(prefix).test.inter is accepted too)
-                These are the Amazon Review Data (2018) "Video Games" 5-core files, not in the repository. Build them from the public review and metadata files with scripts/data/convert_amazon2018.py; scripts/data/README.md says where to download them and gives the exact command.
-                """)
+            throw Failure(description: "no dataset at \(directory.standardizedFileURL.path): missing \(missing.joined(separator: ", "))")
         }
         guard let itemText = try? String(contentsOf: itemFile, encoding: .utf8) else {
             throw Failure(description: "cannot read \(itemFile.path)")

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 
-/// Where `serve` and `score` find their files when run from any directory:
-/// the working directory first, then the directories around the binary
+/// Where every subcommand finds its files when run from any directory, as `serve` does:
+/// the working directory first, then the directories around the config file and the binary
 /// (a checkout's .build/<triple>/<config>/instructrec has the repository four levels up).
 enum ConfigurationLocation {
     static let defaultConfig = "config/instructrec.json"
@@ -46,5 +46,20 @@ enum ConfigurationLocation {
             bases += [directory.deletingLastPathComponent().path, directory.path]
         }
         return bases + binaryAncestors
+    }
+
+    /// Where a relative default path is looked for, nearest first: from the working directory, then
+    /// from each base directory (standardized absolute paths, each once). An absolute path is itself.
+    static func candidates(_ path: String, bases: [String]) -> [String] {
+        if path.hasPrefix("/") { return [path] }
+        let working = FileManager.default.currentDirectoryPath
+        var seen: Set<String> = []
+        return ([working] + bases).map { URL(fileURLWithPath: $0).appendingPathComponent(path).standardizedFileURL.path }
+            .filter { seen.insert($0).inserted }
+    }
+
+    /// A relative default path found the way `serve` finds its defaults (`candidates`); nil when none exists.
+    static func locate(_ path: String, bases: [String]) -> String? {
+        candidates(path, bases: bases).first { FileManager.default.fileExists(atPath: $0) }
     }
 }

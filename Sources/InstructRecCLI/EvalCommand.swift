@@ -52,12 +52,12 @@ struct EvalCommand: ParsableCommand {
             score lowest (scripts/baselines/sasrec.py gives it its case's lowest score minus 1).
             """)
 
-    @Option(help: "Dataset directory.") var data = "../shared/data/games"
+    @Option(help: "Dataset directory (default: ../shared/data/games from the repository root, found from any directory).") var data: String?
     @Option(help: "Dataset file prefix.") var prefix = "Games"
-    @Option(help: "Model directory.") var model = "models/default"
+    @Option(help: "Model directory (default: the one serve loads, found from any directory).") var model: String?
     @Option(help: "Tokenizer directory or file (default: the model directory).") var tokenizer: String?
     @Option(help: "Templates file (default: the model directory's templates.json, else config/templates.json).") var templates: String?
-    @Option(help: "Configuration file for the model-bound settings (as serve).") var config = "config/instructrec.json"
+    @Option(help: "Configuration file for the model-bound settings (as serve; default: config/instructrec.json here or beside the binary).") var config: String?
     @Option(help: "Template used for ranking (default: the one the model's instruction_form picks for a history, as serve does).")
     var template: String?
     @Option(help: "list or candidate_free: the instruction form when no --template is named (default: the model's).")
@@ -101,11 +101,7 @@ struct EvalCommand: ParsableCommand {
                                valueName: "name=file")) var externalScores: [String] = []
 
     func run() throws {
-        let dataset: InteractionDataset
-        do { dataset = try InteractionDataset(directory: URL(fileURLWithPath: data), prefix: prefix) } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let dataset = try DatasetLocation.load(data: data, prefix: prefix)
         guard let splitValue = Evaluator.Split(rawValue: split) else { throw ValidationError("--split must be test or valid") }
         let scoringMode = try scoring.map { value in
             guard let mode = Scoring.Mode(rawValue: value) else { throw ValidationError("--scoring must be sum, mean or calibrated") }
@@ -174,15 +170,20 @@ struct EvalCommand: ParsableCommand {
         // same pipeline as serve and score; --max-history stays the protocol's history length.
         var modelEvaluation: ModelEvaluation?
         var effectiveScoring = scoring ?? "sum"
+        // the model's directory as the configuration found it (unused under --no-model)
+        var modelDirectory = ""
         if !noModel {
-            var overrides = ["model": model]
+            var overrides: [String: String] = [:]
+            if let model = self.model { overrides["model"] = model }
             if let tokenizer { overrides["tokenizer"] = tokenizer }
             if let templates { overrides["templates"] = templates }
             if let instructionForm { overrides["instruction_form"] = instructionForm }
-            let configuration = try ServiceConfiguration.load(file: FileManager.default.fileExists(atPath: config) ? config : nil,
-                                                              environment: ProcessInfo.processInfo.environment, overrides: overrides)
-            let engine = try ScoringEngine(modelDirectory: model, weightsDType: configuration.weightsDType)
-            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: tokenizer ?? model))
+            let file = try ConfigurationLocation.configFile(explicit: config)
+            let configuration = try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides,
+                                                              baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
+            modelDirectory = configuration.model
+            let engine = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
+            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
             modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
@@ -230,7 +231,7 @@ struct EvalCommand: ParsableCommand {
         let negativesName = negativeSampling == .uniform ? "random" : "popularity-drawn"
         print("\(cases.count) users, split \(split), \(pool ?? "\(negatives) \(negativesName) negatives"), "
               + (rewriteTitles ? "rewritten titles (cold target), " : "") + "scoring \(effectiveScoring), "
-              + (noModel ? "no model" : "model \(model)"))
+              + (noModel ? "no model" : "model \(modelDirectory)"))
         let width = max(12, (rows.map(\.0.count).max() ?? 0) + 1)
         print(String(repeating: " ", count: width) + "  HR@1    HR@3    HR@5    NDCG@3  NDCG@5")
         for (name, summary) in rows {
@@ -257,18 +258,18 @@ struct EvalCommand: ParsableCommand {
             var figures: [String: Any] = [
                 "command": "instructrec eval --split \(split) --users \(users) --seed \(seed) --negatives \(negatives) --negatives-from \(negativesFrom)"
                     + (retriever.map { " --retriever \($0)" } ?? "") + (rewriteTitles ? " --rewrite-titles" : "") + " --fit-relevance",
-                "dataset": "\(URL(fileURLWithPath: data).lastPathComponent)/\(prefix)",
+                "dataset": "\(URL(fileURLWithPath: data ?? DatasetLocation.defaultDirectory).lastPathComponent)/\(prefix)",
             ]
             if let history { figures["history"] = history.json }
             if let query { figures["query"] = query.json }
             extras["relevance_fit"] = figures
             if writeModelSettings {
-                try RelevanceFit.write(history: history, query: query, figures: figures, modelDirectory: model)
-                print("wrote the relevance mappings into \(model)/instructrec.json")
+                try RelevanceFit.write(history: history, query: query, figures: figures, modelDirectory: modelDirectory)
+                print("wrote the relevance mappings into \(modelDirectory)/instructrec.json")
             }
         }
         let result: [String: Any] = [
-            "users": cases.count, "split": split, "scoring": effectiveScoring, "model": noModel ? NSNull() : model,
+            "users": cases.count, "split": split, "scoring": effectiveScoring, "model": noModel ? NSNull() : modelDirectory,
             "template": template ?? "(the model's form)",
             "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
                 ?? options.retriever.map { "\($0.rawValue)-\(retrieverSize)" } ?? "\(negativeSampling == .uniform ? "random" : "popularity")-\(negatives)",

@@ -9,9 +9,9 @@ struct InstructionsCommand: ParsableCommand {
         commandName: "instructions",
         abstract: "Turn an interaction dataset into instruction-tuning JSONL (instruction, target, template).")
 
-    @Option(help: "Dataset directory (Games.item, Games-6k.test.inter).") var data = "../shared/data/games"
+    @Option(help: "Dataset directory (Games.item, Games-6k.test.inter; default: ../shared/data/games from the repository root, found from any directory).") var data: String?
     @Option(help: "Dataset file prefix.") var prefix = "Games"
-    @Option(help: "Templates file (the same the service uses).") var templates = "config/templates.json"
+    @Option(help: "Templates file (the same the service uses; default: config/templates.json, found from any directory).") var templates: String?
     @Option(help: "Output JSONL file.") var output = "out/instructions.jsonl"
     @Option(help: "Most recent history items per example.") var maxHistory = 10
     @Option(help: "Candidates per T3 example.") var candidates = 10
@@ -22,11 +22,7 @@ struct InstructionsCommand: ParsableCommand {
     var datasetOutput: String?
 
     func run() throws {
-        let dataset: InteractionDataset
-        do { dataset = try InteractionDataset(directory: URL(fileURLWithPath: data), prefix: prefix) } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let dataset = try DatasetLocation.load(data: data, prefix: prefix)
         if let datasetOutput {
             try writeDataset(dataset, to: datasetOutput)
             return
@@ -37,7 +33,7 @@ struct InstructionsCommand: ParsableCommand {
         options.seed = seed
         options.maxExamplesPerUser = perUser
         let generator = try InstructionDataGenerator(
-            dataset: dataset, templates: try TemplateSet(contentsOf: URL(fileURLWithPath: templates)), options: options)
+            dataset: dataset, templates: try TemplateSet(contentsOf: URL(fileURLWithPath: try templatesFile())), options: options)
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: output, contents: nil)
@@ -70,6 +66,14 @@ struct InstructionsCommand: ParsableCommand {
 extension InstructionsCommand {
     /// `{"titles": [...], "users": [...], "sequences": [[ids], ...]}`: titles decoded exactly as the
     /// service and the evaluator see them, so the training script never re-implements the decoding.
+    /// --templates as given, else config/templates.json found the way `serve` finds it.
+    func templatesFile() throws -> String {
+        if let templates { return templates }
+        let name = "config/templates.json"
+        let bases = ConfigurationLocation.baseDirectories(configFile: try ConfigurationLocation.configFile(explicit: nil))
+        return ConfigurationLocation.locate(name, bases: bases) ?? name
+    }
+
     func writeDataset(_ dataset: InteractionDataset, to path: String) throws {
         let object: [String: Any] = ["titles": dataset.titles, "users": dataset.sequences.map(\.user),
                                      "sequences": dataset.sequences.map(\.items)]

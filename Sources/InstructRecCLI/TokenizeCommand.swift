@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Service
 import Tokenizer
 
 /// `instructrec tokenize`: the ids and pieces of a text as JSON, for debugging prompts.
@@ -9,8 +10,8 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Print the token ids and pieces of a text as JSON (reads stdin when no text is given, less one final line ending)."
     )
 
-    @Option(help: "Directory with tokenizer.json or spiece.model, or the path of either file.")
-    var tokenizer = "models/default"
+    @Option(help: "Directory with tokenizer.json or spiece.model, or the path of either file (default: the one serve loads: the configured tokenizer, else the model directory, found from any directory).")
+    var tokenizer: String?
 
     @Flag(help: "Do not append </s>.")
     var noEOS = false
@@ -19,7 +20,7 @@ struct TokenizeCommand: ParsableCommand {
     var text: String?
 
     func run() throws {
-        let tokenizer = try Tokenizer.load(path: tokenizer)
+        let tokenizer = try Tokenizer.load(path: try self.tokenizer ?? Self.servedTokenizer())
         let input = text ?? Self.line(String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self))
         let encoding = tokenizer.encodeWithPieces(input, addEOS: !noEOS)
         let object: [String: Any] = [
@@ -32,6 +33,20 @@ struct TokenizeCommand: ParsableCommand {
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The tokenizer `serve` would load: its configuration (config/instructrec.json here or beside the
+    /// binary, INSTRUCTREC_* variables) read the way `serve` reads it, so relative defaults are found
+    /// from any directory; the configured tokenizer, else the model directory.
+    static func servedTokenizer() throws -> String {
+        do {
+            let file = try ConfigurationLocation.configFile(explicit: nil)
+            let configuration = try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: [:],
+                                                              baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
+            return configuration.tokenizer ?? configuration.model
+        } catch {
+            throw ValidationError("no --tokenizer given, and the configuration serve reads names none: \(error). Pass --tokenizer PATH.")
+        }
     }
 
     /// Standard input without the one line ending that `echo` or a file's last line adds ("\n" or "\r\n"),

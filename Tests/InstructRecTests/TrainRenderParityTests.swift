@@ -3,7 +3,7 @@ import XCTest
 @testable import InstructRec
 import Evaluation
 
-/// Training renders what the service renders (issue 22): scripts/train/train.py writes its instructions with
+/// Training renders what the service renders: scripts/train/train.py writes its instructions with
 /// scripts/train/templates.py, a Python port of `TemplateSet.render`. Fixtures/train-render-parity.json holds that
 /// renderer's output for fixed cases (every template of models/default/templates.json, its item_format and
 /// separators, and two other item formats / separator pairs); each must come out of `TemplateSet.render` byte for

@@ -114,6 +114,22 @@ final class PointwiseScorerTests: XCTestCase {
         }
     }
 
+    /// The MonoT5 fixture carries its tokenizer (the one its golden inputs were made with): given only the
+    /// fixture's directory, the service plans exactly the reference's inputs.
+    func testTheMonoT5FixtureServesWithItsOwnTokenizer() throws {
+        let golden = try Self.golden("monot5-tiny")
+        let service = try RerankService(configuration: ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": Self.fixture("monot5-tiny")]))
+        XCTAssertEqual(service.pipeline.builder.tokenizer.source, Self.fixture("monot5-tiny") + "/tokenizer.json")
+        for item in golden.cases {
+            let query = RankQuery(context: UserContext(intention: item.query),
+                                  candidates: item.documents.enumerated().map { Item(id: String($0), title: $1) })
+            let plan = try service.pipeline.plan(query)
+            for (index, expected) in item.results.enumerated() {
+                XCTAssertEqual(plan.groups.filter { $0.candidates == [index] }.map(\.tokens), expected.inputs, "document \(index)")
+            }
+        }
+    }
+
     func testALongDocumentIsScoredOverWindowsAndReported() throws {
         let golden = try Self.golden("monot5-tiny")
         let item = try XCTUnwrap(golden.cases.first { $0.documents.contains { $0.count == 5000 } })

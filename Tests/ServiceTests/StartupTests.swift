@@ -194,12 +194,14 @@ final class StartupTests: XCTestCase {
         XCTAssertEqual(try tokenize([], input: "Mario\n\n")["text"] as? String, "Mario\n", "only one line ending")
     }
 
-    /// Runs the binary to completion: exit status, standard output, standard error.
-    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> (status: Int32, log: String, output: String) {
+    /// Runs the binary to completion (in the repository root unless `directory` says otherwise): exit status,
+    /// standard error, standard output.
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+                    directory: URL? = nil) throws -> (status: Int32, log: String, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try ServiceProcess.binary)
         process.arguments = arguments
-        process.currentDirectoryURL = ServiceProcess.root
+        process.currentDirectoryURL = directory ?? ServiceProcess.root
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

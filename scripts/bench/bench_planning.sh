@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Planning time (InstructionBuilder) of a 100-candidate request with a 200-item
-# history, at two source trees, in one session: builds scripts/bench/bench_planning/main.swift
+# history, at two source trees, in one run: builds scripts/bench/bench_planning/main.swift
 # in release mode against each side's Sources/{Tokenizer,InstructRec} (and the
 # engine, when that side's InstructRec still imported it), then runs the two
 # binaries alternately and reports, per setup, the median of the per-run medians and their ratio.

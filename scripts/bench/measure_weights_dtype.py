@@ -11,7 +11,7 @@ at load) on one BF16 checkpoint, through the real `instructrec serve`.
                                 median of the per-round ratios
 
 Make a checkpoint with scripts/fixtures/make_random_t5_checkpoint.py. Tokenizer: the
-shared Flan-T5 one (../shared/data/t5), or $TOKENIZER. Binary: .build/release/instructrec.
+checkpoint's own (that script copies one in), or $TOKENIZER. Binary: .build/release/instructrec.
 Each server: 1 worker, 2 threads.
 """
 import json
@@ -24,7 +24,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.path.join(ROOT, ".build/release/instructrec")
-TOKENIZER = os.environ.get("TOKENIZER", os.path.join(ROOT, "../shared/data/t5"))
+TOKENIZER = os.environ.get("TOKENIZER")
 
 HISTORY = ["Super Mario Odyssey", "The Legend of Zelda: Breath of the Wild", "Splatoon 2",
            "Animal Crossing: New Horizons", "Pokemon Sword"]
@@ -49,8 +49,8 @@ def status_kib(pid, field):
 class Server:
     def __init__(self, model, dtype, port):
         self.dtype, self.port = dtype, port
-        args = [BINARY, "serve", "--model", model, "--tokenizer", TOKENIZER, "--port", str(port),
-                "--workers", "1", "--threads", "2", "--set", f"weights_dtype={dtype}", "--set", "log_requests=false"]
+        args = [BINARY, "serve", "--model", model] + (["--tokenizer", TOKENIZER] if TOKENIZER else []) + [
+                "--port", str(port), "--workers", "1", "--threads", "2", "--set", f"weights_dtype={dtype}", "--set", "log_requests=false"]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.process.pid
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every evaluation setting of issue 21 for one model, on one split, with the model's own settings
+# Every evaluation setting below for one model, on one split, with the model's own settings
 # (its instructrec.json: scoring, weights, instruction form), beside popularity, transitions and,
 # when its scores files exist, SASRec (scripts/baselines/sasrec.py on the same cases files):
 #   u9       the paper's protocol: 9 uniform negatives

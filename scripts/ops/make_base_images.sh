@@ -14,23 +14,63 @@
 #       /etc/gitconfig has, so `swift package resolve` finds the pinned dependencies without GitHub.
 #       The Dockerfile's SWIFT_IMAGE.
 #
+# Debian's packages come from the mirror this machine's apt already uses: the URI of its apt source for
+# $SUITE (debootstrap and the image's apt sources) and for $SUITE-security, read from /etc/apt/sources.list.d/
+# (deb822 *.sources, one-line *.list) and /etc/apt/sources.list. DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR
+# name others (a machine whose apt has no $SUITE source needs both).
+#
 # An image that already exists is kept (`podman image exists`); REBUILD_BASE_IMAGES=1 makes both anew.
 # Needs root; installs podman and debootstrap with apt-get when they are missing.
 # IMAGE_TEST_TIMINGS=FILE appends "phase seconds" lines for scripts/ops/image_test.sh.
 set -euo pipefail
 
+say() { printf '== %s\n' "$*"; }
+die() { printf 'make_base_images: %s\n' "$*" >&2; exit 1; }
+timing() { printf '%s %s\n' "$1" "$2" >>"$TIMINGS"; }
+
+# The URI of this machine's first enabled apt source (Types/type deb) whose suites include $1; nothing when none.
+apt_source_uri() {
+  local files=()
+  shopt -s nullglob
+  files=(/etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list)
+  shopt -u nullglob
+  [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
+  [ ${#files[@]} -gt 0 ] || return 0
+  awk -v suite="$1" '
+    function has(list, word,    n, i, parts) { n = split(list, parts, /[ \t]+/); for (i = 1; i <= n; i++) if (parts[i] == word) return 1; return 0 }
+    function flush(    parts) {
+      if (!found && has(types, "deb") && tolower(enabled) != "no" && has(suites, suite)) { split(uris, parts, /[ \t]+/); print parts[1]; found = 1 }
+      types = ""; uris = ""; suites = ""; enabled = ""
+    }
+    function value(line) { sub(/^[^:]*:[ \t]*/, "", line); return line }
+    FNR == 1 { flush() }
+    FILENAME ~ /\.sources$/ {
+      if ($0 ~ /^[ \t]*$/) { flush(); next }
+      if ($0 ~ /^[ \t]*#/) next
+      key = tolower($1)
+      if (key == "types:") types = value($0); else if (key == "uris:") uris = value($0)
+      else if (key == "suites:") suites = value($0); else if (key == "enabled:") enabled = value($0)
+      next
+    }
+    $1 == "deb" && !found {
+      i = 2
+      if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+      if ($(i + 1) == suite) { print $i; found = 1 }
+    }
+    END { flush() }
+  ' "${files[@]}"
+}
+
 SUITE=${SUITE:-bookworm}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+MIRROR=${DEBIAN_MIRROR:-$(apt_source_uri "$SUITE")}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-$(apt_source_uri "$SUITE-security")}
+[ -n "$MIRROR" ] || die "this machine's apt sources have no $SUITE source: set DEBIAN_MIRROR to a Debian archive that has $SUITE"
+[ -n "$SECURITY_MIRROR" ] || die "this machine's apt sources have no $SUITE-security source: set DEBIAN_SECURITY_MIRROR to a Debian security archive"
 SWIFT_TOOLCHAIN=${SWIFT_TOOLCHAIN:-/opt/swift}
 SWIFT_PACKAGES=${SWIFT_PACKAGES:-/opt/swift-packages}
 DEBIAN_IMAGE=${DEBIAN_IMAGE:-localhost/debian:$SUITE-slim}
 REBUILD=${REBUILD_BASE_IMAGES:-0}
 TIMINGS=${IMAGE_TEST_TIMINGS:-/dev/null}
-
-say() { printf '== %s\n' "$*"; }
-die() { printf 'make_base_images: %s\n' "$*" >&2; exit 1; }
-timing() { printf '%s %s\n' "$1" "$2" >>"$TIMINGS"; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, podman storage in /var/lib/containers)"
 

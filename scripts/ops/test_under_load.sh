@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite beside a stress-style load: one busy loop per core plus a disk writer (fsync'd 256 MiB
-# files), RUNS times in a row, each run's result, duration and failures logged. Issue 24 asks that every
-# wall-clock bound in the tests hold on a machine whose cores are busy: a submission must not fail CI by chance.
+# files), RUNS times in a row, each run's result, duration and failures logged. Every wall-clock bound in
+# the tests must hold on a machine whose cores are busy, so that no change fails CI by chance.
 #
 #   scripts/ops/test_under_load.sh [RUNS=5] [LOGDIR=/tmp/test-under-load]
 #

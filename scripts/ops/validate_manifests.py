@@ -7,7 +7,7 @@ Each object is checked by one of:
 
   kubernetes-validate   built-in kinds (Deployment, Service, HorizontalPodAutoscaler,
                         PodDisruptionBudget, ...) against the Kubernetes OpenAPI JSON schemas
-                        that the PyPI package kubernetes-validate bundles (no network), in
+                        that the Python package kubernetes-validate bundles (no network), in
                         strict mode (an unknown or misspelt field fails), for each
                         --kubernetes-version (default: 1.28 and the newest bundled one).
   local schema          custom resources the package has no schema for, against a schema in

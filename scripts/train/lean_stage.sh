@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage for the next default model: the shipped recipe with a 4,000-piece vocabulary and a
-# leaner list format (titles without quotes, "; " between them). Issue 11 asks for a 20-candidate
+# leaner list format (titles without quotes, "; " between them). The aim is a 20-candidate
 # /recommend 3x faster than the previous default model; the shipped 8,000-piece model is 2.1x
 # (the 8,000-wide lm_head and a 459-token instruction are most of its time). A random-weight model
 # of this stage's shape measured 2.46x (history 10) and 2.66x (history 5) against the previous default

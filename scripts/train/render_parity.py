@@ -2,7 +2,7 @@
 """Renders fixed cases with train.py's renderer (scripts/train/templates.py, torch-free) and writes them as a
 JSON fixture, Tests/InstructRecTests/Fixtures/train-render-parity.json, which the Swift test
 TrainRenderParityTests renders again with `TemplateSet.render` and compares byte for byte (training must render
-exactly what the service renders, issue 22).
+exactly what the service renders).
 
 The fixture:
   {"generated_by", "templates_file" (relative to the repository root),

@@ -48,6 +48,8 @@ struct CohereV1Shape: APIShape {
             struct BilledUnits: Encodable { var search_units: Int }
             var api_version: APIVersion
             var billed_units: BilledUnits
+            /// Cohere's meta.warnings: documents capped by max_chunks_per_doc, cut or windowed (`CohereWarnings`)
+            var warnings: [String]?
         }
         /// Jina's
         struct Usage: Encodable { var total_tokens: Int }
@@ -96,7 +98,8 @@ struct CohereV1Shape: APIShape {
                 .init(index: $0.index, relevance_score: Double($0.relevance),
                       document: documents ? .init(members: r.documents[$0.index].members) : nil)
             },
-            meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: 1)),
+            meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: 1),
+                        warnings: CohereWarnings.warnings(query, outcome)),
             model: r.model ?? "instructrec",
             usage: .init(total_tokens: outcome.usage.instructionTokens + outcome.usage.candidateTokens))
     }
@@ -122,7 +125,7 @@ struct CohereV1Shape: APIShape {
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
             "rank_fields": rankFields,
-            "max_chunks_per_doc": Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it", minimum: 1, maximum: FieldRules.maxCount),
+            "max_chunks_per_doc": Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it. Documents capped are counted in meta.warnings and the X-Documents-Truncated header", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v1 / Jina rerank response", [
             "id": Schema.string("Request id"),
@@ -136,6 +139,7 @@ struct CohereV1Shape: APIShape {
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"1\"")], required: ["version"], additional: true),
                 "billed_units": Schema.object("Billing units (one search unit per request)",
                                               ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
+                "warnings": Schema.array(Schema.string("One sentence per kind of event, with its count"), "Present when documents had more windows than max_chunks_per_doc (scored on their first ones), were cut (titles past max_target_tokens) or, with a pointwise model, were scored over several windows; the counts are also in the X-Documents-Truncated, X-Documents-Windowed and X-Document-Windows headers"),
             ], required: ["api_version", "billed_units"], additional: true),
             "model": Schema.string("The request's model name, or instructrec"),
             "usage": Schema.object("Jina usage", ["total_tokens": Schema.integer("Encoder plus decoder tokens", minimum: 0)],

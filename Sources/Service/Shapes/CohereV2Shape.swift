@@ -24,7 +24,7 @@ struct CohereV2Shape: APIShape {
             struct BilledUnits: Encodable { var search_units: Int }
             var api_version: APIVersion
             var billed_units: BilledUnits
-            /// Cohere's meta.warnings: here, documents that were cut
+            /// Cohere's meta.warnings: documents cut or windowed (`CohereWarnings`)
             var warnings: [String]?
         }
         var id: String
@@ -49,7 +49,7 @@ struct CohereV2Shape: APIShape {
         Response(id: outcome.requestID,
                  results: outcome.ranked.map { .init(index: $0.index, relevance_score: Double($0.relevance)) },
                  meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: 1),
-                             warnings: UsageHeaders.warnings(outcome.usage)))
+                             warnings: CohereWarnings.warnings(query, outcome)))
     }
 
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message)) }
@@ -73,7 +73,7 @@ struct CohereV2Shape: APIShape {
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"2\"")], required: ["version"], additional: true),
                 "billed_units": Schema.object("Billing units (one search unit per request)",
                                               ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
-                "warnings": Schema.array(Schema.string("A warning"), "Present when documents were cut (truncated) before scoring"),
+                "warnings": Schema.array(Schema.string("One sentence per kind of event, with its count"), "Present when documents were cut (truncated to max_tokens_per_doc or max_target_tokens) or, with a pointwise model, scored over several windows; the counts are also in the X-Documents-Truncated, X-Documents-Windowed and X-Document-Windows headers"),
             ], required: ["api_version", "billed_units"], additional: true),
         ], required: ["id", "results", "meta"], additional: true)
         let error = Schema.object("Cohere error", ["message": Schema.string("What was wrong, naming the field")], required: ["message"], additional: true)

@@ -11,10 +11,4 @@ enum UsageHeaders {
             headers.set("X-Documents-Windowed", String(outcome.usage.documentsWindowed))
         }
     }
-
-    /// Cohere's meta.warnings: nil when nothing was cut.
-    static func warnings(_ usage: RankingUsage) -> [String]? {
-        guard usage.documentsTruncated > 0 else { return nil }
-        return ["\(usage.documentsTruncated) document(s) were truncated before scoring"]
-    }
 }
