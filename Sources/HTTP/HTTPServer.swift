@@ -55,8 +55,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     public var isShuttingDown: Bool { lock.lock(); defer { lock.unlock() }; return shuttingDown }
     public var openConnections: Int { lock.lock(); defer { lock.unlock() }; return connections.count }
-    /// Connections refused at the limit since the start: answered 503 at accept, or on a probe reserve
-    /// connection with a request that is not a probe.
+    /// Connections refused since the start: answered 503 at accept (over the limit and its reserve, or
+    /// while shutting down), or on a probe reserve connection with a request that is not a probe.
     public var rejectedConnections: Int { lock.lock(); defer { lock.unlock() }; return rejected }
 
     /// Binds and starts accepting. Throws on bind failure or bad TLS files.

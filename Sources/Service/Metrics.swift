@@ -145,7 +145,7 @@ final class Metrics: @unchecked Sendable {
         let counts = connections?() ?? (open: 0, rejected: 0)
         let series: [(String, String, String, Int)] = [
             ("instructrec_open_connections", "gauge", "Open client connections, probe reserve included (the limit, max_connections, is in /info).", counts.open),
-            ("instructrec_rejected_connections_total", "counter", "Connections refused with 503 at max_connections: at accept, or on a probe reserve connection with a request other than a probe.", counts.rejected),
+            ("instructrec_rejected_connections_total", "counter", "Connections refused with 503 at max_connections: at accept (also while shutting down), or on a probe reserve connection with a request other than a probe.", counts.rejected),
         ]
         return series.map { name, type, help, value in "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n" }.joined()
     }
