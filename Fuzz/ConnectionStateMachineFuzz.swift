@@ -175,7 +175,7 @@ struct FuzzConnection {
                         heldResponse = box.response
                     }
                 }
-            case .pauseReading, .resumeReading, .recordAccess:
+            case .pauseReading, .resumeReading, .recordAccess, .rejectedAtLimit:
                 break
             case .parseBufferedLater:
                 parseLaterDue = true
@@ -202,12 +202,15 @@ struct FuzzConnection {
         if text.hasPrefix("HTTP/1.1 100 ") { return }
         let head = text.components(separatedBy: "\r\n\r\n").first ?? ""
         let requestID = head.components(separatedBy: "\r\n").first { $0.hasPrefix("X-Request-ID: ") }.map { String($0.dropFirst(14)) }
-        if let requestID {
-            precondition(inFlight?.requestID == requestID, "a response for a request not in flight")
-            answeredIDs.append(requestID)
-            inFlight = nil
+        precondition(requestID != nil, "a response without an id")
+        if let inFlight {
+            precondition(inFlight.requestID == requestID, "a response for a request not in flight")
+            answeredIDs.append(inFlight.requestID)
+            self.inFlight = nil
         } else {
-            precondition(inFlight == nil, "an error response without an id while a request is in flight")
+            // An answer of the HTTP layer before any request reached the application (a framing error, a
+            // timeout): it has its own id and ends the connection.
+            precondition(head.contains("\r\nConnection: close"), "an early answer that keeps the connection")
         }
         if head.contains("\r\nConnection: close") { endingWritten = true }
     }

@@ -6,22 +6,19 @@ public typealias AsyncHandler = @Sendable (HTTPRequest) async throws -> HTTPResp
 
 extension Router {
     /// Adds an async handler. An error the handler throws (it should answer its own errors) becomes
-    /// `failure(error)`, by default a bare 500 (RFC 9110 §15.6.1) that says nothing of the cause.
+    /// `failure(error)`; without one, a 500 (RFC 9110 §15.6.1) that says nothing of the cause, worded by
+    /// the application's `ErrorRenderer` for this route like every other answer of this layer.
     public mutating func add(_ method: String, _ path: String,
-                             failure: @escaping @Sendable (any Error) -> HTTPResponse = Router.internalError,
+                             failure: (@Sendable (any Error) -> HTTPResponse)? = nil,
                              async handler: @escaping AsyncHandler) {
         add(method, path) { request, responder in
             let task = Task {
-                let response: HTTPResponse
-                do { response = try await handler(request) } catch { response = failure(error) }
-                responder.respond(response)   // also forgets the action below: the connection keeps nothing of this request
+                // Either answer also forgets the action below: the connection keeps nothing of this request.
+                do { responder.respond(try await handler(request)) } catch {
+                    if let failure { responder.respond(failure(error)) } else { responder.refuse(.internalError) }
+                }
             }
             responder.onClientGone { task.cancel() }
         }
     }
-
-    public static let internalError: @Sendable (any Error) -> HTTPResponse = { _ in
-        HTTPResponse.json(Array(#"{"error":{"code":"internal_error","message":"internal error"}}"#.utf8), status: 500)
-    }
 }
-

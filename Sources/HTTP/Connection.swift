@@ -15,6 +15,8 @@ final class Connection: @unchecked Sendable {
     let fd: Int32
     let peer: String
     let queue: DispatchQueue
+    /// accepted beyond the limit, for one probe (`ProbeReserve`)
+    let isReserve: Bool
     private unowned let server: HTTPServer
     private var machine: ConnectionStateMachine
     private var tls: TLSSession?
@@ -36,12 +38,13 @@ final class Connection: @unchecked Sendable {
     /// reused for every read(2) on this connection
     private var readBuffer = [UInt8](repeating: 0, count: Connection.readChunk)
 
-    init(id: Int, fd: Int32, peer: String, server: HTTPServer, tls: TLSContext?) {
+    init(id: Int, fd: Int32, peer: String, server: HTTPServer, tls: TLSContext?, reserve: ProbeReserve?) {
         self.id = id
         self.fd = fd
         self.peer = peer
         self.server = server
-        machine = ConnectionStateMachine(configuration: server.configuration, errors: server.errors, peer: peer)
+        isReserve = reserve != nil
+        machine = ConnectionStateMachine(configuration: server.configuration, errors: server.errors, peer: peer, reserve: reserve)
         // Target the non-overcommit global queue: a plain serial queue targets the
         // overcommit pool, which starts a thread for every busy connection (we saw
         // 240 threads and a creeping RSS under 64 connections); this pool stays near
@@ -122,13 +125,16 @@ final class Connection: @unchecked Sendable {
     func stop() { closeNow(reason: "stop") }
 
     /// A handler's answer, from any thread.
-    private func responseArrived(_ response: HTTPResponse, sequence: Int) {
+    private func answerArrived(_ answer: Responder.Answer, sequence: Int) {
         let deliver: @Sendable () -> Void = { [self] in
             // Closed: the answer is late and the server (unowned) may be gone.
             guard !closed else { return }
             // A response that races the server's shutdown already says Connection: close.
             if server.isShuttingDown { perform(machine.shutdownBegan(now: Connection.now())) }
-            perform(machine.responseReady(response, sequence: sequence, now: Connection.now()))
+            switch answer {
+            case let .response(response): perform(machine.responseReady(response, sequence: sequence, now: Connection.now()))
+            case let .refusal(error): perform(machine.requestRefused(error, sequence: sequence, now: Connection.now()))
+            }
         }
         // On this queue (the handler answered inline) no hop is needed: `perform` queues the
         // actions behind the ones being carried out. From anywhere else, hop: never touch the
@@ -172,7 +178,8 @@ final class Connection: @unchecked Sendable {
             case let .handler(handler, request):
                 // Handlers run on this queue and must not block: work that takes
                 // time (inference) is queued elsewhere and answers later.
-                handler(request, Responder(gone: gone) { [weak self] in self?.responseArrived($0, sequence: sequence) })
+                handler(request, Responder(gone: gone, refuse: { [weak self] in self?.answerArrived(.refusal($0), sequence: sequence) },
+                                           deliver: { [weak self] in self?.answerArrived(.response($0), sequence: sequence) }))
             }
         case .pauseReading:
             if !readSourceSuspended { readSource?.suspend(); readSourceSuspended = true }
@@ -189,6 +196,8 @@ final class Connection: @unchecked Sendable {
             timerDeadline = nil
         case let .recordAccess(record):
             server.recordAccess(record)
+        case .rejectedAtLimit:
+            server.connectionRejected()
         case let .close(reason):
             close(reason: reason)
         }

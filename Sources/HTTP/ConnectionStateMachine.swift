@@ -8,7 +8,8 @@
 ///
 /// Requests are handled one at a time: bytes that arrive while one is with
 /// the application wait in the parser, so responses go out in request order
-/// (RFC 9112 §9.3.2).
+/// (RFC 9112 §9.3.2). A connection accepted beyond the limit (`reserve`)
+/// serves one probe request and refuses anything else.
 struct ConnectionStateMachine {
     enum State: Equatable {
         /// no request is with the application: bytes go to the parser
@@ -76,6 +77,9 @@ struct ConnectionStateMachine {
         case armTimer(at: Double)
         case cancelTimer
         case recordAccess(AccessRecord)
+        /// a request on a reserve connection (`ProbeReserve`) was not a probe and got the limit's 503:
+        /// count it with the connections refused at accept
+        case rejectedAtLimit
         case close(reason: String)
     }
 
@@ -87,6 +91,10 @@ struct ConnectionStateMachine {
     let peer: String
     /// stop reading ahead while a request is handled once this much is buffered
     let readAheadLimit: Int
+    /// set on a connection accepted beyond the limit: it serves one probe request, nothing else
+    let reserve: ProbeReserve?
+    /// seconds to the end of a header section (shorter on a reserve connection)
+    let headerTimeout: Double
     private(set) var state = State.reading
     private(set) var input = Input.reading
     private(set) var output = Output.drained
@@ -98,11 +106,14 @@ struct ConnectionStateMachine {
     private var nextSequence = 1
     private var armedDeadline: Double?
 
-    init(configuration: HTTPServerConfiguration, errors: ErrorRenderer, peer: String, readAheadLimit: Int = 1 << 20) {
+    init(configuration: HTTPServerConfiguration, errors: ErrorRenderer, peer: String, readAheadLimit: Int = 1 << 20,
+         reserve: ProbeReserve? = nil) {
         self.configuration = configuration
         self.errors = errors
         self.peer = peer
         self.readAheadLimit = readAheadLimit
+        self.reserve = reserve
+        headerTimeout = reserve.map { min($0.headerTimeout, configuration.headerTimeout) } ?? configuration.headerTimeout
         parser = RequestParser(limits: configuration.limits)
     }
 
@@ -160,9 +171,12 @@ struct ConnectionStateMachine {
         answer(sequence, response, answeredByHTTPLayer: false, mustClose: false, now: now)
     }
 
-    /// This layer refuses request `sequence` (no route, wrong method, a content coding): the application words it.
+    /// This layer refuses request `sequence` (no route, wrong method, a content coding, a handler that threw):
+    /// the application words it for the request's path.
     mutating func requestRefused(_ error: HTTPError, sequence: Int, now: Double) -> [Action] {
-        answer(sequence, errors.response(for: error), answeredByHTTPLayer: true, mustClose: error.closeConnection, now: now)
+        guard case let .handling(inFlight) = state, inFlight.sequence == sequence else { return [] }
+        return answer(sequence, errors.response(for: error, path: inFlight.path), answeredByHTTPLayer: true,
+                      mustClose: error.closeConnection, now: now)
     }
 
     /// The socket took `sent` bytes; `remaining` still wait for it.
@@ -232,7 +246,7 @@ struct ConnectionStateMachine {
             case let .failure(error):
                 // RFC 9112 §9.6 and the smuggling rules (§6.3, §11.2): after a framing error the
                 // byte stream cannot be trusted, so the answer ends the connection.
-                refuseAndClose(error, into: &actions)
+                refuseAndClose(error, now: now, into: &actions)
             }
         }
     }
@@ -248,6 +262,12 @@ struct ConnectionStateMachine {
                                 acceptsGzip: ResponseEncoder.acceptsGzip(request.headers["Accept-Encoding"]))
         nextSequence += 1
         state = .handling(inFlight)
+        if let reserve, !reserve.admits(method: request.method, path: request.path) {
+            // A reserve connection is for probes; anything else meets the limit it came in over.
+            actions += requestRefused(.connectionLimit, sequence: inFlight.sequence, now: now)
+            actions.append(.rejectedAtLimit)
+            return
+        }
         actions.append(.deliver(request, sequence: inFlight.sequence))
     }
 
@@ -257,8 +277,8 @@ struct ConnectionStateMachine {
                                  now: Double) -> [Action] {
         guard case let .handling(inFlight) = state, inFlight.sequence == sequence else { return [] }
         // RFC 9112 §9.3: persistent unless the request said close (or was HTTP/1.0 without keep-alive);
-        // a draining server or a peer that sent EOF ends it too.
-        let keepAlive = inFlight.keepAlive && !mustClose && !draining && input != .closed
+        // a draining server, a peer that sent EOF or a reserve connection's one probe ends it too.
+        let keepAlive = inFlight.keepAlive && !mustClose && !draining && input != .closed && reserve == nil
         let bytes = ResponseEncoder.encode(response, versionMinor: inFlight.versionMinor, keepAlive: keepAlive,
                                            requestID: inFlight.requestID, trace: inFlight.trace, headOnly: inFlight.headOnly,
                                            acceptsGzip: inFlight.acceptsGzip, configuration: configuration)
@@ -284,14 +304,23 @@ struct ConnectionStateMachine {
         return withTimer(actions)
     }
 
-    /// An error this layer answers before any request reached the application: then close.
-    private mutating func refuseAndClose(_ error: HTTPError, into actions: inout [Action]) {
-        let bytes = ResponseEncoder.encode(errors.response(for: error), versionMinor: 1, keepAlive: false, requestID: "",
-                                           headOnly: false, acceptsGzip: false, configuration: configuration)
-        // The request line may be in already (a 413 for its body, a 431 for its fields): log and count it under its route.
+    /// An error this layer answers before any request reached the application (a framing error, a
+    /// timeout): then close (RFC 9112 §9.6). It is traceable like any answer: its X-Request-ID is the
+    /// client's when that field line came in before the error, else a fresh one, and the access record
+    /// carries the same id.
+    private mutating func refuseAndClose(_ error: HTTPError, now: Double, into actions: inout [Action]) {
+        // The request line may be in already (a 413 for its body, a 431 for its fields): log and count it under
+        // its route, and let the application word it in that route's error shape.
         let line = parser.currentRequestLine
+        let fields = parser.currentHeaders
+        let requestID = RequestID.resolve(fields?["X-Request-ID"])
+        let trace = fields.map { TraceContext.resolve(traceparent: $0["traceparent"], tracestate: $0["tracestate"]) }
+        let bytes = ResponseEncoder.encode(errors.response(for: error, path: line?.path), versionMinor: 1, keepAlive: false,
+                                           requestID: requestID, trace: trace, headOnly: false, acceptsGzip: false,
+                                           configuration: configuration)
         actions.append(.recordAccess(AccessRecord(method: line?.method ?? "-", path: line?.path ?? "-", status: error.status,
-                                                  bytes: bytes.count, seconds: 0, requestID: "", peer: peer, answeredByHTTPLayer: true)))
+                                                  bytes: bytes.count, seconds: max(0, now - clocks.requestStartedAt),
+                                                  requestID: requestID, peer: peer, answeredByHTTPLayer: true, trace: trace)))
         actions.append(.write(bytes))
         state = .closingAfterWrite
     }
@@ -307,14 +336,14 @@ struct ConnectionStateMachine {
         guard let deadline = readDeadline(), now >= deadline else { return }
         switch parser.phase {
         case .headers:
-            refuseAndClose(timeout("headers not received within \(configuration.headerTimeout) s"), into: &actions)
+            refuseAndClose(timeout("headers not received within \(headerTimeout) s"), now: now, into: &actions)
         case .body:
-            refuseAndClose(timeout("body not received within \(configuration.bodyTimeout) s"), into: &actions)
+            refuseAndClose(timeout("body not received within \(configuration.bodyTimeout) s"), now: now, into: &actions)
         case .idle:
             // A fresh connection must start its request within the header timeout;
             // a kept-alive one may idle for the idle timeout.
             if requestsServed == 0 {
-                refuseAndClose(timeout("no request within \(configuration.headerTimeout) s"), into: &actions)
+                refuseAndClose(timeout("no request within \(headerTimeout) s"), now: now, into: &actions)
             } else {
                 close("idle timeout", into: &actions)
             }
@@ -325,9 +354,9 @@ struct ConnectionStateMachine {
     private func readDeadline() -> Double? {
         guard state == .reading else { return nil }
         switch parser.phase {
-        case .headers: return clocks.requestStartedAt + configuration.headerTimeout
+        case .headers: return clocks.requestStartedAt + headerTimeout
         case .body: return (clocks.bodyStartedAt ?? clocks.requestStartedAt) + configuration.bodyTimeout
-        case .idle: return clocks.idleSince + (requestsServed == 0 ? configuration.headerTimeout : configuration.idleTimeout)
+        case .idle: return clocks.idleSince + (requestsServed == 0 ? headerTimeout : configuration.idleTimeout)
         }
     }
 

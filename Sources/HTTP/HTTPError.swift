@@ -23,4 +23,12 @@ public struct HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
     static func badRequest(_ message: String) -> HTTPError {
         HTTPError(status: 400, code: "bad_request", message: message, closeConnection: true)
     }
+
+    /// Over the connection limit: RFC 9110 §15.6.4 (unavailable for now) with §10.2.3's Retry-After, and the
+    /// connection closes (it holds a slot the limit does not have).
+    static let connectionLimit = HTTPError(status: 503, code: "overloaded", message: "too many open connections",
+                                           closeConnection: true, headers: HTTPHeaders([("Retry-After", "1")]))
+
+    /// A handler that threw instead of answering: RFC 9110 §15.6.1, saying nothing of the cause.
+    static let internalError = HTTPError(status: 500, code: "internal_error", message: "internal error")
 }

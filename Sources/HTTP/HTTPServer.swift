@@ -19,6 +19,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var acceptSource: DispatchSourceRead?
     private var sweeper: DispatchSourceTimer?
     private var connections: [Int: Connection] = [:]
+    /// connections in `connections` that hold a probe reserve slot (`ProbeReserve`)
+    private var reserveInUse = 0
+    private var rejected = 0
+    private var rejectionWarnings = RejectionWarnings()
     private var nextConnectionID = 0
     private var tlsContext: TLSContext?
     private var shuttingDown = false
@@ -51,6 +55,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     public var isShuttingDown: Bool { lock.lock(); defer { lock.unlock() }; return shuttingDown }
     public var openConnections: Int { lock.lock(); defer { lock.unlock() }; return connections.count }
+    /// Connections refused since the start: answered 503 at accept (over the limit and its reserve, or
+    /// while shutting down), or on a probe reserve connection with a request that is not a probe.
+    public var rejectedConnections: Int { lock.lock(); defer { lock.unlock() }; return rejected }
 
     /// Binds and starts accepting. Throws on bind failure or bad TLS files.
     public func start() throws {
@@ -91,48 +98,75 @@ public final class HTTPServer: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             do { try Socket.setNonBlocking(fd) } catch { Glibc.close(fd); continue }
             Socket.setNoDelay(fd)
+            let peer = Socket.describe(storage)
             lock.lock()
-            let full = connections.count >= configuration.maxConnections || shuttingDown
+            let reserve = configuration.probeReserve
             var connection: Connection?
-            if !full {
+            if !shuttingDown {
+                if connections.count - reserveInUse < configuration.maxConnections {
+                    connection = Connection(id: nextConnectionID + 1, fd: fd, peer: peer, server: self, tls: tlsContext, reserve: nil)
+                } else if reserve.isEnabled && reserveInUse < reserve.slots {
+                    connection = Connection(id: nextConnectionID + 1, fd: fd, peer: peer, server: self, tls: tlsContext, reserve: reserve)
+                    reserveInUse += 1
+                }
+            }
+            if let connection {
                 nextConnectionID += 1
-                let c = Connection(id: nextConnectionID, fd: fd, peer: Socket.describe(storage), server: self, tls: tlsContext)
-                connections[c.id] = c
-                connection = c
+                connections[connection.id] = connection
             }
             lock.unlock()
             if let connection {
                 connection.start()
             } else {
-                rejectOverCapacity(fd)
+                rejectOverCapacity(fd, peer: peer)
             }
         }
     }
 
-    /// Beyond the connection limit: a best-effort 503 and close, never a hang.
-    private func rejectOverCapacity(_ fd: Int32) {
+    /// Beyond the connection limit and its probe reserve: a best-effort 503 and close, never a hang. Nothing
+    /// was read, so the answer has no route (the application's default error shape) and a fresh request id,
+    /// which its access record carries too.
+    private func rejectOverCapacity(_ fd: Int32, peer: String) {
         let reason = isShuttingDown ? "shutting down" : "connection limit"
+        let requestID = RequestIDGenerator.next()
         var bytes = 0
         if tlsContext == nil {
             // RFC 9110 §15.6.4, §10.2.3: unavailable for now; try again in a second.
-            let error = HTTPError(status: 503, code: "overloaded", message: "too many open connections", closeConnection: true,
-                                  headers: HTTPHeaders([("Retry-After", "1")]))
-            let response = ResponseEncoder.encode(errors.response(for: error), versionMinor: 1, keepAlive: false, requestID: "",
-                                                  headOnly: false, acceptsGzip: false, configuration: configuration)
+            let response = ResponseEncoder.encode(errors.response(for: .connectionLimit), versionMinor: 1, keepAlive: false,
+                                                  requestID: requestID, headOnly: false, acceptsGzip: false, configuration: configuration)
             bytes = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         }
         Glibc.shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
-        onAccess?(AccessRecord(method: "-", path: "-", status: 503, bytes: max(bytes, 0), seconds: 0, requestID: "",
-                               peer: "", answeredByHTTPLayer: true))
-        JSONLog.shared.warning("connection rejected", ["reason": reason])
+        recordAccess(AccessRecord(method: "-", path: "-", status: 503, bytes: max(bytes, 0), seconds: 0, requestID: requestID,
+                                  peer: peer, answeredByHTTPLayer: true))
+        connectionRejected(reason: reason)
+    }
+
+    /// Counts a connection refused at the limit (at accept, or a reserve connection's request that is not a
+    /// probe) and warns about refusals at most once a second (`RejectionWarnings`).
+    func connectionRejected(reason: String = "connection limit") {
+        lock.lock()
+        rejected += 1
+        let line = rejectionWarnings.rejected(reason, now: Connection.now())
+        lock.unlock()
+        if let line { warnRejected(line) }
+    }
+
+    private func warnRejected(_ counts: [String: Int]) {
+        JSONLog.shared.warning("connections rejected", [
+            "count": counts.values.reduce(0, +), "reasons": counts,
+            "open_connections": openConnections, "max_connections": configuration.maxConnections,
+        ])
     }
 
     private func sweep() {
         let now = Connection.now()
         lock.lock()
         let all = Array(connections.values)
+        let heldBack = rejectionWarnings.due(now: now)
         lock.unlock()
+        if let heldBack { warnRejected(heldBack) }
         for connection in all {
             connection.queue.async { connection.timerTick(now: now) }
         }
@@ -140,7 +174,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     func connectionClosed(_ connection: Connection) {
         lock.lock()
-        connections.removeValue(forKey: connection.id)
+        if connections.removeValue(forKey: connection.id) != nil, connection.isReserve { reserveInUse -= 1 }
         let callbacks = connections.isEmpty && shuttingDown ? drainedCallbacks : []
         if !callbacks.isEmpty { drainedCallbacks = [] }
         lock.unlock()

@@ -4,8 +4,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var port = 8080
     /// listen(2) backlog
     public var backlog = 512
-    /// open connections beyond this get 503 and are closed at once
+    /// open connections beyond this get 503 and are closed at once (but see `probeReserve`)
     public var maxConnections = 1024
+    /// connections beyond `maxConnections` kept for liveness and readiness probes
+    public var probeReserve = ProbeReserve.none
     public var limits = ParserLimits()
     /// decoded size of a gzip request body before 413 (zip-bomb guard)
     public var maxDecompressedBodyBytes = 16 * 1024 * 1024

@@ -60,6 +60,11 @@ struct RequestParser: Sendable {
         return (method, path)
     }
 
+    /// The header fields of the request being parsed that are in so far (all of them once the header
+    /// section ended), nil before its request line: an error answered mid-request keeps the client's
+    /// X-Request-ID and traceparent.
+    var currentHeaders: HTTPHeaders? { hasRequestLine ? headers : nil }
+
     init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
         // Built once: they are passed on every line and must not cost an interpolation each time.

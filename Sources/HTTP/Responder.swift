@@ -1,18 +1,32 @@
 import Foundation
 
 /// The way back to the client for one request. Safe to call from any thread;
-/// only the first `respond` counts.
+/// only the first answer (`respond` or `refuse`) counts.
 public final class Responder: @unchecked Sendable {
+    /// What a handler answered: its own response, or an error this layer words (`ErrorRenderer`).
+    enum Answer: Sendable {
+        case response(HTTPResponse)
+        case refusal(HTTPError)
+    }
+
     private let lock = NSLock()
     private var delivered = false
     /// this request's actions on the connection's flag (`gone.remove` tokens), forgotten once it is answered
     private var actions: [Int] = []
-    private let deliver: @Sendable (HTTPResponse) -> Void
+    private let deliver: @Sendable (Answer) -> Void
     private let gone: ClientGoneFlag
 
-    init(gone: ClientGoneFlag, deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+    /// - refuse: carries a refusal to the connection, which words it (`ConnectionStateMachine.requestRefused`);
+    ///   without one (tests, the fuzzer) a refusal is delivered as a plain-text response
+    init(gone: ClientGoneFlag, refuse: (@Sendable (HTTPError) -> Void)? = nil, deliver: @escaping @Sendable (HTTPResponse) -> Void) {
         self.gone = gone
-        self.deliver = deliver
+        self.deliver = { answer in
+            switch answer {
+            case let .response(response): deliver(response)
+            case let .refusal(error):
+                if let refuse { refuse(error) } else { deliver(ErrorRenderer.plainText.response(for: error)) }
+            }
+        }
     }
 
     /// The client closed its side (EOF or reset) while the request was pending:
@@ -39,7 +53,15 @@ public final class Responder: @unchecked Sendable {
 
     /// Sends the response; returns false (and sends nothing) if one was already sent.
     @discardableResult
-    public func respond(_ response: HTTPResponse) -> Bool {
+    public func respond(_ response: HTTPResponse) -> Bool { answer(.response(response)) }
+
+    /// Answers with `error` as this layer answers its own refusals: worded by the application's
+    /// `ErrorRenderer` for the request's path, counted as an answer of this layer. Returns false (and
+    /// sends nothing) if an answer was already sent.
+    @discardableResult
+    public func refuse(_ error: HTTPError) -> Bool { answer(.refusal(error)) }
+
+    private func answer(_ answer: Answer) -> Bool {
         lock.lock()
         let first = !delivered
         delivered = true
@@ -47,7 +69,7 @@ public final class Responder: @unchecked Sendable {
         actions = []
         lock.unlock()
         for token in registered { gone.remove(token) }
-        if first { deliver(response) }
+        if first { deliver(answer) }
         return first
     }
 }

@@ -104,6 +104,14 @@ final class Metrics: @unchecked Sendable {
         set { priorCacheLock.lock(); priorCacheSource = newValue; priorCacheLock.unlock() }
     }
 
+    /// the HTTP server's open connections and those refused at the limit, read at each scrape (set once it exists)
+    private let connectionsLock = NSLock()
+    private var connectionsSource: (@Sendable () -> (open: Int, rejected: Int))?
+    var connections: (@Sendable () -> (open: Int, rejected: Int))? {
+        get { connectionsLock.lock(); defer { connectionsLock.unlock() }; return connectionsSource }
+        set { connectionsLock.lock(); connectionsSource = newValue; connectionsLock.unlock() }
+    }
+
     /// the serving model's identity (instructrec_model_info's labels), set at load and on reload
     private let modelLock = NSLock()
     private var modelLabels: [String: String] = [:]
@@ -129,7 +137,17 @@ final class Metrics: @unchecked Sendable {
         return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), engineCalls.render(),
                 tokens.render(), candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(),
                 renderModelInfo(), modelLoadedAt.render(), reloads.render(), reloadFailures.render(), ready.render(), deadlineTimers.render(),
-                renderPriorCache(), ProcessMetrics.current()?.render() ?? ""].joined()
+                renderPriorCache(), renderConnections(), ProcessMetrics.current()?.render() ?? ""].joined()
+    }
+
+    /// Open connections and the connections refused at max_connections (zero until the server is watched).
+    func renderConnections() -> String {
+        let counts = connections?() ?? (open: 0, rejected: 0)
+        let series: [(String, String, String, Int)] = [
+            ("instructrec_open_connections", "gauge", "Open client connections, probe reserve included (the limit, max_connections, is in /info).", counts.open),
+            ("instructrec_rejected_connections_total", "counter", "Connections refused with 503 at max_connections: at accept (also while shutting down), or on a probe reserve connection with a request other than a probe.", counts.rejected),
+        ]
+        return series.map { name, type, help, value in "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n" }.joined()
     }
 
     /// The title-prior cache's counters and size (zero until the model is loaded).

@@ -47,12 +47,16 @@ enum OpenAPIDocument {
                                                                                          "content": ["text/plain": ["schema": Schema.string("Metrics")]]]]]]
         paths["/info"] = get("Model, effective settings (with their sources), templates and API shapes", Schema.ref("Info"))
         paths["/openapi.json"] = get("This document", Schema.object("OpenAPI 3.1 document", [:], additional: true))
+        let reload = adminReload()
+        paths["/admin/reload"] = reload.path
+        components.merge(reload.components) { a, _ in a }
         components.merge(RankingResponse.components(context)) { a, _ in a }
         components["Info"] = Schema.object("Service summary", [
             "service": Schema.string("instructrec"), "version": Schema.string("Service version"),
             "model": Schema.object("Model configuration", [:], additional: true),
             "templates": Schema.array(Schema.string("Template name"), "Template names"),
             "settings": Schema.object("Effective model-bound settings: {value, source} each", [:], additional: true),
+            "limits": Schema.object("Request limits, request_timeout_ms, and the connection limit: max_connections (beyond it 503; instructrec_open_connections and instructrec_rejected_connections_total in /metrics) and probe_reserve_connections (connections beyond it kept for GET /healthz, /readyz and /metrics)", [:], additional: true),
         ], required: ["service", "version", "model", "templates", "settings"], additional: true)
         return [
             "openapi": "3.1.0",

@@ -35,17 +35,32 @@ public final class ServiceHost: @unchecked Sendable {
             answer(responder, route: "/metrics", metrics.response())
         }
         router.fallback = { [self] request, responder in
-            let response = ShapeRegistry.all[0].errorResponse(
+            let response = RouteErrorShape.shape(for: request.path).errorResponse(
                 ServiceError(status: 503, code: "loading", message: "the model is loading; retry shortly", retryAfterSeconds: 1))
             answer(responder, route: Self.routeLabel(request.path), response)
         }
         return router
     }
 
-    /// The errors the HTTP layer answers by itself (400, 404, 405, 408, 413, 415, 431, 503 ...)
-    /// in our own envelope, {"error": {"code": ..., "message": ...}}, like every other error we send.
-    public static let httpErrors = ErrorRenderer { error in
-        ShapeRegistry.all[0].errorResponse(ServiceError(status: error.status, code: error.code, message: error.message))
+    /// The errors the HTTP layer answers by itself (400, 404, 405, 408, 413, 415, 431, 500, 503 ...)
+    /// in the error shape of the route they were sent to (`RouteErrorShape`), like every other error we send.
+    public static let httpErrors = RouteErrorShape.renderer
+
+    /// Liveness, readiness and the metrics stay reachable at `max_connections` (`ProbeReserve` weighs this
+    /// against a probe port): 8 connections beyond the limit, each for one GET of these paths. /metrics is
+    /// among them so that a scrape at the limit shows it (instructrec_rejected_connections_total).
+    static let probeReserve = ProbeReserve(slots: 8, paths: ["/healthz", "/readyz", "/metrics"], headerTimeout: 2)
+
+    /// The HTTP server's settings: the configuration's, with the probe reserve.
+    public var httpConfiguration: HTTPServerConfiguration {
+        var http = configuration.httpConfiguration
+        http.probeReserve = Self.probeReserve
+        return http
+    }
+
+    /// /metrics reads the server's open and rejected connections at each scrape.
+    public func watchConnections(of server: HTTPServer) {
+        metrics.connections = { [weak server] in (open: server?.openConnections ?? 0, rejected: server?.rejectedConnections ?? 0) }
     }
 
     private func answer(_ responder: Responder, route: String, _ response: HTTPResponse) {

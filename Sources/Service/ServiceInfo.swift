@@ -25,6 +25,9 @@ extension RerankService {
                 "max_input_tokens": configuration.maxInputTokens, "max_target_tokens": configuration.maxTargetTokens,
                 "max_candidates": configuration.maxCandidates, "max_history_items": configuration.maxHistoryItems,
                 "request_timeout_ms": self.configuration.requestTimeoutMilliseconds,
+                // HTTP settings are the start-up configuration's (a reload does not change them).
+                "max_connections": self.configuration.maxConnections,
+                "probe_reserve_connections": ServiceHost.probeReserve.slots,
             ],
             // The effective model-bound settings and the layer each came from.
             "settings": Dictionary(uniqueKeysWithValues: settingValues(configuration).map { key, value in

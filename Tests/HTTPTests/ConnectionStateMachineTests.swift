@@ -220,8 +220,13 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertTrue(h.responses[0].contains("Connection: close"))
         XCTAssertTrue(h.responses[0].contains(#"{"error":{"code":"bad_request""#), h.responses[0])
         // The request line was in: the record names its method and path (the error is counted under its route).
-        XCTAssertEqual(h.records.last, AccessRecord(method: "POST", path: "/", status: 400, bytes: h.responses[0].utf8.count,
-                                                    seconds: 0, requestID: "", peer: "198.51.100.7:4242", answeredByHTTPLayer: true))
+        let record = h.records.last
+        XCTAssertEqual(record?.method, "POST")
+        XCTAssertEqual(record?.path, "/")
+        XCTAssertEqual(record?.status, 400)
+        XCTAssertEqual(record?.bytes, h.responses[0].utf8.count)
+        XCTAssertEqual(record?.peer, "198.51.100.7:4242")
+        XCTAssertEqual(record?.answeredByHTTPLayer, true)
         XCTAssertEqual(h.closedReason, "done")
         XCTAssertEqual(h.perform(h.machine.bytesReceived(Array("GET / HTTP/1.1\r\n\r\n".utf8), now: 1)), [])
     }
@@ -237,6 +242,81 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertTrue(h.responses[0].hasSuffix(#"{"error":{"code":"method_not_allowed","message":"no"}}"#))
         XCTAssertEqual(h.records.last?.answeredByHTTPLayer, true)
         XCTAssertEqual(h.machine.state, .reading)
+    }
+
+    /// 400, 408, 413 and 431 come before any request reaches the application; each still carries a request id,
+    /// the client's when its X-Request-ID came in before the error, and its access record carries the same one.
+    func testEarlyAnswersCarryARequestIDAndTheirRecordHasIt() {
+        let cases: [(name: String, bytes: String, timerAt: Double?, status: Int, id: String?)] = [
+            ("400", "POST /a HTTP/1.1\r\nHost: x\r\nX-Request-ID: bad-1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", nil, 400, "bad-1"),
+            ("413", "POST /a HTTP/1.1\r\nHost: x\r\nX-Request-ID: big-1\r\nContent-Length: 99999999\r\n\r\n", nil, 413, "big-1"),
+            ("431", "GET /a HTTP/1.1\r\nHost: x\r\nX-Request-ID: wide-1\r\nX-Big: " + String(repeating: "b", count: 40_000) + "\r\n\r\n", nil, 431, "wide-1"),
+            ("408 mid-headers", "GET /a HTTP/1.1\r\nX-Request-ID: slow-1\r\nHo", 11, 408, "slow-1"),
+            ("408 silent", "", 11, 408, nil),
+            ("400 unsafe id", "GET /a HTTP/1.1\r\nX-Request-ID: has space\r\nBad Header\r\n\r\n", nil, 400, nil),
+        ]
+        for c in cases {
+            var h = MachineHarness()
+            if !c.bytes.isEmpty { h.receive(c.bytes, at: 0) }
+            if let at = c.timerAt { h.fireTimer(at: at) }
+            XCTAssertTrue(h.responses.first?.hasPrefix("HTTP/1.1 \(c.status) ") ?? false, "\(c.name): \(h.responses.first ?? "none")")
+            let header = h.responses.first.flatMap(MachineHarness.requestID)
+            let record = h.records.last
+            XCTAssertEqual(record?.status, c.status, c.name)
+            XCTAssertEqual(record?.requestID, header, "\(c.name): the access record has the id the response carries")
+            if let id = c.id {
+                XCTAssertEqual(header, id, c.name)
+            } else {
+                XCTAssertEqual(header?.count, 32, "\(c.name): a fresh id")
+                XCTAssertTrue(header?.allSatisfy(\.isHexDigit) ?? false, c.name)
+            }
+            XCTAssertEqual(h.closedReason, "done", c.name)
+        }
+    }
+
+    /// The application words an early answer for the route whose request line was read (nil before one was).
+    func testEarlyAnswersAreWordedForTheirRoute() {
+        let renderer = ErrorRenderer(byPath: { error, path in .text("\(error.status) on \(path ?? "no route")") })
+        var big = MachineHarness(errors: renderer)
+        big.receive("POST /v2/rerank?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", at: 0)
+        XCTAssertTrue(big.responses[0].hasSuffix("413 on /v2/rerank"), big.responses[0])
+        var silent = MachineHarness(errors: renderer)
+        silent.fireTimer(at: 11)
+        XCTAssertTrue(silent.responses[0].hasSuffix("408 on no route"), silent.responses[0])
+        var refused = MachineHarness(errors: renderer)
+        refused.receive("GET /v1/rerank HTTP/1.1\r\nHost: x\r\n\r\n", at: 0)
+        refused.perform(refused.machine.requestRefused(.internalError, sequence: refused.delivered[0].sequence, now: 0))
+        XCTAssertTrue(refused.responses[0].hasSuffix("500 on /v1/rerank"), refused.responses[0])
+    }
+
+    // MARK: the probe reserve
+
+    func testAReserveConnectionServesOneProbeAndThenCloses() {
+        var h = MachineHarness(reserve: ProbeReserve(slots: 1, paths: ["/healthz"], headerTimeout: 2))
+        XCTAssertEqual(h.timer, 2, "a reserve connection waits briefly for its request")
+        h.receive("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", at: 1)
+        XCTAssertEqual(h.delivered.map(\.request.path), ["/healthz"])
+        h.respond(.text("ok"), at: 1)
+        XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 200"))
+        XCTAssertTrue(h.responses[0].contains("Connection: close\r\n"), "one probe, then the slot is free")
+        XCTAssertEqual(h.closedReason, "done")
+        XCTAssertEqual(h.rejections, 0)
+    }
+
+    func testAReserveConnectionRefusesAnythingButAProbeAsTheLimitDoes() {
+        for request in ["POST /v2/rerank HTTP/1.1\r\nHost: x\r\nX-Request-ID: over-1\r\nContent-Length: 2\r\n\r\n{}",
+                        "POST /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: over-1\r\nContent-Length: 0\r\n\r\n"] {
+            var h = MachineHarness(reserve: ProbeReserve(slots: 1, paths: ["/healthz"]))
+            h.receive(request, at: 0)
+            XCTAssertTrue(h.delivered.isEmpty, "never reaches the application")
+            XCTAssertTrue(h.responses[0].hasPrefix("HTTP/1.1 503 Service Unavailable"), h.responses[0])
+            XCTAssertTrue(h.responses[0].contains("Retry-After: 1\r\n"))
+            XCTAssertTrue(h.responses[0].contains("X-Request-ID: over-1\r\n"))
+            XCTAssertEqual(h.records.last?.requestID, "over-1")
+            XCTAssertEqual(h.records.last?.answeredByHTTPLayer, true)
+            XCTAssertEqual(h.rejections, 1, "counted with the connections refused at accept")
+            XCTAssertEqual(h.closedReason, "done")
+        }
     }
 
     // MARK: back-pressure, ids, HEAD
@@ -295,6 +375,8 @@ struct MachineHarness {
     var responses: [String] = []
     var delivered: [(request: HTTPRequest, sequence: Int)] = []
     var records: [AccessRecord] = []
+    /// `rejectedAtLimit` actions
+    var rejections = 0
     var timer: Double?
     var closedReason: String?
     var readingPaused = false
@@ -304,10 +386,16 @@ struct MachineHarness {
     private var unsent = 0
     private var now = 0.0
 
-    init(readAheadLimit: Int = 1 << 20) {
-        machine = ConnectionStateMachine(configuration: HTTPServerConfiguration(), errors: .jsonEnvelope,
-                                         peer: "198.51.100.7:4242", readAheadLimit: readAheadLimit)
+    init(readAheadLimit: Int = 1 << 20, errors: ErrorRenderer = .jsonEnvelope, reserve: ProbeReserve? = nil) {
+        machine = ConnectionStateMachine(configuration: HTTPServerConfiguration(), errors: errors,
+                                         peer: "198.51.100.7:4242", readAheadLimit: readAheadLimit, reserve: reserve)
         perform(machine.connectionOpened(now: 0))
+    }
+
+    /// The X-Request-ID of a response's head.
+    static func requestID(_ response: String) -> String? {
+        let head = response.components(separatedBy: "\r\n\r\n").first ?? ""
+        return head.components(separatedBy: "\r\n").first { $0.hasPrefix("X-Request-ID: ") }.map { String($0.dropFirst(14)) }
     }
 
     mutating func receive(_ text: String, at time: Double, thenEOF: Bool = false) {
@@ -375,6 +463,7 @@ struct MachineHarness {
             case let .armTimer(at): timer = at
             case .cancelTimer: timer = nil
             case let .recordAccess(record): records.append(record)
+            case .rejectedAtLimit: rejections += 1
             case let .close(reason): closedReason = reason; timer = nil
             }
         }

@@ -164,6 +164,82 @@ final class LiveServerTests: XCTestCase {
         XCTAssertTrue(answer.contains("Retry-After"))
     }
 
+    /// 400, 408, 413 and 431 carry an X-Request-ID (the client's, when it came in before the error) and the
+    /// access record of each has the same id.
+    func testEarlyAnswersCarryTheirRequestIDOnTheWireAndInTheAccessRecord() throws {
+        let live = try LiveServer {
+            $0.headerTimeout = 1
+            $0.limits.maxBodyBytes = 1024
+        }
+        let records = Records()
+        live.server.onAccess = { records.append($0) }
+        let manyFields = (0..<100).map { "X-F\($0): v\r\n" }.joined()
+        let cases: [(request: String, status: Int, id: String?)] = [
+            ("POST /echo HTTP/1.1\r\nHost: a\r\nX-Request-ID: bad-1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "bad-1"),
+            ("POST /echo HTTP/1.1\r\nHost: a\r\nX-Request-ID: big-1\r\nContent-Length: 99999\r\n\r\n", 413, "big-1"),
+            ("GET /hello HTTP/1.1\r\nHost: a\r\nX-Request-ID: wide-1\r\n" + manyFields + "\r\n", 431, "wide-1"),
+            ("GET /hello HTTP/1.1\r\nX-Request-ID: slow-1\r\nHo", 408, "slow-1"),
+            ("", 408, nil),
+        ]
+        for c in cases {
+            let client = try LoopbackHTTPClient(port: live.port, receiveTimeout: 20)
+            if !c.request.isEmpty { client.send(c.request) }
+            let answer = client.readAll()
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 \(c.status) "), answer)
+            let id = try XCTUnwrap(MachineHarness.requestID(answer), answer)
+            if let expected = c.id { XCTAssertEqual(id, expected) } else { XCTAssertEqual(id.count, 32, answer) }
+            XCTAssertTrue(waitUntil { records.all.contains { $0.requestID == id && $0.status == c.status } },
+                          "the access record of the \(c.status) has \(id): \(records.all)")
+        }
+    }
+
+    /// At the limit a few reserve connections serve probes (here /hello) and refuse the rest as the limit does,
+    /// with the request's id; beyond the reserve, 503 at accept with a fresh id. Both are counted.
+    func testAtTheConnectionLimitProbesAreServedFromTheReserve() throws {
+        let live = try LiveServer {
+            $0.maxConnections = 2
+            $0.probeReserve = ProbeReserve(slots: 2, paths: ["/hello"], headerTimeout: 10)
+        }
+        let records = Records()
+        live.server.onAccess = { records.append($0) }
+        // The limit, held by idle keep-alive clients.
+        let held = try (0..<2).map { _ in try LoopbackHTTPClient(port: live.port) }
+        for client in held {
+            client.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertEqual(client.readResponses(1).count, 1)
+        }
+        let probe = try LoopbackHTTPClient(port: live.port)
+        probe.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        let probed = probe.readAll()
+        XCTAssertTrue(probed.hasPrefix("HTTP/1.1 200"), probed)
+        XCTAssertTrue(probed.contains("Connection: close\r\n"), "one probe per reserve connection")
+        let other = try LoopbackHTTPClient(port: live.port)
+        other.send("GET /big HTTP/1.1\r\nHost: a\r\nX-Request-ID: over-1\r\n\r\n")
+        let refused = other.readAll()
+        XCTAssertTrue(refused.hasPrefix("HTTP/1.1 503"), refused)
+        XCTAssertTrue(refused.contains("Retry-After: 1\r\n"), refused)
+        XCTAssertEqual(MachineHarness.requestID(refused), "over-1")
+        XCTAssertEqual(live.server.rejectedConnections, 1)
+        XCTAssertTrue(waitUntil { live.server.openConnections == 2 }, "the reserve is free again")
+        // The reserve held too: refused at accept, with a fresh id that its access record has.
+        let idle = try (0..<2).map { _ in try LoopbackHTTPClient(port: live.port) }
+        XCTAssertTrue(waitUntil { live.server.openConnections == 4 })
+        let late = try LoopbackHTTPClient(port: live.port)
+        let answer = late.readAll()
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503"), answer)
+        let id = try XCTUnwrap(MachineHarness.requestID(answer), answer)
+        XCTAssertEqual(id.count, 32)
+        XCTAssertTrue(waitUntil { records.all.contains { $0.requestID == id && $0.status == 503 } }, "\(records.all)")
+        XCTAssertEqual(live.server.rejectedConnections, 2)
+        // The reserve frees when its clients leave: probes are served again.
+        for client in idle { client.close() }
+        XCTAssertTrue(waitUntil { live.server.openConnections == 2 })
+        let again = try LoopbackHTTPClient(port: live.port)
+        again.send("GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(again.readAll().hasPrefix("HTTP/1.1 200"))
+        for client in held { client.close() }
+    }
+
     func testIdleKeepAliveConnectionsClose() throws {
         let live = try LiveServer { $0.idleTimeout = 0.5 }
         let client = try LoopbackHTTPClient(port: live.port)
@@ -242,6 +318,16 @@ final class LiveServerTests: XCTestCase {
         XCTAssertEqual(result.notes, ["slow done"])
         XCTAssertThrowsError(try LoopbackHTTPClient(port: live.port).send("x"))
     }
+}
+
+/// Polls `condition` until it holds or `seconds` pass (generous: the machine may be busy).
+func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() > deadline { return false }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return true
 }
 
 final class Records: @unchecked Sendable {

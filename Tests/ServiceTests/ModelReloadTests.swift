@@ -72,6 +72,9 @@ final class ModelReloadTests: XCTestCase {
         try Self.install("t5-v1_1-tiny-bf16", into: directory)
         let reload = try service.request("POST", "/admin/reload", headers: auth)
         XCTAssertEqual(reload.status, 200, reload.body)
+        let validator = SchemaValidator(document: try XCTUnwrap(try service.request("GET", "/openapi.json").json))
+        XCTAssertEqual(validator.errors(reload.json as Any, try validator.responseSchema(path: "/admin/reload", method: "post", status: "200"), at: "$"), [],
+                       "the answer is the one /openapi.json documents: " + reload.body)
         let hashAfter = try XCTUnwrap(reload.json?["sha256"] as? String)
         XCTAssertNotEqual(hashAfter, hashBefore)
         Thread.sleep(forTimeInterval: 0.5)
@@ -128,7 +131,11 @@ final class ModelReloadTests: XCTestCase {
     func testAdminReloadIsOffWithoutAPIKeys() throws {
         let service = try ServiceProcess()
         defer { _ = service.terminate() }
-        XCTAssertEqual(try service.request("POST", "/admin/reload").status, 403)
+        let refused = try service.request("POST", "/admin/reload")
+        XCTAssertEqual(refused.status, 403)
+        let validator = SchemaValidator(document: try XCTUnwrap(try service.request("GET", "/openapi.json").json))
+        XCTAssertEqual(validator.errors(refused.json as Any, try validator.responseSchema(path: "/admin/reload", method: "post", status: "403"), at: "$"), [],
+                       refused.body)
     }
 }
 

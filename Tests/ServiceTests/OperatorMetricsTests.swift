@@ -25,6 +25,18 @@ final class OperatorMetricsTests: XCTestCase {
         XCTAssertGreaterThan(current.maxFDs, current.openFDs)
     }
 
+    /// The connection series exist before the server is watched (0), then read it at each scrape.
+    func testConnectionSeriesExistFromTheStartAndReadTheServer() {
+        let metrics = Metrics()
+        let before = metrics.render()
+        XCTAssertTrue(before.contains("# TYPE instructrec_open_connections gauge\ninstructrec_open_connections 0\n"), before)
+        XCTAssertTrue(before.contains("# TYPE instructrec_rejected_connections_total counter\ninstructrec_rejected_connections_total 0\n"), before)
+        metrics.connections = { (open: 3, rejected: 7) }
+        let after = metrics.render()
+        XCTAssertTrue(after.contains("instructrec_open_connections 3\n"), after)
+        XCTAssertTrue(after.contains("instructrec_rejected_connections_total 7\n"), after)
+    }
+
     func testBuildInfoAndDropReasonsAreSeries() {
         let text = Metrics(version: "9.9.9", blasCore: "Zen").render()
         XCTAssertTrue(text.contains("instructrec_build_info{blas_core=\"Zen\",version=\"9.9.9\"} 1\n"), text)

@@ -13,10 +13,17 @@ final class StartupTests: XCTestCase {
         let ready = try service.request("GET", "/readyz")
         XCTAssertEqual(ready.status, 503)
         XCTAssertEqual(ready.json?["status"] as? String, "loading")
-        for (method, path) in [("POST", "/recommend"), ("POST", "/v2/rerank"), ("GET", "/info"), ("GET", "/anything")] {
-            let reply = try service.request(method, path, body: method == "POST" ? Bodies.recommend : nil)
+        // 503 in the route's error shape (Cohere's {"message"} on /v2/rerank), with the request's id in the access log.
+        for (method, path, keys) in [("POST", "/recommend", ["error"]), ("POST", "/v2/rerank", ["message"]), ("GET", "/info", ["error"]),
+                                     ("GET", "/anything", ["error"])] {
+            let id = "loading-\(path.count)"
+            let reply = try service.request(method, path, body: method == "POST" ? Bodies.recommend : nil,
+                                            headers: ["Content-Type": "application/json", "X-Request-ID": id])
             XCTAssertEqual(reply.status, 503, path)
             XCTAssertEqual(reply.headers["retry-after"], "1", path)
+            XCTAssertEqual(reply.headers["x-request-id"], id, path)
+            XCTAssertEqual(reply.json?.keys.sorted(), keys, path + " " + reply.body)
+            XCTAssertTrue(HTTPLayerAnswersTests.eventually { service.logEntries("request").contains { $0["request_id"] as? String == id } }, path)
         }
         let metrics = try service.request("GET", "/metrics").body
         XCTAssertTrue(metrics.contains("instructrec_ready 0"), metrics)
