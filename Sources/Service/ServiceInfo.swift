@@ -29,9 +29,10 @@ extension RerankService {
                 "max_connections": self.configuration.maxConnections,
                 "probe_reserve_connections": ServiceHost.probeReserve.slots,
             ],
-            // The effective model-bound settings and the layer each came from.
+            // Every effective setting and the layer it came from (secrets redacted).
             "settings": Dictionary(uniqueKeysWithValues: settingValues(configuration).map { key, value in
-                (key, ["value": value, "source": configuration.sources[key] ?? "default"] as [String: Any])
+                (key, ["value": value, "source": configuration.sources[key] == "flag" ? configuration.origin(of: key)
+                                                     : configuration.sources[key] ?? "default"] as [String: Any])
             }),
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
@@ -59,5 +60,23 @@ extension RerankService {
          "scorer": configuration.scorer.rawValue, "yes_no_template": configuration.yesNoTemplate ?? NSNull(),
          "yes_token": configuration.yesToken ?? NSNull(), "no_token": configuration.noToken ?? NSNull(),
          "tokenizer": configuration.tokenizer ?? configuration.model]
+            .merging(processSettingValues(self.configuration)) { model, _ in model }
+    }
+
+    /// The settings of the process (listening, workers, limits, security, shutdown): the start-up configuration's,
+    /// since a reload does not change them. Secrets are redacted: `api_keys` shows how many keys there are.
+    func processSettingValues(_ configuration: ServiceConfiguration) -> [String: Any] {
+        ["host": configuration.host, "port": configuration.port, "workers": configuration.workers,
+         "threads_per_worker": configuration.threadsPerWorker, "queue_capacity": configuration.queueCapacity,
+         "max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
+         "batch_wait_ms": configuration.batchWaitMilliseconds, "reserve_scratch": configuration.reserveScratch,
+         "request_timeout_ms": configuration.requestTimeoutMilliseconds, "max_candidates": configuration.maxCandidates,
+         "max_text_chars": configuration.maxTextCharacters, "max_body_bytes": configuration.maxBodyBytes,
+         "max_connections": configuration.maxConnections,
+         "api_keys": configuration.apiKeys.isEmpty ? "none" : "redacted (\(configuration.apiKeys.count) key\(configuration.apiKeys.count == 1 ? "" : "s"))",
+         "tls_cert": configuration.tlsCertificate ?? NSNull(), "tls_key": configuration.tlsKey ?? NSNull(),
+         "drain_delay_s": configuration.drainDelaySeconds, "shutdown_deadline_s": configuration.shutdownDeadlineSeconds,
+         "idle_timeout_s": configuration.idleTimeoutSeconds, "log_requests": configuration.logRequests,
+         "weights_dtype": configuration.weightsDType.rawValue]
     }
 }

@@ -24,6 +24,17 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(allowed.status, 200)
         XCTAssertEqual(try service.request("GET", "/healthz").status, 200)
         XCTAssertEqual(try service.request("GET", "/readyz").status, 200)
+        // /info lists every setting with its source, and never a key.
+        let info = try service.request("GET", "/info")
+        XCTAssertFalse(info.body.contains(key) || info.body.contains("another-key"), "a key leaked into /info")
+        let settings = try XCTUnwrap(info.json?["settings"] as? [String: [String: Any]])
+        let retired: Set = ["unfamiliar_prior_weight", "familiarity_threshold"]
+        for name in ServiceConfiguration.keys where !retired.contains(name) {
+            XCTAssertNotNil(settings[name]?["source"] as? String, "\(name) is missing from /info")
+        }
+        XCTAssertEqual(settings["api_keys"]?["value"] as? String, "redacted (2 keys)")
+        XCTAssertEqual(settings["api_keys"]?["source"] as? String, "--set api_keys")
+        XCTAssertEqual(settings["model"]?["source"] as? String, "--model")
     }
 
     func testOverloadAnswers503WithRetryAfterWhileAcceptedRequestsSucceed() throws {
