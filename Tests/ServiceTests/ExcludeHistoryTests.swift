@@ -2,25 +2,10 @@ import Foundation
 import Service
 import XCTest
 
-/// exclude_history over HTTP: ids, titles, the whole history, top_n after the exclusion, and nothing left.
-final class ExcludeHistoryTests: XCTestCase {
-    nonisolated(unsafe) static var shared: ServiceProcess?
-
-    var service: ServiceProcess {
-        get throws {
-            if let s = Self.shared { return s }
-            let s = try ServiceProcess()
-            Self.shared = s
-            return s
-        }
-    }
-
-    override class func tearDown() {
-        _ = shared?.terminate()
-        shared = nil
-    }
-
-    func rank(_ path: String, _ body: String) throws -> (ids: [String], indices: [Int], excluded: Int?) {
+/// exclude_history over HTTP: ids, titles, the whole history, top_n after the exclusion, and nothing left
+/// (on EndpointTests' shared service).
+extension EndpointTests {
+    func rankExcluding(_ path: String, _ body: String) throws -> (ids: [String], indices: [Int], excluded: Int?) {
         let reply = try service.request("POST", path, body: body)
         XCTAssertEqual(reply.status, 200, reply.body)
         let json = try XCTUnwrap(reply.json)
@@ -36,11 +21,11 @@ final class ExcludeHistoryTests: XCTestCase {
                         {"id": "z9", "title": "The Legend of Zelda"}, {"id": "m1", "title": "Metroid Prime"}],
          "exclude_history": true}
         """#
-        let answer = try rank("/recommend", body)
+        let answer = try rankExcluding("/recommend", body)
         XCTAssertEqual(Set(answer.ids), ["k1", "z9"], "z1 and m1 are in the history; z9 is another item under the same title")
         XCTAssertEqual(answer.excluded, 2)
         XCTAssertEqual(Set(answer.indices), [0, 2], "positions in the request, not in what was scored")
-        let kept = try rank("/recommend", body.replacingOccurrences(of: #""exclude_history": true"#, with: #""exclude_history": false"#))
+        let kept = try rankExcluding("/recommend", body.replacingOccurrences(of: #""exclude_history": true"#, with: #""exclude_history": false"#))
         XCTAssertEqual(kept.ids.count, 4, "off: everything ranked")
         XCTAssertEqual(kept.excluded, 0)
     }
@@ -53,17 +38,17 @@ final class ExcludeHistoryTests: XCTestCase {
          "candidates": ["game NUMBER 0", "mario & luigi: superstar saga", "Halo 3", "Splatoon 2", "Game number 249"],
          "exclude_history": true, "top_n": 2}
         """
-        let answer = try rank("/recommend", body)
+        let answer = try rankExcluding("/recommend", body)
         XCTAssertEqual(answer.excluded, 3, "the oldest item, the entity-encoded title and the newest")
         XCTAssertEqual(Set(answer.indices), [2, 3], "top_n 2 of the two left, not of the five sent")
-        let search = try rank("/search", """
+        let search = try rankExcluding("/search", """
         {"query": "halo", "history": ["Halo 3"], "candidates": ["halo 3", "Halo 4"], "exclude_history": true}
         """)
         XCTAssertEqual(search.indices, [1], "/search with a history excludes too")
     }
 
     func testEveryCandidateExcludedIsAnEmptyAnswerNotAnError() throws {
-        let answer = try rank("/recommend", #"{"history": ["Halo 3", "Halo 4"], "candidates": ["Halo 4", "halo 3"], "exclude_history": true}"#)
+        let answer = try rankExcluding("/recommend", #"{"history": ["Halo 3", "Halo 4"], "candidates": ["Halo 4", "halo 3"], "exclude_history": true}"#)
         XCTAssertEqual(answer.ids, [])
         XCTAssertEqual(answer.excluded, 2)
     }

@@ -48,7 +48,8 @@ struct RankingResponse: Encodable {
         id = outcome.requestID
         template = outcome.plan.template
         scoring = outcome.scorer.isPointwise ? outcome.scorer.rawValue : outcome.scoring.mode.rawValue
-        prior_weight = outcome.scoring.mode == .calibrated ? Double(outcome.scoring.priorWeight) : nil
+        // the Float α as written (0.3, not 0.30000001192092896)
+        prior_weight = outcome.scoring.mode == .calibrated ? Double("\(outcome.scoring.priorWeight)") : nil
         results = outcome.ranked.map { ranked in
             let text = query.candidates[ranked.index].title
             return Result(index: ranked.index, id: ranked.id, score: Double(ranked.score), relevance_score: Double(ranked.relevance),
