@@ -70,7 +70,7 @@ struct CohereV1Shape: APIShape {
             Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
         }
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
-                              candidates: try FieldRules.candidates(documents, "$.documents", limits, givenID: { r.documents[$0].id != nil }),
+                              candidates: try FieldRules.candidates(documents, "$.documents", limits),
                               topN: try FieldRules.topN(r.top_n))
         query.maxWindows = chunks
         return query
@@ -107,11 +107,13 @@ struct CohereV1Shape: APIShape {
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message, detail: error.message)) }
 
     func schemas(_ context: SchemaContext) -> ShapeSchemas {
-        var structured = Schema.object("A structured document: string fields, all echoed by return_documents. The model reads those rank_fields names (text by default): one field's value alone, several as \"field: value\" lines in rank_fields order; each named field is required, of at most max_text_chars characters (several: their lines together)", [
+        var structured = Schema.object("A structured document: string fields, all echoed by return_documents. The model reads the rank_fields it has (text by default): one field's value alone, several as \"field: value\" lines in rank_fields order; a document with none of them is read on all its fields. Each field read is a text of at most max_text_chars characters (several: their lines together)", [
             "id": Schema.oneOf([Schema.string("Id", minLength: 1), Schema.integer("Id", minimum: -999_999_999_999_999, maximum: 999_999_999_999_999)],
-                               "Our extension: the document's id (results are found by index; ids must differ)"),
+                               "Our extension: the document's id (echoed back; results are found by index)"),
         ])
-        structured["additionalProperties"] = Schema.nullable(Schema.string("A field (null reads as absent)"))
+        structured["additionalProperties"] = Schema.nullable(Schema.text("A field (null reads as absent)", context))
+        // at least one field besides the id, and not null: something to read
+        structured["anyOf"] = [["minProperties": 2], ["not": ["required": ["id"]], "minProperties": 1]]
         var rankFields = Schema.array(Schema.string("A field of the documents", minLength: 1),
                                       "The fields the model reads, in this order (default [\"text\"]); a string document has only text", minItems: 1)
         rankFields["uniqueItems"] = true

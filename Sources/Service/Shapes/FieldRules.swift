@@ -42,22 +42,13 @@ enum FieldRules {
         try text.map { try self.text($0, path, limits) }
     }
 
-    /// The candidate list: 1...maxCandidates items, no two with the same id: results are echoed
-    /// by id, and two results with one id could not be told apart. `givenID(i)`: item i's id came
-    /// in the request (`path[i].id`); otherwise it is the item's position, and positions never collide
-    /// with each other (only with a given id equal to another item's position).
-    static func candidates(_ items: [Item], _ path: String, _ limits: RequestLimits,
-                           givenID: (Int) -> Bool = { _ in false }) throws -> [Item] {
+    /// The candidate list: 1...maxCandidates items. Ids are the client's labels, echoed back; two items may
+    /// share one (every result also carries its `index`, the one unambiguous name), so a body the schema
+    /// allows is never refused for what the schema cannot say.
+    static func candidates(_ items: [Item], _ path: String, _ limits: RequestLimits) throws -> [Item] {
         if items.isEmpty { throw ServiceError.invalid(path, "must contain at least one item") }
         if items.count > limits.maxCandidates {
             throw ServiceError.invalid(path, "has \(items.count) items, more than the limit \(limits.maxCandidates)")
-        }
-        var first: [String: Int] = [:]
-        for (index, item) in items.enumerated() {
-            guard let earlier = first[item.id] else { first[item.id] = index; continue }
-            func name(_ i: Int) -> String { givenID(i) ? "\(path)[\(i)].id" : "\(path)[\(i)]" }
-            let note = givenID(index) && givenID(earlier) ? "" : " (an item without an id has its position as id)"
-            throw ServiceError.invalid(name(index), "duplicate of \(name(earlier)) '\(item.id)'\(note)")
         }
         return items
     }

@@ -54,9 +54,9 @@ struct ItemInput<TextField: ItemTextKey>: Decodable, Sendable {
         }
     }
 
-    /// The candidate list: `items`, then `FieldRules.candidates` (its size, no id twice).
+    /// The candidate list: `items`, then `FieldRules.candidates` (its size).
     static func candidates(_ inputs: [ItemInput], _ path: String, _ limits: RequestLimits) throws -> [Item] {
-        try FieldRules.candidates(items(inputs, path, limits), path, limits, givenID: { inputs[$0].id != nil })
+        try FieldRules.candidates(items(inputs, path, limits), path, limits)
     }
 }
 
@@ -69,6 +69,8 @@ struct StructuredDocument: Decodable, Sendable {
     /// the members in document order, null ones dropped (null reads as absent); a string document is `{"text": it}`
     var members: [(String, JSONValue)]
     var isString: Bool
+    /// fields besides the id as sent, nulls included: a document with none is refused (the schema's minProperties)
+    var sentFields = 1
 
     init(from decoder: Decoder) throws {
         let path = JSONValueDecoder.path(decoder.codingPath)
@@ -86,6 +88,8 @@ struct StructuredDocument: Decodable, Sendable {
                 }
             }
             id = try ItemInput<TextKey>.id(members, path)
+            sentFields = members.filter { $0.0 != "id" }.count
+            if sentFields == 0 { throw ServiceError.invalid(path, "has no field besides its id: nothing to rank") }
             self.members = members.filter { $0.1 != .null }
             isString = false
         default:
@@ -97,19 +101,25 @@ struct StructuredDocument: Decodable, Sendable {
     /// before), or with several, one "field: value" line each in `rank_fields` order (Cohere
     /// ranks "using the values in title, author, text sequentially" and recommends structured data
     /// as YAML strings: these lines are that YAML for flat string fields).
+    ///
+    /// Any document the schema allows is read, never refused for the fields it lacks: a string document is
+    /// its text whatever `rank_fields` names (the fields describe structured documents); an object is read
+    /// on the rank fields it has, and one that has none of them on all its string fields, in its own order.
     func text(rankFields: [String], _ path: String, _ limits: RequestLimits) throws -> String {
-        let values = try rankFields.enumerated().map { index, field in
-            guard let value = members.first(where: { $0.0 == field })?.1 else {
-                if isString { throw ServiceError.invalid(path, "is a string, its one field is text, but $.rank_fields[\(index)] names '\(field)'") }
-                throw ServiceError.invalid("\(path).\(field)", rankFields == ["text"] ? "is required" : "is required: $.rank_fields[\(index)] names it")
-            }
-            guard case let .string(text) = value else {
-                throw ServiceError.invalid("\(path).\(field)", "must be a string to rank on, got \(value.typeName)")
-            }
-            return text
+        // Every field is held to the text rule, read or not, as the schema says (a non-space character, max_text_chars).
+        if !isString {
+            for case let (key, .string(value)) in members where key != "id" { _ = try FieldRules.text(value, "\(path).\(key)", limits) }
         }
-        if values.count == 1 { return try FieldRules.text(values[0], isString ? path : "\(path).\(rankFields[0])", limits) }
-        let lines = zip(rankFields, values).map { "\($0): \($1)" }.joined(separator: "\n")
+        let named = isString ? ["text"] : rankFields.filter { field in members.contains { $0.0 == field } }
+        let fields = named.isEmpty ? members.map(\.0).filter { $0 != "id" } : named
+        // Nothing to read (only null fields): the document is ranked as an empty text.
+        guard !fields.isEmpty else { return "" }
+        let values = fields.map { field -> String in
+            if case let .string(text)? = members.first(where: { $0.0 == field })?.1 { return text }
+            return ""   // unreachable: the members are strings (checked at decoding), nulls dropped
+        }
+        if values.count == 1 { return try FieldRules.text(values[0], isString ? path : "\(path).\(fields[0])", limits) }
+        let lines = zip(fields, values).map { "\($0): \($1)" }.joined(separator: "\n")
         if lines.unicodeScalars.count > limits.maxTextCharacters {
             throw ServiceError.invalid(path, "is longer than \(limits.maxTextCharacters) characters as \"field: value\" lines of its rank_fields")
         }
