@@ -49,6 +49,9 @@ public struct InstructionPlan: Sendable {
     public var priorInstruction: [Int32] = []
     /// per candidate: title tokens (truncated to maxTargetTokens), without </s>
     public var targets: [[Int32]]
+    /// per candidate: every token of its title, uncut (what `targets` were cut from; a request's own cap
+    /// or keep_end cuts these again, never tokenizing twice); empty for a pointwise plan
+    public var titleTokens: [[Int32]] = []
     public var historyItemsUsed: Int
     /// history items left out: trimmed by maxHistoryItems plus dropped to fit maxInputTokens
     public var historyItemsDropped: Int
@@ -160,6 +163,7 @@ public struct InstructionBuilder: Sendable {
                                        historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
                                        historyTitlesShortened: shortened)
             plan.documentsTruncated = cut
+            plan.titleTokens = fullTargets
             return plan
         }
 

@@ -183,7 +183,7 @@ struct EvalCommand: ParsableCommand {
                                                               baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
             modelDirectory = configuration.model
             let engine = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
-            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
+            let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
             modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,

@@ -49,7 +49,7 @@ final class ServingModel: @unchecked Sendable {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
         }
-        pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
+        pipeline = try configuration.makePipeline(tokenizer: tokenizer)
         var limits = configuration.requestLimits
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits
