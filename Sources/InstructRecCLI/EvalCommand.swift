@@ -1,8 +1,8 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Evaluation
 import InstructRec
-import Service
 import T5Scoring
 import Tokenizer
 

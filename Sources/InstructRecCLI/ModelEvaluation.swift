@@ -2,7 +2,6 @@ import Foundation
 import Evaluation
 import InstructRec
 import Randomness
-import Service
 
 /// The model's rows of `instructrec eval`: every case scored once through the service's
 /// own pipeline, with the model's own scoring ("model"), or, given prior weights, one row

@@ -515,16 +515,4 @@ public struct ServiceConfiguration: Sendable {
             throw Invalid(setting: error.key, reason: error.reason, source: origin(of: error.key))
         }
     }
-
-    /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
-    /// `max_batch_tokens` bounds one engine pass; a call may carry one pass per worker thread, since a
-    /// call that splits evenly runs one pass per thread (the engine's lanes, `T5Scorer+Lanes.swift`).
-    var batchLimits: BatchLimits {
-        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens * max(1, threadsPerWorker),
-                    waitMilliseconds: batchWaitMilliseconds)
-    }
-
-    var requestLimits: RequestLimits {
-        RequestLimits(maxCandidates: maxCandidates, maxTextCharacters: maxTextCharacters)
-    }
 }
