@@ -55,7 +55,7 @@ public final class RerankService: @unchecked Sendable {
     }
 
     /// With the engine and tokenizer already in memory (benchmarks, tests).
-    public init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    public init(configuration: ServiceConfiguration, engine: any ScoringModel, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
         let kernel = KernelReport.current()
         self.configuration = configuration
         self.kernel = kernel
