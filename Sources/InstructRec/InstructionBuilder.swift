@@ -208,7 +208,7 @@ public struct InstructionBuilder: Sendable {
         }
         guard contextFits, !byLength.isEmpty else {
             let longest = byLength.first.map { build([], [$0]).tokens.count } ?? bare.tokens.count
-            throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(context: context, used: used),
+            throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(used: used),
                                                       tokens: longest, limit: limit)
         }
         // tokens of one formatted item followed by the separator, as it sits inside a list
@@ -280,7 +280,7 @@ public struct InstructionBuilder: Sendable {
         return (short, changed)
     }
 
-    private func requestFieldForOverflow(context: [String], used: Set<Template.Placeholder>) -> String {
+    private func requestFieldForOverflow(used: Set<Template.Placeholder>) -> String {
         used.contains(.intention) ? "query" : used.contains(.preference) ? "preference" : "candidates"
     }
 }
