@@ -8,7 +8,8 @@
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
 //   InstructRec (templates, instruction fitting, ranking; owns the CandidateScorer protocol; knows nothing of T5)
 //   T5Scoring (T5 behind CandidateScorer: engine set-up, error mapping; the only module that knows both)
-//   Service (endpoints, JSON requests, inference queue, metrics, configuration: joins HTTP to InstructRec;
+//   Configuration (the settings in layers, the JSON reader: what serve, score and eval load)
+//   Service (endpoints, JSON requests, inference queue, metrics: joins HTTP to InstructRec;
 //            reaches the engine only through T5Scoring)
 //   InstructRecCLI (the `instructrec` executable: wiring and flags only; no benchmark or test tooling)
 //   InstructRecBench (the `instructrec-bench` executable: make bench, bench-tokenizer, bench-http)
@@ -61,15 +62,18 @@ let package = Package(
         // Offline evaluation and instruction data (datasets, baselines, protocols): beside the serving core, never in it.
         .target(name: "Evaluation", dependencies: ["InstructRec", "Tokenizer", "Randomness"], swiftSettings: optimize),
         .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: optimize),
-        .target(name: "Service", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
+        // The deployment's settings in layers (and the JSON reader they share with request bodies): what
+        // serve, score and eval load, without the service.
+        .target(name: "Configuration", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
+        .target(name: "Service", dependencies: ["Configuration", "HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",
-            dependencies: ["T5", "T5Scoring", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Service",
+            dependencies: ["T5", "T5Scoring", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Configuration", "Service",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecBench",
-            dependencies: ["T5", "T5Scoring", "Randomness", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Service", "TestSupport",
+            dependencies: ["T5", "T5Scoring", "Randomness", "Tokenizer", "HTTP", "InstructRec", "Evaluation", "Configuration", "Service", "TestSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         // Used only by test targets and InstructRecBench.
@@ -84,7 +88,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "InstructRec", "Randomness"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Evaluation", "Randomness"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
+        .testTarget(name: "ServiceTests", dependencies: ["Configuration", "Service", "InstructRec", "T5", "T5Scoring", "Tokenizer", "HTTP",
                                                          "InstructRecCLI", "TestSupport", "Randomness"],
                     exclude: ["Fixtures"]),  // read by path (#filePath), not bundled
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], resources: [.copy("Fixtures")]),

@@ -31,7 +31,7 @@ public final class Responder: @unchecked Sendable {
 
     /// The client closed its side (EOF or reset) while the request was pending:
     /// work for it can be dropped.
-    public var isClientGone: Bool { gone.isSet }
+    var isClientGone: Bool { gone.isSet }
 
     /// Runs `action` once if the client goes away before this request is answered (at once if it already
     /// has): an async handler's task is cancelled this way (`Router.add(_:_:async:)`). The flag is the

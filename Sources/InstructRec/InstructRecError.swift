@@ -12,6 +12,8 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
     case missingContext(template: String, field: String)
     /// A pointwise model that ranks documents for a query alone was given a history or a preference.
     case unsupportedContext(scorer: String, field: String)
+    /// A request field the loaded model cannot honour (`field` is its JSON path): refused rather than ignored.
+    case unsupportedField(field: String, reason: String)
     /// Even one candidate with no history cannot fit max_input_tokens.
     case instructionTooLong(field: String, tokens: Int, limit: Int)
     /// A `CandidateScorer` cannot score these tokens (ids outside the model's
@@ -29,6 +31,7 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
         case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
         case let .unsupportedContext(scorer, field):
             return "'\(field)' cannot be used: the loaded model (scorer \(scorer)) ranks documents for a query alone (a history or preference needs a likelihood model, or a yes_no model with pointwise.* templates)"
+        case let .unsupportedField(field, reason): return "\(field): \(reason)"
         case let .instructionTooLong(field, tokens, limit):
             return "'\(field)' is too long: the instruction needs \(tokens) tokens with a single candidate and no history, more than max_input_tokens \(limit)"
         case let .scoringInput(message): return message

@@ -49,6 +49,9 @@ public struct InstructionPlan: Sendable {
     public var priorInstruction: [Int32] = []
     /// per candidate: title tokens (truncated to maxTargetTokens), without </s>
     public var targets: [[Int32]]
+    /// per candidate: every token of its title, uncut (what `targets` were cut from; a request's own cap
+    /// or keep_end cuts these again, never tokenizing twice); empty for a pointwise plan
+    public var titleTokens: [[Int32]] = []
     public var historyItemsUsed: Int
     /// history items left out: trimmed by maxHistoryItems plus dropped to fit maxInputTokens
     public var historyItemsDropped: Int
@@ -160,6 +163,7 @@ public struct InstructionBuilder: Sendable {
                                        historyItemsUsed: kept, historyItemsDropped: offered.count - kept, historyItemsTrimmed: trimmed,
                                        historyTitlesShortened: shortened)
             plan.documentsTruncated = cut
+            plan.titleTokens = fullTargets
             return plan
         }
 
@@ -204,7 +208,7 @@ public struct InstructionBuilder: Sendable {
         }
         guard contextFits, !byLength.isEmpty else {
             let longest = byLength.first.map { build([], [$0]).tokens.count } ?? bare.tokens.count
-            throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(context: context, used: used),
+            throw InstructRecError.instructionTooLong(field: requestFieldForOverflow(used: used),
                                                       tokens: longest, limit: limit)
         }
         // tokens of one formatted item followed by the separator, as it sits inside a list
@@ -276,7 +280,7 @@ public struct InstructionBuilder: Sendable {
         return (short, changed)
     }
 
-    private func requestFieldForOverflow(context: [String], used: Set<Template.Placeholder>) -> String {
+    private func requestFieldForOverflow(used: Set<Template.Placeholder>) -> String {
         used.contains(.intention) ? "query" : used.contains(.preference) ? "preference" : "candidates"
     }
 }

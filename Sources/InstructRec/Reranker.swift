@@ -73,8 +73,8 @@ public struct ScoringWork: Sendable {
 
 /// Scores a plan's groups with a `CandidateScorer` and merges them into one ranking.
 public enum Reranker {
-    /// Runs every group of the plan through the scorer in one call; returns one score per candidate.
-    public static func score(_ plan: InstructionPlan, scorer: any CandidateScorer, scoring: Scoring = Scoring(),
+    /// Runs every group of the plan through the scorer in one call; returns one score per candidate (tests).
+    static func score(_ plan: InstructionPlan, scorer: any CandidateScorer, scoring: Scoring = Scoring(),
                              priors: TitlePriorCache? = nil, maxGroupTokens: Int = .max) throws -> (CandidateScores, RankingUsage) {
         let work = work(plan, scoring: scoring, priors: priors, maxGroupTokens: maxGroupTokens)
         return try merge(plan, work, scorer.score(work.groups), priors: priors)

@@ -1,8 +1,8 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Evaluation
 import InstructRec
-import Service
 import T5Scoring
 import Tokenizer
 
@@ -182,11 +182,11 @@ struct EvalCommand: ParsableCommand {
             let configuration = try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides,
                                                               baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
             modelDirectory = configuration.model
-            let engine = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
-            let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
+            let engine: any ScoringModel = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
+            let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
-            modelEvaluation = ModelEvaluation(pipeline: pipeline, scorer: engine.makeScorer(threads: threads), mode: mode,
+            modelEvaluation = ModelEvaluation(pipeline: pipeline, model: engine, threads: threads, mode: mode,
                                               priorWeights: weights, template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
             if fitRelevance {

@@ -2,7 +2,6 @@ import Foundation
 import Evaluation
 import InstructRec
 import Randomness
-import Service
 
 /// The model's rows of `instructrec eval`: every case scored once through the service's
 /// own pipeline, with the model's own scoring ("model"), or, given prior weights, one row
@@ -11,6 +10,8 @@ import Service
 /// It also gathers what `--fit-relevance` and `--order-stability` report.
 struct ModelEvaluation {
     let pipeline: RankPipeline
+    /// the model under evaluation, and the one scorer over it this evaluation runs on
+    let model: any ScoringModel
     let scorer: any CandidateScorer
     let mode: Scoring.Mode
     /// one row per weight (calibrated); nil: one row, the model's own scoring
@@ -26,10 +27,11 @@ struct ModelEvaluation {
     /// JSON Lines of every case's relevance pairs under both context kinds (`--dump-relevance`), for offline study
     var relevanceDump: FileHandle?
 
-    init(pipeline: RankPipeline, scorer: any CandidateScorer, mode: Scoring.Mode, priorWeights: [Float]?, template: String?,
+    init(pipeline: RankPipeline, model: any ScoringModel, threads: Int, mode: Scoring.Mode, priorWeights: [Float]?, template: String?,
          title: @escaping (Int, Evaluator.Case) -> String) {
         self.pipeline = pipeline
-        self.scorer = scorer
+        self.model = model
+        scorer = model.makeScorer(threads: threads)
         self.mode = mode
         self.priorWeights = mode == .calibrated ? priorWeights : nil
         self.template = template

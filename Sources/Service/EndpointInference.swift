@@ -1,3 +1,5 @@
+import Configuration
+
 /// `instructrec score` without `--endpoint`: the endpoint whose request shape
 /// takes the body. Every shape decodes exactly its own fields, so most bodies
 /// fit one. A body that fits `/rerank` and the Cohere shapes (`query` and

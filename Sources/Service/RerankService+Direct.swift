@@ -10,6 +10,12 @@ extension RerankService {
     /// `instructrec score`: the same request and response as POST <path>, without HTTP.
     /// `endpoint` is a path ("/v2/rerank") or a name without the slash ("recommend", "v1/rerank").
     public func scoreDirectly(endpoint: String, body: [UInt8]) -> (status: Int, json: [UInt8]) {
+        // One read of the serving model: decoding limits, pipeline and scorer all come from it.
+        scoreDirectly(endpoint: endpoint, body: body, on: current)
+    }
+
+    /// `scoreDirectly` on one model, whatever a reload makes current meanwhile.
+    func scoreDirectly(endpoint: String, body: [UInt8], on model: ServingModel) -> (status: Int, json: [UInt8]) {
         let path = endpoint.hasPrefix("/") ? endpoint : "/" + endpoint
         let shapes = ShapeRegistry.shapes(at: path)
         guard let primary = shapes.first else {
@@ -19,9 +25,8 @@ extension RerankService {
         }
         var shape = primary
         do {
-            let (chosen, decoded) = try decode(path: path, body: body, limits: limits)
+            let (chosen, decoded) = try decode(path: path, body: body, limits: model.limits)
             shape = chosen
-            let model = current
             model.directLock.lock()
             defer { model.directLock.unlock() }
             var outcome = try model.pipeline.run(decoded.query, scorer: model.directScorer)   // RankPipeline.run, waited for

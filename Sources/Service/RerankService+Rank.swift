@@ -1,3 +1,4 @@
+import Configuration
 import Dispatch
 import Foundation
 import HTTP
@@ -97,8 +98,7 @@ extension RerankService {
     }
 
     /// Parses a body and decodes it with the shape that takes it at `path`.
-    func decode(path: String, body: [UInt8], limits: RequestLimits? = nil) throws -> (shape: AnyShape, decoded: DecodedRequest) {
-        let limits = limits ?? self.limits
+    func decode(path: String, body: [UInt8], limits: RequestLimits) throws -> (shape: AnyShape, decoded: DecodedRequest) {
         let shapes = ShapeRegistry.shapes(at: path)
         let json = try parseJSON(body)
         guard let shape = ShapeRegistry.select(shapes, for: json) else {

@@ -1,3 +1,4 @@
+import Configuration
 import Dispatch
 import Foundation
 import HTTP
@@ -31,9 +32,6 @@ public final class RerankService: @unchecked Sendable {
     /// The model new requests get. A request takes it once and keeps it to its end.
     var current: ServingModel { stateLock.lock(); defer { stateLock.unlock() }; return serving }
     public var pipeline: RankPipeline { current.pipeline }
-    var builder: InstructionBuilder { current.pipeline.builder }
-    var engine: ScoringEngine { current.engine }
-    var limits: RequestLimits { current.limits }
     /// prior_catalog at start-up: titles read, priors computed, seconds (nil without a catalog)
     public var priorWarmUp: (titles: Int, computed: Int, seconds: Double)? { current.priorWarmUp }
     /// the serving model's content hash (SHA-256 over its files)
@@ -57,7 +55,7 @@ public final class RerankService: @unchecked Sendable {
     }
 
     /// With the engine and tokenizer already in memory (benchmarks, tests).
-    public init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
+    public init(configuration: ServiceConfiguration, engine: any ScoringModel, tokenizer: Tokenizer, loadSeconds: Double = 0) throws {
         let kernel = KernelReport.current()
         self.configuration = configuration
         self.kernel = kernel

@@ -43,6 +43,8 @@ struct ServiceError: Error, Equatable, Sendable, CustomStringConvertible {
                 return ServiceError(status: 422, code: "missing_field", message: error.description, field: "$.\(field)")
             case let .unsupportedContext(_, field):
                 return ServiceError(status: 422, code: "unsupported_field", message: error.description, field: "$.\(field)")
+            case let .unsupportedField(field, reason):
+                return ServiceError.invalid(field, reason)
             case let .instructionTooLong(field, _, _):
                 return ServiceError(status: 422, code: "instruction_too_long", message: error.description, field: "$.\(field)")
             case let .scoringInput(message):

@@ -1,3 +1,4 @@
+import Configuration
 import Dispatch
 import Foundation
 import HTTP
@@ -15,7 +16,8 @@ import Tokenizer
 /// model's queue is stopped (its waiting jobs still run on it) and its memory goes with its last job.
 final class ServingModel: @unchecked Sendable {
     let configuration: ServiceConfiguration
-    let engine: ScoringEngine
+    /// the model's engine (T5 today: the one line that builds it is the loading initializer's)
+    let engine: any ScoringModel
     let pipeline: RankPipeline
     let queue: InferenceQueue
     /// `instructrec score`'s scorer (and catalog warm-up), one call at a time
@@ -42,14 +44,14 @@ final class ServingModel: @unchecked Sendable {
 
     /// With the engine and tokenizer in memory: pipeline, workers, one warm-up inference per scorer,
     /// the prior catalog. Throws errors that name the file or setting at fault.
-    init(configuration: ServiceConfiguration, engine: ScoringEngine, tokenizer: Tokenizer, loadSeconds: Double, metrics: Metrics) throws {
+    init(configuration: ServiceConfiguration, engine: any ScoringModel, tokenizer: Tokenizer, loadSeconds: Double, metrics: Metrics) throws {
         self.configuration = configuration
         self.engine = engine
         if tokenizer.vocabularySize > engine.vocabularySize {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
         }
-        pipeline = try RankPipeline(configuration: configuration, tokenizer: tokenizer)
+        pipeline = try configuration.makePipeline(tokenizer: tokenizer)
         var limits = configuration.requestLimits
         limits.templates = pipeline.builder.templates.templates.keys.sorted()
         self.limits = limits

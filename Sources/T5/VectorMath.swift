@@ -134,13 +134,6 @@ enum VectorMath {
         return maximum
     }
 
-    /// log(sum(exp(x))) over `count` values, stable, in one pass over memory.
-    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var maximum = -Float.infinity, sum: Float = 0
-        accumulateLogSumExp(x, count: count, max: &maximum, sum: &sum)
-        return maximum + Foundation.log(sum)
-    }
-
     /// Online log-sum-exp: folds `count` more values into a running
     /// (max, sum of exp(x - max)); start from (-inf, 0). The values go in
     /// blocks of 256 (1 KiB, in L1): the block's per-lane maximum first, then

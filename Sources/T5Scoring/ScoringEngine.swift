@@ -5,12 +5,12 @@ import T5
 /// The `weights_dtype` setting's values, named here so the layers above need not import T5.
 public typealias WeightsDType = T5.WeightsDType
 
-/// The engine as the layers above need it, and the only way they reach it:
+/// T5 as a `ScoringModel`, and the only way the layers above reach it:
 /// process set-up (BLAS self-check, OpenBLAS threads), the weights, what
 /// /info says about the model, and scorers that speak `CandidateScorer`.
 ///
 /// One engine per model; its weights are shared by every scorer it makes.
-public final class ScoringEngine: Sendable {
+public final class ScoringEngine: ScoringModel {
     let weights: T5Weights
 
     /// Prepares the process, then loads a Hugging Face checkpoint directory.
@@ -51,7 +51,7 @@ public final class ScoringEngine: Sendable {
     /// `passTokens` bounds one engine pass (instruction + candidate tokens; larger calls are split, see
     /// `T5Scorer.maxPassTokens`); `reserve` sizes the scratch for a full pass now (a batching worker's
     /// resident memory from the start) instead of growing it under load.
-    public func makeScorer(threads: Int, passTokens: Int = 2048, reserve: Bool = false) -> any CandidateScorer {
+    public func makeScorer(threads: Int, passTokens: Int, reserve: Bool) -> any CandidateScorer {
         let scorer = T5Scorer(weights: weights, threads: threads)
         scorer.maxPassTokens = max(1, passTokens)
         if reserve { scorer.reservePass() }
@@ -69,6 +69,9 @@ public final class ScoringEngine: Sendable {
 
     /// Bytes the weight matrices hold in memory (half for BF16/F16 kept 16-bit), for /info and tests.
     public var weightBytes: Int { weights.matrixBytes }
+
+    /// The BLAS library and CPU this process multiplies with.
+    public var kernelFields: [String: Any] { KernelReport.current().fields }
 
     /// The architecture, for /info.
     public var modelFields: [String: Any] {

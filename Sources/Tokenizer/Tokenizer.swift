@@ -50,7 +50,7 @@ public final class Tokenizer: Sendable {
     /// The same tokenizer with a word cache of `capacity` entries (0: none, every
     /// text goes through the whole pipeline). Ids are the same either way; tests
     /// compare the two, and `capacity` small forces eviction.
-    public func withWordCache(capacity: Int) -> Tokenizer {
+    func withWordCache(capacity: Int) -> Tokenizer {
         Tokenizer(pipeline: pipeline, model: model, specialIDs: specialIDs, controlIDs: controlIDs, eosID: eosID,
                   source: source, wordCacheCapacity: capacity)
     }

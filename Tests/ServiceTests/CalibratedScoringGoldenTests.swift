@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 import InstructRec
 import Service
@@ -32,7 +33,7 @@ final class CalibratedScoringGoldenTests: XCTestCase {
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: goldenFile))
         XCTAssertEqual(golden.requests.count, 9)
         let configuration = try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": modelDirectory])
-        let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: modelDirectory))
+        let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: modelDirectory))
         let scorer = try ScoringEngine(modelDirectory: modelDirectory).makeScorer(threads: 2)
         var worst: Float = 0
         for request in golden.requests {

@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 @testable import Service
 import XCTest
@@ -19,7 +20,7 @@ final class CohereWarningsTests: XCTestCase {
                   file: StaticString = #filePath, line: UInt = #line) throws -> [String]? {
         let (status, answer) = try PointwiseScorerTests.json(service, path, body)
         XCTAssertEqual(status, 200, "\(answer)", file: file, line: line)
-        let document = OpenAPIDocument.make(version: "test", context: SchemaContext(limits: service.limits, scorer: service.pipeline.scorerKind))
+        let document = OpenAPIDocument.make(version: "test", context: SchemaContext(limits: service.current.limits, scorer: service.current.pipeline.scorerKind))
         let validator = SchemaValidator(document: document)
         XCTAssertEqual(validator.errors(answer, try validator.responseSchema(path: path, method: "post", status: "200"), at: "$"), [],
                        "\(path) response schema", file: file, line: line)

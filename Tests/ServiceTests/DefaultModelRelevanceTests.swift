@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 import InstructRec
 import Randomness
@@ -15,7 +16,7 @@ final class DefaultModelRelevanceTests: XCTestCase {
         let configuration = try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["model": directory])
         XCTAssertEqual(configuration.relevance.mode, .logistic)
         XCTAssertNotNil(configuration.queryRelevanceScale, "the shipped model carries a fitted query mapping")
-        let pipeline = try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: directory))
+        let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: directory))
         let scorer = try ScoringEngine(modelDirectory: directory).makeScorer(threads: 2)
         let cable = Item(id: "cable", title: "HDMI Cable 6ft")
         let company = [

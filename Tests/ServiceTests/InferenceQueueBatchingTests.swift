@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 import XCTest
 @testable import InstructRec
@@ -59,8 +60,9 @@ final class InferenceQueueBatchingTests: XCTestCase {
     static func job(_ number: Int, _ plan: InstructionPlan, _ outcomes: Outcomes, deadline: DispatchTime = .distantFuture,
                     abandoned: Bool = false) -> ScoringJob {
         outcomes.done.enter()
-        return ScoringJob(plan: plan, work: Reranker.work(plan, scoring: Scoring()), priors: nil, deadline: deadline, enqueued: .now(),
-                          isAbandoned: { abandoned }, completed: { result, _ in outcomes.set(number, result.map(\.0.scores)) },
+        let work = Reranker.work(plan, scoring: Scoring())
+        return ScoringJob(groups: work.groups, deadline: deadline, enqueued: .now(), isAbandoned: { abandoned },
+                          completed: { answers, _ in outcomes.set(number, Result { try Reranker.merge(plan, work, answers).0.scores }) },
                           dropped: { outcomes.drop(number, $0) })
     }
 

@@ -1,3 +1,4 @@
+@testable import Configuration
 import XCTest
 @testable import Service
 

@@ -1,3 +1,4 @@
+@testable import Configuration
 import Dispatch
 import XCTest
 @testable import Service

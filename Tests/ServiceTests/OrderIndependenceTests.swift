@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 import InstructRec
 import Randomness
@@ -23,7 +24,7 @@ final class OrderIndependenceTests: XCTestCase {
     func pipeline(_ overrides: [String: String]) throws -> RankPipeline {
         let configuration = try ServiceConfiguration.load(file: nil, environment: [:],
                                                           overrides: ["model": Self.modelDirectory].merging(overrides) { $1 })
-        return try RankPipeline(configuration: configuration, tokenizer: try Tokenizer.load(path: Self.modelDirectory))
+        return try configuration.makePipeline(tokenizer: try Tokenizer.load(path: Self.modelDirectory))
     }
 
     func testFourOrdersGiveTheSameScoresAndTopTen() throws {

@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 @testable import InstructRec
 import XCTest

@@ -1,3 +1,4 @@
+@testable import Configuration
 import Foundation
 import XCTest
 @testable import Service
@@ -31,7 +32,7 @@ final class WeightsDTypeSettingTests: XCTestCase {
                 file: nil, environment: [:],
                 overrides: ["model": directory.path, "tokenizer": ServiceProcess.tokenizerFile,
                             "templates": ServiceProcess.templatesFile, "weights_dtype": dtype.rawValue])
-            bytes[dtype] = try RerankService(configuration: configuration).engine.weightBytes
+            bytes[dtype] = try RerankService(configuration: configuration).current.engine.weightBytes
         }
         XCTAssertEqual(bytes[.f32], try XCTUnwrap(bytes[.auto]) * 2)
     }

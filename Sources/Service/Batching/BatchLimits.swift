@@ -1,3 +1,5 @@
+import Configuration
+
 /// How much one scorer call may carry: requests, tokens, and how long a worker
 /// may wait for more. Jobs join a batch in queue order while it admits them.
 struct BatchLimits: Sendable, Equatable {
@@ -39,5 +41,15 @@ struct BatchSize: Sendable, Equatable {
     static func + (a: BatchSize, b: BatchSize) -> BatchSize {
         BatchSize(requests: a.requests + b.requests, instructionTokens: a.instructionTokens + b.instructionTokens,
                   candidateTokens: a.candidateTokens + b.candidateTokens)
+    }
+}
+
+extension ServiceConfiguration {
+    /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
+    /// `max_batch_tokens` bounds one engine pass; a call may carry one pass per worker thread, since a
+    /// call that splits evenly runs one pass per thread (the engine's lanes, `T5Scorer+Lanes.swift`).
+    var batchLimits: BatchLimits {
+        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens * max(1, threadsPerWorker),
+                    waitMilliseconds: batchWaitMilliseconds)
     }
 }

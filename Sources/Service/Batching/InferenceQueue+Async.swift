@@ -17,17 +17,17 @@ extension InferenceQueue: ScoringBackend {
         case stopped
     }
 
-    func score(_ plan: InstructionPlan, _ work: ScoringWork, priors: TitlePriorCache?, deadline: DispatchTime) async throws -> ScoredWork {
+    func score(_ groups: [ScoringGroup], deadline: DispatchTime) async throws -> ScoredGroups {
         let state = JobState()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ScoredWork, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ScoredGroups, any Error>) in
                 state.install(continuation)
                 let enqueued = DispatchTime.now()
                 let job = ScoringJob(
-                    plan: plan, work: work, priors: priors, deadline: deadline, enqueued: enqueued,
+                    groups: groups, deadline: deadline, enqueued: enqueued,
                     isAbandoned: { state.isAbandoned },
-                    completed: { result, taken in
-                        state.resume(with: result.map { ScoredWork(scores: $0.0, usage: $0.1, queueMilliseconds: milliseconds(enqueued, taken)) })
+                    completed: { answers, taken in
+                        state.resume(with: .success(ScoredGroups(answers: answers, queueMilliseconds: milliseconds(enqueued, taken))))
                     },
                     dropped: { reason in
                         state.resume(with: .failure(reason == .deadline ? DeadlinePassed() : CancellationError()))
@@ -47,14 +47,14 @@ extension InferenceQueue: ScoringBackend {
     /// and whether its awaiting task gave up on it.
     private final class JobState: @unchecked Sendable {
         private let lock = NSLock()
-        private var continuation: CheckedContinuation<ScoredWork, any Error>?
-        private var pending: Result<ScoredWork, any Error>?
+        private var continuation: CheckedContinuation<ScoredGroups, any Error>?
+        private var pending: Result<ScoredGroups, any Error>?
         private var abandoned = false
         private var resumed = false
 
         var isAbandoned: Bool { lock.lock(); defer { lock.unlock() }; return abandoned }
 
-        func install(_ continuation: CheckedContinuation<ScoredWork, any Error>) {
+        func install(_ continuation: CheckedContinuation<ScoredGroups, any Error>) {
             lock.lock()
             if let pending {   // cancelled before the continuation existed
                 resumed = true
@@ -66,7 +66,7 @@ extension InferenceQueue: ScoringBackend {
             lock.unlock()
         }
 
-        func resume(with result: Result<ScoredWork, any Error>) {
+        func resume(with result: Result<ScoredGroups, any Error>) {
             lock.lock()
             guard !resumed else { lock.unlock(); return }
             guard let continuation else { pending = result; lock.unlock(); return }

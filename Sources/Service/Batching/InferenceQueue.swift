@@ -148,10 +148,10 @@ final class InferenceQueue: @unchecked Sendable {
         var start = 0
         for (job, jobGroups) in zip(batch, groups) {
             let end = start + jobGroups.count
-            // A scorer answering too few groups fails the jobs it left out (merge reports the mismatch).
+            // A scorer answering too few groups fails the jobs it left out (their merge reports the mismatch).
             let answered = end <= answers.count ? Array(answers[start..<end]) : []
             start = end
-            job.completed(Result { try Reranker.merge(job.plan, job.work, answered, priors: job.priors) }, taken)
+            job.completed(answered, taken)
         }
     }
 }

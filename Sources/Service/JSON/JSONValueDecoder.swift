@@ -1,3 +1,5 @@
+import Configuration
+
 /// `Decodable` over a parsed `JSONValue`, so request types are plain Swift
 /// structs while errors keep what our own parser gives: a JSON path per field.
 ///

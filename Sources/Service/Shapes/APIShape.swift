@@ -1,5 +1,7 @@
+import Configuration
 import Foundation
 import HTTP
+import InstructRec
 
 /// One API shape: a request type with exactly its own fields, a response type,
 /// an error envelope and the OpenAPI text for all three. Everything a shape

@@ -1,3 +1,4 @@
+import Configuration
 import InstructRec
 
 /// POST /v1/rerank: Cohere's v1 rerank API (cohere SDK `Client.rerank`) and

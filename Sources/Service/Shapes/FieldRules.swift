@@ -1,3 +1,4 @@
+import Configuration
 import InstructRec
 
 /// Size limits on requests (configurable), shared by every shape.
@@ -107,5 +108,11 @@ enum FieldRules {
         guard let value else { return nil }
         guard let kind = IntentKind(rawValue: value) else { throw ServiceError.invalid("$.intent", "must be \"vague\" or \"specific\"") }
         return kind
+    }
+}
+
+extension ServiceConfiguration {
+    var requestLimits: RequestLimits {
+        RequestLimits(maxCandidates: maxCandidates, maxTextCharacters: maxTextCharacters)
     }
 }

@@ -1,3 +1,4 @@
+import Configuration
 import InstructRec
 
 /// Which member holds an item's text: "title" for candidates and history, "text" for documents.

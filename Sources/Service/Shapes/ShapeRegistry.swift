@@ -1,3 +1,5 @@
+import Configuration
+
 /// Every API shape the service answers, in route order. A new shape is one
 /// file under Shapes/ and one line here; routing, OpenAPI, metrics and
 /// `instructrec score --endpoint` follow from this list.

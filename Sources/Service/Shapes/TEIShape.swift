@@ -1,3 +1,4 @@
+import Configuration
 import InstructRec
 
 /// POST /rerank with `texts`: Hugging Face text-embeddings-inference's rerank

@@ -1,3 +1,4 @@
+import Configuration
 import InstructRec
 
 /// POST /rerank (our own shape, the one without `texts`): a query and documents,

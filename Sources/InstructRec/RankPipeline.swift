@@ -1,11 +1,10 @@
 import Dispatch
 import Foundation
-import InstructRec
 import Tokenizer
 
-/// The one rank pipeline: plan → score → rank. HTTP (through the inference
+/// The one rank pipeline: plan → score → merge → rank. HTTP (through the inference
 /// queue), `instructrec score` and `instructrec eval` all call it; decoding and
-/// responding belong to the API shapes around it.
+/// responding belong to the API shapes around it. Configured by `RankingSettings`.
 public struct RankPipeline: Sendable {
     public let builder: InstructionBuilder
     /// the scoring a request gets when it names none (the model's `scoring` and `prior_weight`)
@@ -37,30 +36,26 @@ public struct RankPipeline: Sendable {
         self.reference = reference
     }
 
-    /// Templates, instruction options and scoring defaults from a configuration (model-bound settings applied).
-    /// A pointwise scorer's tokens are resolved here: a bad one is a start-up error naming the key and its file.
-    public init(configuration: ServiceConfiguration, tokenizer: Tokenizer) throws {
-        let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: configuration.templates))
-        let pointwise: PointwiseScorer?
-        do {
-            pointwise = try PointwiseScorer.make(kind: configuration.scorer, yesNoTemplate: configuration.yesNoTemplate,
-                                                 yesToken: configuration.yesToken, noToken: configuration.noToken,
+    /// A pipeline as `settings` describe it: the template set read from its file, the pointwise scorer's
+    /// tokens resolved (a bad one throws `PointwiseScorer.Invalid` naming the key), the reference titles
+    /// tokenized once.
+    public init(settings: RankingSettings, tokenizer: Tokenizer) throws {
+        let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: settings.templates))
+        let pointwise = try PointwiseScorer.make(kind: settings.scorer, yesNoTemplate: settings.yesNoTemplate,
+                                                 yesToken: settings.yesToken, noToken: settings.noToken,
                                                  templates: templates, tokenizer: tokenizer, vocabularySize: tokenizer.vocabularySize)
-        } catch let error as PointwiseScorer.Invalid {
-            throw ServiceConfiguration.Invalid(setting: error.key, reason: error.reason, source: configuration.origin(of: error.key))
-        }
         // A yes/no readout's relevance is P(yes) itself, RankT5's the raw logit: the likelihood model's
         // fitted logistic does not apply. The deployment may still ask for the softmax.
-        var relevance = configuration.relevance
-        if let pointwise, configuration.relevanceMode != .softmax { relevance = pointwise.readout.defaultRelevance }
-        let options = configuration.instructionOptions
-        let reference = RelevanceReference(targets: pointwise != nil ? [] : configuration.relevanceReferenceTitles.map {
+        var relevance = settings.relevance
+        if let pointwise, relevance.mode != .softmax { relevance = pointwise.readout.defaultRelevance }
+        let options = settings.instruction
+        let reference = RelevanceReference(targets: pointwise != nil ? [] : settings.relevanceReferenceTitles.map {
             Array(tokenizer.encode($0, addEOS: false).prefix(options.maxTargetTokens))
         })
         self.init(builder: InstructionBuilder(templates: templates, tokenizer: tokenizer, options: options),
-                  defaultScoring: configuration.defaultScoring, relevance: relevance,
-                  priors: TitlePriorCache(maxEntries: configuration.priorCacheEntries, maxBytes: configuration.priorCacheBytes),
-                  maxGroupTokens: configuration.maxBatchTokens, pointwise: pointwise, excludeHistory: configuration.excludeHistory,
+                  defaultScoring: settings.scoring, relevance: relevance,
+                  priors: TitlePriorCache(maxEntries: settings.priorCacheEntries, maxBytes: settings.priorCacheBytes),
+                  maxGroupTokens: settings.maxGroupTokens, pointwise: pointwise, excludeHistory: settings.excludeHistory,
                   reference: reference)
     }
 
@@ -90,13 +85,13 @@ public struct RankPipeline: Sendable {
             // Likelihood-only fields are refused rather than ignored: a client asking for them expects their effect.
             let scorer = pointwise.kind.rawValue
             if query.scoring != nil {
-                throw ServiceError.invalid("$.scoring", "the loaded model scores pointwise (scorer \(scorer)); sum, mean and calibrated apply to likelihood models")
+                throw InstructRecError.unsupportedField(field: "$.scoring", reason: "the loaded model scores pointwise (scorer \(scorer)); sum, mean and calibrated apply to likelihood models")
             }
             if query.priorWeight != nil {
-                throw ServiceError.invalid("$.prior_weight", "the loaded model scores pointwise (scorer \(scorer)); prior_weight applies to calibrated likelihood scoring")
+                throw InstructRecError.unsupportedField(field: "$.prior_weight", reason: "the loaded model scores pointwise (scorer \(scorer)); prior_weight applies to calibrated likelihood scoring")
             }
             if query.template != nil {
-                throw ServiceError.invalid("$.template", "the loaded model scores pointwise (scorer \(scorer)) with its own input template")
+                throw InstructRecError.unsupportedField(field: "$.template", reason: "the loaded model scores pointwise (scorer \(scorer)) with its own input template")
             }
             return try builder.pointwisePlan(context: query.context, candidates: query.candidates, scorer: pointwise,
                                              truncation: query.truncation ?? .windows, maxDocumentTokens: query.maxTargetTokens,
@@ -104,14 +99,15 @@ public struct RankPipeline: Sendable {
         }
         var plan = try builder.plan(context: query.context, candidates: query.candidates, template: query.template)
         let cap = min(query.maxTargetTokens ?? .max, builder.options.maxTargetTokens)
+        // The request's cap and keep_end cut the plan's own title tokens (never tokenized again).
         if query.truncation == .keepEnd {
             // Titles over the cap keep their last tokens (TEI's truncation_direction Left).
-            plan.targets = query.candidates.map { Array(builder.tokenizer.encode($0.title, addEOS: false).suffix(cap)) }
+            plan.targets = plan.titleTokens.map { Array($0.suffix(cap)) }
         } else if cap < builder.options.maxTargetTokens {
             plan.targets = plan.targets.map { Array($0.prefix(cap)) }
         }
         if cap < builder.options.maxTargetTokens || query.truncation == .keepEnd {
-            plan.documentsTruncated = query.candidates.filter { builder.tokenizer.encode($0.title, addEOS: false).count > cap }.count
+            plan.documentsTruncated = plan.titleTokens.filter { $0.count > cap }.count
         }
         // The relevance references go beside the candidates of a candidate-free instruction (its one group) with
         // the user's words (see `RelevanceReference` for why a query context only).
@@ -190,7 +186,7 @@ public struct RankPipeline: Sendable {
     /// The one rank pipeline, what HTTP, `instructrec score` and `instructrec eval` all run: plan (tokenize,
     /// fit the instruction), score the plan's work on `backend` (the inference queue, or a scorer in
     /// place), rank. `deadline` is the backend's (the queue drops a job whose deadline passed).
-    func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
+    public func run(_ query: RankQuery, backend: some ScoringBackend, deadline: DispatchTime = .distantFuture) async throws -> RankOutcome {
         let start = DispatchTime.now()
         // exclude_history: the candidates the history holds are never scored; what is scored keeps its
         // positions in the request (`kept` maps back), and top_n applies to what is left.
@@ -203,8 +199,11 @@ public struct RankPipeline: Sendable {
         if kept.count < query.candidates.count { scoredQuery.candidates = kept.map { query.candidates[$0] } }
         let plan = try self.plan(scoredQuery)
         let planned = DispatchTime.now()
-        let scored = try await backend.score(plan, work(scoredQuery, plan: plan), priors: priors, deadline: deadline)
-        var outcome = rank(scoredQuery, plan: plan, scores: scored.scores, usage: scored.usage)
+        let work = work(scoredQuery, plan: plan)
+        let scored = try await backend.score(work.groups, deadline: deadline)
+        // The merge runs here, on the request's task: the backend only scored.
+        let (scores, usage) = try Reranker.merge(plan, work, scored.answers, priors: priors)
+        var outcome = rank(scoredQuery, plan: plan, scores: scores, usage: usage)
         if kept.count < query.candidates.count {
             outcome.ranked = outcome.ranked.map { var candidate = $0; candidate.index = kept[candidate.index]; return candidate }
             outcome.usage.candidatesExcluded = query.candidates.count - kept.count
@@ -233,8 +232,4 @@ public struct RankPipeline: Sendable {
         let pipeline = self
         return try Blocking.run { try await pipeline.run(query, backend: DirectBackend(scorer)) }
     }
-}
-
-func milliseconds(_ from: DispatchTime, _ to: DispatchTime) -> Double {
-    Double(to.uptimeNanoseconds &- from.uptimeNanoseconds) / 1e6
 }

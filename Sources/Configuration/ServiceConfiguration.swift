@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import InstructRec
 import T5Scoring
+import Tokenizer
 
 /// Every setting of `instructrec serve`, `score` and `eval`, in layers (later wins):
 /// built-in defaults < the model directory (`instructrec.json` with model-bound
@@ -488,15 +489,30 @@ public struct ServiceConfiguration: Sendable {
 
     public var priorCacheBytes: Int { priorCacheMegabytes << 20 }
 
-    /// The queue's batch limits from these settings (the service adds the engine's per-call limits).
-    /// `max_batch_tokens` bounds one engine pass; a call may carry one pass per worker thread, since a
-    /// call that splits evenly runs one pass per thread (the engine's lanes, `T5Scorer+Lanes.swift`).
-    var batchLimits: BatchLimits {
-        BatchLimits(maxRequests: maxBatchRequests, maxTokens: maxBatchTokens * max(1, threadsPerWorker),
-                    waitMilliseconds: batchWaitMilliseconds)
+    /// What the ranking pipeline is configured by (the model-bound settings, the prior cache, the pass size).
+    public var rankingSettings: RankingSettings {
+        var settings = RankingSettings()
+        settings.templates = templates
+        settings.instruction = instructionOptions
+        settings.scoring = defaultScoring
+        settings.relevance = relevance
+        settings.excludeHistory = excludeHistory
+        settings.relevanceReferenceTitles = relevanceReferenceTitles
+        settings.scorer = scorer
+        settings.yesNoTemplate = yesNoTemplate
+        settings.yesToken = yesToken
+        settings.noToken = noToken
+        settings.priorCacheEntries = priorCacheEntries
+        settings.priorCacheBytes = priorCacheBytes
+        settings.maxGroupTokens = maxBatchTokens
+        return settings
     }
 
-    var requestLimits: RequestLimits {
-        RequestLimits(maxCandidates: maxCandidates, maxTextCharacters: maxTextCharacters)
+    /// The ranking pipeline these settings describe. A pointwise scorer's tokens are resolved here: a bad
+    /// one is a start-up error naming the key and its file.
+    public func makePipeline(tokenizer: Tokenizer) throws -> RankPipeline {
+        do { return try RankPipeline(settings: rankingSettings, tokenizer: tokenizer) } catch let error as PointwiseScorer.Invalid {
+            throw Invalid(setting: error.key, reason: error.reason, source: origin(of: error.key))
+        }
     }
 }

@@ -1,4 +1,3 @@
-import InstructRec
 
 /// A scored and ranked query: what every shape's response is made from.
 public struct RankOutcome: Sendable {
@@ -22,6 +21,21 @@ public struct RankOutcome: Sendable {
     /// the context's relevance offset (`RelevanceReference`): the logistic reads score − offset; 0 without references
     public var relevanceOffset: Float = 0
 
+    public init(plan: InstructionPlan, scoring: Scoring, scorer: ScorerKind = .likelihood, relevance: Relevance.Mode = .logistic,
+                scores: [Float], components: CandidateScores, ranked: [RankedCandidate], usage: RankingUsage, timing: Timing,
+                requestID: String) {
+        self.plan = plan
+        self.scoring = scoring
+        self.scorer = scorer
+        self.relevance = relevance
+        self.scores = scores
+        self.components = components
+        self.ranked = ranked
+        self.usage = usage
+        self.timing = timing
+        self.requestID = requestID
+    }
+
     /// Milliseconds per stage.
     public struct Timing: Sendable, Encodable {
         public var queue = 0.0
@@ -30,8 +44,16 @@ public struct RankOutcome: Sendable {
         public var decode = 0.0
         public var total = 0.0
 
+        public init(queue: Double = 0, tokenize: Double = 0, encode: Double = 0, decode: Double = 0, total: Double = 0) {
+            self.queue = queue
+            self.tokenize = tokenize
+            self.encode = encode
+            self.decode = decode
+            self.total = total
+        }
+
         /// rounded to 0.01 ms for the response
-        var rounded: Timing {
+        public var rounded: Timing {
             func r(_ x: Double) -> Double { (x * 100).rounded() / 100 }
             return Timing(queue: r(queue), tokenize: r(tokenize), encode: r(encode), decode: r(decode), total: r(total))
         }

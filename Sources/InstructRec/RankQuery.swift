@@ -1,4 +1,3 @@
-import InstructRec
 
 /// What every API shape's request becomes: the user context, the candidates
 /// and the scoring options. The pipeline knows nothing about the shape it came from.
