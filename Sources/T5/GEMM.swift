@@ -40,7 +40,7 @@ public enum GEMM {
                        scratch: Tensor) {
         let n = weight.rows, k = weight.columns
         guard let w = weight.float32 else {
-            linear(x, rows: rows, weight: weight, weightRows: 0..<n, into: y, accumulate: accumulate, threads: threads,
+            linear(x, rows: rows, weight: weight.tile(rows: 0..<n), into: y, accumulate: accumulate, threads: threads,
                    scratch: scratch)
             return
         }
@@ -61,15 +61,15 @@ public enum GEMM {
         }
     }
 
-    /// y[M, weightRows.count] (+)= x[M, in] · W[weightRows, :]^T, split over `threads` along those
-    /// weight rows: a 16-bit W whole, or one block of a stacked weight (one decoder layer's cross K|V).
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, weightRows: Range<Int>,
+    /// y[M, tile.count] (+)= x[M, in] · tile^T, split over `threads` along the tile's rows:
+    /// a 16-bit W whole, or one block of a stacked weight (one decoder layer's cross K|V).
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int, scratch: Tensor) {
-        let n = weightRows.count
+        let n = tile.count, first = tile.rows.lowerBound
         let beta: Float = accumulate ? 1 : 0
-        Parallel.forEach(n, threads: partsFor(rows: rows, n: n, k: weight.columns, threads: threads)) { range, worker in
-            let block = (weightRows.lowerBound + range.lowerBound)..<(weightRows.lowerBound + range.upperBound)
-            linear(x, rows: rows, weight: weight, weightRows: block, into: y + range.lowerBound, ldy: n,
+        Parallel.forEach(n, threads: partsFor(rows: rows, n: n, k: tile.columns, threads: threads)) { range, worker in
+            let block = tile.matrix.tile(rows: (first + range.lowerBound)..<(first + range.upperBound))
+            linear(x, rows: rows, weight: block, into: y + range.lowerBound, ldy: n,
                    beta: beta, scratch: scratch.data + worker * scratch.columns)
         }
     }
@@ -79,15 +79,15 @@ public enum GEMM {
         Double(rows) * Double(n) * Double(k) < 2e6 ? 1 : threads
     }
 
-    /// y[M, weightRows.count] (rows `ldy` apart) = x[M, in] · W[weightRows, :]^T + beta · y,
-    /// on the calling thread. A 16-bit W is widened `WeightMatrix.sliceRows`
+    /// y[M, tile.count] (rows `ldy` apart) = x[M, in] · tile^T + beta · y,
+    /// on the calling thread. A 16-bit tile is widened `WeightMatrix.sliceRows`
     /// rows at a time into `scratch` (at least `WeightMatrix.scratchFloats`
     /// floats, private to this thread) and each slice is one sgemm.
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, weightRows: Range<Int>,
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float = 0,
                        scratch: UnsafeMutablePointer<Float>) {
-        let k = weight.columns
-        if let w = weight.float32 {
+        let k = tile.columns, weightRows = tile.rows
+        if let w = tile.matrix.float32 {
             multiply(m: rows, n: weightRows.count, k: k, a: x, lda: k, b: w + weightRows.lowerBound * k, ldb: k,
                      bTransposed: true, c: y, ldc: ldy, beta: beta)
             return
@@ -96,10 +96,61 @@ public enum GEMM {
         var first = weightRows.lowerBound
         while first < weightRows.upperBound {
             let slice = first..<min(first + sliceRows, weightRows.upperBound)
-            weight.widen(rows: slice, into: scratch)          // scratch: [slice.count, k]
+            tile.matrix.widen(rows: slice, into: scratch)     // scratch: [slice.count, k]
             multiply(m: rows, n: slice.count, k: k, a: x, lda: k, b: scratch, ldb: k, bTransposed: true,
                      c: y + (first - weightRows.lowerBound), ldc: ldy, beta: beta)
             first = slice.upperBound
+        }
+    }
+
+    /// y[M, tile.columns] (rows `ldy` apart) = x[M, tile.count] (rows `lda` apart) · tile, the tile
+    /// untransposed (its rows are the inner dimension: one head's K rows of the cross K|V, taking a
+    /// query into d_model space), on the calling thread. A 16-bit tile is widened
+    /// `WeightMatrix.sliceRows` rows at a time into `scratch` (at least `WeightMatrix.scratchFloats`
+    /// floats, private to this thread), each slice one sgemm adding its share of the inner sum.
+    static func multiply(_ x: UnsafePointer<Float>, rows: Int, lda: Int, by tile: WeightTile,
+                         into y: UnsafeMutablePointer<Float>, ldy: Int, scratch: UnsafeMutablePointer<Float>) {
+        let n = tile.columns, weightRows = tile.rows
+        if let w = tile.matrix.float32 {
+            multiply(m: rows, n: n, k: weightRows.count, a: x, lda: lda, b: w + weightRows.lowerBound * n, ldb: n,
+                     bTransposed: false, c: y, ldc: ldy)
+            return
+        }
+        let sliceRows = WeightMatrix.sliceRows(columns: n)
+        var first = weightRows.lowerBound
+        while first < weightRows.upperBound {
+            let slice = first..<min(first + sliceRows, weightRows.upperBound)
+            tile.matrix.widen(rows: slice, into: scratch)     // scratch: [slice.count, n]
+            multiply(m: rows, n: n, k: slice.count, a: x + (first - weightRows.lowerBound), lda: lda,
+                     b: scratch, ldb: n, bTransposed: false, c: y, ldc: ldy,
+                     beta: first == weightRows.lowerBound ? 0 : 1)
+            first = slice.upperBound
+        }
+    }
+
+    /// For each block of up to `blockRows` rows of x[M, in]: y[block rows, tile.count] = x[block, :] · tile^T,
+    /// then `body(firstRow, blockRows)` reads y while it is still in cache (lm_head by vocabulary tile:
+    /// a running log-sum-exp, the target logits picked). On the calling thread; `y` holds
+    /// [blockRows, tile.count] floats. A 16-bit tile is widened once, whole, into `scratch` (at least
+    /// tile.count × columns floats, private to this thread) and serves every block: widening is paid
+    /// per tile, not per block of rows.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight tile: WeightTile,
+                       into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                       each body: (_ firstRow: Int, _ rows: Int) -> Void) {
+        let n = tile.count, k = tile.columns
+        let w: UnsafePointer<Float>                           // [tile.count, k]
+        if let whole = tile.matrix.float32 {
+            w = whole + tile.rows.lowerBound * k
+        } else {
+            tile.matrix.widen(rows: tile.rows, into: scratch)
+            w = UnsafePointer(scratch)
+        }
+        var start = 0
+        while start < rows {
+            let count = min(blockRows, rows - start)
+            multiply(m: count, n: n, k: k, a: x + start * k, lda: k, b: w, ldb: k, bTransposed: true, c: y, ldc: n)
+            body(start, count)
+            start += count
         }
     }
 

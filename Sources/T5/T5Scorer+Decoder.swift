@@ -86,9 +86,9 @@ extension T5Scorer {
             // of the stacked weight. Group g's candidates share instruction g's rows. One layer at a time,
             // not all layers in one product: the same flops, and the scratch is 1/layers the size
             // (flan-t5-xl, a 2048-token pass: 32 MiB instead of 768 MiB).
-            GEMM.linear(w.encoderNormed.data, rows: encoder.rows, weight: weights.crossKV,
-                        weightRows: (l * kvWidth)..<((l + 1) * kvWidth), into: w.crossKV.data, threads: threads,
-                        scratch: w.weightSlices)
+            GEMM.linear(w.encoderNormed.data, rows: encoder.rows,
+                        weight: weights.crossKV.tile(rows: (l * kvWidth)..<((l + 1) * kvWidth)), into: w.crossKV.data,
+                        threads: threads, scratch: w.weightSlices)
             let kv = w.crossKV.data
             Parallel.forEach(costs: crossCosts, threads: threads) { range, worker in
                 for pair in range {
@@ -145,17 +145,15 @@ extension T5Scorer {
                 let tile = w.logits.data + worker * tileRows * Workspace.logitChunkColumns   // [rows, columns]
                 let maxima = w.logitMax.data + worker * w.decoderRows                       // [N]
                 let sums = w.logitSum.data + worker * w.decoderRows                         // [N], relative to maxima
-                let scratch = w.weightSlices.data + worker * w.weightSlices.columns
+                let scratch = w.weightSlices.data + worker * w.weightSlices.columns    // a 16-bit vocabulary tile, widened
                 for r in 0..<N { maxima[r] = -.infinity; sums[r] = 0 }
                 for t in range {
                     let column = t * tileColumns, columns = min(tileColumns, vocab - column)
-                    // [columns, d_model]: the F32 rows in place, or a 16-bit tile widened once into scratch
-                    let head = weights.lmHead.float32Rows(column..<(column + columns), scratch: scratch)
-                    var start = 0
-                    while start < N {
-                        let rows = min(tileRows, N - start)
-                        GEMM.multiply(m: rows, n: columns, k: d, a: w.decoderNormed.data + start * d, lda: d,
-                                      b: head, ldb: d, bTransposed: true, c: tile, ldc: columns)
+                    // tile [rows, columns] = decoderNormed [rows, d_model] · lm_head[column ..< column + columns, :]^T
+                    // per block of up to tileRows node rows; a 16-bit vocabulary tile is widened once into scratch.
+                    let head = weights.lmHead.tile(rows: column..<(column + columns))
+                    GEMM.linear(w.decoderNormed.data, rows: N, blockRows: tileRows, weight: head, into: tile,
+                                scratch: scratch) { start, rows in
                         for r in 0..<rows {
                             let row = tile + r * columns, node = start + r
                             VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[node], sum: &sums[node])
@@ -165,7 +163,6 @@ extension T5Scorer {
                                 if target >= 0 && target < columns { picked[position] = row[target] }
                             }
                         }
-                        start += rows
                     }
                 }
             }

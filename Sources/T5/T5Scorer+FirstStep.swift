@@ -30,12 +30,12 @@ extension T5Scorer {
         let contextInModel = UnsafeMutablePointer<Float>.allocate(capacity: G * d) // [G, d_model]  Σ_i a_i e_i per input
         defer { queryInModel.deallocate(); contextInModel.deallocate() }
         let encoderRows = w.encoderNormed.data
-        let headScratch = w.weightSlices.data              // one head's [d_kv, d_model] K or V rows, widened when 16-bit
+        let headScratch = w.weightSlices.data              // [d_kv, d_model]  one head's K or V rows, widened by GEMM when 16-bit
 
         for (l, layer) in weights.decoderLayers.enumerated() {
             // Self-attention at position 0: context = V.
             rmsNorm(hidden, rows: G, weight: layer.selfNorm, into: w.decoderNormed)
-            GEMM.linear(w.decoderNormed.data, rows: G, weight: layer.selfQKV, weightRows: (2 * inner)..<(3 * inner),
+            GEMM.linear(w.decoderNormed.data, rows: G, weight: layer.selfQKV.tile(rows: (2 * inner)..<(3 * inner)),
                         into: w.decoderContext.data, threads: threads, scratch: w.weightSlices)
             GEMM.linear(w.decoderContext.data, rows: G, weight: layer.selfOut, into: hidden.data, accumulate: true,
                         threads: threads, scratch: w.weightSlices)
@@ -48,9 +48,8 @@ extension T5Scorer {
                 let keyRows = (l * kvWidth + h * dkv)..<(l * kvWidth + (h + 1) * dkv)
                 let valueRows = (l * kvWidth + inner + h * dkv)..<(l * kvWidth + inner + (h + 1) * dkv)
                 // [G, d_model] = Q_h [G, d_kv] · W_k,h [d_kv, d_model]
-                let keys = weights.crossKV.float32Rows(keyRows, scratch: headScratch)
-                GEMM.multiply(m: G, n: d, k: dkv, a: w.decoderQuery.data + h * dkv, lda: inner, b: keys, ldb: d,
-                              bTransposed: false, c: queryInModel, ldc: d)
+                GEMM.multiply(w.decoderQuery.data + h * dkv, rows: G, lda: inner, by: weights.crossKV.tile(rows: keyRows),
+                              into: queryInModel, ldy: d, scratch: headScratch)
                 Parallel.forEach(G, threads: threads) { range, worker in
                     let scores = w.attentionScores.data + worker * w.scoresPerThread    // [L_g]
                     for g in range {
@@ -66,9 +65,8 @@ extension T5Scorer {
                     }
                 }
                 // [G, d_kv] = C [G, d_model] · W_v,hᵀ, into this head's columns of the context
-                let values = weights.crossKV.float32Rows(valueRows, scratch: headScratch)
-                GEMM.multiply(m: G, n: dkv, k: d, a: contextInModel, lda: d, b: values, ldb: d, bTransposed: true,
-                              c: w.decoderContext.data + h * dkv, ldc: inner)
+                GEMM.linear(contextInModel, rows: G, weight: weights.crossKV.tile(rows: valueRows),
+                            into: w.decoderContext.data + h * dkv, ldy: inner, scratch: headScratch)
             }
             GEMM.linear(w.decoderContext.data, rows: G, weight: layer.crossOut, into: hidden.data, accumulate: true,
                         threads: threads, scratch: w.weightSlices)

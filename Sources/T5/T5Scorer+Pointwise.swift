@@ -27,10 +27,12 @@ extension T5Scorer {
         var rowOf: [Int32: Int] = [:]
         for i in scored { for id in inputs[i].readout ?? [] where rowOf[id] == nil { rowOf[id] = ids.count; ids.append(id) } }
         var head = [Float](repeating: 0, count: ids.count * d)              // [ids, d_model]
-        let scratch = w.weightSlices.data
-        for (k, id) in ids.enumerated() {
-            let row = weights.lmHead.float32Rows(Int(id)..<(Int(id) + 1), scratch: scratch)
-            for j in 0..<d { head[k * d + j] = row[j] }
+        head.withUnsafeMutableBufferPointer { head in
+            guard let rows = head.baseAddress else { return }
+            for (k, id) in ids.enumerated() {
+                // The row lookup of any weight type (as for embeddings): F32 copied, 16-bit widened.
+                weights.lmHead.widen(rows: Int(id)..<(Int(id) + 1), into: rows + k * d)
+            }
         }
         let hidden = w.decoderNormed.data                                   // [groups, d_model]
         let t2 = DispatchTime.now().uptimeNanoseconds

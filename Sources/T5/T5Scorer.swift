@@ -73,24 +73,8 @@ public struct ScoreResult: Sendable {
 public final class T5Scorer: @unchecked Sendable {
     public let weights: T5Weights
     public let threads: Int
-    /// Upper bound on one input's instruction tokens and total candidate
-    /// tokens, a guard on scratch memory. The limits are per input: a batch's
-    /// scratch grows with the sum of its inputs, which the caller bounds
-    /// (the inference queue's token budget per batch).
-    public var maxEncoderTokens = 8192
-    public var maxDecoderTokens = 65536
-    /// Instruction + candidate tokens (each candidate's </s> included) in one
-    /// engine pass: `run(batch:)` splits larger batches into passes of this size
-    /// (an input larger than it runs alone). Bounds scratch memory per scorer.
-    public var maxPassTokens = 2048
-    /// Share the decoder rows of common title prefixes between candidates
-    /// (see `DecoderTree`). Off: every candidate decodes all its own rows,
-    /// the old packed batch. Scores agree within float rounding either way.
-    public var sharesPrefixes = true
-    /// Let a call of several inputs that split evenly run them as one packed
-    /// batch per thread, each on a single-threaded lane (see `T5Scorer+Lanes`).
-    /// Off: every call is packed passes over all threads.
-    public var splitsAcrossThreads = true
+    /// Token limits, pass size, prefix sharing and lanes (see `Options`).
+    public var options: Options
     private var workspace: Workspace?
     /// Single-threaded scorers over the same weights, one per thread, made on first use.
     private var lanePool: [T5Scorer] = []
@@ -98,9 +82,10 @@ public final class T5Scorer: @unchecked Sendable {
     /// `threads` of our own run every product and loop of a request; OpenBLAS
     /// should run one thread inside each of them (see `GEMM.linear`): whoever
     /// sets the engine up calls `GEMM.setThreads(1)` once per process.
-    public init(weights: T5Weights, threads: Int = 1) {
+    public init(weights: T5Weights, threads: Int = 1, options: Options = Options()) {
         self.weights = weights
         self.threads = max(1, threads)
+        self.options = options
     }
 
     /// log p(title + </s> | instruction) of each candidate (title token ids, without </s>) given the
@@ -130,7 +115,7 @@ public final class T5Scorer: @unchecked Sendable {
             if case .success = results[i] { return inputs[i].isPointwise || !inputs[i].candidates.isEmpty }
             return false
         }
-        if splitsAcrossThreads, threads > 1,
+        if options.splitsAcrossThreads, threads > 1,
            let lanes = Self.lanes(costs: scored.map { Self.passTokens(inputs[$0]) }, lanes: threads) {
             runLanes(lanes.map { $0.map { scored[$0] } }, inputs: inputs, into: &results)
             return results
@@ -145,11 +130,8 @@ public final class T5Scorer: @unchecked Sendable {
     func laneScorers(_ count: Int) -> [T5Scorer] {
         while lanePool.count < count { lanePool.append(T5Scorer(weights: weights, threads: 1)) }
         for lane in lanePool {
-            lane.maxEncoderTokens = maxEncoderTokens
-            lane.maxDecoderTokens = maxDecoderTokens
-            lane.maxPassTokens = maxPassTokens
-            lane.sharesPrefixes = sharesPrefixes
-            lane.splitsAcrossThreads = false
+            lane.options = options
+            lane.options.splitsAcrossThreads = false
         }
         return Array(lanePool.prefix(count))
     }
@@ -161,7 +143,7 @@ public final class T5Scorer: @unchecked Sendable {
         return input.instruction.count + input.candidates.reduce(0) { $0 + $1.count + 1 }
     }
 
-    /// Splits the inputs to score into passes of at most `maxPassTokens`
+    /// Splits the inputs to score into passes of at most `options.maxPassTokens`
     /// tokens, in order; an input larger than that runs alone. Scratch memory
     /// grows with a pass's totals, so this bound, not the caller, keeps it
     /// finite: one request with a hundred instruction groups scores in
@@ -172,7 +154,7 @@ public final class T5Scorer: @unchecked Sendable {
             let n = Self.passTokens(inputs[i])
             // A pass is all pointwise or all teacher-forced: they read the decoder out differently.
             let kindChanges = current.last.map { inputs[$0].isPointwise != inputs[i].isPointwise } ?? false
-            if !current.isEmpty && (tokens + n > maxPassTokens || kindChanges) {
+            if !current.isEmpty && (tokens + n > options.maxPassTokens || kindChanges) {
                 passes.append(current)
                 current = []
                 tokens = 0
@@ -184,14 +166,14 @@ public final class T5Scorer: @unchecked Sendable {
         return passes
     }
 
-    /// Sizes the scratch memory for a full pass of `maxPassTokens` now, so a
+    /// Sizes the scratch memory for a full pass of `options.maxPassTokens` now, so a
     /// server's resident memory is what it will be under load from the start
     /// (a batching worker reaches full passes under load; growing then would
     /// look like a leak and could fail late). Larger single inputs still grow it.
     public func reservePass() {
-        let tokens = max(1, maxPassTokens)
+        let tokens = max(1, options.maxPassTokens)
         _ = workspaceFor(encoderRows: tokens, instructionLength: min(tokens, 512), decoderRows: tokens, targetLength: 64)
-        if splitsAcrossThreads && threads > 1 {
+        if options.splitsAcrossThreads && threads > 1 {
             for lane in laneScorers(threads) { lane.reservePass() }
         }
     }
@@ -206,7 +188,7 @@ public final class T5Scorer: @unchecked Sendable {
         let c = weights.config
         let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
         let tree = DecoderTree(groups: scored.map { inputs[$0].candidates }, start: c.decoderStartTokenID,
-                               eos: c.eosTokenID, sharing: sharesPrefixes)
+                               eos: c.eosTokenID, sharing: options.sharesPrefixes)
         let w = workspaceFor(encoder: encoder, tree: tree)
         let t0 = DispatchTime.now().uptimeNanoseconds
         runEncoder(encoder, workspace: w)
@@ -240,7 +222,7 @@ public final class T5Scorer: @unchecked Sendable {
         try validate(instruction: instruction, candidates: candidates)
         let c = weights.config
         let batch = DecoderTree(candidates: candidates, start: c.decoderStartTokenID, eos: c.eosTokenID,
-                                sharing: sharesPrefixes)
+                                sharing: options.sharesPrefixes)
         let encoder = EncoderBatch(instructions: [instruction])
         let w = workspaceFor(encoder: encoder, tree: batch)
         runEncoder(encoder, workspace: w)
@@ -276,8 +258,8 @@ public final class T5Scorer: @unchecked Sendable {
     private func invalidity(instruction: [Int32], candidates: [[Int32]]) -> T5Error? {
         let vocab = weights.config.vocabSize
         guard !instruction.isEmpty else { return T5Error.invalidInput("instruction has no tokens") }
-        guard instruction.count <= maxEncoderTokens else {
-            return T5Error.invalidInput("instruction has \(instruction.count) tokens, more than the limit \(maxEncoderTokens)")
+        guard instruction.count <= options.maxEncoderTokens else {
+            return T5Error.invalidInput("instruction has \(instruction.count) tokens, more than the limit \(options.maxEncoderTokens)")
         }
         if let bad = instruction.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
             return T5Error.invalidInput("instruction token \(bad) is id \(instruction[bad]), outside [0, \(vocab))")
@@ -289,8 +271,8 @@ public final class T5Scorer: @unchecked Sendable {
                 return T5Error.invalidInput("candidate \(index) token \(bad) is id \(candidate[bad]), outside [0, \(vocab))")
             }
         }
-        guard total <= maxDecoderTokens else {
-            return T5Error.invalidInput("candidates have \(total) tokens together, more than the limit \(maxDecoderTokens)")
+        guard total <= options.maxDecoderTokens else {
+            return T5Error.invalidInput("candidates have \(total) tokens together, more than the limit \(options.maxDecoderTokens)")
         }
         return nil
     }

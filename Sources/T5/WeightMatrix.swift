@@ -3,9 +3,12 @@
 /// stack of them, or the embedding table [vocab, d_model].
 ///
 /// F32 checkpoints are kept as F32 and multiplied in place. BF16 and F16
-/// checkpoints are kept 16-bit (half the memory) and `GEMM.linear` widens
+/// checkpoints are kept 16-bit (half the memory) and `GEMM` widens
 /// them `sliceRows(columns:)` rows at a time into per-thread F32 scratch just before
 /// each product: the widening is O(weights), the product O(rows × weights).
+/// Only `GEMM` reads the elements for a product, of a whole matrix or of a
+/// `WeightTile` (some of its rows); `widen(rows:into:)` is the row lookup
+/// (embeddings, a pointwise readout's vocabulary rows).
 ///
 /// Storage is an anonymous, 64-byte aligned copy, not the file mapping: the
 /// file's pages are dropped after load, so resident memory is exactly these
@@ -41,14 +44,6 @@ final class WeightMatrix: @unchecked Sendable {
     func widen(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         element.widen(bytes + range.lowerBound * columns * element.byteWidth, count: range.count * columns,
                       into: destination)
-    }
-
-    /// Rows `range` as F32 [range.count, columns]: in place when kept as F32,
-    /// else widened into `scratch` (at least range.count × columns floats).
-    func float32Rows(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        if let w = float32 { return w + range.lowerBound * columns }
-        widen(rows: range, into: scratch)
-        return UnsafePointer(scratch)
     }
 
     /// F32 elements one widened slice aims for: 1 MiB, inside this machine's

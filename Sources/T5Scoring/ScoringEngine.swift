@@ -49,11 +49,12 @@ public final class ScoringEngine: ScoringModel {
     /// A new scorer with its own scratch memory over this engine's weights.
     /// `threads` of our own run each request's products and loops.
     /// `passTokens` bounds one engine pass (instruction + candidate tokens; larger calls are split, see
-    /// `T5Scorer.maxPassTokens`); `reserve` sizes the scratch for a full pass now (a batching worker's
+    /// `T5Scorer.Options.maxPassTokens`); `reserve` sizes the scratch for a full pass now (a batching worker's
     /// resident memory from the start) instead of growing it under load.
     public func makeScorer(threads: Int, passTokens: Int, reserve: Bool) -> any CandidateScorer {
-        let scorer = T5Scorer(weights: weights, threads: threads)
-        scorer.maxPassTokens = max(1, passTokens)
+        var options = T5Scorer.Options()
+        options.maxPassTokens = max(1, passTokens)
+        let scorer = T5Scorer(weights: weights, threads: threads, options: options)
         if reserve { scorer.reservePass() }
         return T5CandidateScorer(scorer)
     }
@@ -61,8 +62,8 @@ public final class ScoringEngine: ScoringModel {
     /// The engine's limits on one call's instruction tokens and candidate tokens (title tokens + </s>):
     /// its guard on scratch memory, which grows with the sum over a batch. The inference queue caps
     /// its batches by them.
-    public var maxInstructionTokensPerCall: Int { T5Scorer(weights: weights).maxEncoderTokens }
-    public var maxCandidateTokensPerCall: Int { T5Scorer(weights: weights).maxDecoderTokens }
+    public var maxInstructionTokensPerCall: Int { T5Scorer.Options().maxEncoderTokens }
+    public var maxCandidateTokensPerCall: Int { T5Scorer.Options().maxDecoderTokens }
 
     /// Token ids the model embeds: a tokenizer with more would index past the embedding.
     public var vocabularySize: Int { weights.config.vocabSize }
