@@ -12,8 +12,8 @@ enum RouteErrorShape {
     }
 
     /// What the service installs in the HTTP layer (`HTTPServer(errors:)`): the HTTP layer keeps the status
-    /// and its protocol fields (Allow, Retry-After); the route's shape gives the body.
+    /// and its protocol fields (Allow, Retry-After); the route's shape gives the body (`ErrorAnswer`).
     static let renderer = ErrorRenderer(byPath: { error, path in
-        shape(for: path).errorResponse(ServiceError(status: error.status, code: error.code, message: error.message))
+        ErrorAnswer.response(to: error, shape: nil, path: path)
     })
 }
