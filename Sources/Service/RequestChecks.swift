@@ -22,6 +22,12 @@ extension RerankService {
         }
     }
 
+    /// While draining, readiness is false but requests are still served: the load balancer needs the drain
+    /// delay to notice, and nothing may fail meanwhile. Only a model not loaded yet refuses.
+    func checkLoaded() throws {
+        if !isLoaded { throw ServiceError(status: 503, code: "loading", message: "model is loading", retryAfterSeconds: 1) }
+    }
+
     func checkContentType(_ request: HTTPRequest) throws {
         let type = request.headers["Content-Type"]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard type == "application/json" else {
@@ -36,8 +42,9 @@ extension RerankService {
         if responder.respond(response) { count(response, route: route, start: start) }
     }
 
-    func fail(_ responder: Responder, route: String, start: DispatchTime, _ shape: AnyShape, _ error: ServiceError) {
-        respond(responder, route: route, start: start, shape.errorResponse(error))
+    /// An error of a route that takes no ranking body (/admin/reload), in the route's error shape (ours).
+    func fail(_ responder: Responder, route: String, start: DispatchTime, _ error: any Error) {
+        respond(responder, route: route, start: start, ErrorAnswer.response(to: error, shape: nil, path: route))
     }
 
     func json(_ object: Any) -> [UInt8] {

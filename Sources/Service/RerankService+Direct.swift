@@ -1,3 +1,4 @@
+import Configuration
 import Dispatch
 import Foundation
 import HTTP
@@ -17,24 +18,28 @@ extension RerankService {
     /// `scoreDirectly` on one model, whatever a reload makes current meanwhile.
     func scoreDirectly(endpoint: String, body: [UInt8], on model: ServingModel) -> (status: Int, json: [UInt8]) {
         let path = endpoint.hasPrefix("/") ? endpoint : "/" + endpoint
-        let shapes = ShapeRegistry.shapes(at: path)
-        guard let primary = shapes.first else {
+        guard !ShapeRegistry.shapes(at: path).isEmpty else {
             let known = ShapeRegistry.paths.map { String($0.dropFirst()) }.joined(separator: ", ")
-            let error = ServiceError(status: 400, code: "unknown_endpoint", message: "unknown endpoint '\(endpoint)'; use one of \(known)")
-            return (400, ShapeRegistry.all[0].errorBody(error).body)
+            return answer(ErrorAnswer.response(
+                to: ServiceError(status: 400, code: "unknown_endpoint", message: "unknown endpoint '\(endpoint)'; use one of \(known)"),
+                shape: nil, path: nil))
         }
-        var shape = primary
+        // The same straight path as the HTTP route: parsed once, the shape selected once, decoded once.
+        let shape: AnyShape, json: JSONValue
+        do { (shape, json) = try ShapeRegistry.select(path: path, body: body) } catch {
+            return answer(ErrorAnswer.response(to: error, shape: nil, path: path))
+        }
         do {
-            let (chosen, decoded) = try decode(path: path, body: body, limits: model.limits)
-            shape = chosen
+            let decoded = try shape.decode(json, model.limits)
             model.directLock.lock()
             defer { model.directLock.unlock() }
             var outcome = try model.pipeline.run(decoded.query, scorer: model.directScorer)   // RankPipeline.run, waited for
             outcome.requestID = "cli"
             return (200, try decoded.encode(outcome))
         } catch {
-            let (errorShape, failure) = (error as? ShapedError).map { ($0.shape, $0.error) } ?? (shape, ServiceError.from(error))
-            return (failure.status, errorShape.errorBody(failure).body)
+            return answer(ErrorAnswer.response(to: error, shape: shape, path: path))
         }
     }
+
+    private func answer(_ response: HTTPResponse) -> (status: Int, json: [UInt8]) { (response.status, response.body) }
 }

@@ -87,8 +87,7 @@ public final class RerankService: @unchecked Sendable {
     public func makeRouter() -> Router {
         var router = Router()
         for path in ShapeRegistry.paths {
-            let shapes = ShapeRegistry.shapes(at: path)
-            router.add("POST", path) { [self] request in await rank(path, shapes, request) }
+            router.add("POST", path) { [self] request in await rank(path, request) }
         }
         router.add("GET", "/healthz") { [self] _, responder in
             respond(responder, route: "/healthz", start: .now(), .json(Array(#"{"status":"ok"}"#.utf8)))
@@ -103,15 +102,14 @@ public final class RerankService: @unchecked Sendable {
         }
         router.add("POST", "/admin/reload") { [self] request, responder in
             let start = DispatchTime.now(), route = "/admin/reload"
-            let errors = ShapeRegistry.all[0]
             // An admin action needs an API key: without api_keys configured the endpoint is off.
             guard !configuration.apiKeys.isEmpty else {
-                fail(responder, route: route, start: start, errors,
+                fail(responder, route: route, start: start,
                      ServiceError(status: 403, code: "forbidden", message: "POST /admin/reload needs api_keys to be configured (or send SIGHUP)"))
                 return
             }
             do { try authorize(request) } catch {
-                fail(responder, route: route, start: start, errors, ServiceError.from(error))
+                fail(responder, route: route, start: start, error)
                 return
             }
             reload { [self] outcome in
@@ -120,10 +118,10 @@ public final class RerankService: @unchecked Sendable {
                     respond(responder, route: route, start: start,
                             .json(json(["status": "reloaded", "sha256": hash, "load_seconds": (seconds * 1000).rounded() / 1000])))
                 case let .failed(reason):
-                    fail(responder, route: route, start: start, errors,
+                    fail(responder, route: route, start: start,
                          ServiceError(status: 500, code: "reload_failed", message: "the previous model keeps serving: \(reason)"))
                 case .alreadyRunning:
-                    fail(responder, route: route, start: start, errors,
+                    fail(responder, route: route, start: start,
                          ServiceError(status: 409, code: "reload_in_progress", message: "a reload is already running"))
                 }
             }

@@ -36,8 +36,9 @@ public final class ServiceHost: @unchecked Sendable {
             answer(responder, route: "/metrics", metrics.response())
         }
         router.fallback = { [self] request, responder in
-            let response = RouteErrorShape.shape(for: request.path).errorResponse(
-                ServiceError(status: 503, code: "loading", message: "the model is loading; retry shortly", retryAfterSeconds: 1))
+            let response = ErrorAnswer.response(
+                to: ServiceError(status: 503, code: "loading", message: "the model is loading; retry shortly", retryAfterSeconds: 1),
+                shape: nil, path: request.path)
             answer(responder, route: Self.routeLabel(request.path), response)
         }
         return router

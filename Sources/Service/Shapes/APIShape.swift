@@ -1,6 +1,5 @@
 import Configuration
 import Foundation
-import HTTP
 import InstructRec
 
 /// One API shape: a request type with exactly its own fields, a response type,
@@ -68,15 +67,6 @@ struct AnyShape: Sendable {
     let decode: @Sendable (JSONValue, RequestLimits) throws -> DecodedRequest
     let errorBody: @Sendable (ServiceError) -> ErrorEnvelope
     let schemas: @Sendable (SchemaContext) -> ShapeSchemas
-
-    /// The HTTP response for an error in this shape's envelope (Retry-After and
-    /// WWW-Authenticate as RFC 9110 §10.2.3 and §11.6.1 ask).
-    func errorResponse(_ error: ServiceError) -> HTTPResponse {
-        var response = HTTPResponse.json(errorBody(error).body, status: error.status)
-        if let seconds = error.retryAfterSeconds { response.headers.set("Retry-After", String(seconds)) }
-        if error.status == 401 { response.headers.set("WWW-Authenticate", "Bearer") }
-        return response
-    }
 }
 
 /// Responses: sorted keys, slashes as is.

@@ -25,4 +25,18 @@ enum ShapeRegistry {
     static func select(_ shapes: [AnyShape], for body: JSONValue) -> AnyShape? {
         shapes.first { $0.claims(body) } ?? shapes.first
     }
+
+    /// A ranking body parsed once, and the shape selected once for it at `path`: 400 for malformed JSON
+    /// (with its byte offset), 404 for a path no shape is registered at.
+    static func select(path: String, body: [UInt8]) throws -> (shape: AnyShape, json: JSONValue) {
+        let json: JSONValue
+        do { json = try JSONValue.parse(body) } catch {
+            throw ServiceError(status: 400, code: "malformed_json",
+                               message: "malformed JSON at byte \(error.offset): \(error.message)", offset: error.offset)
+        }
+        guard let shape = select(shapes(at: path), for: json) else {
+            throw ServiceError(status: 404, code: "unknown_endpoint", message: "no API shape at \(path); use one of \(paths.joined(separator: ", "))")
+        }
+        return (shape, json)
+    }
 }
