@@ -2,7 +2,9 @@
 """Two models side by side over HTTP: the same /recommend requests (10 history
 items, 20 candidates) to two `instructrec serve` processes, interleaved A, B, A,
 B ... so machine drift hits both alike. Reports median and p90 latency of each
-and the ratio of medians. Standard library only.
+and the ratio of medians. Standard library only. `--route v2-rerank` sends
+Cohere v2 bodies instead: a query (the first word of a title) and the
+candidates as documents (`--candidates 1`: one document alone).
 
 Requests use real Amazon Games titles when the dataset is at --data (it is not
 committed), else a built-in list of game titles we wrote ourselves.
@@ -27,12 +29,12 @@ from bench_servers import start, titles
 CONNECTIONS = {}
 
 
-def post(port, body):
-    """One /recommend over a kept-alive connection (as a retriever's client pool would send it)."""
+def post(port, body, path="/recommend"):
+    """One request over a kept-alive connection (as a retriever's client pool would send it)."""
     connection = CONNECTIONS.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     CONNECTIONS[port] = connection
     start = time.perf_counter()
-    connection.request("POST", "/recommend", body=body, headers={"Content-Type": "application/json"})
+    connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
     response = connection.getresponse()
     payload = response.read()
     elapsed = (time.perf_counter() - start) * 1000
@@ -52,31 +54,38 @@ def main():
     p.add_argument("--candidates", type=int, default=20)
     p.add_argument("--history", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--route", choices=["recommend", "v2-rerank"], default="recommend")
     args = p.parse_args()
+    path = "/recommend" if args.route == "recommend" else "/v2/rerank"
     pool = titles(args.data)
     rng = random.Random(11)
     bodies = []
     for _ in range(args.requests):
         picks = rng.sample(pool, args.history + args.candidates)
-        bodies.append(json.dumps({"history": picks[:args.history],
-                                  "candidates": [{"id": str(i), "title": t} for i, t in enumerate(picks[args.history:])]}).encode())
+        if args.route == "recommend":
+            bodies.append(json.dumps({"history": picks[:args.history],
+                                      "candidates": [{"id": str(i), "title": t} for i, t in enumerate(picks[args.history:])]}).encode())
+        else:
+            bodies.append(json.dumps({"model": "instructrec", "query": picks[0].split()[0].lower(),
+                                      "documents": picks[args.history:]}).encode())
     binaries = {"A": args.binary_a or args.binary, "B": args.binary}
     servers = {name: start(binaries[name], model, args.threads) for name, model in (("A", args.a), ("B", args.b))}
     try:
         times = {"A": [], "B": []}
         for name in ("A", "B"):  # warm-up
             for body in bodies[:5]:
-                post(servers[name][1], body)
+                post(servers[name][1], body, path)
         for i, body in enumerate(bodies):
             order = ("A", "B") if i % 2 == 0 else ("B", "A")
             for name in order:
-                times[name].append(post(servers[name][1], body))
+                times[name].append(post(servers[name][1], body, path))
         summary = {}
         for name, model in (("A", args.a), ("B", args.b)):
             t = sorted(times[name])
             summary[name] = (statistics.median(t), t[int(0.9 * (len(t) - 1))])
             print(f"{name} {model} ({binaries[name]}): median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
-                  f"({len(t)} requests, {args.history} history items, {args.candidates} candidates)")
+                  f"({len(t)} requests to {path}, " + (f"{args.history} history items, " if args.route == "recommend" else "")
+                  + f"{args.candidates} candidates)")
         print(f"median ratio A/B: {summary['A'][0] / summary['B'][0]:.2f}x")
         print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     finally:
