@@ -68,6 +68,9 @@ public struct InstructionPlan: Sendable {
     public var documentsWindowed = 0
     /// the last this many targets are the model's relevance reference titles, not candidates (`RelevanceReference`)
     public var referenceTargets = 0
+    /// the context's relevance offset when a recent request with the same instruction and scoring computed it
+    /// (`ReferenceOffsetCache`): the references are then not scored again
+    public var referenceOffset: Float? = nil
 
     public init(template: String, groups: [Group], priorInstruction: [Int32] = [], targets: [[Int32]], historyItemsUsed: Int,
                 historyItemsDropped: Int, historyItemsTrimmed: Int, historyTitlesShortened: Int) {

@@ -22,6 +22,8 @@ public struct RankPipeline: Sendable {
     public let excludeHistory: Bool
     /// the model's relevance reference titles, scored beside candidate-free requests (see `RelevanceReference`)
     public let reference: RelevanceReference
+    /// the offsets the references gave recent contexts, shared by every request of this model
+    public let referenceOffsets = ReferenceOffsetCache()
 
     public init(builder: InstructionBuilder, defaultScoring: Scoring = Scoring(), relevance: Relevance = Relevance(),
                 priors: TitlePriorCache = TitlePriorCache(), maxGroupTokens: Int = 2048, pointwise: PointwiseScorer? = nil,
@@ -113,11 +115,22 @@ public struct RankPipeline: Sendable {
         // the user's words (see `RelevanceReference` for why a query context only).
         if !reference.isEmpty, query.context.kind == .query, relevance(for: query).mode == .logistic,
            plan.template.hasPrefix("generate."), plan.groups.count == 1 {
-            plan.groups[0].candidates += plan.targets.count..<(plan.targets.count + reference.targets.count)
-            plan.targets += reference.targets
-            plan.referenceTargets = reference.targets.count
+            if let known = referenceOffsets.offset(for: referenceKey(query, plan: plan)) {
+                plan.referenceOffset = known
+            } else {
+                plan.groups[0].candidates += plan.targets.count..<(plan.targets.count + reference.targets.count)
+                plan.targets += reference.targets
+                plan.referenceTargets = reference.targets.count
+            }
         }
         return plan
+    }
+
+    /// What a context's relevance offset depends on: its instruction and the scoring its scores use.
+    func referenceKey(_ query: RankQuery, plan: InstructionPlan) -> ReferenceOffsetCache.Key {
+        let scoring = scoring(for: query)
+        return ReferenceOffsetCache.Key(instruction: plan.groups.first?.tokens ?? [], mode: scoring.mode,
+                                        priorWeight: scoring.usesPrior ? scoring.priorWeight : 0)
     }
 
     /// What the scorer is asked for a plan (cache lookups for calibrated scoring happen here).
@@ -129,11 +142,13 @@ public struct RankPipeline: Sendable {
     public func rank(_ query: RankQuery, plan: InstructionPlan, scores: CandidateScores, usage: RankingUsage) -> RankOutcome {
         let mapping = relevance(for: query)
         var (plan, scores, usage) = (plan, scores, usage)
-        var offset: Float? = nil
+        var offset = plan.referenceOffset
         if plan.referenceTargets > 0 {
             // The references' scores make the context's offset; everything after this sees the candidates only.
             let n = query.candidates.count
-            offset = RelevanceReference.offset(Array(scores.scores[n...]))
+            let computed = RelevanceReference.offset(Array(scores.scores[n...]))
+            referenceOffsets.insert(computed, for: referenceKey(query, plan: plan))
+            offset = computed
             scores = CandidateScores(scores: Array(scores.scores.prefix(n)), likelihoods: Array(scores.likelihoods.prefix(n)),
                                      priors: scores.priors.map { Array($0.prefix(n)) }, priorWeight: scores.priorWeight)
             usage.candidateTokens -= plan.targets[n...].reduce(0) { $0 + $1.count + 1 }

@@ -88,3 +88,22 @@ final class RelevanceReferenceTests: XCTestCase {
         XCTAssertEqual(Relevance(mode: .raw).values([7], offset: 3), [7], "raw is the score itself")
     }
 }
+
+/// Recent contexts' offsets: found again by instruction and scoring, the oldest dropped first.
+final class ReferenceOffsetCacheTests: XCTestCase {
+    func testOffsetsAreKeptPerInstructionAndScoringAndTheOldestGoFirst() {
+        let cache = ReferenceOffsetCache(maxEntries: 2)
+        let a = ReferenceOffsetCache.Key(instruction: [1, 2], mode: .calibrated, priorWeight: 1)
+        let b = ReferenceOffsetCache.Key(instruction: [1, 2], mode: .calibrated, priorWeight: 0.5)
+        let c = ReferenceOffsetCache.Key(instruction: [3], mode: .sum, priorWeight: 0)
+        cache.insert(4, for: a)
+        cache.insert(7, for: b)
+        XCTAssertEqual(cache.offset(for: a), 4)
+        XCTAssertEqual(cache.offset(for: b), 7, "another α is another offset")
+        cache.insert(9, for: c)
+        XCTAssertNil(cache.offset(for: a), "the oldest went")
+        XCTAssertEqual(cache.offset(for: c), 9)
+        XCTAssertEqual(cache.count, 2)
+        XCTAssertNil(ReferenceOffsetCache(maxEntries: 0).offset(for: a))
+    }
+}

@@ -53,6 +53,12 @@ final class DefaultModelRelevanceTests: XCTestCase {
             XCTAssertEqual(Double(ranked.relevance), Relevance.sigmoid(mapping.scale * Double(ranked.score - searched.relevanceOffset) + mapping.bias),
                            accuracy: 1e-6)
         }
+        // The same query again: its offset comes from the cache, the references are not scored again, nothing moves.
+        let again = RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable] + company)
+        XCTAssertEqual(try pipeline.plan(again).referenceTargets, 0)
+        XCTAssertEqual(try pipeline.plan(again).referenceOffset, searched.relevanceOffset)
+        let repeated = try pipeline.run(again, scorer: scorer)
+        XCTAssertEqual(repeated.ranked.map(\.relevance), searched.ranked.map(\.relevance))
         let recommended = try pipeline.run(RankQuery(context: UserContext(history: [cable]), candidates: company), scorer: scorer)
         XCTAssertEqual(recommended.relevanceOffset, 0, "a history context takes no references")
         var softmax = RankQuery(context: UserContext(intention: "pokemon"), candidates: [cable])
