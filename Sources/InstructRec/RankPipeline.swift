@@ -114,7 +114,7 @@ public struct RankPipeline: Sendable {
         // The relevance references go beside the candidates of a candidate-free instruction (its one group) with
         // the user's words (see `RelevanceReference` for why a query context only).
         if !reference.isEmpty, query.context.kind == .query, relevance(for: query).mode == .logistic,
-           plan.template.hasPrefix("generate."), plan.groups.count == 1 {
+           TemplateSet.isCandidateFree(plan.template), plan.groups.count == 1 {
             if let known = referenceOffsets.offset(for: referenceKey(query, plan: plan)) {
                 plan.referenceOffset = known
             } else {

@@ -62,7 +62,7 @@ public struct TemplateSet: Sendable {
     static func validate(_ template: Template) throws {
         var name = template.name
         let used = template.placeholders
-        let candidateFree = name.hasPrefix("generate.")
+        let candidateFree = isCandidateFree(name)
         if candidateFree {
             guard let serving = servingName(forCandidateFree: name) else { return }
             if used.contains(.candidates) || used.contains(.item) {
@@ -119,6 +119,9 @@ public struct TemplateSet: Sendable {
         return preference.map { "search.\($0).\(kind)" } ?? "search.\(kind)"
     }
 
+    /// Whether a template name is a candidate-free one (`generate.`): its instruction holds the context alone.
+    public static func isCandidateFree(_ name: String) -> Bool { name.hasPrefix("generate.") }
+
     /// The candidate-free (T2) counterpart of a serving name: `recommend.X` → `generate.X`,
     /// `search.Y` → `generate.search.Y`.
     public static func candidateFreeName(for serving: String) -> String {
@@ -128,7 +131,7 @@ public struct TemplateSet: Sendable {
 
     /// The serving name a candidate-free name stands for, or nil when it names no ⟨P, I⟩ combination.
     static func servingName(forCandidateFree name: String) -> String? {
-        guard name.hasPrefix("generate.") else { return nil }
+        guard isCandidateFree(name) else { return nil }
         let rest = String(name.dropFirst("generate.".count))
         if rest.hasPrefix("search.") { return rest }
         return ["history", "preference", "history_preference"].contains(rest) ? "recommend." + rest : nil

@@ -107,20 +107,17 @@ struct StructuredDocument: Decodable, Sendable {
     /// its text whatever `rank_fields` names (the fields describe structured documents); an object is read
     /// on the rank fields it has, and one that has none of them on all its string fields, in its own order.
     func text(rankFields: [String], _ path: String, _ limits: RequestLimits) throws -> String {
-        // Every field is held to the text rule, read or not, as the schema says (a non-space character, max_text_chars).
-        if !isString {
-            for case let (key, .string(value)) in members where key != "id" { _ = try FieldRules.text(value, "\(path).\(key)", limits) }
+        // The string fields (nulls were dropped at decoding), each held to the text rule whether it is read or not,
+        // as the schema says (a non-space character, max_text_chars); a string document's is its own path.
+        let fields = try members.compactMap { key, value -> (name: String, text: String)? in
+            guard key != "id", case let .string(text) = value else { return nil }
+            return (key, try FieldRules.text(text, isString ? path : "\(path).\(key)", limits))
         }
-        let named = isString ? ["text"] : rankFields.filter { field in members.contains { $0.0 == field } }
-        let fields = named.isEmpty ? members.map(\.0).filter { $0 != "id" } : named
+        let named = isString ? fields : rankFields.compactMap { name in fields.first { $0.name == name } }
+        let read = named.isEmpty ? fields : named
         // Nothing to read (only null fields): the document is ranked as an empty text.
-        guard !fields.isEmpty else { return "" }
-        let values = fields.map { field -> String in
-            if case let .string(text)? = members.first(where: { $0.0 == field })?.1 { return text }
-            return ""   // unreachable: the members are strings (checked at decoding), nulls dropped
-        }
-        if values.count == 1 { return try FieldRules.text(values[0], isString ? path : "\(path).\(fields[0])", limits) }
-        let lines = zip(fields, values).map { "\($0): \($1)" }.joined(separator: "\n")
+        guard read.count > 1 else { return read.first?.text ?? "" }
+        let lines = read.map { "\($0.name): \($0.text)" }.joined(separator: "\n")
         if lines.unicodeScalars.count > limits.maxTextCharacters {
             throw ServiceError.invalid(path, "is longer than \(limits.maxTextCharacters) characters as \"field: value\" lines of its rank_fields")
         }
