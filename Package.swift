@@ -31,6 +31,10 @@ let cpuFlags = ["-target-cpu", "haswell"]
 let cpuFlags: [String] = []
 #endif
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release))]
+// Debug builds (the test suite) optimise the numeric modules too, overflow checks kept: unoptimised
+// SIMD code runs 50-100x slower, and the suite's time went into the vocabulary's exp() rather than into
+// what the tests check. The HTTP, configuration and service modules stay -Onone for the debugger.
+let numeric: [SwiftSetting] = optimize + [.unsafeFlags(["-O"] + cpuFlags, .when(configuration: .debug))]
 
 let package = Package(
     name: "instructrec",
@@ -51,17 +55,17 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "Randomness", swiftSettings: optimize),
-        .target(name: "T5", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimize),
-        .target(name: "Tokenizer", swiftSettings: optimize),
+        .target(name: "Randomness", swiftSettings: numeric),
+        .target(name: "T5", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: numeric),
+        .target(name: "Tokenizer", swiftSettings: numeric),
         .target(
             name: "CHTTPShims",
             linkerSettings: [.linkedLibrary("z"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "HTTP", dependencies: ["CHTTPShims", "Randomness"], swiftSettings: optimize),
-        .target(name: "InstructRec", dependencies: ["Tokenizer", "Randomness"], swiftSettings: optimize),
+        .target(name: "InstructRec", dependencies: ["Tokenizer", "Randomness"], swiftSettings: numeric),
         // Offline evaluation and instruction data (datasets, baselines, protocols): beside the serving core, never in it.
-        .target(name: "Evaluation", dependencies: ["InstructRec", "Tokenizer", "Randomness"], swiftSettings: optimize),
-        .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: optimize),
+        .target(name: "Evaluation", dependencies: ["InstructRec", "Tokenizer", "Randomness"], swiftSettings: numeric),
+        .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: numeric),
         // The deployment's settings in layers (and the JSON reader they share with request bodies): what
         // serve, score and eval load, without the service.
         .target(name: "Configuration", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),

@@ -80,11 +80,7 @@ struct ServeCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let host = ServiceHost(configuration: configuration, kernel: kernel)
-        let server = HTTPServer(configuration: host.httpConfiguration, router: host.startupRouter(),
-                                errors: ServiceHost.httpErrors)
-        server.accessLogEnabled = configuration.logRequests
-        server.onAccess = { host.countHTTPLayerResponse($0) }
-        host.watchConnections(of: server)
+        let server = host.makeServer()
         // The handler exists before the socket opens: a signal sent once `listening` is logged is never lost.
         let state = ServeState()
         state.signals = SignalPipe.install([SIGTERM, SIGINT, SIGHUP], queue: .main) { signalNumber in

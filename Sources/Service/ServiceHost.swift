@@ -24,7 +24,7 @@ public final class ServiceHost: @unchecked Sendable {
     /// While loading: /healthz 200 (the process is alive), /readyz 503 "loading",
     /// /metrics as usual, and every other request 503 with Retry-After
     /// (RFC 9110 §15.6.4, §10.2.3): the service will be there shortly.
-    public func startupRouter() -> Router {
+    func startupRouter() -> Router {
         var router = Router()
         router.add("GET", "/healthz") { [self] _, responder in
             answer(responder, route: "/healthz", .json(Array(#"{"status":"ok"}"#.utf8)))
@@ -46,7 +46,7 @@ public final class ServiceHost: @unchecked Sendable {
 
     /// The errors the HTTP layer answers by itself (400, 404, 405, 408, 413, 415, 431, 500, 503 ...)
     /// in the error shape of the route they were sent to (`RouteErrorShape`), like every other error we send.
-    public static let httpErrors = RouteErrorShape.renderer
+    static let httpErrors = RouteErrorShape.renderer
 
     /// Liveness, readiness and the metrics stay reachable at `max_connections` (`ProbeReserve` weighs this
     /// against a probe port): 8 connections beyond the limit, each for one GET of these paths. /metrics is
@@ -54,14 +54,25 @@ public final class ServiceHost: @unchecked Sendable {
     static let probeReserve = ProbeReserve(slots: 8, paths: ["/healthz", "/readyz", "/metrics"], headerTimeout: 2)
 
     /// The HTTP server's settings: the configuration's, with the probe reserve.
-    public var httpConfiguration: HTTPServerConfiguration {
+    var httpConfiguration: HTTPServerConfiguration {
         var http = configuration.httpConfiguration
         http.probeReserve = Self.probeReserve
         return http
     }
 
+    /// The HTTP server `serve` runs (and the in-process tests): this host's settings with the probe reserve,
+    /// the start-up router until `load()` hands over, errors in their route's shape, the access log as
+    /// configured, and the answers the HTTP layer gives by itself counted in /metrics.
+    public func makeServer() -> HTTPServer {
+        let server = HTTPServer(configuration: httpConfiguration, router: startupRouter(), errors: Self.httpErrors)
+        server.accessLogEnabled = configuration.logRequests
+        server.onAccess = { [self] record in countHTTPLayerResponse(record) }
+        watchConnections(of: server)
+        return server
+    }
+
     /// /metrics reads the server's open and rejected connections at each scrape.
-    public func watchConnections(of server: HTTPServer) {
+    func watchConnections(of server: HTTPServer) {
         metrics.connections = { [weak server] in (open: server?.openConnections ?? 0, rejected: server?.rejectedConnections ?? 0) }
     }
 
@@ -81,7 +92,7 @@ public final class ServiceHost: @unchecked Sendable {
     /// HTTPServer.onAccess: counts the answers no handler gave (404, 405, 400, 408,
     /// 413, 431, 415 for a content coding, 503 over the connection limit); handlers
     /// count their own, so every response is counted once.
-    public func countHTTPLayerResponse(_ record: HTTPServer.AccessRecord) {
+    func countHTTPLayerResponse(_ record: HTTPServer.AccessRecord) {
         guard record.answeredByHTTPLayer else { return }
         metrics.requests.increment(["route": Self.routeLabel(record.path), "status": String(record.status)])
     }

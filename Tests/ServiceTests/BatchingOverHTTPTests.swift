@@ -11,7 +11,7 @@ final class BatchingOverHTTPTests: XCTestCase {
         return "{\"history\": [\(items)], \"candidates\": [\(list.joined(separator: ","))]}"
     }
 
-    static func scores(_ reply: ServiceProcess.Reply) -> [String: Double] {
+    static func scores(_ reply: ServiceReply) -> [String: Double] {
         let results = reply.json?["results"] as? [[String: Any]] ?? []
         return Dictionary(uniqueKeysWithValues: results.compactMap { result in
             (result["id"] as? String).flatMap { id in (result["score"] as? Double).map { (id, $0) } }
@@ -21,7 +21,7 @@ final class BatchingOverHTTPTests: XCTestCase {
     func testConcurrentRequestsScoreAsTheyDoAlone() throws {
         // 15 requests queue behind one single-threaded worker of a debug build: on a machine whose cores are
         // busy the last waits longer than the default 30 s deadline, which this test is not about.
-        let service = try ServiceProcess(settings: ["workers": "1", "threads_per_worker": "1", "max_batch_requests": "4",
+        let service = try InProcessService(settings: ["workers": "1", "threads_per_worker": "1", "max_batch_requests": "4",
                                                     "request_timeout_ms": "300000"])
         defer { _ = service.terminate() }
         let bodies = [Self.body(history: ["Halo 3"], candidates: 2),
@@ -67,7 +67,7 @@ final class BatchingOverHTTPTests: XCTestCase {
 
 final class Replies: @unchecked Sendable {
     private let lock = NSLock()
-    private var values: [(Int, ServiceProcess.Reply?)] = []
-    func add(_ index: Int, _ reply: ServiceProcess.Reply?) { lock.lock(); values.append((index, reply)); lock.unlock() }
-    var all: [(Int, ServiceProcess.Reply?)] { lock.lock(); defer { lock.unlock() }; return values }
+    private var values: [(Int, ServiceReply?)] = []
+    func add(_ index: Int, _ reply: ServiceReply?) { lock.lock(); values.append((index, reply)); lock.unlock() }
+    var all: [(Int, ServiceReply?)] { lock.lock(); defer { lock.unlock() }; return values }
 }

@@ -5,12 +5,12 @@ import XCTest
 
 /// End-to-end: the real binary over HTTP, every endpoint and every error.
 final class EndpointTests: XCTestCase {
-    nonisolated(unsafe) static var shared: ServiceProcess?
+    nonisolated(unsafe) static var shared: InProcessService?
 
-    var service: ServiceProcess {
+    var service: InProcessService {
         get throws {
             if let s = Self.shared { return s }
-            let s = try ServiceProcess()
+            let s = try InProcessService()
             Self.shared = s
             return s
         }
@@ -186,7 +186,7 @@ final class EndpointTests: XCTestCase {
         let catalog = FileManager.default.temporaryDirectory.appendingPathComponent("instructrec-catalog-\(getpid()).txt")
         try "item_id:token\ttitle:token_seq\nHalo 4\n7\tMario Kart 8 Deluxe\n{\"title\": \"Splatoon 2\"}\n\nHalo 4\n".write(to: catalog, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: catalog) }
-        let warmed = try ServiceProcess(settings: ["scoring": "calibrated", "prior_catalog": catalog.path])
+        let warmed = try InProcessService(settings: ["scoring": "calibrated", "prior_catalog": catalog.path])
         defer { _ = warmed.terminate() }
         let metrics = try warmed.request("GET", "/metrics").body
         // three distinct titles, for the history template and the query template
@@ -207,7 +207,7 @@ final class EndpointTests: XCTestCase {
 
     func testDeadlineExceededIs504() throws {
         try assertError("/recommend", "{\"history\": [\"Halo\"], \"candidates\": [\"a\", \"b\"], \"timeout_ms\": 1}", status: 422, code: "invalid_field", field: "$.timeout_ms")
-        let strict = try ServiceProcess(settings: ["request_timeout_ms": "1"])
+        let strict = try InProcessService(settings: ["request_timeout_ms": "1"])
         defer { _ = strict.terminate() }
         let reply = try strict.request("POST", "/recommend", body: Bodies.manyCandidates(40))
         XCTAssertEqual(reply.status, 504, reply.body)

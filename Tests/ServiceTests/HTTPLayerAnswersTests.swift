@@ -7,7 +7,7 @@ import XCTest
 /// shape of the route it was sent to; and at max_connections the probes still answer and the refusals show.
 final class HTTPLayerAnswersTests: XCTestCase {
     func testEarlyAnswersCarryTheRequestIDAndTheRoutesErrorShape() throws {
-        let service = try ServiceProcess()
+        let service = try InProcessService()
         defer { _ = service.terminate() }
         let manyFields = (0..<100).map { "X-F\($0): v\r\n" }.joined()
         // (request, status, the id it sent or nil, the body's top-level keys)
@@ -42,7 +42,7 @@ final class HTTPLayerAnswersTests: XCTestCase {
     /// anything else gets the limit's 503 in its route's shape with its id, the refusals are counted in
     /// /metrics, and the log warns about them at most once a second, with counts.
     func testProbesAnswerAtTheConnectionLimitAndRefusalsShow() throws {
-        let service = try ServiceProcess(settings: ["max_connections": "2"])
+        let service = try InProcessService(settings: ["max_connections": "2"])
         defer { _ = service.terminate() }
         let limits = try XCTUnwrap(try service.request("GET", "/info").json?["limits"] as? [String: Any])
         XCTAssertEqual(limits["max_connections"] as? Int, 2)

@@ -11,7 +11,7 @@ import Tokenizer
 final class OperationsTests: XCTestCase {
     func testAPIKeysGuardPostEndpointsButNotHealth() throws {
         let key = "k3y-0123456789abcdef"
-        let service = try ServiceProcess(settings: ["api_keys": "\(key),another-key-0123456789"])
+        let service = try InProcessService(settings: ["api_keys": "\(key),another-key-0123456789"])
         defer { _ = service.terminate() }
         let denied = try service.request("POST", "/recommend", body: Bodies.recommend)
         XCTAssertEqual(denied.status, 401)
@@ -39,7 +39,7 @@ final class OperationsTests: XCTestCase {
     }
 
     func testOverloadAnswers503WithRetryAfterWhileAcceptedRequestsSucceed() throws {
-        let service = try ServiceProcess(settings: ["workers": "1", "queue_capacity": "1", "threads_per_worker": "1"])
+        let service = try InProcessService(settings: ["workers": "1", "queue_capacity": "1", "threads_per_worker": "1"])
         defer { _ = service.terminate() }
         let body = Bodies.manyCandidates(12)
         let statuses = Statuses()
@@ -100,7 +100,7 @@ final class OperationsTests: XCTestCase {
     }
 
     func testScoresAgreeOverHTTPTheCLIAndTheEngine() throws {
-        let service = try ServiceProcess()
+        let service = try InProcessService()
         defer { _ = service.terminate() }
         let http = try XCTUnwrap(try service.request("POST", "/recommend", body: Bodies.recommend).json)
         let httpScores = Dictionary(uniqueKeysWithValues: (http["results"] as? [[String: Any]] ?? []).map { ($0["id"] as! String, $0["score"] as! Double) })
@@ -136,14 +136,19 @@ final class OperationsTests: XCTestCase {
     }
 
     func testLostClientsAreDroppedBeforeTheModel() throws {
-        let service = try ServiceProcess(settings: ["workers": "1", "queue_capacity": "16", "threads_per_worker": "1"])
+        let service = try InProcessService(settings: ["workers": "1", "queue_capacity": "16", "threads_per_worker": "1",
+                                                      "max_batch_requests": "1"])
         defer { _ = service.terminate() }
-        // Fill the worker, then queue requests whose clients give up at once.
+        // Fill the worker (two jobs of 1,000 candidates, one after the other on one thread: far longer than
+        // the clients below take to give up), then queue requests whose clients give up at once.
         let busy = DispatchGroup()
-        busy.enter()
-        DispatchQueue.global().async {
-            _ = try? service.request("POST", "/recommend", body: Bodies.manyCandidates(12))
-            busy.leave()
+        let started = Date()
+        for _ in 0..<2 {
+            busy.enter()
+            DispatchQueue.global().async {
+                _ = try? service.request("POST", "/recommend", body: Bodies.manyCandidates(1000))
+                busy.leave()
+            }
         }
         Thread.sleep(forTimeInterval: 0.1)
         for _ in 0..<4 {
@@ -154,13 +159,17 @@ final class OperationsTests: XCTestCase {
             client.close()
         }
         busy.wait()
+        let busySeconds = Date().timeIntervalSince(started)
         Thread.sleep(forTimeInterval: 1)
         let metrics = try service.request("GET", "/metrics").body
-        XCTAssertTrue(metrics.contains("instructrec_dropped_jobs_total{reason=\"client_gone\"}"), metrics)
+        // The counter is exported at 0 from the start: the four abandoned jobs must show in its value.
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_dropped_jobs_total{reason=\"client_gone\"} ") }
+        let dropped = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        XCTAssertEqual(dropped, 4, "the worker was busy for \(busySeconds) s\n" + metrics)
     }
 
     func testOpenAPIDescribesRealResponses() throws {
-        let service = try ServiceProcess()
+        let service = try InProcessService()
         defer { _ = service.terminate() }
         let document = try XCTUnwrap(try service.request("GET", "/openapi.json").json)
         let validator = SchemaValidator(document: document)

@@ -279,7 +279,7 @@ final class PointwiseScorerTests: XCTestCase {
     func testTheBinaryServesAMonoT5CheckpointOverHTTP() throws {
         let golden = try Self.golden("monot5-tiny")
         let item = try XCTUnwrap(golden.cases.first { $0.documents.contains { $0.count == 5000 } })
-        let service = try ServiceProcess(arguments: ["--model", Self.fixture("monot5-tiny"), "--tokenizer", ServiceProcess.tokenizerFile])
+        let service = try InProcessService(files: ["model": Self.fixture("monot5-tiny"), "tokenizer": ServiceProcess.tokenizerFile])
         defer { _ = service.terminate() }
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["query": item.query, "documents": item.documents]), as: UTF8.self)
         let v2 = try service.request("POST", "/v2/rerank", body: body)

@@ -2,7 +2,9 @@ import Foundation
 import XCTest
 
 /// The real `instructrec serve` binary on an ephemeral loopback port, with the
-/// tiny T5 fixture model and the real Flan-T5 tokenizer.
+/// tiny T5 fixture model and the real Flan-T5 tokenizer: for what needs a process of
+/// its own (signals, start-up, reload by signal, the kernel decision, the command
+/// line). Endpoint tests use `InProcessService`.
 final class ServiceProcess: @unchecked Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var modelDirectory: String { root.appendingPathComponent("Tests/T5Tests/Fixtures/t5-v1_1-tiny").path }
@@ -72,9 +74,7 @@ final class ServiceProcess: @unchecked Sendable {
     var logs: [String] { logLock.lock(); defer { logLock.unlock() }; return logLines }
 
     /// The parsed log lines whose msg is `message`.
-    func logEntries(_ message: String) -> [[String: Any]] {
-        logs.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.filter { $0["msg"] as? String == message }
-    }
+    func logEntries(_ message: String) -> [[String: Any]] { ServiceReply.entries(logs, message) }
 
     /// Waits for the process to exit; its status, or nil when it is still running after `seconds`.
     func exitStatus(within seconds: Double) -> Int32? {
@@ -85,20 +85,18 @@ final class ServiceProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Ends the process at once: SIGKILL, because SIGTERM would drain for `drain_delay_s` first. The tests of
+    /// draining send their own signals.
+    @discardableResult
     func terminate() -> Int32 {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationStatus
     }
 
-    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+    deinit { terminate() }
 
-    struct Reply {
-        var status: Int
-        var headers: [String: String]
-        var body: String
-        var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] }
-    }
+    typealias Reply = ServiceReply
 
     /// One HTTP exchange through curl.
     func request(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = ["Content-Type": "application/json"]) throws -> Reply {

@@ -62,7 +62,7 @@ final class StartupTests: XCTestCase {
     }
 
     func testEveryResponseIsCountedAndProcessMetricsAreExported() throws {
-        let service = try ServiceProcess()
+        let service = try InProcessService()
         defer { _ = service.terminate() }
         XCTAssertEqual(try service.request("GET", "/no-such-route").status, 404)
         XCTAssertEqual(try service.request("DELETE", "/healthz").status, 405)

@@ -4,7 +4,7 @@ import XCTest
 /// A caller's W3C traceparent reaches the access log line and comes back on the response.
 final class TraceContextOverHTTPTests: XCTestCase {
     func testTraceparentAppearsInTheAccessLogAndTheResponse() throws {
-        let service = try ServiceProcess()
+        let service = try InProcessService()
         defer { _ = service.terminate() }
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736", parent = "00f067aa0ba902b7"
         let reply = try service.request("POST", "/rerank", body: Bodies.rerank,
