@@ -13,7 +13,7 @@ public final class ServiceHost: @unchecked Sendable {
     let metrics: Metrics
 
     /// seconds to wait before loading (end-to-end tests of the loading phase only)
-    public static let testLoadDelayVariable = "INSTRUCTREC_TEST_LOAD_DELAY_S"
+    static let testLoadDelayVariable = "INSTRUCTREC_TEST_LOAD_DELAY_S"
 
     public init(configuration: ServiceConfiguration, kernel: KernelReport) {
         self.configuration = configuration
