@@ -5,7 +5,7 @@ BIN     := .build/release/instructrec
 BENCH   := .build/release/instructrec-bench
 THREADS ?= 2
 
-.PHONY: deps build build-debug build-bench test run bench bench-pointwise bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak build-loadtest image-test
+.PHONY: deps build build-debug build-bench test run bench bench-pointwise bench-concurrency bench-tokenizer bench-http fuzz fixtures clean lb-test soak fairness build-loadtest image-test
 
 deps:
 	@scripts/ensure-system-packages.sh
@@ -128,24 +128,35 @@ bench-http: build-bench
 	@scripts/ensure-system-packages.sh wrk nginx-light
 	scripts/bench/bench_http.sh $(BENCH_HTTP_SECONDS)
 
-# Operational tests against the release binary (docker/README.md):
-#   lb-test  nginx (docker/nginx.conf) on loopback in front of 3 replicas; /recommend load;
-#            SIGTERM one replica (0 failures), SIGKILL another (only in-flight may fail); both rejoin.
-#   soak     one replica: steady load, 4x overload bursts, abusive clients; RSS and fd leak check.
+# Operational tests against the release binary (docker/README.md). Each replica serves two models:
+# default (models/default, /recommend) and mono (the MonoT5 test fixture, /v2/rerank with "model": "mono");
+# LOADTEST_ARGS="--second-model none" tests the default model alone.
+#   lb-test   nginx (docker/nginx.conf) on loopback in front of 3 replicas; load on both models;
+#             SIGTERM one replica (0 failures), reload one model on another (0 failures on either model),
+#             SIGKILL another (only in-flight may fail), SIGHUP (the changed model reloads); both rejoin.
+#   soak      one replica: steady load, 4x overload bursts, abusive clients; RSS and fd leak check,
+#             latency per model.
+#   fairness  one replica, one worker: mono's latency alone and beside 32 clients flooding default;
+#             fails when its p99 beside exceeds p99 alone + 2 flood batches + 5 ms (round-robin admission).
 # CI runs short versions: make lb-test LB_SECONDS=40 && make soak SOAK_SECONDS=80
-LB_SECONDS   ?= 60
-SOAK_SECONDS ?= 600
-LOADTEST     := .build/release/instructrec-loadtest
+LB_SECONDS       ?= 60
+SOAK_SECONDS     ?= 600
+FAIRNESS_SECONDS ?= 10
+LOADTEST_ARGS    ?=
+LOADTEST         := .build/release/instructrec-loadtest
 
 build-loadtest: deps
 	$(SWIFT) build -c release --product instructrec-loadtest
 
 lb-test: build build-loadtest
 	@scripts/ensure-system-packages.sh nginx-light
-	$(LOADTEST) lb-test --duration $(LB_SECONDS)
+	$(LOADTEST) lb-test --duration $(LB_SECONDS) $(LOADTEST_ARGS)
 
 soak: build build-loadtest
-	$(LOADTEST) soak --duration $(SOAK_SECONDS)
+	$(LOADTEST) soak --duration $(SOAK_SECONDS) $(LOADTEST_ARGS)
+
+fairness: build build-loadtest
+	$(LOADTEST) fairness --seconds $(FAIRNESS_SECONDS) $(LOADTEST_ARGS)
 
 # The image, built and run without Docker or a registry (docker/README.md, "Building and testing the image
 # here"): local base images from Debian's packages and this machine's Swift toolchain (built once, then kept),

@@ -15,8 +15,20 @@ final class ChaosClients: @unchecked Sendable {
     private(set) var counts: [String: Int] = [:]
     /// Malformed requests that did not get the 4xx they deserve.
     private(set) var wrongAnswers: [String] = []
+    /// The malformed requests sent: `malformed`, and with two models served, one naming a model
+    /// the server does not serve (404 unknown_model).
+    let cases: [(String, String, Int)]
 
-    init(port: Int) { self.port = port }
+    init(port: Int, servesModelsByName: Bool = false) {
+        self.port = port
+        cases = Self.malformed + (servesModelsByName ? [Self.unknownModel] : [])
+    }
+
+    /// A well-formed /recommend naming a model that is not served.
+    static let unknownModel = ("unknown_model", {
+        let body = "{\"model\": \"no-such-model\", \"history\": [\"Halo 3\"], \"candidates\": [\"Halo 5: Guardians\"]}"
+        return "POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }(), 404)
 
     /// (name, raw request, expected status) — each must be refused with that
     /// status: 400 for bytes that are not valid HTTP or JSON, 422 for valid
@@ -94,7 +106,7 @@ final class ChaosClients: @unchecked Sendable {
                 try connection.send(full)
                 count("disconnect_before_response")
             default:
-                let (name, raw, expected) = Self.malformed[(step / 4 * 2 + step % 4) % Self.malformed.count]
+                let (name, raw, expected) = cases[(step / 4 * 2 + step % 4) % cases.count]
                 let response = try connection.request(Array(raw.utf8))
                 count("malformed")
                 if response.status != expected {

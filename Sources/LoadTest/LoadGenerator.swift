@@ -1,7 +1,9 @@
 import Foundation
 
-/// Sends `/recommend` traffic from client threads, each with one keep-alive
-/// connection, and records every request.
+/// Sends ranking traffic (`TrafficMix`: /recommend to the default model, and
+/// /v2/rerank to a second model by name) from client threads, each with one
+/// keep-alive connection, and records every request. An answer must come from
+/// the model asked for: its `X-Model` header names it.
 ///
 /// Closed loop: each client sends its next request when the last one is
 /// answered (lb-test: constant concurrency). Open loop: requests are due at a
@@ -10,6 +12,9 @@ import Foundation
 final class LoadGenerator: @unchecked Sendable {
     let port: Int
     let timeoutSeconds: Double
+    let mix: TrafficMix
+    /// Sent as `Authorization: Bearer` on every request (replicas with api_keys).
+    let authorization: String?
     let log = RecordLog()
     private let lock = NSLock()
     private var stopping = false
@@ -20,9 +25,11 @@ final class LoadGenerator: @unchecked Sendable {
     private var skipped = 0
     private let finished = DispatchGroup()
 
-    init(port: Int, timeoutSeconds: Double = 30) {
+    init(port: Int, timeoutSeconds: Double = 30, mix: TrafficMix = .defaultOnly, authorization: String? = nil) {
         self.port = port
         self.timeoutSeconds = timeoutSeconds
+        self.mix = mix
+        self.authorization = authorization
     }
 
     private var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
@@ -99,15 +106,24 @@ final class LoadGenerator: @unchecked Sendable {
     }
 
     private func send(on connection: HTTPClientConnection) {
-        let request = RecommendPayload.request(variant: nextVariant())
+        let variant = nextVariant()
+        let kind = mix.kind(for: variant)
+        let request = kind.request(variant: variant, authorization: authorization)
         let start = Clock.now
         var record = RequestRecord(start: start, end: start, status: nil, error: nil)
+        record.model = kind.expectedModel
         do {
             let response = try connection.request(request)
             record.status = response.status
             record.hasRetryAfter = response.header("Retry-After") != nil
             if response.status == 200, !String(decoding: response.body, as: UTF8.self).contains("\"results\"") {
                 record.error = "bad_body"
+            } else if response.status == 200 {
+                switch response.header("X-Model") {
+                case nil where mix.requiresModelHeader: record.error = "missing_x_model"
+                case let answered? where answered != kind.expectedModel: record.error = "wrong_x_model(\(answered))"
+                default: break
+                }
             }
         } catch let error as LoadTestError {
             record.error = error.cause

@@ -1,6 +1,6 @@
 /// The `/recommend` request the load tests send: a real-looking user history
 /// and 20 candidate games (titles from public product listings), rotated per
-/// request so consecutive requests differ.
+/// request so consecutive requests differ; `model` names the model in the body.
 enum RecommendPayload {
     static let titles = [
         "Super Mario Odyssey", "The Legend of Zelda: Breath of the Wild", "Mario Kart 8 Deluxe",
@@ -14,16 +14,15 @@ enum RecommendPayload {
         "Fallout 4 - PC", "The Elder Scrolls V: Skyrim", "Diablo III: Eternal Collection", "StarCraft II",
     ]
 
-    static func body(variant: Int) -> String {
+    static func body(variant: Int, model: String? = nil) -> String {
         func title(_ i: Int) -> String { titles[(variant + i) % titles.count] }
         let history = (0..<5).map { "\"\(title($0))\"" }.joined(separator: ", ")
         let candidates = (5..<25).map { "{\"id\": \"c\($0)\", \"title\": \"\(title($0))\"}" }.joined(separator: ", ")
-        return "{\"history\": [\(history)], \"candidates\": [\(candidates)], \"top_n\": 5}"
+        let modelField = model.map { "\"model\": \"\($0)\", " } ?? ""
+        return "{\(modelField)\"history\": [\(history)], \"candidates\": [\(candidates)], \"top_n\": 5}"
     }
 
     static func request(variant: Int, host: String = "127.0.0.1") -> [UInt8] {
-        let body = Array(body(variant: variant).utf8)
-        let head = "POST /recommend HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
-        return Array(head.utf8) + body
+        RequestKind.recommend().request(variant: variant, host: host)
     }
 }

@@ -26,10 +26,13 @@ struct RequestRecord: Sendable {
     var error: String?
     /// 503 responses must carry Retry-After.
     var hasRetryAfter = false
+    /// The model the request asked for (by name, or the default by leaving the name out).
+    var model = "default"
 
     var latency: Double { end - start }
-    var succeeded: Bool { status == 200 }
-    /// "200", "503", or an error cause: the key of "failures by cause".
+    /// A 200 with a ranking in its body, from the model asked for.
+    var succeeded: Bool { status == 200 && error == nil }
+    /// "200", "503", or an error cause (a 200 from the wrong model is "wrong_x_model(NAME)"): the key of "failures by cause".
     var outcome: String { error ?? status.map(String.init) ?? "no_response" }
 }
 
@@ -78,4 +81,9 @@ func outcomeTable(_ records: [RequestRecord]) -> [(String, Int)] {
     var counts: [String: Int] = [:]
     for record in records { counts[record.outcome, default: 0] += 1 }
     return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+}
+
+/// Records grouped by the model they asked for, in the order given (the models a load names).
+func byModel(_ records: [RequestRecord], models: [String]) -> [(model: String, records: [RequestRecord])] {
+    models.map { name in (name, records.filter { $0.model == name }) }
 }

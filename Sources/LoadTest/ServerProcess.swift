@@ -113,31 +113,75 @@ enum Probe {
         return nil
     }
 
-    /// Sum of instructrec_requests_total for a route over all statuses.
-    static func servedRequests(port: Int, route: String) -> Int? {
-        guard let response = get(port: port, path: "/metrics"), response.status == 200 else { return nil }
-        var total = 0
-        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n")
-        where line.hasPrefix("instructrec_requests_total{") && line.contains("route=\"\(route)\"") {
-            total += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
-        }
-        return total
+    /// A POST with a JSON body on a fresh connection (POST /admin/reload answers when the reload ended).
+    static func post(port: Int, path: String, body: String, authorization: String? = nil, timeout: Double = 60) -> ClientResponse? {
+        let connection = HTTPClientConnection(port: port, timeoutSeconds: timeout)
+        defer { connection.close() }
+        let bytes = Array(body.utf8)
+        var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n"
+        if let authorization { head += "Authorization: Bearer \(authorization)\r\n" }
+        return try? connection.request(Array((head + "\r\n").utf8) + bytes)
     }
 
-    /// The value of an unlabelled gauge on /metrics.
+    /// Sum of instructrec_requests_total for a route over all statuses (and models, unless `model` names one).
+    static func servedRequests(port: Int, route: String, model: String? = nil) -> Int? {
+        var labels = ["route": route]
+        if let model { labels["model"] = model }
+        return metric(port: port, name: "instructrec_requests_total", labels: labels).map { Int($0) }
+    }
+
+    /// The value of a gauge on /metrics: the unlabelled series, or else the sum of its series
+    /// (per model, once the service labels them).
     static func gauge(port: Int, name: String) -> Double? {
-        guard let response = get(port: port, path: "/metrics"), response.status == 200 else { return nil }
-        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ").last ?? "")
-        }
-        return nil
+        metric(port: port, name: name)
     }
 
-    /// The serving model's content hash (/info model.sha256).
+    /// A metric from /metrics: with `labels`, the sum of the series carrying all of them; without,
+    /// the unlabelled series when there is one, else the sum of all its series. nil when no series matches.
+    static func metric(port: Int, name: String, labels: [String: String] = [:]) -> Double? {
+        guard let response = get(port: port, path: "/metrics"), response.status == 200 else { return nil }
+        return metric(in: String(decoding: response.body, as: UTF8.self), name: name, labels: labels)
+    }
+
+    static func metric(in text: String, name: String, labels: [String: String] = [:]) -> Double? {
+        var unlabelled: Double?
+        var sum: Double?
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let rest = line.dropFirst(name.count)
+            guard let value = Double(line.split(separator: " ").last ?? "") else { continue }
+            if rest.first == " " {
+                if labels.isEmpty { unlabelled = value }
+            } else if rest.first == "{" {
+                let labelText = rest.prefix { $0 != "}" }
+                if labels.allSatisfy({ labelText.contains("\($0.key)=\"\($0.value)\"") }) { sum = (sum ?? 0) + value }
+            }
+        }
+        return unlabelled ?? sum
+    }
+
+    /// /info as JSON.
+    static func info(port: Int) -> [String: Any]? {
+        guard let response = get(port: port, path: "/info"), response.status == 200 else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+    }
+
+    /// The default model's content hash (/info model.sha256).
     static func modelHash(port: Int) -> String? {
-        guard let response = get(port: port, path: "/info"), response.status == 200,
-              let info = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else { return nil }
-        return (info["model"] as? [String: Any])?["sha256"] as? String
+        (info(port: port)?["model"] as? [String: Any])?["sha256"] as? String
+    }
+
+    /// Each served model's content hash by name (/info models[].name, .sha256); a binary that
+    /// serves one unnamed model answers ["default": model.sha256].
+    static func modelHashes(port: Int) -> [String: String]? {
+        guard let info = info(port: port) else { return nil }
+        if let models = info["models"] as? [[String: Any]] {
+            var hashes: [String: String] = [:]
+            for model in models {
+                if let name = model["name"] as? String, let hash = model["sha256"] as? String { hashes[name] = hash }
+            }
+            return hashes
+        }
+        return ((info["model"] as? [String: Any])?["sha256"] as? String).map { ["default": $0] }
     }
 
     /// A free loopback TCP port (bind to 0 and read it back).

@@ -7,6 +7,10 @@ import Glibc
 /// `instructrec-loadtest soak`: one `instructrec serve` under steady load,
 /// two overload bursts at 4× its measured capacity, and misbehaving clients
 /// throughout, while its memory and descriptors are sampled every second.
+/// It serves two models (unless `--second-model none`): `default` (/recommend) and
+/// a second one by name (`--second-share` of the load, /v2/rerank), one process,
+/// one pool of workers; each answer must come from the model asked for (X-Model),
+/// and latency is reported per model.
 ///
 /// Timeline: warm-up (a burst of 2-5 s at the overload rate, so batch scratch
 /// reaches its bound, then steady load until RSS is stable: 0.5% over the last
@@ -20,14 +24,16 @@ import Glibc
 /// - recovery: once the accepted backlog is served (queue_capacity / capacity
 ///   seconds after each overload), 5 s with no 503 and ≥ 90% of the steady rate served;
 /// - steady phases: no request fails (at most 1% shed with 503 during a hiccup);
-///   malformed requests get their 4xx; the server stays up.
+///   malformed requests get their 4xx (a model not served: 404); the server stays up;
+/// - latency stays flat for each model: the p50 of its 200s in the last steady phase is at most
+///   2 × its p50 in the first steady phase after warm-up + 5 ms.
 struct SoakCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak", abstract: "Soak test: steady load, 4x overload, abusive clients; RSS and fd leak check.")
 
     @Option(help: "Seconds (600 for the 10-minute check).") var duration = 600.0
     @Option(help: "The instructrec binary.") var binary = ".build/release/instructrec"
-    @Option(help: "Model directory.") var model = "models/default"
+    @OptionGroup var models: ModelOptions
     @Option(help: "Inference threads.") var threads = 1
     @Option(help: "Server queue_capacity.") var queueCapacity = 16
     @Option(help: "Server request_timeout_ms: the deadline accepted requests must meet.") var requestTimeoutMs = 5000
@@ -57,12 +63,18 @@ struct SoakCommand: ParsableCommand {
         return " (not TCP)"
     }
 
+    func validate() throws { try models.validateShare() }
+
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw LoadTestError.setup("instructrec not found at \(binary) (make build)") }
+        let second = try models.second()
+        let mix = TrafficMix.of(second: second, share: models.secondShare)
+        let modelNames = mix.modelNames
         let port = try Probe.freePort()
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("instructrec-soak-\(getpid()).log").path
         let server = ServerProcess(name: "instructrec", executable: binary, arguments: [
-            "serve", "--model", model, "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
+            "serve"] + ServedModel.serveArguments(defaultDirectory: models.model, second: second) + [
+            "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
             "--set", "queue_capacity=\(queueCapacity)", "--set", "request_timeout_ms=\(requestTimeoutMs)",
             "--set", "log_requests=false", "--set", "drain_delay_s=0",
         ], logPath: logPath)
@@ -73,7 +85,7 @@ struct SoakCommand: ParsableCommand {
         }
 
         // Capacity: closed loop with enough clients to keep the queue busy.
-        let calibration = LoadGenerator(port: port, timeoutSeconds: 30)
+        let calibration = LoadGenerator(port: port, timeoutSeconds: 30, mix: mix)
         let calibrationStart = Clock.now
         calibration.startClosedLoop(clients: 4)
         Clock.sleep(until: calibrationStart + 5)
@@ -86,9 +98,15 @@ struct SoakCommand: ParsableCommand {
         print(String(format: "soak: %.0f s on :%d; capacity %.1f req/s (p50 %@); steady %.1f req/s, overload %.1f req/s; log %@",
                      duration, port, capacity, LatencySummary.milliseconds(LatencySummary(calibrated.map(\.latency)).p50),
                      steadyRate, overloadRate, logPath))
+        if let second {
+            print(String(format: "soak: models default (/recommend) and %@ (/v2/rerank, %.0f%% of requests); calibration p50 %@",
+                         second.name, models.secondShare * 100,
+                         byModel(calibrated, models: modelNames).map { "\($0.model) \(LatencySummary.milliseconds(LatencySummary($0.records.map(\.latency)).p50))" }
+                            .joined(separator: ", ")))
+        }
 
-        let generator = LoadGenerator(port: port, timeoutSeconds: Double(requestTimeoutMs) / 1000 + 10)
-        let chaos = ChaosClients(port: port)
+        let generator = LoadGenerator(port: port, timeoutSeconds: Double(requestTimeoutMs) / 1000 + 10, mix: mix)
+        let chaos = ChaosClients(port: port, servesModelsByName: second != nil)
         var samples: [Sample] = []
         let t0 = Clock.now
         func at(_ fraction: Double) -> Double { t0 + duration * fraction }
@@ -136,6 +154,7 @@ struct SoakCommand: ParsableCommand {
         // scratch to its bound (max_batch_tokens) now, so the baseline below is the working set of
         // every load shape the run applies, and a later step to that bound is not read as a leak.
         var overloadWindows: [(start: Double, end: Double)] = []
+        var steadyWindows: [(start: Double, end: Double)] = []
         let burst = min(5, max(2, duration * 0.03))
         print(String(format: "  t=%5.1fs  warm-up: %.0f s at the overload rate, then %.1f req/s", Clock.now - t0, burst, steadyRate))
         generator.setRate(overloadRate)
@@ -178,7 +197,7 @@ struct SoakCommand: ParsableCommand {
                 if server.exitStatus != nil { break }
                 Clock.sleep(until: min(origin + remaining * phase.end, Clock.now + 1))
             }
-            if phase.name == "overload" { overloadWindows.append((start, Clock.now - t0)) }
+            if phase.name == "overload" { overloadWindows.append((start, Clock.now - t0)) } else { steadyWindows.append((start, Clock.now - t0)) }
         }
         let final = quietSample()
         let finalTargets = server.descriptorTargets
@@ -236,6 +255,18 @@ struct SoakCommand: ParsableCommand {
                 breaches.append(String(format: "no recovery after overload at %.0f s (%.1f req/s, %d 503s)", end, served, rejected))
             }
         }
+        // Latency flat per model: each steady phase's 200s (the backlog after an overload left out), by model.
+        func steadyLatency(_ window: (start: Double, end: Double), model: String) -> LatencySummary {
+            LatencySummary(ok.filter { $0.model == model && $0.start >= window.start && $0.start < window.end && !inOverload($0.start) }.map(\.latency))
+        }
+        if let first = steadyWindows.first, let last = steadyWindows.last, steadyWindows.count > 1 {
+            for name in modelNames {
+                let early = steadyLatency(first, model: name), late = steadyLatency(last, model: name)
+                if early.count >= 20, late.count >= 20, late.p50 > 2 * early.p50 + 0.005 {
+                    breaches.append("model \(name): steady p50 grew from \(LatencySummary.milliseconds(early.p50)) (first steady phase) to \(LatencySummary.milliseconds(late.p50)) (last)")
+                }
+            }
+        }
         if !chaos.wrongAnswers.isEmpty { breaches.append("malformed requests answered wrongly: \(chaos.wrongAnswers.prefix(5))") }
         if let baseline, let final {
             if Double(final.rssKiB) > Double(baseline.rssKiB) * (1 + rssTolerance) {
@@ -261,6 +292,19 @@ struct SoakCommand: ParsableCommand {
         print("outcomes        " + outcomeTable(records).map { "\($0.0): \($0.1)" }.joined(separator: ", "))
         print("steady phases   \(steadyRecords.count) requests, \(steadyShed.count) shed (503), \(steadyErrors.count) failed")
         print("latency (200)   p50 \(LatencySummary.milliseconds(latency.p50))  p99 \(LatencySummary.milliseconds(latency.p99))  max \(LatencySummary.milliseconds(latency.max))")
+        for (name, subset) in byModel(records, models: modelNames) where modelNames.count > 1 {
+            let okOfModel = LatencySummary(subset.filter(\.succeeded).map(\.latency))
+            print("  model \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(subset.count) requests, \(subset.filter(\.succeeded).count) 200; " +
+                  "p50 \(LatencySummary.milliseconds(okOfModel.p50))  p99 \(LatencySummary.milliseconds(okOfModel.p99))  max \(LatencySummary.milliseconds(okOfModel.max))")
+        }
+        for name in modelNames {
+            let phases = steadyWindows.map { window -> String in
+                let summary = steadyLatency(window, model: name)
+                return String(format: "[%.0f-%.0f s] p50 %@ p99 %@", window.start, window.end,
+                              LatencySummary.milliseconds(summary.p50), LatencySummary.milliseconds(summary.p99))
+            }
+            print("steady \(name.padding(toLength: 9, withPad: " ", startingAt: 0))" + phases.joined(separator: ", "))
+        }
         let overloadOK = LatencySummary(overloadRecords.filter(\.succeeded).map(\.latency))
         print("overload (200)  p50 \(LatencySummary.milliseconds(overloadOK.p50))  p99 \(LatencySummary.milliseconds(overloadOK.p99)) (deadline \(requestTimeoutMs) ms)")
         print("abusive clients " + chaos.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
