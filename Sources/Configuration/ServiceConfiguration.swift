@@ -12,8 +12,20 @@ import Tokenizer
 public struct ServiceConfiguration: Sendable {
     public var host = "0.0.0.0"
     public var port = 8080
-    /// HF checkpoint directory (config.json + model.safetensors)
+    /// HF checkpoint directory (config.json + model.safetensors) of the model these settings describe
     public var model = "models/default"
+    /// that model's name (requests route by it; see `ModelEntry`)
+    public var modelName = ModelEntry.defaultName
+    /// the other models this replica serves, in order, after the default (`models`; empty: one model)
+    public private(set) var additionalModels: [ModelEntry] = []
+    /// extra names for served models, alias -> model name (e.g. "rerank-v3.5" -> "default")
+    public var aliases: [String: String] = [:]
+    /// where a request naming no served model goes when several are served (nil: 404)
+    public var fallbackModel: String?
+    /// `models` as the layers gave it (the default is its first entry, unless `model` is set in a later layer)
+    private var modelList: [ModelEntry]?
+    /// what `load` read, so each additional model's settings are layered the same way (`configuration(for:)`)
+    private var inputs: LoadInputs?
     /// directory or file with tokenizer.json / spiece.model; defaults to the model directory
     public var tokenizer: String?
     public var templates = "config/templates.json"
@@ -158,7 +170,39 @@ public struct ServiceConfiguration: Sendable {
         "relevance_reference_titles",
         "prior_cache_entries", "prior_cache_mb", "prior_catalog",
         "scorer", "yes_no_template", "yes_token", "no_token",
+        "models", "aliases", "fallback_model",
     ]
+
+    /// What `load` was given.
+    private struct LoadInputs: Sendable {
+        var file: String?
+        var environment: [String: String]
+        var overrides: [String: String]
+        var flagSpellings: [String: String]
+        var baseDirectories: [String]
+    }
+
+    /// Keys that belong to one model: the top level (file, environment, flags) gives them to the default
+    /// model only; another model takes them from its directory and its entry's `settings`.
+    static let perModelKeys: Set<String> = Set(modelBoundKeys + ["model", "models", "tokenizer", "templates", "prior_catalog"])
+
+    /// Every model served, the default first: its settings, then each of `models` after it, layered as
+    /// the default's are except that top-level model-bound settings do not reach them (`ModelEntry`).
+    public func modelConfigurations() throws -> [ServiceConfiguration] {
+        try [self] + additionalModels.map { try configuration(for: $0) }
+    }
+
+    /// The settings of one additional model.
+    public func configuration(for entry: ModelEntry) throws -> ServiceConfiguration {
+        guard let inputs else {
+            var single = self
+            single.model = entry.source
+            single.modelName = entry.name
+            single.additionalModels = []
+            return single
+        }
+        return try Self.load(inputs, entry: entry)
+    }
 
     /// defaults < model directory < file (optional) < environment < overrides (flags), each a key -> text map.
     ///
@@ -169,13 +213,34 @@ public struct ServiceConfiguration: Sendable {
     ///     directory and its parent, the binary's): `serve` then works from any directory
     public static func load(file: String?, environment: [String: String], overrides: [String: String],
                             flagSpellings: [String: String] = [:], baseDirectories: [String] = []) throws -> ServiceConfiguration {
+        try load(LoadInputs(file: file, environment: environment, overrides: overrides, flagSpellings: flagSpellings,
+                            baseDirectories: baseDirectories), entry: nil)
+    }
+
+    /// The layers of `inputs`; for an additional model (`entry`), without the top level's per-model keys and
+    /// with one more layer last: its source and its entry's settings, labelled as the `models` list's layer.
+    private static func load(_ inputs: LoadInputs, entry: ModelEntry?) throws -> ServiceConfiguration {
+        let (file, environment, overrides) = (inputs.file, inputs.environment, inputs.overrides)
+        let (flagSpellings, baseDirectories) = (inputs.flagSpellings, inputs.baseDirectories)
         var layers: [(source: String, values: [(String, String?)])] = []
-        if let file { layers.append((file, try readJSONSettings(file, allowed: keys))) }
+        var entrySettings: [String: [String: String?]] = [:]
+        if let file {
+            layers.append((file, try readJSONSettings(file, allowed: keys)))
+            entrySettings = try readModelEntrySettings(file)
+        }
         layers.append(("environment", keys.compactMap { key in environment["INSTRUCTREC_" + key.uppercased()].map { (key, Optional($0)) } }))
         for key in overrides.keys where !keys.contains(key) {
             throw Invalid(setting: key, reason: "unknown setting", source: flagSpellings[key] ?? "--set \(key)=...")
         }
         layers.append(("flag", overrides.sorted { $0.key < $1.key }.map { ($0.key, Optional($0.value)) }))
+        // The layer that set `models` (an additional model's own layer is labelled as it).
+        let listLayer = layers.lastIndex { $0.values.contains { $0.0 == "models" } }
+        if let entry {
+            layers = layers.map { layer in (layer.source, layer.values.filter { !perModelKeys.contains($0.0) }) }
+            var own: [(String, String?)] = [("model", entry.source)]
+            own += (entrySettings[entry.name] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            layers.append((listLayer.map { layers[$0].source } ?? "flag", own))
+        }
         func display(_ layer: String, _ key: String) -> String {
             switch layer {
             case "environment": return "INSTRUCTREC_" + key.uppercased()
@@ -202,10 +267,26 @@ public struct ServiceConfiguration: Sendable {
             }
         }
 
-        // The model directory is itself a setting: find it first, then read its files.
+        // The model directory is itself a setting: find it first, then read its files. With a `models` list,
+        // the default model is its first entry, unless `model` is set in a later layer than the list.
         var configuration = ServiceConfiguration()
         try apply(&configuration, "model", configuration.model, layer: "default")
-        for layer in layers { for (key, value) in layer.values where key == "model" { try apply(&configuration, key, value, layer: layer.source) } }
+        var modelSetIn: Int?
+        for (index, layer) in layers.enumerated() {
+            for (key, value) in layer.values where key == "model" {
+                try apply(&configuration, key, value, layer: layer.source)
+                modelSetIn = index
+            }
+        }
+        var list: [ModelEntry]?
+        if entry == nil, let listLayer {
+            for (key, value) in layers[listLayer].values where key == "models" { try apply(&configuration, key, value, layer: layers[listLayer].source) }
+            list = configuration.modelList
+            if let first = list?.first, (modelSetIn ?? -1) <= listLayer {
+                try apply(&configuration, "model", first.source, layer: layers[listLayer].source)
+            }
+        }
+        let defaultSource = configuration.model
         let modelDirectory = URL(fileURLWithPath: configuration.model)
         var modelLayer: [(String, String?)] = []
         let modelSettings = modelDirectory.appendingPathComponent("instructrec.json").path
@@ -235,9 +316,50 @@ public struct ServiceConfiguration: Sendable {
                 configuration.sources[key] = layer.source == "environment" ? "INSTRUCTREC_" + key.uppercased() : layer.source
             }
         }
+        if let entry {
+            configuration.modelName = entry.name
+        } else if let list, let first = list.first {
+            if configuration.model != defaultSource, let listLayer {
+                // `model` came from an earlier layer than the list: the list's first entry is the default.
+                configuration.model = defaultSource
+                configuration.sources["model"] = layers[listLayer].source == "environment" ? "INSTRUCTREC_MODELS" : layers[listLayer].source
+                if layers[listLayer].source == "flag" { configuration.flagSpellings["model"] = flagSpellings["models"] ?? "--model" }
+            }
+            configuration.modelName = first.name
+            configuration.additionalModels = Array(list.dropFirst())
+        }
+        configuration.inputs = inputs
         configuration.warnings = unknownVariableWarnings(environment) + configuration.retiredWarnings
         try configuration.validate()
+        try configuration.validateModelNames()
         return configuration
+    }
+
+    /// Names are unique; aliases are names of no model and point at one; the fallback is served.
+    func validateModelNames() throws {
+        let names = [modelName] + additionalModels.map(\.name)
+        var seen: Set<String> = []
+        for name in names where !seen.insert(name).inserted {
+            throw Invalid(setting: "models", reason: "two models are named '\(name)'; each needs its own name", source: origin(of: "models"))
+        }
+        for (alias, target) in aliases.sorted(by: { $0.key < $1.key }) {
+            if seen.contains(alias) { throw Invalid(setting: "aliases", reason: "'\(alias)' is already a model's name", source: origin(of: "aliases")) }
+            if !seen.contains(target) {
+                throw Invalid(setting: "aliases", reason: "'\(alias)' points at '\(target)', which is not served (served: \(names.joined(separator: ", ")))",
+                              source: origin(of: "aliases"))
+            }
+        }
+        if let fallbackModel, !seen.contains(fallbackModel) {
+            throw Invalid(setting: "fallback_model", reason: "'\(fallbackModel)' is not served (served: \(names.joined(separator: ", ")))",
+                          source: origin(of: "fallback_model"))
+        }
+    }
+
+    /// The `settings` objects of the config file's `models` entries, by model name.
+    static func readModelEntrySettings(_ file: String) throws -> [String: [String: String?]] {
+        guard let data = FileManager.default.contents(atPath: file), let json = try? JSONValue.parse(Array(data)),
+              let models = json["models"] else { return [:] }
+        return try ModelEntry.read(models, file: file).settings
     }
 
     /// One warning per INSTRUCTREC_* variable that is no setting (a typo is otherwise silently ignored).
@@ -291,6 +413,14 @@ public struct ServiceConfiguration: Sendable {
             guard allowed.contains(key) else {
                 let hint = allowed == modelBoundKeys ? " (a model directory may set only \(modelBoundKeys.joined(separator: ", ")))" : ""
                 throw Invalid(setting: key, reason: "unknown setting in \(file)\(hint)")
+            }
+            if key == "models" { return (key, try ModelEntry.read(value, file: file).text) }
+            if key == "aliases", case let .object(pairs) = value {
+                // alias -> model name, as "alias=model,..." (what INSTRUCTREC_ALIASES and --set aliases= take)
+                return (key, try pairs.map { alias, target -> String in
+                    guard case let .string(name) = target else { throw Invalid(setting: key, reason: "\(file): '\(alias)' must map to a model name") }
+                    return "\(alias)=\(name)"
+                }.joined(separator: ","))
             }
             if key == "relevance_reference_titles", case let .array(elements) = value {
                 // a list of titles, which may hold commas: one per line
@@ -414,6 +544,17 @@ public struct ServiceConfiguration: Sendable {
         case "yes_no_template": yesNoTemplate = optionalText()
         case "yes_token": yesToken = optionalText()
         case "no_token": noToken = optionalText()
+        case "models": modelList = optionalText() == nil ? nil : try ModelEntry.parseList(raw ?? "")
+        case "aliases":
+            aliases = [:]
+            for pair in (raw ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !pair.isEmpty {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, ModelEntry.isName(parts[0]), ModelEntry.isName(parts[1]) else {
+                    throw Invalid(setting: key, reason: "expects alias=model pairs separated by commas, got '\(pair)'")
+                }
+                aliases[parts[0]] = parts[1]
+            }
+        case "fallback_model": fallbackModel = optionalText()
         default: throw Invalid(setting: key, reason: "unknown setting")
         }
     }

@@ -13,4 +13,6 @@ public struct AccessRecord: Sendable, Equatable {
     public var answeredByHTTPLayer: Bool
     /// the request's trace (W3C Trace Context), nil for answers without a request
     var trace: TraceContext? = nil
+    /// access-log fields taken from the response's headers (`HTTPServerConfiguration.accessLogHeaders`)
+    public var fields: [String: String] = [:]
 }

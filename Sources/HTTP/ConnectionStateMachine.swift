@@ -283,12 +283,13 @@ struct ConnectionStateMachine {
                                            requestID: inFlight.requestID, trace: inFlight.trace, headOnly: inFlight.headOnly,
                                            acceptsGzip: inFlight.acceptsGzip, configuration: configuration)
         requestsServed += 1
-        var actions: [Action] = [
-            .recordAccess(AccessRecord(method: inFlight.method, path: inFlight.path, status: response.status,
-                                       bytes: bytes.count, seconds: now - inFlight.startedAt, requestID: inFlight.requestID,
-                                       peer: peer, answeredByHTTPLayer: answeredByHTTPLayer, trace: inFlight.trace)),
-            .write(bytes),
-        ]
+        var record = AccessRecord(method: inFlight.method, path: inFlight.path, status: response.status,
+                                  bytes: bytes.count, seconds: now - inFlight.startedAt, requestID: inFlight.requestID,
+                                  peer: peer, answeredByHTTPLayer: answeredByHTTPLayer, trace: inFlight.trace)
+        for (header, field) in configuration.accessLogHeaders {
+            if let value = response.headers[header] { record.fields[field] = value }
+        }
+        var actions: [Action] = [.recordAccess(record), .write(bytes)]
         if keepAlive {
             state = .reading
             clocks.idleSince = now

@@ -188,6 +188,7 @@ public final class HTTPServer: @unchecked Sendable {
             "method": record.method, "path": record.path, "status": record.status, "bytes": record.bytes,
             "duration_ms": (record.seconds * 1e5).rounded() / 100, "request_id": record.requestID, "peer": record.peer,
         ]
+        for (name, value) in record.fields where fields[name] == nil { fields[name] = value }
         if let trace = record.trace {
             fields["trace_id"] = trace.traceID
             fields["span_id"] = trace.spanID

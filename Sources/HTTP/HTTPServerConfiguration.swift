@@ -8,6 +8,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections = 1024
     /// connections beyond `maxConnections` kept for liveness and readiness probes
     public var probeReserve = ProbeReserve.none
+    /// response header -> access-log field: what the application tells the access line through its answers
+    /// (the service: X-Model -> model); the header is sent as well
+    public var accessLogHeaders: [String: String] = [:]
     public var limits = ParserLimits()
     /// decoded size of a gzip request body before 413 (zip-bomb guard)
     public var maxDecompressedBodyBytes = 16 * 1024 * 1024

@@ -14,7 +14,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Configuration file (JSON; default: config/instructrec.json here or beside the binary). Environment INSTRUCTREC_<KEY> overrides it; flags override both.")
     var config: String?
 
-    @Option(help: "Model directory (HF checkpoint).") var model: String?
+    @Option(help: ArgumentHelp("Model directory (HF checkpoint), or NAME=DIR: repeat it to serve several models by name; the first is the default.",
+                               valueName: "[name=]dir"))
+    var model: [String] = []
     @Option(help: "Tokenizer directory or file (default: the model directory).") var tokenizer: String?
     @Option(help: "Templates file.") var templates: String?
     @Option(name: .customLong("threads"), help: "Threads per worker.") var threadsPerWorker: Int?
@@ -36,7 +38,13 @@ struct ModelOptions: ParsableArguments {
         func flag(_ key: String, _ name: String, _ value: String?) {
             if let value { overrides[key] = value; spellings[key] = name }
         }
-        flag("model", "--model", model)
+        // One bare `--model DIR` is the `model` setting, as always; NAME=DIR (or several) is the `models` list.
+        if model.count == 1, ModelEntry.named(model[0]) == nil {
+            flag("model", "--model", model[0])
+        } else if !model.isEmpty {
+            flag("models", "--model", model.map { ModelEntry.named($0).map { "\($0.name)=\($0.source)" } ?? "\(ModelEntry.defaultName)=\($0)" }
+                                          .joined(separator: ","))
+        }
         flag("tokenizer", "--tokenizer", tokenizer)
         flag("templates", "--templates", templates)
         flag("threads_per_worker", "--threads", threadsPerWorker.map(String.init))
@@ -85,11 +93,17 @@ struct ServeCommand: ParsableCommand {
         let state = ServeState()
         state.signals = SignalPipe.install([SIGTERM, SIGINT, SIGHUP], queue: .main) { signalNumber in
             if signalNumber == SIGHUP {
-                // Reload the configured model without a restart (the old one serves until the new one is warm).
+                // Reload, without a restart, every model whose files or settings changed (each old version serves
+                // until its new one is warm; the others serve on).
                 guard let service = state.service else { log.warning("SIGHUP ignored: the model is still loading"); return }
-                log.info("reloading model", ["signal": "SIGHUP", "model": configuration.model])
-                service.reload { outcome in
-                    if case .alreadyRunning = outcome { log.warning("SIGHUP ignored: a reload is already running") }
+                log.info("reloading models", ["signal": "SIGHUP", "models": service.modelNames])
+                service.reload(onlyChanged: true) { result in
+                    switch result {
+                    case .alreadyRunning: log.warning("SIGHUP ignored: a reload is already running")
+                    case let .done(reports):
+                        let unchanged = reports.filter { if case .unchanged = $0.outcome { return true } else { return false } }.map(\.model)
+                        if !unchanged.isEmpty { log.info("models unchanged, not reloaded", ["models": unchanged]) }
+                    }
                 }
                 return
             }
@@ -124,7 +138,8 @@ struct ServeCommand: ParsableCommand {
         log.info("listening", ["host": configuration.host, "port": server.port, "status": "loading",
                                "tls": configuration.tlsCertificate != nil])
 
-        log.info("loading model", ["model": configuration.model, "model_source": configuration.origin(of: "model")])
+        log.info("loading model", ["model": configuration.model, "model_source": configuration.origin(of: "model"),
+                                   "models": [configuration.modelName] + configuration.additionalModels.map(\.name)])
         Thread.detachNewThread {
             do {
                 let service = try host.load()
@@ -140,6 +155,7 @@ struct ServeCommand: ParsableCommand {
                                                          "computed": warm.computed, "seconds": warm.seconds])
                     }
                     log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,
+                                         "models": service.modelNames, "weight_bytes": service.weightBytes,
                                          "threads_per_worker": configuration.threadsPerWorker,
                                          "tls": configuration.tlsCertificate != nil,
                                          "startup_seconds": Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9])

@@ -25,17 +25,27 @@ final class Metrics: @unchecked Sendable {
         }
     }
 
+    /// A gauge, with labelled series (a model's queue depth) or one unlabelled value; 0 while it has none.
     final class Gauge: @unchecked Sendable {
         let name: String, help: String
         private let lock = NSLock()
-        private var value = 0.0
+        private var values: [[String: String]: Double] = [:]
         init(_ name: String, _ help: String) { self.name = name; self.help = help }
-        func set(_ newValue: Double) { lock.lock(); value = newValue; lock.unlock() }
-        func add(_ delta: Double) { lock.lock(); value += delta; lock.unlock() }
-        var current: Double { lock.lock(); defer { lock.unlock() }; return value }
+        func set(_ newValue: Double, _ labels: [String: String] = [:]) { lock.lock(); values[labels] = newValue; lock.unlock() }
+        func add(_ delta: Double, _ labels: [String: String] = [:]) { lock.lock(); values[labels, default: 0] += delta; lock.unlock() }
+        /// removes a series (a model no longer served)
+        func remove(_ labels: [String: String]) { lock.lock(); values[labels] = nil; lock.unlock() }
+        func current(_ labels: [String: String] = [:]) -> Double { lock.lock(); defer { lock.unlock() }; return values[labels] ?? 0 }
+        /// the sum over every series
+        var total: Double { lock.lock(); defer { lock.unlock() }; return values.values.reduce(0, +) }
         func render() -> String {
             lock.lock(); defer { lock.unlock() }
-            return "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Metrics.number(value))\n"
+            var out = "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            if values.isEmpty { out += "\(name) 0\n" }
+            for (labels, value) in values.sorted(by: { Metrics.key($0.key) < Metrics.key($1.key) }) {
+                out += "\(name)\(Metrics.format(labels)) \(Metrics.number(value))\n"
+            }
+            return out
         }
     }
 
@@ -73,8 +83,8 @@ final class Metrics: @unchecked Sendable {
         }
     }
 
-    let requests = Counter("instructrec_requests_total", "HTTP requests by route and status.")
-    let latency = Histogram("instructrec_request_duration_seconds", "End-to-end request latency by route.",
+    let requests = Counter("instructrec_requests_total", "HTTP requests by route and status (and model, for ranking routes).")
+    let latency = Histogram("instructrec_request_duration_seconds", "End-to-end request latency by route (and model, for ranking routes).",
                             buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
     let queueWait = Histogram("instructrec_queue_wait_seconds", "Time scoring jobs waited in the inference queue.",
                               buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
@@ -88,21 +98,21 @@ final class Metrics: @unchecked Sendable {
                                   buckets: [1, 2, 4, 8, 16, 32])
     let batchTokens = Histogram("instructrec_batch_tokens", "Instruction and candidate tokens per engine call (see max_batch_tokens).",
                                 buckets: [256, 1024, 2048, 4096, 8192, 16384, 32768, 65536])
-    let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading the model at start-up.")
+    let modelLoadSeconds = Gauge("instructrec_model_load_seconds", "Seconds spent loading each model (at start-up, or its last reload).")
     let ready = Gauge("instructrec_ready", "1 when the service accepts traffic.")
-    let reloads = Counter("instructrec_model_reloads_total", "Model reloads that switched traffic to a newly loaded model (SIGHUP or POST /admin/reload).")
-    let reloadFailures = Counter("instructrec_model_reload_failures_total", "Model reloads that failed; the previous model kept serving (the log says why).")
-    let modelLoadedAt = Gauge("instructrec_model_loaded_timestamp_seconds", "Unix time the serving model finished loading.")
+    let reloads = Counter("instructrec_model_reloads_total", "Model reloads that switched a model's traffic to its newly loaded version (SIGHUP or POST /admin/reload), by model.")
+    let reloadFailures = Counter("instructrec_model_reload_failures_total", "Model reloads that failed, by model; that model's previous version kept serving (the log says why).")
+    let modelLoadedAt = Gauge("instructrec_model_loaded_timestamp_seconds", "Unix time each serving model finished loading.")
     let deadlineTimers = Gauge("instructrec_deadline_timers", "Live 504 deadline timers (one per request awaiting its answer; cancelled when it is sent).")
     /// labels of instructrec_build_info
     let buildInfo: [String: String]
-    /// the title-prior cache, read at each scrape (set once the model is loaded)
+    /// each model's title-prior cache, by model name, read at each scrape (set as models load)
     private let priorCacheLock = NSLock()
-    private var priorCacheSource: TitlePriorCache?
-    var priorCache: TitlePriorCache? {
-        get { priorCacheLock.lock(); defer { priorCacheLock.unlock() }; return priorCacheSource }
-        set { priorCacheLock.lock(); priorCacheSource = newValue; priorCacheLock.unlock() }
+    private var priorCacheSources: [String: TitlePriorCache] = [:]
+    func setPriorCache(_ cache: TitlePriorCache, model: String) {
+        priorCacheLock.lock(); priorCacheSources[model] = cache; priorCacheLock.unlock()
     }
+    var priorCaches: [String: TitlePriorCache] { priorCacheLock.lock(); defer { priorCacheLock.unlock() }; return priorCacheSources }
 
     /// the HTTP server's open connections and those refused at the limit, read at each scrape (set once it exists)
     private let connectionsLock = NSLock()
@@ -112,21 +122,24 @@ final class Metrics: @unchecked Sendable {
         set { connectionsLock.lock(); connectionsSource = newValue; connectionsLock.unlock() }
     }
 
-    /// the serving model's identity (instructrec_model_info's labels), set at load and on reload
+    /// each serving model's identity (instructrec_model_info's labels, `model` among them), set at load and on reload
     private let modelLock = NSLock()
-    private var modelLabels: [String: String] = [:]
-    func setModel(_ labels: [String: String]) { modelLock.lock(); modelLabels = labels; modelLock.unlock() }
+    private var modelLabels: [String: [String: String]] = [:]
+    func setModel(_ labels: [String: String]) {
+        modelLock.lock(); modelLabels[labels["model"] ?? ""] = labels; modelLock.unlock()
+    }
     private func renderModelInfo() -> String {
-        modelLock.lock(); let labels = modelLabels; modelLock.unlock()
-        guard !labels.isEmpty else { return "" }
-        return "# HELP instructrec_model_info The serving model: directory, content hash (SHA-256 over its files), scorer (always 1).\n"
-            + "# TYPE instructrec_model_info gauge\ninstructrec_model_info\(Metrics.format(labels)) 1\n"
+        modelLock.lock(); let all = modelLabels; modelLock.unlock()
+        guard !all.isEmpty else { return "" }
+        return "# HELP instructrec_model_info Each serving model: name, directory, content hash (SHA-256 over its files), scorer (always 1).\n"
+            + "# TYPE instructrec_model_info gauge\n"
+            + all.keys.sorted().map { "instructrec_model_info\(Metrics.format(all[$0] ?? [:])) 1\n" }.joined()
     }
 
     init(version: String = "unknown", blasCore: String = "unknown") {
         buildInfo = ["version": version, "blas_core": blasCore]
-        // Every reason is a series from the start, so rate() and alerts see 0 rather than nothing.
-        for reason in InferenceQueue.DropReason.allCases { dropped.increment(["reason": reason.rawValue], by: 0) }
+        // Counters are series from the start, so rate() and alerts see 0 rather than nothing (each model's
+        // queue adds its own dropped-job reasons at 0).
         reloads.increment(by: 0)
         reloadFailures.increment(by: 0)
     }
@@ -150,17 +163,21 @@ final class Metrics: @unchecked Sendable {
         return series.map { name, type, help, value in "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n" }.joined()
     }
 
-    /// The title-prior cache's counters and size (zero until the model is loaded).
+    /// Each model's title-prior cache: counters and size, by model (zero, unlabelled, until a model is loaded).
     func renderPriorCache() -> String {
-        let stats = priorCache?.current ?? TitlePriorCache.Statistics()
-        let series: [(String, String, String, Int)] = [
-            ("instructrec_prior_cache_hits_total", "counter", "Title-prior lookups answered from the cache (calibrated scoring).", stats.hits),
-            ("instructrec_prior_cache_misses_total", "counter", "Title-prior lookups computed in the request's engine call.", stats.misses),
-            ("instructrec_prior_cache_evictions_total", "counter", "Title priors evicted (least recently used) to stay within prior_cache_entries / prior_cache_mb.", stats.evictions),
-            ("instructrec_prior_cache_entries", "gauge", "Title priors cached.", stats.entries),
-            ("instructrec_prior_cache_bytes", "gauge", "Bytes charged to cached title priors.", stats.bytes),
+        let caches = priorCaches
+        let models = caches.isEmpty ? [""] : caches.keys.sorted()
+        let stats = models.map { (Metrics.format($0.isEmpty ? [:] : ["model": $0]), caches[$0]?.current ?? TitlePriorCache.Statistics()) }
+        let series: [(String, String, String, (TitlePriorCache.Statistics) -> Int)] = [
+            ("instructrec_prior_cache_hits_total", "counter", "Title-prior lookups answered from the cache (calibrated scoring).", \.hits),
+            ("instructrec_prior_cache_misses_total", "counter", "Title-prior lookups computed in the request's engine call.", \.misses),
+            ("instructrec_prior_cache_evictions_total", "counter", "Title priors evicted (least recently used) to stay within prior_cache_entries / prior_cache_mb.", \.evictions),
+            ("instructrec_prior_cache_entries", "gauge", "Title priors cached.", \.entries),
+            ("instructrec_prior_cache_bytes", "gauge", "Bytes charged to cached title priors.", \.bytes),
         ]
-        return series.map { name, type, help, value in "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n" }.joined()
+        return series.map { name, type, help, value in
+            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + stats.map { labels, stat in "\(name)\(labels) \(value(stat))\n" }.joined()
+        }.joined()
     }
 
     /// GET /metrics

@@ -47,13 +47,26 @@ enum OpenAPIDocument {
                                                                                          "content": ["text/plain": ["schema": Schema.string("Metrics")]]]]]]
         paths["/info"] = get("Model, effective settings (with their sources), templates and API shapes", Schema.ref("Info"))
         paths["/openapi.json"] = get("This document", Schema.object("OpenAPI 3.1 document", [:], additional: true))
+        paths["/v1/models"] = get("The served models and their aliases, in the list shape of OpenAI-style APIs (vLLM, Infinity); a ranking body's model field names one", Schema.ref("ModelList"))
+        components["ModelList"] = Schema.object("Served models", [
+            "object": Schema.string("list", enumeration: ["list"]),
+            "data": Schema.array(Schema.object("A model name a request may send", [
+                "id": Schema.string("The name (a model, or an alias of one)"),
+                "object": Schema.string("model", enumeration: ["model"]),
+                "created": Schema.integer("Unix time the model finished loading", minimum: 0, maximum: Int(Int32.max) * 4),
+                "owned_by": Schema.string("instructrec"),
+                "root": Schema.string("A model's source directory; an alias's model name"),
+            ], required: ["id", "object", "created", "owned_by"], additional: true), "Every served model (the default first), then every alias"),
+        ], required: ["object", "data"], additional: true)
         let reload = adminReload()
         paths["/admin/reload"] = reload.path
         components.merge(reload.components) { a, _ in a }
         components.merge(RankingResponse.components(context)) { a, _ in a }
         components["Info"] = Schema.object("Service summary", [
             "service": Schema.string("instructrec"), "version": Schema.string("Service version"),
-            "model": Schema.object("Model configuration", [:], additional: true),
+            "model": Schema.object("The default model (as in models)", [:], additional: true),
+            "models": Schema.array(Schema.object("A served model: name, default, source, sha256, scorer, weight_bytes, settings", [:], additional: true),
+                                   "Every served model, the default first"),
             "templates": Schema.array(Schema.string("Template name"), "Template names"),
             "settings": Schema.object("Effective model-bound settings: {value, source} each", [:], additional: true),
             "limits": Schema.object("Request limits, request_timeout_ms, and the connection limit: max_connections (beyond it 503; instructrec_open_connections and instructrec_rejected_connections_total in /metrics) and probe_reserve_connections (connections beyond it kept for GET /healthz, /readyz and /metrics)", [:], additional: true),

@@ -39,7 +39,7 @@ extension RerankService {
 
     func respond(_ responder: Responder, route: String, start: DispatchTime, _ response: HTTPResponse) {
         // Only the first answer counts.
-        if responder.respond(response) { count(response, route: route, start: start) }
+        if responder.respond(response) { count(response, route: route, start: start, model: nil) }
     }
 
     /// An error of a route that takes no ranking body (/admin/reload), in the route's error shape (ours).

@@ -11,12 +11,12 @@ extension RerankService {
     /// `instructrec score`: the same request and response as POST <path>, without HTTP.
     /// `endpoint` is a path ("/v2/rerank") or a name without the slash ("recommend", "v1/rerank").
     public func scoreDirectly(endpoint: String, body: [UInt8]) -> (status: Int, json: [UInt8]) {
-        // One read of the serving model: decoding limits, pipeline and scorer all come from it.
-        scoreDirectly(endpoint: endpoint, body: body, on: current)
+        // One read of the served models: the body's model gives the decoding limits, pipeline and scorer.
+        scoreDirectly(endpoint: endpoint, body: body, on: models)
     }
 
-    /// `scoreDirectly` on one model, whatever a reload makes current meanwhile.
-    func scoreDirectly(endpoint: String, body: [UInt8], on model: ServingModel) -> (status: Int, json: [UInt8]) {
+    /// `scoreDirectly` on one set of models, whatever a reload makes current meanwhile.
+    func scoreDirectly(endpoint: String, body: [UInt8], on served: ModelRegistry) -> (status: Int, json: [UInt8]) {
         let path = endpoint.hasPrefix("/") ? endpoint : "/" + endpoint
         guard !ShapeRegistry.shapes(at: path).isEmpty else {
             let known = ShapeRegistry.paths.map { String($0.dropFirst()) }.joined(separator: ", ")
@@ -30,6 +30,7 @@ extension RerankService {
             return answer(ErrorAnswer.response(to: error, shape: nil, path: path))
         }
         do {
+            let model = try served.resolve(try shape.requestedModel(in: json))
             let decoded = try shape.decode(json, model.limits)
             model.directLock.lock()
             defer { model.directLock.unlock() }

@@ -6,9 +6,9 @@ import InstructRec
 import T5Scoring
 import Tokenizer
 
-/// The InstructRec service: model, tokenizer, templates, inference queue and
-/// metrics, exposed as HTTP routes. One instance per process; the engine's
-/// weights are loaded once and shared by every worker's scorer.
+/// The InstructRec service: its models by name (each with its tokenizer, templates, settings and
+/// inference queue), the workers they share, and metrics, exposed as HTTP routes. One instance per
+/// process; each model's weights are loaded once and shared by every worker's scorer of it.
 public final class RerankService: @unchecked Sendable {
     public static let version = "0.1.0"
 
@@ -20,8 +20,10 @@ public final class RerankService: @unchecked Sendable {
     let stateLock = NSLock()
     private var ready = false
     private var draining = false
-    /// the model serving new requests (see `ServingModel`); replaced whole by `reload`
-    var serving: ServingModel
+    /// the models serving new requests, by name (see `ServingModel`); a reload replaces one whole
+    var registry: ModelRegistry
+    /// the inference workers every model shares
+    let pool: WorkerPool
     /// reloads run one at a time, off every request path
     let reloading = DispatchQueue(label: "instructrec.reload", qos: .utility)
     var reloadInProgress = false
@@ -29,8 +31,10 @@ public final class RerankService: @unchecked Sendable {
     /// nil: the one the current model was loaded with
     public var reloadConfiguration: (@Sendable () throws -> ServiceConfiguration)?
 
-    /// The model new requests get. A request takes it once and keeps it to its end.
-    var current: ServingModel { stateLock.lock(); defer { stateLock.unlock() }; return serving }
+    /// The models new requests get. A request takes its model once and keeps it to its end.
+    var models: ModelRegistry { stateLock.lock(); defer { stateLock.unlock() }; return registry }
+    /// The default model (requests that name none).
+    var current: ServingModel { models.defaultModel }
     public var pipeline: RankPipeline { current.pipeline }
     /// prior_catalog at start-up: titles read, priors computed, seconds (nil without a catalog)
     public var priorWarmUp: (titles: Int, computed: Int, seconds: Double)? { current.priorWarmUp }
@@ -44,13 +48,26 @@ public final class RerankService: @unchecked Sendable {
                       metrics: Metrics(version: Self.version, blasCore: kernel.library.coreName))
     }
 
-    /// `serve`: the metrics already exist (the start-up router serves them while this loads).
+    /// `serve`: the metrics already exist (the start-up router serves them while this loads). Every model of
+    /// the configuration loads, in order; any that fails stops the start with its error.
     init(configuration: ServiceConfiguration, kernel: KernelReport, metrics: Metrics) throws {
         self.configuration = configuration
         self.kernel = kernel
         self.metrics = metrics
-        serving = try ServingModel(configuration: configuration, metrics: metrics)
-        announce(serving)
+        let pool = WorkerPool(workers: configuration.workers)
+        self.pool = pool
+        var loaded: [ServingModel] = []
+        do {
+            for settings in try configuration.modelConfigurations() {
+                loaded.append(try ServingModel(configuration: settings, metrics: metrics, pool: pool))
+            }
+        } catch {
+            pool.stop()
+            throw error
+        }
+        registry = ModelRegistry(models: loaded[0], Array(loaded.dropFirst()), aliases: configuration.aliases,
+                                 fallback: configuration.fallbackModel)
+        for model in loaded { announce(model) }
         setReady(true)
     }
 
@@ -60,9 +77,12 @@ public final class RerankService: @unchecked Sendable {
         self.configuration = configuration
         self.kernel = kernel
         metrics = Metrics(version: Self.version, blasCore: kernel.library.coreName)
-        serving = try ServingModel(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
-                                   metrics: metrics)
-        announce(serving)
+        let pool = WorkerPool(workers: configuration.workers)
+        self.pool = pool
+        let model = try ServingModel(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
+                                     metrics: metrics, pool: pool)
+        registry = ModelRegistry(models: model)
+        announce(model)
         setReady(true)
     }
 
@@ -80,7 +100,14 @@ public final class RerankService: @unchecked Sendable {
         metrics.ready.set(0)
     }
 
-    public func stop() { current.queue.stop() }
+    /// Every model's queue refuses new jobs; the workers finish what waits, then exit.
+    public func stop() { pool.stop() }
+
+    /// The served models' names, the default first.
+    public var modelNames: [String] { models.names }
+
+    /// Bytes of weights held by every served model together (start-up log).
+    public var weightBytes: Int { models.models.reduce(0) { $0 + $1.engine.weightBytes } }
 
     // MARK: routes
 
@@ -108,26 +135,35 @@ public final class RerankService: @unchecked Sendable {
                      ServiceError(status: 403, code: "forbidden", message: "POST /admin/reload needs api_keys to be configured (or send SIGHUP)"))
                 return
             }
-            do { try authorize(request) } catch {
+            let name: String?
+            do {
+                try authorize(request)
+                name = try ReloadRequest.modelName(in: request.body, served: modelNames)
+            } catch {
                 fail(responder, route: route, start: start, error)
                 return
             }
-            reload { [self] outcome in
-                switch outcome {
-                case let .switched(hash, seconds):
-                    respond(responder, route: route, start: start,
-                            .json(json(["status": "reloaded", "sha256": hash, "load_seconds": (seconds * 1000).rounded() / 1000])))
-                case let .failed(reason):
-                    fail(responder, route: route, start: start,
-                         ServiceError(status: 500, code: "reload_failed", message: "the previous model keeps serving: \(reason)"))
-                case .alreadyRunning:
+            // One named model, or every model (without a body): each loaded again, changed or not.
+            reload(model: name) { [self] result in
+                guard case let .done(reports) = result else {
                     fail(responder, route: route, start: start,
                          ServiceError(status: 409, code: "reload_in_progress", message: "a reload is already running"))
+                    return
                 }
+                if let failed = reports.first(where: { $0.outcome.failure != nil }), let reason = failed.outcome.failure {
+                    fail(responder, route: route, start: start,
+                         ServiceError(status: 500, code: "reload_failed",
+                                      message: "model '\(failed.model)' did not load; the previous model keeps serving: \(reason)"))
+                    return
+                }
+                respond(responder, route: route, start: start, .json(json(ReloadRequest.answer(reports))))
             }
         }
         router.add("GET", "/info") { [self] _, responder in
             respond(responder, route: "/info", start: .now(), .json(json(info())))
+        }
+        router.add("GET", "/v1/models") { [self] _, responder in
+            respond(responder, route: "/v1/models", start: .now(), .json(json(modelList())))
         }
         router.add("GET", "/openapi.json") { [self] _, responder in
             let model = current

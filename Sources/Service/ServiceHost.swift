@@ -57,6 +57,7 @@ public final class ServiceHost: @unchecked Sendable {
     var httpConfiguration: HTTPServerConfiguration {
         var http = configuration.httpConfiguration
         http.probeReserve = Self.probeReserve
+        http.accessLogHeaders = [RerankService.modelHeader: "model"]
         return http
     }
 
@@ -100,7 +101,7 @@ public final class ServiceHost: @unchecked Sendable {
     /// Known routes keep their own label (a 413 on /v2/rerank is /v2/rerank's); anything else shares
     /// "other", so scans of random paths cannot grow the series.
     static func routeLabel(_ path: String) -> String {
-        let known = ShapeRegistry.paths + ["/healthz", "/readyz", "/metrics", "/info", "/openapi.json", "/admin/reload"]
+        let known = ShapeRegistry.paths + ["/healthz", "/readyz", "/metrics", "/info", "/v1/models", "/openapi.json", "/admin/reload"]
         return known.contains(path) ? path : "other"
     }
 }

@@ -6,20 +6,62 @@ import InstructRec
 import T5Scoring
 import Tokenizer
 
-/// GET /info: the serving model, its effective settings and where each came from, limits, kernels.
+/// GET /info: every served model (source, content hash, scorer, settings, weight bytes), the default model's
+/// effective settings and where each came from, limits, kernels. GET /v1/models: the served names.
 extension RerankService {
-    func info() -> [String: Any] {
-        let serving = current
+    /// One model as /info shows it.
+    func modelFields(_ serving: ServingModel, isDefault: Bool) -> [String: Any] {
         let configuration = serving.configuration
         var model = serving.engine.modelFields
+        model["name"] = serving.name
+        model["default"] = isDefault
+        model["source"] = configuration.model
         model["path"] = URL(fileURLWithPath: configuration.model).lastPathComponent
         model["sha256"] = serving.contentHash
         model["loaded_at"] = ISO8601DateFormatter().string(from: serving.loadedAt)
         model["load_seconds"] = (serving.loadSeconds * 1000).rounded() / 1000
         model["scorer"] = serving.pipeline.scorerKind.rawValue
+        model["weight_bytes"] = serving.engine.weightBytes
+        model["tokenizer"] = URL(fileURLWithPath: serving.pipeline.builder.tokenizer.source).lastPathComponent
+        model["templates"] = serving.pipeline.builder.templates.templates.keys.sorted()
+        model["settings"] = settingsWithSources(configuration, only: Set(ModelEntry.settingKeys + ["model"]))
+        return model
+    }
+
+    /// Settings as {key: {value, source}} (secrets redacted); `only`: just these keys.
+    func settingsWithSources(_ configuration: ServiceConfiguration, only: Set<String>? = nil) -> [String: Any] {
+        Dictionary(uniqueKeysWithValues: settingValues(configuration).filter { only?.contains($0.key) ?? true }.map { key, value in
+            (key, ["value": value, "source": configuration.sources[key] == "flag" ? configuration.origin(of: key)
+                                                 : configuration.sources[key] ?? "default"] as [String: Any])
+        })
+    }
+
+    /// GET /v1/models, in the list shape of the OpenAI-style APIs vLLM and Infinity serve: every served model,
+    /// then every alias (as a model whose `root` is the model it names).
+    func modelList() -> [String: Any] {
+        let served = models
+        var data: [[String: Any]] = served.models.map { model in
+            ["id": model.name, "object": "model", "created": Int(model.loadedAt.timeIntervalSince1970), "owned_by": "instructrec",
+             "root": model.configuration.model, "parent": NSNull()]
+        }
+        for (alias, target) in served.aliases.sorted(by: { $0.key < $1.key }) {
+            data.append(["id": alias, "object": "model", "created": Int(served.model(named: target)?.loadedAt.timeIntervalSince1970 ?? 0),
+                         "owned_by": "instructrec", "root": target, "parent": target])
+        }
+        return ["object": "list", "data": data]
+    }
+
+    func info() -> [String: Any] {
+        let served = models
+        let serving = served.defaultModel
+        let configuration = serving.configuration
+        let model = modelFields(serving, isDefault: true)
         return [
             "service": "instructrec", "version": Self.version,
             "model": model,
+            "models": served.models.enumerated().map { modelFields($1, isDefault: $0 == 0) },
+            "aliases": served.aliases, "fallback_model": served.fallback ?? NSNull(),
+            "weight_bytes": served.models.reduce(0) { $0 + $1.engine.weightBytes },
             "tokenizer": URL(fileURLWithPath: serving.pipeline.builder.tokenizer.source).lastPathComponent,
             "templates": serving.pipeline.builder.templates.templates.keys.sorted(),
             "limits": [
@@ -30,11 +72,8 @@ extension RerankService {
                 "max_connections": self.configuration.maxConnections,
                 "probe_reserve_connections": ServiceHost.probeReserve.slots,
             ],
-            // Every effective setting and the layer it came from (secrets redacted).
-            "settings": Dictionary(uniqueKeysWithValues: settingValues(configuration).map { key, value in
-                (key, ["value": value, "source": configuration.sources[key] == "flag" ? configuration.origin(of: key)
-                                                     : configuration.sources[key] ?? "default"] as [String: Any])
-            }),
+            // Every effective setting of the default model and the layer it came from (secrets redacted).
+            "settings": settingsWithSources(configuration),
             "api_shapes": ShapeRegistry.all.map { ["name": $0.name, "path": $0.path] },
             "workers": configuration.workers, "threads_per_worker": configuration.threadsPerWorker,
             "queue_capacity": configuration.queueCapacity, "blas": kernel.fields,
@@ -67,7 +106,11 @@ extension RerankService {
     /// The settings of the process (listening, workers, limits, security, shutdown): the start-up configuration's,
     /// since a reload does not change them. Secrets are redacted: `api_keys` shows how many keys there are.
     func processSettingValues(_ configuration: ServiceConfiguration) -> [String: Any] {
-        ["host": configuration.host, "port": configuration.port, "workers": configuration.workers,
+        let names: [String] = [configuration.modelName] + configuration.additionalModels.map(\.name)
+        let aliases: [String] = configuration.aliases.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let served: [String: Any] = ["models": names.joined(separator: ","), "aliases": aliases.joined(separator: ","),
+                                     "fallback_model": configuration.fallbackModel ?? NSNull()]
+        return served.merging(["host": configuration.host, "port": configuration.port, "workers": configuration.workers,
          "threads_per_worker": configuration.threadsPerWorker, "queue_capacity": configuration.queueCapacity,
          "max_batch_requests": configuration.maxBatchRequests, "max_batch_tokens": configuration.maxBatchTokens,
          "batch_wait_ms": configuration.batchWaitMilliseconds, "reserve_scratch": configuration.reserveScratch,
@@ -78,6 +121,6 @@ extension RerankService {
          "tls_cert": configuration.tlsCertificate ?? NSNull(), "tls_key": configuration.tlsKey ?? NSNull(),
          "drain_delay_s": configuration.drainDelaySeconds, "shutdown_deadline_s": configuration.shutdownDeadlineSeconds,
          "idle_timeout_s": configuration.idleTimeoutSeconds, "log_requests": configuration.logRequests,
-         "weights_dtype": configuration.weightsDType.rawValue]
+         "weights_dtype": configuration.weightsDType.rawValue]) { a, _ in a }
     }
 }

@@ -6,15 +6,17 @@ import InstructRec
 import T5Scoring
 import Tokenizer
 
-/// One loaded model and everything bound to it: the engine (weights), the pipeline (tokenizer,
-/// templates, scoring settings, prior cache), the workers' inference queue, the scorer of in-process
-/// calls, what requests may name (templates) and what identifies it (content hash, load time).
+/// One loaded model and everything bound to it: its name, the engine (weights), the pipeline (tokenizer,
+/// templates, scoring settings, prior cache), its inference queue on the shared workers, the scorer of
+/// in-process calls, what requests may name (templates) and what identifies it (content hash, load time).
 ///
-/// The service holds one at a time; a reload builds a new one beside it, warms it, and switches
-/// new requests to it atomically (`RerankService.reload`). A request takes the current model once,
-/// at its start, and plans, scores and ranks with that one: no request mixes two models. The old
+/// The service holds one per served name (`ModelRegistry`); a reload builds a new one beside it, warms
+/// it, and switches new requests to it atomically (`RerankService.reload`). A request takes its model
+/// once, at its start, and plans, scores and ranks with that one: no request mixes two models. The old
 /// model's queue is stopped (its waiting jobs still run on it) and its memory goes with its last job.
 final class ServingModel: @unchecked Sendable {
+    /// the name requests route by
+    let name: String
     let configuration: ServiceConfiguration
     /// the model's engine (T5 today: the one line that builds it is the loading initializer's)
     let engine: any ScoringModel
@@ -33,18 +35,20 @@ final class ServingModel: @unchecked Sendable {
     private(set) var priorWarmUp: (titles: Int, computed: Int, seconds: Double)?
 
     /// Loads the weights and tokenizer of `configuration.model`, then builds the rest (`init(engine:...)`).
-    convenience init(configuration: ServiceConfiguration, metrics: Metrics) throws {
+    convenience init(configuration: ServiceConfiguration, metrics: Metrics, pool: WorkerPool) throws {
         // The engine checks BLAS (whichever kernels run) before it loads the weights.
         let started = DispatchTime.now().uptimeNanoseconds
         let engine = try ScoringEngine(modelDirectory: configuration.model, weightsDType: configuration.weightsDType)
         let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
-                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, metrics: metrics)
+                      loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, metrics: metrics, pool: pool)
     }
 
     /// With the engine and tokenizer in memory: pipeline, workers, one warm-up inference per scorer,
     /// the prior catalog. Throws errors that name the file or setting at fault.
-    init(configuration: ServiceConfiguration, engine: any ScoringModel, tokenizer: Tokenizer, loadSeconds: Double, metrics: Metrics) throws {
+    init(configuration: ServiceConfiguration, engine: any ScoringModel, tokenizer: Tokenizer, loadSeconds: Double, metrics: Metrics,
+         pool: WorkerPool) throws {
+        name = configuration.modelName
         self.configuration = configuration
         self.engine = engine
         if tokenizer.vocabularySize > engine.vocabularySize {
@@ -59,7 +63,7 @@ final class ServingModel: @unchecked Sendable {
         // Each pass of a worker's scorer holds at most one full batch (max_batch_tokens), which bounds its
         // scratch. It grows to that bound as load needs it, or, with reserve_scratch, is sized for it at
         // start-up (resident memory flat from the start, at the price of holding the bound from the start).
-        let scorers = (0..<configuration.workers).map { _ in
+        let scorers = (0..<pool.workerCount).map { _ in
             engine.makeScorer(threads: configuration.threadsPerWorker, passTokens: configuration.maxBatchTokens,
                               reserve: configuration.reserveScratch)
         }
@@ -68,7 +72,8 @@ final class ServingModel: @unchecked Sendable {
         var batchLimits = configuration.batchLimits
         batchLimits.maxInstructionTokens = engine.maxInstructionTokensPerCall
         batchLimits.maxCandidateTokens = engine.maxCandidateTokensPerCall
-        queue = InferenceQueue(scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics)
+        queue = InferenceQueue(pool: pool, scorers: scorers, capacity: configuration.queueCapacity, limits: batchLimits, metrics: metrics,
+                               model: name)
         if let catalog = configuration.priorCatalog {
             do {
                 let started = DispatchTime.now()
@@ -116,6 +121,7 @@ final class ServingModel: @unchecked Sendable {
 
     /// What /info and instructrec_model_info say about this model.
     var identity: [String: String] {
-        ["path": URL(fileURLWithPath: configuration.model).lastPathComponent, "sha256": contentHash, "scorer": pipeline.scorerKind.rawValue]
+        ["model": name, "path": URL(fileURLWithPath: configuration.model).lastPathComponent, "sha256": contentHash,
+         "scorer": pipeline.scorerKind.rawValue]
     }
 }

@@ -60,8 +60,8 @@ final class BatchingOverHTTPTests: XCTestCase {
         }
         let metrics = try service.request("GET", "/metrics").body
         XCTAssertTrue(metrics.contains("# TYPE instructrec_batch_requests histogram"), metrics)
-        XCTAssertTrue(metrics.contains("instructrec_batch_requests_bucket{le=\"4\"}"), metrics)
-        XCTAssertFalse(metrics.contains("instructrec_batch_requests_bucket{le=\"+Inf\"} 0\n"), metrics)
+        XCTAssertTrue(metrics.contains("instructrec_batch_requests_bucket{le=\"4\",model=\"default\"}"), metrics)
+        XCTAssertFalse(metrics.contains("instructrec_batch_requests_bucket{le=\"+Inf\",model=\"default\"} 0\n"), metrics)
     }
 }
 

@@ -23,8 +23,8 @@ final class DirectScoringReloadTests: XCTestCase {
         service.reloadConfiguration = { next }
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var switched = false
-        service.reload { outcome in
-            if case .switched = outcome { switched = true }
+        service.reload { result in
+            if case let .done(reports) = result, case .switched? = reports.first?.outcome { switched = true }
             done.signal()
         }
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
@@ -45,7 +45,7 @@ final class DirectScoringReloadTests: XCTestCase {
         XCTAssertTrue(String(decoding: second.json, as: UTF8.self).contains("scores pointwise"))
 
         // A call that took the old model before the reload decodes, plans and scores on it alone.
-        let inFlight = service.scoreDirectly(endpoint: "/rerank", body: Self.body, on: old)
+        let inFlight = service.scoreDirectly(endpoint: "/rerank", body: Self.body, on: ModelRegistry(models: old))
         XCTAssertEqual(inFlight.status, 200, String(decoding: inFlight.json, as: UTF8.self))
         XCTAssertEqual(try Self.results(inFlight.json), try Self.results(first.json), "the old model answers as it did before the reload")
     }

@@ -77,8 +77,8 @@ final class EndpointTests: XCTestCase {
         _ = try service.request("POST", "/recommend", body: Bodies.recommend)
         let metrics = try service.request("GET", "/metrics")
         XCTAssertEqual(metrics.status, 200)
-        for name in ["instructrec_requests_total{route=\"/recommend\",status=\"200\"}", "instructrec_request_duration_seconds_bucket",
-                     "instructrec_queue_depth", "instructrec_inflight_requests", "instructrec_tokens_total{kind=\"instruction\"}",
+        for name in ["instructrec_requests_total{model=\"default\",route=\"/recommend\",status=\"200\"}", "instructrec_request_duration_seconds_bucket",
+                     "instructrec_queue_depth", "instructrec_inflight_requests", "instructrec_tokens_total{kind=\"instruction\",model=\"default\"}",
                      "instructrec_candidates_total", "instructrec_model_load_seconds"] {
             XCTAssertTrue(metrics.body.contains(name), "missing \(name)")
         }
@@ -177,8 +177,8 @@ final class EndpointTests: XCTestCase {
         XCTAssertNotEqual(calibrated[0], rawScores[0], "the prior moved the score")
         // the prior is cached: the second request asked for no new priors, and /metrics counts both
         let metrics = try service.request("GET", "/metrics").body
-        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries "), metrics)
-        let hits = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_prior_cache_misses_total ") }
+        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries{model=\"default\"} "), metrics)
+        let hits = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_prior_cache_misses_total{model=\"default\"} ") }
         XCTAssertNotNil(hits)
     }
 
@@ -190,10 +190,10 @@ final class EndpointTests: XCTestCase {
         defer { _ = warmed.terminate() }
         let metrics = try warmed.request("GET", "/metrics").body
         // three distinct titles, for the history template and the query template
-        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries 6\n"), metrics)
+        XCTAssertTrue(metrics.contains("instructrec_prior_cache_entries{model=\"default\"} 6\n"), metrics)
         let reply = try warmed.request("POST", "/search", body: #"{"query": "halo", "candidates": ["Halo 4", "Splatoon 2"]}"#)
         XCTAssertEqual(reply.status, 200, reply.body)
-        XCTAssertTrue(try warmed.request("GET", "/metrics").body.contains("instructrec_prior_cache_hits_total 2\n"))
+        XCTAssertTrue(try warmed.request("GET", "/metrics").body.contains("instructrec_prior_cache_hits_total{model=\"default\"} 2\n"))
         XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: [:], overrides: ["prior_catalog": "/nonexistent/catalog.txt"])) { error in
             XCTAssertTrue("\(error)".contains("prior_catalog"), "\(error)")
         }

@@ -147,11 +147,11 @@ final class InferenceQueueBatchingTests: XCTestCase {
         XCTAssertEqual(outcomes.dropReason(2), .clientGone)
         XCTAssertEqual(outcomes.dropReason(3), .deadline)
         XCTAssertNil(outcomes[2])
-        XCTAssertEqual(metrics.dropped.value(["reason": "client_gone"]), 1)
-        XCTAssertEqual(metrics.dropped.value(["reason": "deadline"]), 1)
+        XCTAssertEqual(metrics.dropped.value(["model": "default", "reason": "client_gone"]), 1)
+        XCTAssertEqual(metrics.dropped.value(["model": "default", "reason": "deadline"]), 1)
         let text = metrics.render()
-        XCTAssertTrue(text.contains("instructrec_batch_requests_bucket{le=\"2\"} 2\n"), text)   // the blocker alone, then 2
-        XCTAssertTrue(text.contains("instructrec_batch_requests_count 2\n"), text)
+        XCTAssertTrue(text.contains("instructrec_batch_requests_bucket{le=\"2\",model=\"default\"} 2\n"), text)   // the blocker alone, then 2
+        XCTAssertTrue(text.contains("instructrec_batch_requests_count{model=\"default\"} 2\n"), text)
     }
 
     func testALoneRequestNeverWaitsWithBatchWaitZeroAndWaitsAtMostBatchWaitOtherwise() throws {

@@ -102,8 +102,8 @@ final class ModelReloadTests: XCTestCase {
             XCTAssertTrue(Self.close(scores, first) || Self.close(scores, second), "\(scores)")
         }
         let metrics = try service.request("GET", "/metrics").body
-        XCTAssertTrue(metrics.contains("instructrec_model_reloads_total 2"), metrics)
-        XCTAssertTrue(metrics.contains("instructrec_model_info{path=\"\(directory.lastPathComponent)\",scorer=\"likelihood\",sha256=\"\(hashBefore)\"} 1"))
+        XCTAssertTrue(metrics.contains("instructrec_model_reloads_total{model=\"default\"} 2"), metrics)
+        XCTAssertTrue(metrics.contains("instructrec_model_info{model=\"default\",path=\"\(directory.lastPathComponent)\",scorer=\"likelihood\",sha256=\"\(hashBefore)\"} 1"))
     }
 
     func testACorruptModelKeepsTheOldOneServing() throws {
@@ -122,7 +122,7 @@ final class ModelReloadTests: XCTestCase {
         XCTAssertTrue(reload.body.contains("previous model keeps serving"), reload.body)
         XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
         XCTAssertEqual((try service.request("GET", "/info").json?["model"] as? [String: Any])?["sha256"] as? String, hash)
-        XCTAssertTrue(try service.request("GET", "/metrics").body.contains("instructrec_model_reload_failures_total 1"))
+        XCTAssertTrue(try service.request("GET", "/metrics").body.contains("instructrec_model_reload_failures_total{model=\"default\"} 1"))
         XCTAssertFalse(service.logEntries("model reload failed; the previous model keeps serving").isEmpty)
         // Without the key, or on a service without api_keys, the endpoint refuses.
         XCTAssertEqual(try service.request("POST", "/admin/reload").status, 401)

@@ -163,7 +163,7 @@ final class OperationsTests: XCTestCase {
         Thread.sleep(forTimeInterval: 1)
         let metrics = try service.request("GET", "/metrics").body
         // The counter is exported at 0 from the start: the four abandoned jobs must show in its value.
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_dropped_jobs_total{reason=\"client_gone\"} ") }
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("instructrec_dropped_jobs_total{model=\"default\",reason=\"client_gone\"} ") }
         let dropped = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         XCTAssertEqual(dropped, 4, "the worker was busy for \(busySeconds) s\n" + metrics)
     }

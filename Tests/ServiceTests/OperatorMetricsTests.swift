@@ -39,10 +39,15 @@ final class OperatorMetricsTests: XCTestCase {
     }
 
     func testBuildInfoAndDropReasonsAreSeries() {
-        let text = Metrics(version: "9.9.9", blasCore: "Zen").render()
+        let metrics = Metrics(version: "9.9.9", blasCore: "Zen")
+        // A model's queue makes its drop reasons series at 0.
+        let queue = InferenceQueue(scorers: [], capacity: 1, metrics: metrics, model: "mono")
+        defer { queue.pool.stop() }
+        let text = metrics.render()
         XCTAssertTrue(text.contains("instructrec_build_info{blas_core=\"Zen\",version=\"9.9.9\"} 1\n"), text)
-        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{reason=\"client_gone\"} 0\n"), text)
-        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{reason=\"deadline\"} 0\n"), text)
+        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{model=\"mono\",reason=\"client_gone\"} 0\n"), text)
+        XCTAssertTrue(text.contains("instructrec_dropped_jobs_total{model=\"mono\",reason=\"deadline\"} 0\n"), text)
+        XCTAssertTrue(text.contains("instructrec_queue_depth{model=\"mono\"} 0\n"), text)
         XCTAssertTrue(text.contains("process_open_fds "), text)
     }
 
@@ -67,7 +72,7 @@ final class OperatorMetricsTests: XCTestCase {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<200 { group.addTask { _ = try? await Deadline.race(.now() + 30, live: live) { 1 } } }
         }
-        XCTAssertEqual(live.current, 0)
+        XCTAssertEqual(live.current(), 0)
     }
 
     func testConfigurationErrorsNameTheFileVariableOrFlag() throws {

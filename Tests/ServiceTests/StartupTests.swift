@@ -77,9 +77,9 @@ final class StartupTests: XCTestCase {
                      "instructrec_requests_total{route=\"/healthz\",status=\"405\"} 1",
                      "instructrec_requests_total{route=\"/healthz\",status=\"431\"} 1",
                      "instructrec_requests_total{route=\"/v2/rerank\",status=\"413\"} 1",
-                     "instructrec_queue_depth 0", "instructrec_inflight_engine_calls 0",
-                     "instructrec_requests_total{route=\"/recommend\",status=\"200\"} 20",
-                     "instructrec_dropped_jobs_total{reason=\"deadline\"} 0",
+                     "instructrec_queue_depth{model=\"default\"} 0", "instructrec_inflight_engine_calls{model=\"default\"} 0",
+                     "instructrec_requests_total{model=\"default\",route=\"/recommend\",status=\"200\"} 20",
+                     "instructrec_dropped_jobs_total{model=\"default\",reason=\"deadline\"} 0",
                      // answered requests leave no 504 timer behind (request_timeout_ms is 30 s)
                      "instructrec_deadline_timers 0"] {
             XCTAssertTrue(metrics.contains(line + "\n"), line + "\n" + metrics)

@@ -1,11 +1,11 @@
 import Foundation
 import InstructRec
 
-/// A bounded FIFO of scoring jobs served by a fixed set of worker threads,
-/// each with its own scorer over the shared weights.
+/// One model's bounded FIFO of scoring jobs, served by the shared `WorkerPool` (each of its workers
+/// scores this model's batches with this queue's scorer for that worker, over the model's shared weights).
 ///
-/// Admission: `submit` refuses when the queue is full (the caller answers 503
-/// with Retry-After).
+/// Admission: `submit` refuses when this model's queue is full (the caller answers 503 with
+/// Retry-After); another model's queue is not affected.
 ///
 /// Batching: a free worker takes the waiting jobs in order while `BatchLimits`
 /// admits them (requests, tokens, the engine's per-call limits; a job larger
@@ -14,31 +14,48 @@ import InstructRec
 /// call. Each job then completes, or fails with its own error, on its own.
 /// A job whose client has gone, or whose deadline has passed, is dropped
 /// before it joins a batch.
+///
+/// State is guarded by the pool's condition (`...Locked` members are called with it held).
 final class InferenceQueue: @unchecked Sendable {
     /// the `reason` label of instructrec_dropped_jobs_total
     enum DropReason: String, CaseIterable { case clientGone = "client_gone", deadline }
 
-    private let condition = NSCondition()
+    let pool: WorkerPool
+    private var condition: NSCondition { pool.condition }
     private var jobs: [ScoringJob] = []
     private var head = 0
     private var running = 0
     private var stopped = false
     let capacity: Int
     let limits: BatchLimits
-    private var threads: [Thread] = []
+    /// one per pool worker
+    private let scorers: [any CandidateScorer]
     private let metrics: Metrics
+    /// the `model` label of this queue's metrics
+    let labels: [String: String]
 
-    init(scorers: [any CandidateScorer], capacity: Int, limits: BatchLimits = BatchLimits(), metrics: Metrics) {
+    /// A queue of its own pool with one worker per scorer (tests, and any single-model user).
+    convenience init(scorers: [any CandidateScorer], capacity: Int, limits: BatchLimits = BatchLimits(), metrics: Metrics,
+                     model: String = "default") {
+        self.init(pool: WorkerPool(workers: scorers.count), scorers: scorers, capacity: capacity, limits: limits, metrics: metrics,
+                  model: model)
+    }
+
+    /// Joins `pool`; `scorers` holds one scorer per pool worker.
+    init(pool: WorkerPool, scorers: [any CandidateScorer], capacity: Int, limits: BatchLimits = BatchLimits(), metrics: Metrics,
+         model: String) {
+        precondition(scorers.count == pool.workerCount, "one scorer per worker")
+        self.pool = pool
+        self.scorers = scorers
         self.capacity = capacity
         self.limits = limits
         self.metrics = metrics
-        for (index, scorer) in scorers.enumerated() {
-            let thread = Thread { [weak self] in self?.work(scorer) }
-            thread.name = "inference-\(index)"
-            thread.stackSize = 8 << 20
-            threads.append(thread)
-            thread.start()
-        }
+        labels = ["model": model]
+        metrics.queueDepth.set(0, labels)
+        metrics.inFlight.set(0, labels)
+        metrics.engineCalls.add(0, labels)
+        for reason in DropReason.allCases { metrics.dropped.increment(labels.merging(["reason": reason.rawValue]) { $1 }, by: 0) }
+        pool.register(self)
     }
 
     /// What `submit` did with a job.
@@ -57,41 +74,28 @@ final class InferenceQueue: @unchecked Sendable {
         if stopped { return .stopped }
         guard jobs.count - head < capacity else { return .full }
         jobs.append(job)
-        metrics.queueDepth.set(Double(jobs.count - head))
-        condition.signal()
+        metrics.queueDepth.set(Double(jobs.count - head), labels)
+        // Every waiter: one may be a worker filling another model's batch, which would not take this job.
+        condition.broadcast()
         return .accepted
     }
 
+    /// No new jobs (a reload replaced the model, or shutdown); the waiting ones still run.
     func stop() {
         condition.lock()
-        stopped = true
+        stopLocked()
         condition.broadcast()
         condition.unlock()
     }
 
-    private func work(_ scorer: any CandidateScorer) {
-        while let (batch, stale) = take() {
-            for (job, reason) in stale {
-                metrics.dropped.increment(["reason": reason.rawValue])
-                job.dropped(reason)
-            }
-            if !batch.isEmpty { score(batch, with: scorer) }
+    func stopLocked() { stopped = true }
 
-            condition.lock()
-            running -= batch.count
-            metrics.inFlight.set(Double(running))
-            condition.unlock()
-        }
-    }
+    var hasWaitingLocked: Bool { head < jobs.count }
+    var isFinishedLocked: Bool { stopped && head == jobs.count && running == 0 }
 
-    /// Blocks until a job waits (nil once stopped with nothing left), then forms
-    /// a batch. Stale jobs met on the way are returned to be dropped (outside the lock).
-    private func take() -> (batch: [ScoringJob], stale: [(ScoringJob, DropReason)])? {
-        condition.lock()
-        defer { condition.unlock() }
-        while head == jobs.count && !stopped { condition.wait() }
-        if head == jobs.count && stopped { return nil }
-
+    /// A batch of waiting jobs in order, and the stale ones met on the way (dropped outside the lock).
+    /// Called with the pool's condition held, when a job waits.
+    func formBatchLocked(_ condition: NSCondition) -> (batch: [ScoringJob], stale: [(ScoringJob, DropReason)]) {
         var batch: [ScoringJob] = []
         var size = BatchSize()
         var stale: [(ScoringJob, DropReason)] = []
@@ -116,13 +120,24 @@ final class InferenceQueue: @unchecked Sendable {
             timedOut = !condition.wait(until: waitUntil)
         }
         if head > 1024 && head * 2 > jobs.count { jobs.removeFirst(head); head = 0 }
-        // A submit wakes one waiter; if that was this worker waiting to fill its batch and the new job did
-        // not fit, pass the wake-up on so an idle worker takes it now instead of after this batch.
-        if head < jobs.count { condition.signal() }
         running += batch.count
-        metrics.queueDepth.set(Double(jobs.count - head))
-        metrics.inFlight.set(Double(running))
+        metrics.queueDepth.set(Double(jobs.count - head), labels)
+        metrics.inFlight.set(Double(running), labels)
         return (batch, stale)
+    }
+
+    /// On worker `worker`'s thread, outside the lock: drops the stale jobs, scores the batch, and counts it done.
+    func finish(batch: [ScoringJob], stale: [(ScoringJob, DropReason)], worker: Int) {
+        for (job, reason) in stale {
+            metrics.dropped.increment(labels.merging(["reason": reason.rawValue]) { $1 })
+            job.dropped(reason)
+        }
+        if !batch.isEmpty { score(batch, with: scorers[worker]) }
+        condition.lock()
+        running -= batch.count
+        metrics.inFlight.set(Double(running), labels)
+        if isFinishedLocked { condition.broadcast() }   // the pool lets a drained, stopped queue go
+        condition.unlock()
     }
 
     private func staleness(_ job: ScoringJob) -> DropReason? {
@@ -136,15 +151,15 @@ final class InferenceQueue: @unchecked Sendable {
         let taken = DispatchTime.now()
         var tokens = 0
         for job in batch {
-            metrics.queueWait.observe(Double(taken.uptimeNanoseconds &- job.enqueued.uptimeNanoseconds) / 1e9)
+            metrics.queueWait.observe(Double(taken.uptimeNanoseconds &- job.enqueued.uptimeNanoseconds) / 1e9, labels)
             tokens += job.size.tokens
         }
-        metrics.batchRequests.observe(Double(batch.count))
-        metrics.batchTokens.observe(Double(tokens))
+        metrics.batchRequests.observe(Double(batch.count), labels)
+        metrics.batchTokens.observe(Double(tokens), labels)
         let groups = batch.map(\.groups)
-        metrics.engineCalls.add(1)
+        metrics.engineCalls.add(1, labels)
         let answers = scorer.score(groups.flatMap { $0 })
-        metrics.engineCalls.add(-1)
+        metrics.engineCalls.add(-1, labels)
         var start = 0
         for (job, jobGroups) in zip(batch, groups) {
             let end = start + jobGroups.count

@@ -16,6 +16,8 @@ protocol APIShape: Sendable {
     var path: String { get }
     /// The request's allowed fields: its CodingKeys (tests hold the schema to them).
     var requestFields: [String] { get }
+    /// Whether the body's `model` field picks the served model (TEI's shape has none: its requests go to the default).
+    var routesByModel: Bool { get }
     /// Shapes that share a path: whether this body is this shape's (default: yes).
     func claims(_ body: JSONValue) -> Bool
     /// Field rules beyond types; builds the shape-neutral query.
@@ -29,11 +31,12 @@ protocol APIShape: Sendable {
 
 extension APIShape {
     func claims(_ body: JSONValue) -> Bool { true }
+    var routesByModel: Bool { true }
 
     /// Type-erased, as the registry and the service hold it.
     var erased: AnyShape {
         AnyShape(
-            name: name, path: path, requestFields: requestFields, claims: { claims($0) },
+            name: name, path: path, requestFields: requestFields, routesByModel: routesByModel, claims: { claims($0) },
             decode: { json, limits in
                 let request = try JSONValueDecoder.decode(Request.self, from: json)
                 let query = try query(request, limits: limits)
@@ -63,7 +66,19 @@ struct AnyShape: Sendable {
     let name: String
     let path: String
     let requestFields: [String]
+    let routesByModel: Bool
     let claims: @Sendable (JSONValue) -> Bool
+
+    /// The model the body names, when this shape routes by it: nil when absent (or null); 422 naming
+    /// `$.model` when it is no string.
+    func requestedModel(in body: JSONValue) throws -> String? {
+        guard routesByModel, let value = body["model"] else { return nil }
+        switch value {
+        case .null: return nil
+        case let .string(name): return name
+        default: throw ServiceError.invalid("$.model", "must be a string, got \(value.typeName)")
+        }
+    }
     let decode: @Sendable (JSONValue, RequestLimits) throws -> DecodedRequest
     let errorBody: @Sendable (ServiceError) -> ErrorEnvelope
     let schemas: @Sendable (SchemaContext) -> ShapeSchemas

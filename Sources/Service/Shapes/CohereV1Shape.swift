@@ -119,7 +119,7 @@ struct CohereV1Shape: APIShape {
                                       "The fields the model reads, in this order (default [\"text\"]); a string document has only text", minItems: 1)
         rankFields["uniqueItems"] = true
         let request = Schema.object("Cohere v1 / Jina rerank request", [
-            "model": Schema.string("Accepted for client compatibility (echoed in the response); the service serves one model"),
+            "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted (echoed in the response)"),
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "documents": Schema.array(Schema.oneOf([
                 Schema.text("A document (its text)", context),

@@ -56,7 +56,7 @@ struct CohereV2Shape: APIShape {
 
     func schemas(_ context: SchemaContext) -> ShapeSchemas {
         let request = Schema.object("Cohere v2 rerank request", [
-            "model": Schema.string("Accepted for client compatibility; the service serves one model"),
+            "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted (so a Cohere client's rerank-v3.5 works against a single model, or through aliases)"),
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "documents": Schema.array(Schema.text("A document", context), "Documents to rerank", minItems: 1,
                                       maxItems: context.limits.maxCandidates),

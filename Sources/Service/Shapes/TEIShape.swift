@@ -6,6 +6,8 @@ import InstructRec
 struct TEIShape: APIShape {
     let name = "tei"
     let path = "/rerank"
+    /// TEI serves one model per deployment: its body has no `model`, so its requests go to the default.
+    let routesByModel = false
     var requestFields: [String] { Request.CodingKeys.allCases.map(\.rawValue) }
 
     struct Request: Decodable, Sendable {

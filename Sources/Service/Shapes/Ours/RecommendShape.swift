@@ -18,8 +18,11 @@ struct RecommendShape: APIShape {
         var template: String?
         var timeout_ms: Int?
         var exclude_history: Bool?
+        /// which served model answers (routing reads it from the body; see `ModelRegistry`)
+        var model: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history
+            case history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history,
+                 model
         }
     }
 

@@ -20,8 +20,11 @@ struct SearchShape: APIShape {
         var template: String?
         var timeout_ms: Int?
         var exclude_history: Bool?
+        /// which served model answers (routing reads it from the body; see `ModelRegistry`)
+        var model: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case query, intent, history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history
+            case query, intent, history, preference, candidates, top_n, scoring, prior_weight, relevance, return_instruction, template, timeout_ms, exclude_history,
+                 model
         }
     }
 
