@@ -137,7 +137,7 @@ bench-http: build-bench
 #   soak      one replica: steady load, 4x overload bursts, abusive clients; RSS and fd leak check,
 #             latency per model.
 #   fairness  one replica, one worker: mono's latency alone and beside 32 clients flooding default;
-#             fails when its p99 beside exceeds p99 alone + 2 flood batches + 5 ms (round-robin admission).
+#             fails when its p99 beside exceeds 2 x its p99 alone + 2 flood batches + 5 ms (round-robin admission).
 # CI runs short versions: make lb-test LB_SECONDS=40 && make soak SOAK_SECONDS=80
 LB_SECONDS       ?= 60
 SOAK_SECONDS     ?= 600
