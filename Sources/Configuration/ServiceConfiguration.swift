@@ -317,7 +317,10 @@ public struct ServiceConfiguration: Sendable {
             }
         }
         if let entry {
+            // Names and routing belong to the replica (the default's configuration), not to one model.
             configuration.modelName = entry.name
+            configuration.aliases = [:]
+            configuration.fallbackModel = nil
         } else if let list, let first = list.first {
             if configuration.model != defaultSource, let listLayer {
                 // `model` came from an earlier layer than the list: the list's first entry is the default.
@@ -332,6 +335,8 @@ public struct ServiceConfiguration: Sendable {
         configuration.warnings = unknownVariableWarnings(environment) + configuration.retiredWarnings
         try configuration.validate()
         try configuration.validateModelNames()
+        // Every other model's settings are checked now too, so a bad entry stops the start naming itself.
+        for extra in configuration.additionalModels { _ = try configuration.configuration(for: extra) }
         return configuration
     }
 

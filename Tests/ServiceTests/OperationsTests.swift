@@ -186,7 +186,7 @@ final class OperationsTests: XCTestCase {
             let bad = try service.request("POST", path, body: "{}")
             XCTAssertEqual(validator.errors(bad.json as Any, try validator.responseSchema(path: path, method: "post", status: String(bad.status)), at: "$"), [])
         }
-        for path in ["/healthz", "/readyz", "/info"] {
+        for path in ["/healthz", "/readyz", "/info", "/v1/models"] {
             let reply = try service.request("GET", path)
             XCTAssertEqual(validator.errors(reply.json as Any, try validator.responseSchema(path: path, method: "get", status: "200"), at: "$"), [], path)
         }
