@@ -68,7 +68,10 @@ let package = Package(
         .target(name: "T5Scoring", dependencies: ["T5", "InstructRec"], swiftSettings: numeric),
         // The deployment's settings in layers (and the JSON reader they share with request bodies): what
         // serve, score and eval load, without the service.
-        .target(name: "Configuration", dependencies: ["HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
+        // Model sources on a Hugging Face-style hub, fetched into the cache huggingface_hub uses
+        // (FoundationNetworking's URLSession, which ships with the toolchain).
+        .target(name: "Hub", dependencies: ["HTTP"], swiftSettings: optimize),
+        .target(name: "Configuration", dependencies: ["HTTP", "Hub", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
         .target(name: "Service", dependencies: ["Configuration", "HTTP", "InstructRec", "T5Scoring", "Tokenizer"], swiftSettings: optimize),
         .executableTarget(
             name: "InstructRecCLI",

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int ir_sha256_files(const char *const *paths, size_t count, uint8_t digest[32], char *error, size_t error_size) {
+int ir_sha256_files(const char *const *paths, size_t count, int with_names, uint8_t digest[32], char *error, size_t error_size) {
     EVP_MD_CTX *context = EVP_MD_CTX_new();
     if (!context || EVP_DigestInit_ex(context, EVP_sha256(), NULL) != 1) {
         snprintf(error, error_size, "cannot start SHA-256");
@@ -22,9 +22,10 @@ int ir_sha256_files(const char *const *paths, size_t count, uint8_t digest[32], 
         }
         // Each file's name (without its directory) and a separator go in first, so renaming or
         // moving bytes between files changes the hash.
+        // Without names: the plain SHA-256 of the bytes (one file: what a hub names an LFS file by).
         const char *slash = strrchr(paths[i], '/');
         const char *name = slash ? slash + 1 : paths[i];
-        EVP_DigestUpdate(context, name, strlen(name) + 1);
+        if (with_names) EVP_DigestUpdate(context, name, strlen(name) + 1);
         size_t got;
         while ((got = fread(buffer, 1, sizeof buffer, file)) > 0) EVP_DigestUpdate(context, buffer, got);
         if (ferror(file)) {

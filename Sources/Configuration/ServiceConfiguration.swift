@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Hub
 import InstructRec
 import T5Scoring
 import Tokenizer
@@ -16,6 +17,8 @@ public struct ServiceConfiguration: Sendable {
     public var model = "models/default"
     /// that model's name (requests route by it; see `ModelEntry`)
     public var modelName = ModelEntry.defaultName
+    /// the hub id `model` was fetched from (`model` is then its snapshot in the cache); nil for a directory
+    public private(set) var modelHubID: String?
     /// the other models this replica serves, in order, after the default (`models`; empty: one model)
     public private(set) var additionalModels: [ModelEntry] = []
     /// extra names for served models, alias -> model name (e.g. "rerank-v3.5" -> "default")
@@ -180,6 +183,26 @@ public struct ServiceConfiguration: Sendable {
         var overrides: [String: String]
         var flagSpellings: [String: String]
         var baseDirectories: [String]
+        /// hub id -> its local snapshot directory, once fetched
+        var localSources: [String: String] = [:]
+    }
+
+    /// The model sources of the form org/name[@revision] that are no directory: hub ids, to be fetched
+    /// (`resolvingHubSources`) before the models load. The default's first.
+    public var hubSources: [String] {
+        ([model] + additionalModels.map(\.source)).filter { HubModelID($0) != nil }
+    }
+
+    /// The same settings with every hub id replaced by its local snapshot (`fetch` gives it), and the model
+    /// directories' own settings (`instructrec.json`, `templates.json`) read from there.
+    public func resolvingHubSources(_ fetch: (HubModelID) throws -> URL) throws -> ServiceConfiguration {
+        let sources = hubSources
+        guard !sources.isEmpty, var inputs else { return self }
+        for source in sources where inputs.localSources[source] == nil {
+            guard let id = HubModelID(source) else { continue }
+            inputs.localSources[source] = try fetch(id).path
+        }
+        return try Self.load(inputs, entry: nil)
     }
 
     /// Keys that belong to one model: the top level (file, environment, flags) gives them to the default
@@ -261,6 +284,11 @@ public struct ServiceConfiguration: Sendable {
             return value
         }
         func apply(_ configuration: inout ServiceConfiguration, _ key: String, _ value: String?, layer: String) throws {
+            // A hub id already fetched reads as its snapshot directory.
+            if key == "model", let value, let local = inputs.localSources[value] {
+                try configuration.apply(key, local)
+                return
+            }
             do { try configuration.apply(key, resolved(key, value, layer: layer)) } catch var error as Invalid {
                 error.source = display(layer, key)
                 throw error
@@ -332,6 +360,7 @@ public struct ServiceConfiguration: Sendable {
             configuration.additionalModels = Array(list.dropFirst())
         }
         configuration.inputs = inputs
+        configuration.modelHubID = inputs.localSources.first { $0.value == configuration.model }?.key
         configuration.warnings = unknownVariableWarnings(environment) + configuration.retiredWarnings
         try configuration.validate()
         try configuration.validateModelNames()
@@ -574,8 +603,9 @@ public struct ServiceConfiguration: Sendable {
             if let path, !FileManager.default.fileExists(atPath: path) { throw invalid(setting, "\(path) does not exist") }
         }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw invalid("model", "\(model) is not a directory (working directory: \(FileManager.default.currentDirectoryPath))")
+        // A hub id (org/name[@revision], no such directory) is checked when it is fetched, before the model loads.
+        guard HubModelID(model) != nil || (FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+            throw invalid("model", "\(model) is not a directory, nor a hub id (org/name[@revision]) (working directory: \(FileManager.default.currentDirectoryPath))")
         }
         guard FileManager.default.fileExists(atPath: templates) else {
             throw invalid("templates", "\(templates) does not exist")

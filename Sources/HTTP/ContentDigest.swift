@@ -10,7 +10,12 @@ public enum ContentDigest {
     private static let lock = NSLock()   // the C side reads through one static buffer
 
     /// Lowercase hex SHA-256 over `paths` in order, each preceded by its base name.
-    public static func sha256(files paths: [String]) throws -> String {
+    public static func sha256(files paths: [String]) throws -> String { try digest(paths, withNames: true) }
+
+    /// Lowercase hex SHA-256 of one file's bytes (how a model hub names a large file: its LFS object id).
+    public static func sha256(file path: String) throws -> String { try digest([path], withNames: false) }
+
+    private static func digest(_ paths: [String], withNames: Bool) throws -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         var error = [CChar](repeating: 0, count: 512)
         let cStrings = paths.map { strdup($0) }
@@ -18,7 +23,7 @@ public enum ContentDigest {
         let pointers: [UnsafePointer<CChar>?] = cStrings.map { UnsafePointer($0) }
         lock.lock()
         let status = pointers.withUnsafeBufferPointer { list in
-            ir_sha256_files(list.baseAddress, paths.count, &digest, &error, error.count)
+            ir_sha256_files(list.baseAddress, paths.count, withNames ? 1 : 0, &digest, &error, error.count)
         }
         lock.unlock()
         guard status == 0 else { throw Failure(description: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }

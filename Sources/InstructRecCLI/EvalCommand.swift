@@ -181,6 +181,7 @@ struct EvalCommand: ParsableCommand {
             let file = try ConfigurationLocation.configFile(explicit: config)
             let configuration = try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides,
                                                               baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
+                .fetchingHubModels()
             modelDirectory = configuration.model
             let engine: any ScoringModel = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
             let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))

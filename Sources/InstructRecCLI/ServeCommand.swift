@@ -209,7 +209,7 @@ struct ScoreCommand: ParsableCommand {
                 throw ExitCode.validationFailure
             }
         }
-        let configuration = try options.load()
+        let configuration = try options.load().fetchingHubModels()
         let service = try RerankService(configuration: configuration)
         let (status, json) = service.scoreDirectly(endpoint: chosen, body: Array(body))
         FileHandle.standardOutput.write(Data(json + [0x0A]))

@@ -44,6 +44,7 @@ struct TokenizeCommand: ParsableCommand {
             let file = try ConfigurationLocation.configFile(explicit: nil)
             let configuration = try ServiceConfiguration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: [:],
                                                               baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
+                .fetchingHubModels()
             return configuration.tokenizer ?? configuration.model
         } catch {
             throw ValidationError("no --tokenizer given, and the configuration serve reads names none: \(error). Pass --tokenizer PATH.")

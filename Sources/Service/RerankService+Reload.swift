@@ -68,7 +68,8 @@ extension RerankService {
             var readError: Error?
             do {
                 if let reloadConfiguration {
-                    for settings in try reloadConfiguration().modelConfigurations() { fresh[settings.modelName] = settings }
+                    // A hub id is looked up again: a branch that moved brings its new commit.
+                    for settings in try reloadConfiguration().fetchingHubModels().modelConfigurations() { fresh[settings.modelName] = settings }
                 }
             } catch { readError = error }
             for target in targets {

@@ -11,6 +11,8 @@ public final class ServiceHost: @unchecked Sendable {
     public let configuration: ServiceConfiguration
     public let kernel: KernelReport
     let metrics: Metrics
+    /// where hub settings are read (HF_HOME, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE): the process's
+    public var environment = ProcessInfo.processInfo.environment
 
     /// seconds to wait before loading (end-to-end tests of the loading phase only)
     static let testLoadDelayVariable = "INSTRUCTREC_TEST_LOAD_DELAY_S"
@@ -81,13 +83,14 @@ public final class ServiceHost: @unchecked Sendable {
         if responder.respond(response) { metrics.requests.increment(["route": route, "status": String(response.status)]) }
     }
 
-    /// Self-check, weights, tokenizer and warm-up: the slow part of start-up.
+    /// Hub models fetched (or found in the cache), then self-check, weights, tokenizer and warm-up: the slow
+    /// part of start-up, while the start-up router answers /healthz 200 and /readyz 503.
     public func load() throws -> RerankService {
         // Tests: a load that lasts as long as they need (a fixture model loads in milliseconds).
         if let delay = ProcessInfo.processInfo.environment[Self.testLoadDelayVariable].flatMap(Double.init), delay > 0 {
             Thread.sleep(forTimeInterval: delay)
         }
-        return try RerankService(configuration: configuration, kernel: kernel, metrics: metrics)
+        return try RerankService(configuration: configuration.fetchingHubModels(environment: environment), kernel: kernel, metrics: metrics)
     }
 
     /// HTTPServer.onAccess: counts the answers no handler gave (404, 405, 400, 408,

@@ -15,7 +15,8 @@ extension RerankService {
         var model = serving.engine.modelFields
         model["name"] = serving.name
         model["default"] = isDefault
-        model["source"] = configuration.model
+        model["source"] = configuration.modelHubID ?? configuration.model
+        if configuration.modelHubID != nil { model["snapshot"] = configuration.model }
         model["path"] = URL(fileURLWithPath: configuration.model).lastPathComponent
         model["sha256"] = serving.contentHash
         model["loaded_at"] = ISO8601DateFormatter().string(from: serving.loadedAt)

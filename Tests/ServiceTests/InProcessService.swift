@@ -23,7 +23,8 @@ final class InProcessService: @unchecked Sendable {
     /// - settings: `--set key=value` flags, as `ServiceProcess` takes them
     /// - files: `--model`, `--tokenizer`, `--templates` as "model": path ...; a model directory alone is served
     ///   with its own tokenizer and templates. Default: the fixture model, the Flan-T5 tokenizer, config/templates.json
-    init(settings: [String: String] = [:], files: [String: String]? = nil) throws {
+    /// - environment: added to the process's, for the configuration and the hub (HF_HOME, HF_ENDPOINT, ...)
+    init(settings: [String: String] = [:], files: [String: String]? = nil, environment: [String: String] = [:]) throws {
         firstLogLine = TestLog.shared.start()
         var overrides = files
             ?? ["model": ServiceProcess.modelDirectory, "tokenizer": ServiceProcess.tokenizerFile, "templates": ServiceProcess.templatesFile]
@@ -36,10 +37,12 @@ final class InProcessService: @unchecked Sendable {
         }
         // As `serve` run from the repository root finds it: config/instructrec.json, paths from the root.
         let root = ServiceProcess.root.path
+        let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let configuration = try ServiceConfiguration.load(
-            file: root + "/config/instructrec.json", environment: ProcessInfo.processInfo.environment,
+            file: root + "/config/instructrec.json", environment: environment,
             overrides: overrides, flagSpellings: spellings, baseDirectories: [root, root + "/config"])
         host = ServiceHost(configuration: configuration, kernel: .current())
+        host.environment = environment
         server = host.makeServer()
         try server.start()
         do { service = try host.load() } catch { server.stop(); throw error }

@@ -59,6 +59,6 @@ void ir_tls_shutdown(ir_tls_session *session);
 
 // SHA-256 over the files in order (each preceded by its base name and a NUL); 0 on success,
 // -1 with a message in `error`. Not thread-safe (one static read buffer): callers serialize.
-int ir_sha256_files(const char *const *paths, size_t count, uint8_t digest[32], char *error, size_t error_size);
+int ir_sha256_files(const char *const *paths, size_t count, int with_names, uint8_t digest[32], char *error, size_t error_size);
 
 #endif
