@@ -123,6 +123,38 @@ final class HubModelTests: XCTestCase {
         }
     }
 
+    /// `instructrec fetch` (an init container's command) fills the cache; `score` then runs offline from it.
+    func testTheFetchCommandFillsTheCacheForAnOfflineStart() throws {
+        func run(_ arguments: [String], _ extra: [String: String], stdin: String = "") throws -> (Int32, String, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try ServiceProcess.binary)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(extra) { $1 }) { $1 }
+            let out = Pipe(), err = Pipe(), input = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+            let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, output, log)
+        }
+        let (status, output, log) = try run(["fetch", "--model", "mono=acme/monot5-tiny"], [:])
+        XCTAssertEqual(status, 0, log)
+        XCTAssertEqual(output, "mono\tacme/monot5-tiny\t\(folder.path)/snapshots/\(commit)\n")
+        hub.stop()
+        let (scored, answer, scoreLog) = try run(["score", "--model", "acme/monot5-tiny", "--endpoint", "v2/rerank"], ["HF_HUB_OFFLINE": "1"],
+                                                 stdin: #"{"query": "castle", "documents": ["Castle of Illusion", "Tetris"]}"#)
+        XCTAssertEqual(scored, 0, scoreLog)
+        XCTAssertTrue(answer.contains("relevance_score"), answer)
+        let (nothing, _, message) = try run(["fetch", "--model", Self.fixture], [:])
+        XCTAssertNotEqual(nothing, 0)
+        XCTAssertTrue(message.contains("nothing to fetch"), message)
+    }
+
     func testHubIdsAndAnExistingDirectory() {
         XCTAssertEqual(HubModelID("acme/monot5-tiny@v1")?.revision, "v1")
         XCTAssertEqual(HubModelID("castorini/monot5-base-msmarco")?.cacheFolder, "models--castorini--monot5-base-msmarco")
