@@ -73,6 +73,8 @@ public struct ServiceConfiguration: Sendable {
     /// the title-prior cache's bounds (entries, MiB)
     public var priorCacheEntries = 200_000
     public var priorCacheMegabytes = 64
+    /// each model's cache of encoded contexts (cross-attention K/V of instructions seen), MiB; 0: off
+    public var contextCacheMegabytes = 64
     /// a catalog file whose titles warm the title-prior cache at start-up (one title a line,
     /// `id<TAB>title`, or JSON Lines with "title")
     public var priorCatalog: String?
@@ -171,7 +173,7 @@ public struct ServiceConfiguration: Sendable {
         "scoring", "prior_weight", "query_prior_weight", "unfamiliar_prior_weight", "familiarity_threshold", "instruction_form",
         "relevance", "relevance_scale", "relevance_bias", "query_relevance_scale", "query_relevance_bias", "exclude_history",
         "relevance_reference_titles",
-        "prior_cache_entries", "prior_cache_mb", "prior_catalog",
+        "prior_cache_entries", "prior_cache_mb", "prior_catalog", "context_cache_mb",
         "scorer", "yes_no_template", "yes_token", "no_token",
         "models", "aliases", "fallback_model",
     ]
@@ -573,6 +575,7 @@ public struct ServiceConfiguration: Sendable {
             }
         case "prior_cache_entries": priorCacheEntries = try int(0, 100_000_000)
         case "prior_cache_mb": priorCacheMegabytes = try int(0, 1 << 20)
+        case "context_cache_mb": contextCacheMegabytes = try int(0, 1 << 20)
         case "prior_catalog": priorCatalog = optionalText()
         case "scorer": scorer = try choice(ScorerKind.self)
         case "yes_no_template": yesNoTemplate = optionalText()

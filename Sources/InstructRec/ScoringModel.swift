@@ -17,9 +17,22 @@ public protocol ScoringModel: AnyObject, Sendable {
     var weightBytes: Int { get }
     /// the compute kernels it runs on and why, for the start-up log and /info
     var kernelFields: [String: Any] { get }
+    /// its cache of encoded contexts, for /metrics (nil: it keeps none)
+    var contextCacheCounts: ContextCacheCounts? { get }
+}
+
+/// A model's cache of encoded contexts (instructions whose encoder pass and cross-attention K/V are kept):
+/// what /metrics shows.
+public struct ContextCacheCounts: Sendable, Equatable {
+    public var hits: Int, misses: Int, evictions: Int, entries: Int, bytes: Int, capacityBytes: Int
+    public init(hits: Int, misses: Int, evictions: Int, entries: Int, bytes: Int, capacityBytes: Int) {
+        (self.hits, self.misses, self.evictions, self.entries, self.bytes, self.capacityBytes) = (hits, misses, evictions, entries, bytes, capacityBytes)
+    }
 }
 
 extension ScoringModel {
+    public var contextCacheCounts: ContextCacheCounts? { nil }
+
     /// A scorer with the default pass size, growing its scratch as calls need it.
     public func makeScorer(threads: Int) -> any CandidateScorer {
         makeScorer(threads: threads, passTokens: 2048, reserve: false)

@@ -114,6 +114,28 @@ final class Metrics: @unchecked Sendable {
     }
     var priorCaches: [String: TitlePriorCache] { priorCacheLock.lock(); defer { priorCacheLock.unlock() }; return priorCacheSources }
 
+    /// each model's cache of encoded contexts, read at each scrape (set as models load)
+    private var contextCacheSources: [String: @Sendable () -> ContextCacheCounts?] = [:]
+    func setContextCache(model: String, _ counts: @escaping @Sendable () -> ContextCacheCounts?) {
+        priorCacheLock.lock(); contextCacheSources[model] = counts; priorCacheLock.unlock()
+    }
+
+    /// Each model's context cache: hits, misses, evictions, entries and bytes, by model.
+    func renderContextCache() -> String {
+        priorCacheLock.lock(); let sources = contextCacheSources; priorCacheLock.unlock()
+        let counts = sources.keys.sorted().compactMap { name in sources[name]?().map { (Metrics.format(["model": name]), $0) } }
+        let series: [(String, String, String, (ContextCacheCounts) -> Int)] = [
+            ("instructrec_context_cache_hits_total", "counter", "Instructions whose encoder pass and cross-attention K/V came from the context cache.", \.hits),
+            ("instructrec_context_cache_misses_total", "counter", "Instructions encoded because the context cache lacked them.", \.misses),
+            ("instructrec_context_cache_evictions_total", "counter", "Contexts evicted (least recently used) to stay within context_cache_mb.", \.evictions),
+            ("instructrec_context_cache_entries", "gauge", "Contexts cached.", \.entries),
+            ("instructrec_context_cache_bytes", "gauge", "Bytes the cached contexts hold (at most context_cache_mb).", \.bytes),
+        ]
+        return series.map { name, type, help, value in
+            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + (counts.isEmpty ? "\(name) 0\n" : counts.map { "\(name)\($0.0) \(value($0.1))\n" }.joined())
+        }.joined()
+    }
+
     /// the HTTP server's open connections and those refused at the limit, read at each scrape (set once it exists)
     private let connectionsLock = NSLock()
     private var connectionsSource: (@Sendable () -> (open: Int, rejected: Int))?
@@ -150,7 +172,7 @@ final class Metrics: @unchecked Sendable {
         return [build, requests.render(), latency.render(), queueWait.render(), queueDepth.render(), inFlight.render(), engineCalls.render(),
                 tokens.render(), candidates.render(), dropped.render(), batchRequests.render(), batchTokens.render(), modelLoadSeconds.render(),
                 renderModelInfo(), modelLoadedAt.render(), reloads.render(), reloadFailures.render(), ready.render(), deadlineTimers.render(),
-                renderPriorCache(), renderConnections(), ProcessMetrics.current()?.render() ?? ""].joined()
+                renderPriorCache(), renderContextCache(), renderConnections(), ProcessMetrics.current()?.render() ?? ""].joined()
     }
 
     /// Open connections and the connections refused at max_connections (zero until the server is watched).

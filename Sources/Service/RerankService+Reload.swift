@@ -16,6 +16,8 @@ extension RerankService {
         metrics.modelLoadedAt.set(model.loadedAt.timeIntervalSince1970, labels)
         metrics.setModel(model.identity)
         metrics.setPriorCache(model.pipeline.priors, model: model.name)
+        let engine = model.engine
+        metrics.setContextCache(model: model.name) { engine.contextCacheCounts }
         metrics.reloads.increment(labels, by: 0)
         metrics.reloadFailures.increment(labels, by: 0)
     }

@@ -122,6 +122,6 @@ extension RerankService {
          "tls_cert": configuration.tlsCertificate ?? NSNull(), "tls_key": configuration.tlsKey ?? NSNull(),
          "drain_delay_s": configuration.drainDelaySeconds, "shutdown_deadline_s": configuration.shutdownDeadlineSeconds,
          "idle_timeout_s": configuration.idleTimeoutSeconds, "log_requests": configuration.logRequests,
-         "weights_dtype": configuration.weightsDType.rawValue]) { a, _ in a }
+         "weights_dtype": configuration.weightsDType.rawValue, "context_cache_mb": configuration.contextCacheMegabytes]) { a, _ in a }
     }
 }

@@ -38,7 +38,8 @@ final class ServingModel: @unchecked Sendable {
     convenience init(configuration: ServiceConfiguration, metrics: Metrics, pool: WorkerPool) throws {
         // The engine checks BLAS (whichever kernels run) before it loads the weights.
         let started = DispatchTime.now().uptimeNanoseconds
-        let engine = try ScoringEngine(modelDirectory: configuration.model, weightsDType: configuration.weightsDType)
+        let engine = try ScoringEngine(modelDirectory: configuration.model, weightsDType: configuration.weightsDType,
+                                       contextCacheBytes: configuration.contextCacheMegabytes << 20)
         let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? configuration.model)
         try self.init(configuration: configuration, engine: engine, tokenizer: tokenizer,
                       loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, metrics: metrics, pool: pool)

@@ -11,7 +11,10 @@ extension T5Scorer {
     /// Every linear layer runs once over all N rows; self-attention stays
     /// within a candidate's path, and cross-attention within a group: group
     /// g's rows attend to instruction g's slice of the cross K/V.
-    func runDecoder(_ tree: DecoderTree, encoder: EncoderBatch, workspace w: Workspace) {
+    ///
+    /// With `contexts`, `workspace.encoderNormed` holds only the instructions the context cache lacked
+    /// (`contexts.missing`): their K/V are computed, the others' copied from the cache (`ContextPlan`).
+    func runDecoder(_ tree: DecoderTree, encoder: EncoderBatch, workspace w: Workspace, contexts: ContextPlan? = nil) {
         let c = weights.config
         let N = tree.rows, d = c.dModel, inner = c.innerDim, heads = c.numHeads, dkv = c.dKV
         let kvWidth = 2 * inner
@@ -86,9 +89,13 @@ extension T5Scorer {
             // of the stacked weight. Group g's candidates share instruction g's rows. One layer at a time,
             // not all layers in one product: the same flops, and the scratch is 1/layers the size
             // (flan-t5-xl, a 2048-token pass: 32 MiB instead of 768 MiB).
-            GEMM.linear(w.encoderNormed.data, rows: encoder.rows,
-                        weight: weights.crossKV.tile(rows: (l * kvWidth)..<((l + 1) * kvWidth)), into: w.crossKV.data,
-                        threads: threads, scratch: w.weightSlices)
+            let kvWeight = weights.crossKV.tile(rows: (l * kvWidth)..<((l + 1) * kvWidth))
+            if let contexts {
+                contexts.layer(l, weight: kvWeight, encoder: encoder, workspace: w, threads: threads)
+            } else {
+                GEMM.linear(w.encoderNormed.data, rows: encoder.rows, weight: kvWeight, into: w.crossKV.data,
+                            threads: threads, scratch: w.weightSlices)
+            }
             let kv = w.crossKV.data
             Parallel.forEach(costs: crossCosts, threads: threads) { range, worker in
                 for pair in range {

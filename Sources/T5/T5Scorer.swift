@@ -75,6 +75,8 @@ public final class T5Scorer: @unchecked Sendable {
     public let threads: Int
     /// Token limits, pass size, prefix sharing and lanes (see `Options`).
     public var options: Options
+    /// instructions' cross K/V already computed, shared by every scorer of the same weights (nil: none)
+    public var contextCache: ContextCache?
     private var workspace: Workspace?
     /// Single-threaded scorers over the same weights, one per thread, made on first use.
     private var lanePool: [T5Scorer] = []
@@ -132,6 +134,7 @@ public final class T5Scorer: @unchecked Sendable {
         for lane in lanePool {
             lane.options = options
             lane.options.splitsAcrossThreads = false
+            lane.contextCache = contextCache
         }
         return Array(lanePool.prefix(count))
     }
@@ -186,14 +189,22 @@ public final class T5Scorer: @unchecked Sendable {
             return
         }
         let c = weights.config
-        let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
+        let instructions = scored.map { inputs[$0].instruction }
+        let encoder = EncoderBatch(instructions: instructions)
         let tree = DecoderTree(groups: scored.map { inputs[$0].candidates }, start: c.decoderStartTokenID,
                                eos: c.eosTokenID, sharing: options.sharesPrefixes)
         let w = workspaceFor(encoder: encoder, tree: tree)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        runEncoder(encoder, workspace: w)
+        // With a context cache, only the instructions it lacks are encoded; the others' K/V are copied in.
+        let contexts = contextCache.map { ContextPlan(cache: $0, instructions: instructions, config: c) }
+        defer { contexts?.finish() }
+        if let contexts {
+            if contexts.missing.rows > 0 { runEncoder(contexts.missing, workspace: w) }
+        } else {
+            runEncoder(encoder, workspace: w)
+        }
         let t1 = DispatchTime.now().uptimeNanoseconds
-        runDecoder(tree, encoder: encoder, workspace: w)
+        runDecoder(tree, encoder: encoder, workspace: w, contexts: contexts)
         let logProbabilities = gatherLogProbabilities(tree, workspace: w)   // [P], all groups' positions
         let t2 = DispatchTime.now().uptimeNanoseconds
         for (g, i) in scored.enumerated() {

@@ -28,6 +28,10 @@ final class Workspace {
     let encoderActivated: Tensor // [ΣL, d_ff]
     let encoderBias: Tensor     // [heads, 2Lmax-1]  bias by relative position k-q, index k-q+Lmax-1 (serves every instruction)
     let crossKV: Tensor         // [ΣL, 2*inner]  the current decoder layer's cross K|V
+    /// [ΣL, 2*inner]  with a context cache: the current layer's K|V of the instructions it lacked, before they
+    /// are laid out in `crossKV` (made on first use: scorers without a cache never hold it)
+    lazy var computedKV = Tensor(shape: [encoderRows, 2 * crossKVWidth])
+    private let crossKVWidth: Int
 
     // Attention, shared by both stacks
     let attentionScores: Tensor // [threads, attentionBlockRows, max(Lmax, T)]  one block of one head's scores per thread
@@ -75,6 +79,7 @@ final class Workspace {
         encoderActivated = Tensor(shape: [L, ff])
         encoderBias = Tensor(shape: [c.numHeads, 2 * Lmax - 1])
         crossKV = Tensor(shape: [L, 2 * inner])
+        crossKVWidth = inner
         decoderHidden = Tensor(shape: [N, d])
         decoderNormed = Tensor(shape: [N, d])
         decoderQKV = Tensor(shape: [N, 3 * inner])

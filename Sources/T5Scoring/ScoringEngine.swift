@@ -12,23 +12,36 @@ public typealias WeightsDType = T5.WeightsDType
 /// One engine per model; its weights are shared by every scorer it makes.
 public final class ScoringEngine: ScoringModel {
     let weights: T5Weights
+    /// the encoded contexts every scorer of this engine shares (nil: none; `context_cache_mb`)
+    public let contextCache: ContextCache?
+
+    public var contextCacheCounts: ContextCacheCounts? {
+        contextCache.map {
+            let s = $0.current
+            return ContextCacheCounts(hits: s.hits, misses: s.misses, evictions: s.evictions, entries: s.entries, bytes: s.bytes,
+                                      capacityBytes: s.capacityBytes)
+        }
+    }
 
     /// Prepares the process, then loads a Hugging Face checkpoint directory.
     /// Throws `T5Error` naming the file and tensor or key at fault (a start-up error).
     /// `weightsDType` is the `weights_dtype` setting: `.auto` keeps BF16/F16 matrices 16-bit, `.f32` widens at load.
-    public convenience init(modelDirectory: String, weightsDType: WeightsDType = .auto) throws {
+    /// `contextCacheBytes`: encoded contexts kept for its scorers (0: none).
+    public convenience init(modelDirectory: String, weightsDType: WeightsDType = .auto, contextCacheBytes: Int = 0) throws {
         try Self.prepareProcess()
-        try self.init(prepared: T5Weights(directory: URL(fileURLWithPath: modelDirectory), dtype: weightsDType))
+        try self.init(prepared: T5Weights(directory: URL(fileURLWithPath: modelDirectory), dtype: weightsDType),
+                      contextCacheBytes: contextCacheBytes)
     }
 
     /// Weights already in memory (benchmarks on random weights, tests).
-    public convenience init(weights: T5Weights) throws {
+    public convenience init(weights: T5Weights, contextCacheBytes: Int = 0) throws {
         try Self.prepareProcess()
-        self.init(prepared: weights)
+        self.init(prepared: weights, contextCacheBytes: contextCacheBytes)
     }
 
-    private init(prepared weights: T5Weights) {
+    private init(prepared weights: T5Weights, contextCacheBytes: Int) {
         self.weights = weights
+        contextCache = contextCacheBytes > 0 ? ContextCache(capacityBytes: contextCacheBytes) : nil
     }
 
     /// Once per process, before the first scorer: checks that BLAS multiplies
@@ -55,6 +68,7 @@ public final class ScoringEngine: ScoringModel {
         var options = T5Scorer.Options()
         options.maxPassTokens = max(1, passTokens)
         let scorer = T5Scorer(weights: weights, threads: threads, options: options)
+        scorer.contextCache = contextCache
         if reserve { scorer.reservePass() }
         return T5CandidateScorer(scorer)
     }
