@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes for the end-to-end HTTP rerank-20 figure (empty: none).")
     var endToEnd = "small"
 
+    @Option(help: "Comma-separated sizes for the context cache figures: a repeated context against a new one, a miss against the cache off (empty: none).")
+    var contextCache = "small"
+
     func run() throws {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
         GEMM.setThreads(threads)
@@ -99,6 +102,10 @@ struct BenchCommand: ParsableCommand {
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
                 try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup)
+            }
+            if contextCache.split(separator: ",").contains(Substring(model)) {
+                try ContextCacheBench.run(config: config, weights: weights, threads: threads,
+                                          iterations: max(iterations, 20))
             }
         }
     }
