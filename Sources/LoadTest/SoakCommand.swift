@@ -18,6 +18,9 @@ import Glibc
 /// then, as fractions of the time left: steady [0, .3), overload [.3, .45),
 /// steady [.45, .7), overload [.7, .78), steady [.78, 1); quiet sample.
 ///
+/// The server's context cache is kept full (`--context-cache-megabytes`, smaller than the load's contexts), so
+/// the RSS check covers it at its bound, evicting.
+///
 /// Pass conditions:
 /// - quiet RSS at the end ≤ 1.05 × quiet RSS after warm-up; open descriptors at the end ≤ after warm-up;
 /// - overload: excess requests get 503 with Retry-After; 200s arrive within the request deadline; no 504;
@@ -41,6 +44,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Overload as a multiple of measured capacity.") var overload = 4.0
     @Option(help: "Open-loop client connections.") var connections = 64
     @Option(help: "Allowed RSS growth after warm-up (fraction).") var rssTolerance = 0.05
+    @Option(help: "The server's context_cache_mb: small, so the load's contexts keep it full and evicting.")
+    var contextCacheMegabytes = 4
 
     /// fds: the server's open descriptors minus the sockets our own clients hold open at that moment.
     /// timers: instructrec_deadline_timers, live 504 timers (must track requests in flight, not the rate × timeout).
@@ -77,6 +82,9 @@ struct SoakCommand: ParsableCommand {
             "--host", "127.0.0.1", "--port", String(port), "--threads", String(threads),
             "--set", "queue_capacity=\(queueCapacity)", "--set", "request_timeout_ms=\(requestTimeoutMs)",
             "--set", "log_requests=false", "--set", "drain_delay_s=0",
+            // A context cache smaller than the load's distinct contexts: full from the warm-up on, evicting
+            // the whole run, so the leak check sees the cache at its bound.
+            "--set", "context_cache_mb=\(contextCacheMegabytes)",
         ], logPath: logPath)
         try server.start()
         defer { server.stop() }
