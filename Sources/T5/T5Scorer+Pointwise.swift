@@ -12,7 +12,44 @@ import Foundation
 /// the raw logit.
 extension T5Scorer {
     /// One engine pass over pointwise inputs `scored` (indices into `inputs`, all valid), results written in place.
+    ///
+    /// With a context cache, an input already scored (the same input ids and readout ids: a query and document
+    /// window asked again) takes its logits from the cache, and only the others run; the cache keeps each
+    /// input's readout logits (a few floats) under its ids, the readout after a -1 no token id can be.
     func runPointwisePass(_ scored: [Int], inputs: [ScoringInput], into results: inout [Result<ScoreResult, T5Error>]) {
+        guard let cache = contextCache else { return computePointwise(scored, inputs: inputs, into: &results) }
+        let keys = scored.map { inputs[$0].instruction + [-1] + (inputs[$0].readout ?? []) }
+        let claims = cache.claim(keys)
+        var firstOf: [[Int32]: Int] = [:]
+        var compute: [Int] = []
+        for (k, claim) in claims.enumerated() {
+            if case let .hit(entry) = claim {
+                results[scored[k]] = .success(ScoreResult(tokenLogProbabilities: [], logits: entry.keysAndValues, encodeSeconds: 0,
+                                                          decodeSeconds: 0, decoderRows: 1, candidateRows: 1, batchInputs: scored.count))
+            } else if firstOf[keys[k]] == nil {
+                firstOf[keys[k]] = k
+                compute.append(scored[k])
+            }
+        }
+        var stored = false
+        defer { if !stored { for k in firstOf.values { cache.release(keys[k]) } } }
+        if !compute.isEmpty { computePointwise(compute, inputs: inputs, into: &results) }
+        for (k, claim) in claims.enumerated() {
+            guard case .compute = claim, let first = firstOf[keys[k]] else { continue }
+            if first != k { results[scored[k]] = results[scored[first]] }   // the same input twice in the pass
+        }
+        for (key, k) in firstOf {
+            if case let .success(result) = results[scored[k]] {
+                cache.fill(key, ContextCache.Entry(keysAndValues: result.logits, length: 0))
+            } else {
+                cache.release(key)
+            }
+        }
+        stored = true
+    }
+
+    /// The pass itself, every input of `scored` computed.
+    private func computePointwise(_ scored: [Int], inputs: [ScoringInput], into results: inout [Result<ScoreResult, T5Error>]) {
         let c = weights.config, d = c.dModel
         let encoder = EncoderBatch(instructions: scored.map { inputs[$0].instruction })
         // One group per input, each with one empty target: its only row is the start token (sizes the workspace).

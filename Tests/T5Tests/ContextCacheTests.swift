@@ -71,6 +71,30 @@ final class ContextCacheTests: XCTestCase {
         XCTAssertEqual(cache.current.hits, 3)
     }
 
+    /// Pointwise inputs (a query and document window asked again) take their readout logits from the cache.
+    func testPointwiseInputsAskedAgainAreHits() throws {
+        let weights = try Batch.tinyGatedModel()
+        let cache = ContextCache(capacityBytes: 1 << 20)
+        let cached = T5Scorer(weights: weights, threads: 2), plain = T5Scorer(weights: weights, threads: 2)
+        cached.contextCache = cache
+        let inputs = (0..<4).map { ScoringInput(instruction: Batch.tokens(20 + 7 * $0, seed: 600 + UInt64($0), vocab: 300) + [1], readout: [17, 251]) }
+        let logits = { (scorer: T5Scorer, batch: [ScoringInput]) throws -> [[Float]] in try scorer.run(batch: batch).map { try $0.get().logits } }
+        let first = try logits(cached, inputs)
+        XCTAssertEqual(cache.current.misses, 4)
+        // Asked again, one new input among them and one twice: the repeats are hits, equal to their first answers.
+        let again = [inputs[2], ScoringInput(instruction: [9, 9, 1], readout: [17, 251]), inputs[0], inputs[0]]
+        let second = try logits(cached, again)
+        XCTAssertEqual(second[0], first[2])
+        XCTAssertEqual(second[2], first[0])
+        XCTAssertEqual(second[3], first[0])
+        XCTAssertEqual(cache.current.hits, 3)
+        XCTAssertEqual(cache.current.misses, 5)
+        for (a, b) in zip(second.joined(), try logits(plain, again).joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        // Another readout of the same input is another entry.
+        _ = try logits(cached, [ScoringInput(instruction: inputs[1].instruction, readout: [30])])
+        XCTAssertEqual(cache.current.misses, 6)
+    }
+
     func testTheCacheStaysWithinItsBytesLeastRecentlyUsedOut() throws {
         let weights = try Batch.tinyGatedModel()
         let c = weights.config
