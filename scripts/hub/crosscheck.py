@@ -18,8 +18,8 @@ plus a README.md the engine does not read. Checks, each printed PASS or FAIL (ex
   B hf->instructrec a cache filled by huggingface_hub's snapshot_download, the hub stopped, HF_HUB_OFFLINE=1:
                     instructrec serve becomes ready and answers /v2/rerank 200 with the scores of check A
   same-layout       the two caches name the same commit in refs/main and link each file to the same blob
-  cache-reuse       instructrec online over the cache huggingface_hub filled fetches no file again (no
-                    request reaches the file store)
+  cache-reuse       instructrec online over the cache huggingface_hub filled (named by HF_HUB_CACHE this
+                    time) fetches no file again (no request reaches the file store)
   token             with HF_TOKEN and a hub that requires it, the token reaches the hub on every request and
                     never the file store; without it, the start stops naming the repository and HF_TOKEN
   loading           while the weights are held back by the store: /healthz 200, /readyz 503 (then ready)
@@ -290,14 +290,17 @@ class Crosscheck:
 
     def check_cache_reuse(self):
         hub = self.hub()
-        home = os.path.join(self.work, "hf-home-b")
-        server = self.serve("reuse", self.env(HF_HOME=home, HF_ENDPOINT=hub.endpoint))
+        # HF_HUB_CACHE this time (HF_HOME unset): the cache huggingface_hub filled in check B
+        cache = os.path.join(self.work, "hf-home-b", "hub")
+        server = self.serve("reuse", self.env(HF_HUB_CACHE=cache, HF_ENDPOINT=hub.endpoint))
         server.wait_ready()
         rerank(server)
         store = hub.seen("store")
         gets = [p for m, p, _ in hub.seen("hub") if m == "GET"]
         expect(not store, "the store was asked again: %s" % store)
-        return "%d hub requests (%d GET), none to the store" % (len(hub.seen("hub")), len(gets))
+        expect(any(l.get("msg") == "fetching model" and l.get("cache") == cache for l in server.lines()),
+               "the server did not use HF_HUB_CACHE=%s" % cache)
+        return "HF_HUB_CACHE=<check B's cache>: %d hub requests (%d GET), none to the store" % (len(hub.seen("hub")), len(gets))
 
     def check_token(self):
         token = "hf_crosscheck_token_0123456789"
