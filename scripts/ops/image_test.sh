@@ -14,7 +14,13 @@
 #                      - the server runs as the image's non-root user (/proc/PID/status Uid/Gid, no capabilities);
 #                      - the image's HEALTHCHECK command passes, run inside the image;
 #                      - `ldd` of the binary inside the image finds every library (no "not found");
-#                      - SIGTERM (the image's STOPSIGNAL) drains and exits 0.
+#                      - SIGTERM (the image's STOPSIGNAL) drains and exits 0;
+#                      - the CA bundle (/etc/ssl/certs/ca-certificates.crt) is in the image (hub fetches over TLS);
+#                      - a model by hub id: the ENTRYPOINT again, with INSTRUCTREC_MODEL=acme/monot5-tiny,
+#                        HF_ENDPOINT at a local hub on the host (scripts/hub/local_hub.py, the committed fixture
+#                        Tests/ServiceTests/Fixtures/monot5-tiny, its store on another host name) and HF_HOME on the
+#                        tmpfs /tmp (the root stays read-only): it fetches the model into HF_HOME, /readyz answers
+#                        200 and POST /v2/rerank 200, and SIGTERM exits 0.
 #   PASS or FAIL, with the time of each phase.
 #
 # Needs root and Debian's package mirror (apt-get installs podman, debootstrap, curl, python3 when missing).
@@ -61,6 +67,7 @@ summary() {
 
 # ---- cleanup: the server, the image mount, the temporary context ------------------------------------
 server_pid=""
+hub_pid=""
 mnt=""
 ctx=""
 cleanup() {
@@ -68,6 +75,10 @@ cleanup() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "$hub_pid" ] && kill -0 "$hub_pid" 2>/dev/null; then
+    kill -TERM "$hub_pid" 2>/dev/null || true
+    wait "$hub_pid" 2>/dev/null || true
   fi
   # Mounts made for the server live in its own mount namespace and went away with it.
   [ -n "$mnt" ] && podman image unmount "$IMAGE" >/dev/null 2>&1 || true
@@ -241,6 +252,66 @@ stop_rc=0; wait "$server_pid" || stop_rc=$?
 server_pid=""
 if [ $stop_rc -eq 0 ]; then ok "SIG$sig: exited 0 after $(($(now) - t_stop)) s"
 else fail "SIG$sig: exit status $stop_rc"; fi
+
+# the CA bundle libcurl (FoundationNetworking) checks a hub's certificate against
+ca=/etc/ssl/certs/ca-certificates.crt
+if [ -s "$mnt$ca" ]; then ok "CA bundle $ca: $(grep -c 'BEGIN CERTIFICATE' "$mnt$ca") certificates"
+else fail "no CA bundle $ca in the image (ca-certificates)"; fi
+
+# A model by hub id: the ENTRYPOINT with INSTRUCTREC_MODEL=org/name, fetched from a local hub on the host (same
+# network namespace: the chrooted server reaches 127.0.0.1) into HF_HOME on the tmpfs /tmp.
+hub_repo=acme/monot5-tiny
+hub_home=/tmp/huggingface
+say "local hub on the host: $hub_repo from Tests/ServiceTests/Fixtures/monot5-tiny (requests: $LOG_DIR/hub-requests.log)"
+rm -f "$LOG_DIR/hub.env"
+python3 scripts/hub/local_hub.py --fixture Tests/ServiceTests/Fixtures/monot5-tiny --repo "$hub_repo" \
+  --ready-file "$LOG_DIR/hub.env" --log-file "$LOG_DIR/hub-requests.log" >"$LOG_DIR/hub.log" 2>&1 &
+hub_pid=$!
+for _ in $(seq 50); do [ -s "$LOG_DIR/hub.env" ] && break; sleep 0.2; done
+hf_endpoint=$(sed -n 's/^HF_ENDPOINT=//p' "$LOG_DIR/hub.env" 2>/dev/null || true)
+if [ -z "$hf_endpoint" ]; then fail "the local hub did not start: $(tail -5 "$LOG_DIR/hub.log")"; exit 1; fi
+hub_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+say "starting ${entrypoint[*]} ${cmd[*]} with INSTRUCTREC_MODEL=$hub_repo HF_ENDPOINT=$hf_endpoint HF_HOME=$hub_home on 127.0.0.1:$hub_port (log: $LOG_DIR/server-hub.log)"
+IN_IMAGE_EXEC=1 in_image "$uid:$gid" INSTRUCTREC_PORT="$hub_port" INSTRUCTREC_MODEL="$hub_repo" \
+  HF_ENDPOINT="$hf_endpoint" HF_HOME="$hub_home" "${entrypoint[@]}" "${cmd[@]}" >"$LOG_DIR/server-hub.log" 2>&1 &
+server_pid=$!
+ready=""; waited=0; code=""
+while [ $waited -lt "$READY_S" ]; do
+  kill -0 "$server_pid" 2>/dev/null || break
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$hub_port/readyz" || true)
+  [ "$code" = 200 ] && { ready=1; break; }
+  sleep 1; waited=$((waited + 1))
+done
+if [ -z "$ready" ]; then
+  fail "hub id: /readyz not 200 within $READY_S s (last: ${code:-none}; server alive: $(kill -0 "$server_pid" 2>/dev/null && echo yes || echo no))"
+  grep -E '"level":"(error|warning)"|fetching model|model fetched' "$LOG_DIR/server-hub.log" | tail -8 | cut -c1-400 || true
+  exit 1
+fi
+snapshot=$(sed -n 's/.*"msg":"model fetched".*"snapshot":"\([^"]*\)".*/\1/p' "$LOG_DIR/server-hub.log" | head -1)
+ok "hub id: /readyz 200 after ${waited} s; fetched into ${snapshot:-? (no 'model fetched' log line)}"
+# The server's tmpfs, seen from the host through its root (/proc/PID/root).
+if [ -n "$snapshot" ] && [ -L "/proc/$server_pid/root$snapshot/model.safetensors" ] && [ -f "/proc/$server_pid/root$snapshot/model.safetensors" ]; then
+  ok "hub id: $(ls "/proc/$server_pid/root$snapshot" | tr '\n' ' ')linked into the snapshot in $hub_home"
+else fail "hub id: no snapshot link ${snapshot:-$hub_home/hub/...}/model.safetensors in the server's $hub_home"; fi
+body='{"query": "a castle game", "documents": ["Castle of Illusion", "HDMI Cable 6ft"]}'
+code=$(curl -s -o "$LOG_DIR/rerank-hub.json" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
+        -d "$body" "http://127.0.0.1:$hub_port/v2/rerank" || true)
+if [ "$code" = 200 ] && python3 - "$LOG_DIR/rerank-hub.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+res = r["results"]
+assert sorted(x["index"] for x in res) == [0, 1], res
+print("ok:   hub id: /v2/rerank 200: " + ", ".join("#%d (%.3f)" % (x["index"], x["relevance_score"]) for x in res))
+EOF
+then :; else fail "hub id: /v2/rerank: HTTP $code, body: $(head -c 400 "$LOG_DIR/rerank-hub.json" 2>/dev/null)"; fi
+kill -s "$sig" "$server_pid"
+stop_rc=0; wait "$server_pid" || stop_rc=$?
+server_pid=""
+if [ $stop_rc -eq 0 ]; then ok "hub id: SIG$sig: exited 0"; else fail "hub id: SIG$sig: exit status $stop_rc"; fi
+kill -TERM "$hub_pid" 2>/dev/null || true
+wait "$hub_pid" 2>/dev/null || true
+hub_pid=""
+ok "hub id: the local hub answered $(grep -c '^hub ' "$LOG_DIR/hub-requests.log" 2>/dev/null || true) requests, its store $(grep -c '^store ' "$LOG_DIR/hub-requests.log" 2>/dev/null || true) (the large files, through the 302)"
 echo "checks $(($(now) - t0))" >>"$timings"
 echo "--- server log (first and last lines) ---"
 { head -4 "$LOG_DIR/server.log"; echo "..."; tail -3 "$LOG_DIR/server.log"; } | cut -c1-240
