@@ -12,12 +12,23 @@ import Foundation
 /// - **One computation per context**: a pass that needs a context another pass is computing waits for it
 ///   (`claim`), instead of computing it twice.
 public final class ContextCache: @unchecked Sendable {
-    /// One instruction's cross K|V, layer after layer: [layers, L, 2*inner].
+    /// One instruction's cross K|V, layer after layer: [layers, L, 2*inner] (or a pointwise input's readout
+    /// logits). Owned memory at a fixed address, so a pass reads (and its miss writes) it in place.
     public final class Entry: @unchecked Sendable {
-        let keysAndValues: [Float]
-        let length: Int
-        init(keysAndValues: [Float], length: Int) { self.keysAndValues = keysAndValues; self.length = length }
-        var bytes: Int { keysAndValues.count * MemoryLayout<Float>.size + 64 }
+        let data: UnsafeMutablePointer<Float>
+        let count: Int
+        /// uninitialised: the pass that computes it writes every float before it is stored
+        init(count: Int) {
+            self.count = count
+            data = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+        }
+        convenience init(_ values: [Float]) {
+            self.init(count: values.count)
+            values.withUnsafeBufferPointer { if let base = $0.baseAddress { data.update(from: base, count: values.count) } }
+        }
+        deinit { data.deallocate() }
+        var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+        var bytes: Int { count * MemoryLayout<Float>.size + 64 }
     }
 
     public struct Statistics: Sendable, Equatable {

@@ -1,6 +1,9 @@
-/// One pass's use of the context cache: which of its instructions are cached (their K/V copied in, layer by
-/// layer) and which are computed (encoded together as `missing`, their K/V stored once the pass has them all).
+/// One pass's use of the context cache: which of its instructions are cached (their K/V read in place from
+/// the cache's entries) and which are computed (encoded together as `missing`, their K/V written layer by layer
+/// into new entries, stored once the pass has them all).
 ///
+/// The decoder's cross-attention reads each group's K/V through `keysAndValues(group:layer:)`, so neither a
+/// hit nor a lone miss copies K/V: a miss's product writes straight into its entry.
 /// An instruction twice in one pass is computed once; an instruction another pass is computing is waited for
 /// (`ContextCache.claim`).
 final class ContextPlan {
@@ -11,19 +14,17 @@ final class ContextPlan {
     }
 
     let cache: ContextCache
-    let instructions: [[Int32]]
     /// the instructions to encode, each once
     let missing: EncoderBatch
     /// per group of the pass
     let sources: [Source]
-    /// per slot of `missing`: [layers, L, 2*inner], filled layer by layer
-    private var computed: [[Float]]
+    /// per slot of `missing`: its new entry, [layers, L, 2*inner], written layer by layer
+    private let computed: [ContextCache.Entry]
     private let layers: Int, kvWidth: Int
-    private var filled = false
+    private var stored = false
 
     init(cache: ContextCache, instructions: [[Int32]], config c: T5Config) {
         self.cache = cache
-        self.instructions = instructions
         layers = c.numDecoderLayers
         kvWidth = 2 * c.innerDim
         let claims = cache.claim(instructions)
@@ -41,50 +42,50 @@ final class ContextPlan {
             }
         }
         missing = EncoderBatch(instructions: toEncode)
-        computed = toEncode.map { [Float](repeating: 0, count: c.numDecoderLayers * $0.count * 2 * c.innerDim) }
+        computed = toEncode.map { ContextCache.Entry(count: c.numDecoderLayers * $0.count * 2 * c.innerDim) }
         self.sources = sources
     }
 
-    /// Layer l's cross K|V for every instruction of the pass, laid out as `encoder` ([ΣL, 2*inner] in
-    /// `workspace.crossKV`): the missing ones' from one product over their encoder rows, the others' copied.
-    func layer(_ l: Int, weight: WeightTile, encoder: EncoderBatch, workspace w: Workspace, threads: Int) {
-        let computedKV = w.computedKV.data                                       // [rows of missing, 2*inner]
-        if missing.rows > 0 {
+    /// Layer l's cross K|V of the missing instructions, from one product over their encoder rows
+    /// (`workspace.encoderNormed`), into their entries: straight into it when one instruction is missing,
+    /// else through `workspace.computedKV`.
+    func layer(_ l: Int, weight: WeightTile, workspace w: Workspace, threads: Int) {
+        guard missing.rows > 0 else { return }
+        if missing.count == 1 {
+            GEMM.linear(w.encoderNormed.data, rows: missing.rows, weight: weight, into: computed[0].data + l * missing.rows * kvWidth,
+                        threads: threads, scratch: w.weightSlices)
+        } else {
+            let computedKV = w.computedKV.data                                     // [rows of missing, 2*inner]
             GEMM.linear(w.encoderNormed.data, rows: missing.rows, weight: weight, into: computedKV, threads: threads,
                         scratch: w.weightSlices)
             for slot in 0..<missing.count {
                 let length = missing.length(slot)
-                computed[slot].withUnsafeMutableBufferPointer { entry in
-                    (entry.baseAddress! + l * length * kvWidth).update(from: computedKV + missing.rowStart[slot] * kvWidth,
-                                                                       count: length * kvWidth)
-                }
-            }
-        }
-        for (g, source) in sources.enumerated() {
-            let target = w.crossKV.data + encoder.rowStart[g] * kvWidth, count = encoder.length(g) * kvWidth
-            switch source {
-            case let .cached(entry):
-                entry.keysAndValues.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + l * count, count: count) }
-            case let .computed(slot):
-                target.update(from: computedKV + missing.rowStart[slot] * kvWidth, count: count)
+                (computed[slot].data + l * length * kvWidth).update(from: computedKV + missing.rowStart[slot] * kvWidth,
+                                                                   count: length * kvWidth)
             }
         }
         if l == layers - 1 { store() }
     }
 
+    /// Group g's K|V rows of layer l: [L_g, 2*inner].
+    func keysAndValues(group g: Int, layer l: Int, length: Int) -> UnsafeMutablePointer<Float> {
+        switch sources[g] {
+        case let .cached(entry): return entry.data + l * length * kvWidth
+        case let .computed(slot): return computed[slot].data + l * length * kvWidth
+        }
+    }
+
     /// Every computed instruction into the cache (after the last layer).
     private func store() {
         for slot in 0..<missing.count {
-            let start = missing.rowStart[slot]
-            let instruction = Array(missing.ids[start..<missing.rowStart[slot + 1]])
-            cache.fill(instruction, ContextCache.Entry(keysAndValues: computed[slot], length: instruction.count))
+            cache.fill(Array(missing.ids[missing.rowStart[slot]..<missing.rowStart[slot + 1]]), computed[slot])
         }
-        filled = true
+        stored = true
     }
 
     /// Releases the claims of a pass that ended before storing them (none in a pass that ran to its end).
     func finish() {
-        guard !filled else { return }
+        guard !stored else { return }
         for slot in 0..<missing.count {
             cache.release(Array(missing.ids[missing.rowStart[slot]..<missing.rowStart[slot + 1]]))
         }

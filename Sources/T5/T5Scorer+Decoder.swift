@@ -91,7 +91,7 @@ extension T5Scorer {
             // (flan-t5-xl, a 2048-token pass: 32 MiB instead of 768 MiB).
             let kvWeight = weights.crossKV.tile(rows: (l * kvWidth)..<((l + 1) * kvWidth))
             if let contexts {
-                contexts.layer(l, weight: kvWeight, encoder: encoder, workspace: w, threads: threads)
+                contexts.layer(l, weight: kvWeight, workspace: w, threads: threads)
             } else {
                 GEMM.linear(w.encoderNormed.data, rows: encoder.rows, weight: kvWeight, into: w.crossKV.data,
                             threads: threads, scratch: w.weightSlices)
@@ -100,7 +100,10 @@ extension T5Scorer {
             Parallel.forEach(costs: crossCosts, threads: threads) { range, worker in
                 for pair in range {
                     let g = pair / heads, h = pair % heads
-                    let first = tree.groupRowStart[g], groupKV = kv + encoder.rowStart[g] * kvWidth
+                    // Group g's K|V [L_g, 2*inner]: in the cache's entry with a context cache, else in crossKV.
+                    let groupKV = contexts?.keysAndValues(group: g, layer: l, length: encoder.length(g))
+                        ?? kv + encoder.rowStart[g] * kvWidth
+                    let first = tree.groupRowStart[g]
                     attentionHead(queries: tree.groupRowStart[g + 1] - first, keys: encoder.length(g),
                                   q: w.decoderQuery.data + first * inner + h * dkv, ldq: inner,
                                   k: groupKV + h * dkv, v: groupKV + inner + h * dkv, ldkv: kvWidth,

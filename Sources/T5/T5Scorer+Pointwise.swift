@@ -24,7 +24,7 @@ extension T5Scorer {
         var compute: [Int] = []
         for (k, claim) in claims.enumerated() {
             if case let .hit(entry) = claim {
-                results[scored[k]] = .success(ScoreResult(tokenLogProbabilities: [], logits: entry.keysAndValues, encodeSeconds: 0,
+                results[scored[k]] = .success(ScoreResult(tokenLogProbabilities: [], logits: entry.values, encodeSeconds: 0,
                                                           decodeSeconds: 0, decoderRows: 1, candidateRows: 1, batchInputs: scored.count))
             } else if firstOf[keys[k]] == nil {
                 firstOf[keys[k]] = k
@@ -40,7 +40,7 @@ extension T5Scorer {
         }
         for (key, k) in firstOf {
             if case let .success(result) = results[scored[k]] {
-                cache.fill(key, ContextCache.Entry(keysAndValues: result.logits, length: 0))
+                cache.fill(key, ContextCache.Entry(result.logits))
             } else {
                 cache.release(key)
             }
