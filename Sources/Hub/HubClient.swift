@@ -13,6 +13,10 @@ import FoundationNetworking
 ///
 /// Redirects are followed by hand: a relative one (the hub renaming a repository) keeps the token, one to
 /// another host (the file store, a CDN) never gets it, as `huggingface_hub` does.
+///
+/// The session keeps nothing on disk (ephemeral: the hub's files are cached by `HubCache`), but
+/// FoundationNetworking still creates empty directories for its shared URL cache and cookie store under
+/// $HOME/.cache and $HOME/.local/share when it can; on a read-only root it carries on without them.
 public final class HubClient: NSObject, @unchecked Sendable {
     public let endpoint: URL
     let token: String?
