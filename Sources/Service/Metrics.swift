@@ -123,7 +123,7 @@ final class Metrics: @unchecked Sendable {
     /// Each model's context cache: hits, misses, evictions, entries and bytes, by model.
     func renderContextCache() -> String {
         priorCacheLock.lock(); let sources = contextCacheSources; priorCacheLock.unlock()
-        let counts = sources.keys.sorted().compactMap { name in sources[name]?().map { (Metrics.format(["model": name]), $0) } }
+        let counts = sources.keys.sorted().compactMap { name in sources[name]?().map { (labels: Metrics.format(["model": name]), statistics: $0) } }
         let series: [(String, String, String, (ContextCacheCounts) -> Int)] = [
             ("instructrec_context_cache_hits_total", "counter", "Instructions whose encoder pass and cross-attention K/V came from the context cache.", \.hits),
             ("instructrec_context_cache_misses_total", "counter", "Instructions encoded because the context cache lacked them.", \.misses),
@@ -131,8 +131,15 @@ final class Metrics: @unchecked Sendable {
             ("instructrec_context_cache_entries", "gauge", "Contexts cached.", \.entries),
             ("instructrec_context_cache_bytes", "gauge", "Bytes the cached contexts hold (at most context_cache_mb).", \.bytes),
         ]
-        return series.map { name, type, help, value in
-            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + (counts.isEmpty ? "\(name) 0\n" : counts.map { "\(name)\($0.0) \(value($0.1))\n" }.joined())
+        return Self.render(series, counts)
+    }
+
+    /// Series of a cache, one line per (labels, statistics) pair; a lone unlabelled 0 where there are none.
+    static func render<Statistics>(_ series: [(String, String, String, (Statistics) -> Int)],
+                                   _ values: [(labels: String, statistics: Statistics)]) -> String {
+        series.map { name, type, help, value in
+            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+                + (values.isEmpty ? "\(name) 0\n" : values.map { "\(name)\($0.labels) \(value($0.statistics))\n" }.joined())
         }.joined()
     }
 
@@ -188,8 +195,7 @@ final class Metrics: @unchecked Sendable {
     /// Each model's title-prior cache: counters and size, by model (zero, unlabelled, until a model is loaded).
     func renderPriorCache() -> String {
         let caches = priorCaches
-        let models = caches.isEmpty ? [""] : caches.keys.sorted()
-        let stats = models.map { (Metrics.format($0.isEmpty ? [:] : ["model": $0]), caches[$0]?.current ?? TitlePriorCache.Statistics()) }
+        let stats = caches.keys.sorted().map { (labels: Metrics.format(["model": $0]), statistics: caches[$0]?.current ?? TitlePriorCache.Statistics()) }
         let series: [(String, String, String, (TitlePriorCache.Statistics) -> Int)] = [
             ("instructrec_prior_cache_hits_total", "counter", "Title-prior lookups answered from the cache (calibrated scoring).", \.hits),
             ("instructrec_prior_cache_misses_total", "counter", "Title-prior lookups computed in the request's engine call.", \.misses),
@@ -197,9 +203,7 @@ final class Metrics: @unchecked Sendable {
             ("instructrec_prior_cache_entries", "gauge", "Title priors cached.", \.entries),
             ("instructrec_prior_cache_bytes", "gauge", "Bytes charged to cached title priors.", \.bytes),
         ]
-        return series.map { name, type, help, value in
-            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + stats.map { labels, stat in "\(name)\(labels) \(value(stat))\n" }.joined()
-        }.joined()
+        return Self.render(series, stats)
     }
 
     /// GET /metrics

@@ -53,23 +53,14 @@ final class LocalHub: @unchecked Sendable {
     static func isLarge(_ file: String) -> Bool { file.hasSuffix(".safetensors") || file == "tokenizer.json" || file == "spiece.model" }
 
     /// A git blob id (what the hub sends as a small file's ETag).
-    static func gitBlobID(_ data: Data) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha1sum")
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try? process.run()
-        input.fileHandleForWriting.write(Data("blob \(data.count)\u{0}".utf8) + data)
-        try? input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.prefix(40))
-    }
+    static func gitBlobID(_ data: Data) -> String { String(digest("sha1sum", Data("blob \(data.count)\u{0}".utf8) + data).prefix(40)) }
 
-    static func sha256(_ data: Data) -> String {
+    static func sha256(_ data: Data) -> String { String(digest("sha256sum", data).prefix(64)) }
+
+    /// The hex digest coreutils' `tool` prints for `data`.
+    private static func digest(_ tool: String, _ data: Data) -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -78,7 +69,7 @@ final class LocalHub: @unchecked Sendable {
         try? input.fileHandleForWriting.close()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return String(text.prefix(64))
+        return text
     }
 
     private func record(_ host: String, _ request: RawHTTPServer.Request) {

@@ -26,16 +26,21 @@ final class WorkerPoolFairnessTests: XCTestCase {
         }
     }
 
+    /// One worker and two models' queues, batches of one; the first model's first call is held until released.
+    static func twoModels(_ first: String, _ second: String, _ log: CallLog)
+        -> (WorkerPool, InferenceQueue, InferenceQueue, NamedScorer) {
+        let pool = WorkerPool(workers: 1)
+        let held = NamedScorer(first, log), free = NamedScorer(second, log)
+        free.gated.release.signal()
+        let limits = BatchLimits(maxRequests: 1), metrics = Metrics()
+        return (pool, InferenceQueue(pool: pool, scorers: [held], capacity: 64, limits: limits, metrics: metrics, model: first),
+                InferenceQueue(pool: pool, scorers: [free], capacity: 64, limits: limits, metrics: metrics, model: second), held)
+    }
+
     func testAFloodedModelDelaysAnotherByOneBatchNotByItsBacklog() throws {
         let log = CallLog()
-        let pool = WorkerPool(workers: 1)
+        let (pool, flood, other, floodScorer) = Self.twoModels("flood", "other", log)
         defer { pool.stop() }
-        let floodScorer = NamedScorer("flood", log), otherScorer = NamedScorer("other", log)
-        otherScorer.gated.release.signal()   // only the flood's first call is held
-        let limits = BatchLimits(maxRequests: 1)
-        let metrics = Metrics()
-        let flood = InferenceQueue(pool: pool, scorers: [floodScorer], capacity: 64, limits: limits, metrics: metrics, model: "flood")
-        let other = InferenceQueue(pool: pool, scorers: [otherScorer], capacity: 64, limits: limits, metrics: metrics, model: "other")
         let outcomes = InferenceQueueBatchingTests.Outcomes()
         let plan = InferenceQueueBatchingTests.plan(instruction: 2, titles: [1])
         XCTAssertEqual(flood.submit(InferenceQueueBatchingTests.job(0, plan, outcomes)), .accepted)
@@ -56,13 +61,8 @@ final class WorkerPoolFairnessTests: XCTestCase {
 
     func testTurnsAlternateWhileBothModelsWait() throws {
         let log = CallLog()
-        let pool = WorkerPool(workers: 1)
+        let (pool, queueA, queueB, a) = Self.twoModels("a", "b", log)
         defer { pool.stop() }
-        let a = NamedScorer("a", log), b = NamedScorer("b", log)
-        b.gated.release.signal()
-        let limits = BatchLimits(maxRequests: 1), metrics = Metrics()
-        let queueA = InferenceQueue(pool: pool, scorers: [a], capacity: 64, limits: limits, metrics: metrics, model: "a")
-        let queueB = InferenceQueue(pool: pool, scorers: [b], capacity: 64, limits: limits, metrics: metrics, model: "b")
         let outcomes = InferenceQueueBatchingTests.Outcomes()
         let plan = InferenceQueueBatchingTests.plan(instruction: 2, titles: [1])
         XCTAssertEqual(queueA.submit(InferenceQueueBatchingTests.job(0, plan, outcomes)), .accepted)
