@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes for the end-to-end HTTP rerank-20 figure (empty: none).")
     var endToEnd = "small"
 
+    @Option(help: "Comma-separated sizes for the phase table of one rerank-20 request (empty: none).")
+    var phases = "small"
+
     @Option(help: "Comma-separated sizes for the context cache figures: a repeated context against a new one, a miss against the cache off (empty: none).")
     var contextCache = "small"
 
@@ -102,6 +105,14 @@ struct BenchCommand: ParsableCommand {
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
                 try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup)
+            }
+            if phases.split(separator: ",").contains(Substring(model)) {
+                var rng = SplitMix64(seed: 1)
+                let ids = BenchTokens.ids(config)
+                let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                try PhaseBench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
+                                   instructionTokens: instructionTokens, candidates: candidates,
+                                   ceiling: ceilingNow(ceilingShapes(config: config, candidates: 20)))
             }
             if contextCache.split(separator: ",").contains(Substring(model)) {
                 try ContextCacheBench.run(config: config, weights: weights, threads: threads,

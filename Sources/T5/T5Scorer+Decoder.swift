@@ -81,10 +81,12 @@ extension T5Scorer {
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.selfOut, into: hidden.data,
                         accumulate: true, threads: threads, scratch: w.weightSlices)
 
+            phaseClock?.mark(.selfAttention)
             // Cross-attention: group g's rows against instruction g's K/V, one GEMM per (group, head).
             rmsNorm(hidden, rows: N, weight: layer.crossNorm, into: w.decoderNormed)
             GEMM.linear(w.decoderNormed.data, rows: N, weight: layer.crossQ, into: w.decoderQuery.data, threads: threads,
                         scratch: w.weightSlices)
+            phaseClock?.mark(.crossAttention)
             // This layer's cross-attention K|V over all instructions: [ΣL, 2*inner], rows l*2*inner ..< (l+1)*2*inner
             // of the stacked weight. Group g's candidates share instruction g's rows. One layer at a time,
             // not all layers in one product: the same flops, and the scratch is 1/layers the size
@@ -96,6 +98,7 @@ extension T5Scorer {
                 GEMM.linear(w.encoderNormed.data, rows: encoder.rows, weight: kvWeight, into: w.crossKV.data,
                             threads: threads, scratch: w.weightSlices)
             }
+            phaseClock?.mark(.crossKV)
             let kv = w.crossKV.data
             Parallel.forEach(costs: crossCosts, threads: threads) { range, worker in
                 for pair in range {
@@ -115,10 +118,12 @@ extension T5Scorer {
             }
             GEMM.linear(w.decoderContext.data, rows: N, weight: layer.crossOut, into: hidden.data,
                         accumulate: true, threads: threads, scratch: w.weightSlices)
+            phaseClock?.mark(.crossAttention)
 
             feedForward(hidden: hidden, rows: N, norm: layer.ffnNorm, wi: layer.ffnIn, wo: layer.ffnOut,
                         normed: w.decoderNormed, ffn: w.decoderFFN, activated: w.decoderActivated,
                         slices: w.weightSlices)
+            phaseClock?.mark(.feedForward)
         }
         rmsNorm(hidden, rows: N, weight: weights.decoderFinalNorm, into: w.decoderNormed)
         if c.scaleDecoderOutputs {

@@ -77,6 +77,8 @@ public final class T5Scorer: @unchecked Sendable {
     public var options: Options
     /// instructions' cross K/V already computed, shared by every scorer of the same weights (nil: none)
     public var contextCache: ContextCache?
+    /// per-phase wall time of likelihood passes (benchmarks; nil: not timed)
+    public var phaseClock: PhaseClock?
     private var workspace: Workspace?
     /// Single-threaded scorers over the same weights, one per thread, made on first use.
     private var lanePool: [T5Scorer] = []
@@ -195,6 +197,7 @@ public final class T5Scorer: @unchecked Sendable {
                                eos: c.eosTokenID, sharing: options.sharesPrefixes)
         let w = workspaceFor(encoder: encoder, tree: tree)
         let t0 = DispatchTime.now().uptimeNanoseconds
+        phaseClock?.start()
         // With a context cache, only the instructions it lacks are encoded; the others' K/V are copied in.
         let contexts = contextCache.map { ContextPlan(cache: $0, instructions: instructions, config: c) }
         defer { contexts?.finish() }
@@ -204,8 +207,10 @@ public final class T5Scorer: @unchecked Sendable {
             runEncoder(encoder, workspace: w)
         }
         let t1 = DispatchTime.now().uptimeNanoseconds
+        phaseClock?.mark(.encoder)
         runDecoder(tree, encoder: encoder, workspace: w, contexts: contexts)
         let logProbabilities = gatherLogProbabilities(tree, workspace: w)   // [P], all groups' positions
+        phaseClock?.mark(.vocabulary)
         let t2 = DispatchTime.now().uptimeNanoseconds
         for (g, i) in scored.enumerated() {
             let candidates = tree.groupCandidateStart[g]..<tree.groupCandidateStart[g + 1]
