@@ -4,8 +4,8 @@ import Foundation
 /// POST /admin/reload's body and answer: `{"model": NAME}` reloads that model; no body (or `{}`) reloads
 /// every model.
 enum ReloadRequest {
-    /// The model named in `body`, nil for every model; 400 for malformed JSON, 422 for a `model` that is no
-    /// string, 404 for a name not served.
+    /// The model named in `body`, nil for every model (no body, `{}`, or a null `model`); 400 for malformed JSON,
+    /// 422 for a `model` that is neither a string nor null, 404 for a name not served.
     static func modelName(in body: [UInt8], served: [String]) throws -> String? {
         guard body.contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
         let json: JSONValue
@@ -15,7 +15,8 @@ enum ReloadRequest {
         }
         guard case let .object(members) = json else { throw ServiceError.invalid("$", "must be an object like {\"model\": \"NAME\"}") }
         for (key, _) in members where key != "model" { throw ServiceError.invalid("$.\(key)", "unknown field (the body may name a model)") }
-        guard let value = json["model"] else { return nil }
+        // Absent or null (as every optional field of the API): every model.
+        guard let value = json["model"], value != .null else { return nil }
         guard case let .string(name) = value else { throw ServiceError.invalid("$.model", "must be a string, got \(value.typeName)") }
         guard served.contains(name) else {
             throw ServiceError(status: 404, code: "unknown_model",
