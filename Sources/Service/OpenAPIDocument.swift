@@ -28,6 +28,7 @@ enum OpenAPIDocument {
                     "200": ["description": "Ranked results, best first"].merging(jsonBody(either(shapes.map(\.response)))) { a, _ in a },
                     "400": failure("Malformed JSON (with the byte offset), or duplicate member names"),
                     "401": failure("Missing or wrong API key"),
+                    "404": failure("With several models served: a model field that names none of them, nor an alias, and no fallback_model (the message names the served models)"),
                     "413": failure("Too large (body, list or text)"),
                     "415": failure("Content-Type is not application/json"),
                     "422": failure("A field is invalid (the message names its JSON path)"),

@@ -130,7 +130,7 @@ enum OurFields {
     static func common(_ context: SchemaContext, prefix: String) -> [String: Schema.Node] {
         [
             "top_n": Schema.integer("Return the best N results (all when N exceeds the candidates)", minimum: 1, maximum: FieldRules.maxCount),
-            "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted"),
+            "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted. This document states the default model's constraints (templates, scoring fields); another model applies its own and names any field it refuses (422)"),
             "scoring": Schema.string("sum: the InstructRec ranking score; mean: length-normalised; calibrated: sum minus prior_weight times the title prior. Default: the model's (see /info → settings.scoring)",
                                      enumeration: Scoring.Mode.allCases.map(\.rawValue)),
             "prior_weight": Schema.number("α of calibrated scoring, \(Scoring.priorWeightRange.lowerBound)..\(Scoring.priorWeightRange.upperBound); default: the model's (settings.prior_weight)",

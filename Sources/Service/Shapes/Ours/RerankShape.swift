@@ -52,7 +52,7 @@ struct RerankShape: APIShape {
             OurFields.common(context, prefix: "search.").merging(OurFields.searchFields(context)) { a, _ in a }.merging([
                 "documents": OurFields.candidates(context, key: "text", what: "document", description: "Documents to rerank"),
                 "return_documents": Schema.boolean("Echo each document's text in its result"),
-                "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted"),
+                "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted. This document states the default model's constraints (templates, scoring fields); another model applies its own and names any field it refuses (422)"),
             ]) { a, _ in a }, required: ["query", "documents"])
         request["allOf"] = OurFields.templateRequirements(context, prefix: "search.")
         return ShapeSchemas(summary: "Rerank documents for a query (our shape)",
