@@ -125,9 +125,13 @@ public struct HubFetcher: Sendable {
             let before = progress
             nonisolated(unsafe) var shown = progress.lastLog
             let log = self.log
+            // A large file's HEAD answered with the store's address: fetch from there (without the token, another
+            // host), as huggingface_hub does, instead of asking the hub again.
+            let source = (300..<400).contains(head.status)
+                ? head.header("Location").flatMap { URL(string: $0, relativeTo: url)?.absoluteURL } ?? url : url
             let response: HubClient.Response
             do {
-                response = try client.send("GET", url, downloadTo: partial) { written, expected in
+                response = try client.send("GET", source, downloadTo: partial) { written, expected in
                     guard Date().timeIntervalSince(shown) >= 1 else { return }
                     shown = Date()
                     log("fetching model", ["repository": id.repository, "file": file, "file_bytes": written, "file_size": expected,

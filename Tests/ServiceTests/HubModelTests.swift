@@ -62,6 +62,9 @@ final class HubModelTests: XCTestCase {
         XCTAssertEqual(model["source"] as? String, "acme/monot5-tiny")
         XCTAssertEqual(model["scorer"] as? String, "monot5")
         XCTAssertTrue(service.logEntries("model fetched").contains { $0["repository"] as? String == "acme/monot5-tiny" })
+        // A large file is asked of the hub once (HEAD, its 302 names the store), then fetched from the store.
+        XCTAssertFalse(hub.requests("hub").contains { $0.hasPrefix("GET ") && $0.hasSuffix("/model.safetensors") }, "\(hub.requests("hub"))")
+        XCTAssertTrue(hub.requests("store").contains { $0.hasPrefix("GET /blobs/") })
 
         // A second start fetches nothing large again: every blob is cached (only the metadata is asked).
         let storeRequests = hub.requests("store").count

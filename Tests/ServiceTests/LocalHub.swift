@@ -23,7 +23,7 @@ final class LocalHub: @unchecked Sendable {
 
     private let lock = NSLock()
     private var repositories: [String: Repository] = [:]
-    private var seen: [(host: String, path: String, authorization: String?)] = []
+    private var seen: [(host: String, method: String, path: String, authorization: String?)] = []
     var requiredToken: String?
     /// the store drops the connection after half of the next large file it sends
     var dropNextLargeFile = false
@@ -48,7 +48,10 @@ final class LocalHub: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }; return seen.filter { $0.host == host }.map(\.authorization)
     }
 
-    func requests(_ host: String) -> [String] { lock.lock(); defer { lock.unlock() }; return seen.filter { $0.host == host }.map(\.path) }
+    /// "METHOD path" of every request a host received.
+    func requests(_ host: String) -> [String] {
+        lock.lock(); defer { lock.unlock() }; return seen.filter { $0.host == host }.map { "\($0.method) \($0.path)" }
+    }
 
     static func isLarge(_ file: String) -> Bool { file.hasSuffix(".safetensors") || file == "tokenizer.json" || file == "spiece.model" }
 
@@ -73,7 +76,7 @@ final class LocalHub: @unchecked Sendable {
     }
 
     private func record(_ host: String, _ request: RawHTTPServer.Request) {
-        lock.lock(); seen.append((host, request.path, request.headers["authorization"])); lock.unlock()
+        lock.lock(); seen.append((host, request.method, request.path, request.headers["authorization"])); lock.unlock()
     }
 
     private func notFound(_ code: String) -> RawHTTPServer.Answer {
