@@ -30,7 +30,7 @@ public enum InstructRecError: Error, Equatable, CustomStringConvertible, Sendabl
         case let .unknownTemplate(name, known): return "unknown template '\(name)' (known: \(known.joined(separator: ", ")))"
         case let .missingContext(template, field): return "template '\(template)' needs '\(field)'"
         case let .unsupportedContext(scorer, field):
-            return "'\(field)' cannot be used: the loaded model (scorer \(scorer)) ranks documents for a query alone (a history or preference needs a likelihood model, or a yes_no model with pointwise.* templates)"
+            return "'\(field)' cannot be used: this model (scorer \(scorer)) ranks documents for a query alone (a history or preference needs a likelihood model, or a yes_no model with pointwise.* templates)"
         case let .unsupportedField(field, reason): return "\(field): \(reason)"
         case let .instructionTooLong(field, tokens, limit):
             return "'\(field)' is too long: the instruction needs \(tokens) tokens with a single candidate and no history, more than max_input_tokens \(limit)"

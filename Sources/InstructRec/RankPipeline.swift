@@ -87,13 +87,13 @@ public struct RankPipeline: Sendable {
             // Likelihood-only fields are refused rather than ignored: a client asking for them expects their effect.
             let scorer = pointwise.kind.rawValue
             if query.scoring != nil {
-                throw InstructRecError.unsupportedField(field: "$.scoring", reason: "the loaded model scores pointwise (scorer \(scorer)); sum, mean and calibrated apply to likelihood models")
+                throw InstructRecError.unsupportedField(field: "$.scoring", reason: "this model scores pointwise (scorer \(scorer)); sum, mean and calibrated apply to likelihood models")
             }
             if query.priorWeight != nil {
-                throw InstructRecError.unsupportedField(field: "$.prior_weight", reason: "the loaded model scores pointwise (scorer \(scorer)); prior_weight applies to calibrated likelihood scoring")
+                throw InstructRecError.unsupportedField(field: "$.prior_weight", reason: "this model scores pointwise (scorer \(scorer)); prior_weight applies to calibrated likelihood scoring")
             }
             if query.template != nil {
-                throw InstructRecError.unsupportedField(field: "$.template", reason: "the loaded model scores pointwise (scorer \(scorer)) with its own input template")
+                throw InstructRecError.unsupportedField(field: "$.template", reason: "this model scores pointwise (scorer \(scorer)) with its own input template")
             }
             return try builder.pointwisePlan(context: query.context, candidates: query.candidates, scorer: pointwise,
                                              truncation: query.truncation ?? .windows, maxDocumentTokens: query.maxTargetTokens,
