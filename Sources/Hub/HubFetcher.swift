@@ -50,10 +50,10 @@ public struct HubFetcher: Sendable {
         let info = try client.send("GET", client.endpoint.appendingPathComponent("api/models/\(id.repository)/revision/\(id.revision)"))
         try check(info, id, file: nil, revisionLookup: true)
         guard let json = try? JSONSerialization.jsonObject(with: info.body) as? [String: Any], let commit = json["sha"] as? String,
-              let siblings = json["siblings"] as? [[String: Any]] else {
-            throw HubError.transfer(repository: id.repository, file: nil, reason: "the hub's model info has no sha and siblings")
+              !commit.isEmpty, !commit.contains("/"), !commit.contains("..") else {
+            throw HubError.transfer(repository: id.repository, file: nil, reason: "the hub's model info names no commit (sha)")
         }
-        let listed = siblings.compactMap { $0["rfilename"] as? String }
+        let listed = try files(id, commit: commit, info: json)
         let (required, weights, optional) = Self.wanted(in: listed)
         guard listed.contains("config.json") else { throw HubError.notAModel(repository: id.repository, reason: "it has no config.json") }
         guard let weights else {
@@ -73,6 +73,24 @@ public struct HubFetcher: Sendable {
                               "bytes_fetched": fetched.bytes, "seconds": (Date().timeIntervalSince(started) * 100).rounded() / 100,
                               "snapshot": cache.snapshot(id, commit: commit).path])
         return cache.snapshot(id, commit: commit)
+    }
+
+    /// The repository's files at `commit`: the model info's `siblings` when it lists them, else the tree listing
+    /// (`/api/models/{repo}/tree/{commit}?recursive=true`, what `huggingface_hub`'s snapshot_download reads).
+    func files(_ id: HubModelID, commit: String, info: [String: Any]) throws -> [String] {
+        if let siblings = info["siblings"] as? [[String: Any]], !siblings.isEmpty {
+            return siblings.compactMap { $0["rfilename"] as? String }
+        }
+        var tree = URLComponents(url: client.endpoint.appendingPathComponent("api/models/\(id.repository)/tree/\(commit)"),
+                                 resolvingAgainstBaseURL: false)
+        tree?.queryItems = [URLQueryItem(name: "recursive", value: "true")]
+        guard let url = tree?.url else { throw HubError.transfer(repository: id.repository, file: nil, reason: "no tree URL") }
+        let listing = try client.send("GET", url)
+        try check(listing, id, file: nil, revisionLookup: true)
+        guard let entries = try? JSONSerialization.jsonObject(with: listing.body) as? [[String: Any]] else {
+            throw HubError.transfer(repository: id.repository, file: nil, reason: "the hub's file list is no JSON list")
+        }
+        return entries.filter { ($0["type"] as? String ?? "file") == "file" }.compactMap { $0["path"] as? String }
     }
 
     /// The cached snapshot, without a request: it must hold config.json and the weights.

@@ -110,6 +110,16 @@ final class HubModelTests: XCTestCase {
         XCTAssertEqual(try service.request("POST", "/v2/rerank", body: #"{"query": "q", "documents": ["a"]}"#).status, 200)
     }
 
+    /// A hub whose model info lists no files: the tree listing names them.
+    func testTheTreeListingServesWhenTheModelInfoListsNoFiles() throws {
+        hub.listsSiblings = false
+        let service = try serve()
+        XCTAssertEqual(try service.request("POST", "/v2/rerank", body: #"{"query": "q", "documents": ["a"]}"#).status, 200)
+        XCTAssertTrue(hub.requests("hub").contains { $0.hasPrefix("GET /api/models/acme/monot5-tiny/tree/\(commit)") }, "\(hub.requests("hub"))")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("snapshots/\(commit)").path).sorted()
+        XCTAssertEqual(names, ["config.json", "instructrec.json", "model.safetensors", "tokenizer.json"])
+    }
+
     func testRefusalsNameTheRepositoryAndTheFile() throws {
         XCTAssertThrowsError(try serve("acme/nope")) { error in
             XCTAssertTrue("\(error)".contains("acme/nope") && "\(error)".contains("not found"), "\(error)")

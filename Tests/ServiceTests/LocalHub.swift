@@ -27,6 +27,8 @@ final class LocalHub: @unchecked Sendable {
     var requiredToken: String?
     /// the store drops the connection after half of the next large file it sends
     var dropNextLargeFile = false
+    /// false: the model info lists no siblings, and the files come from the tree listing only
+    var listsSiblings = true
     private(set) var hub: RawHTTPServer!
     private(set) var store: RawHTTPServer!
 
@@ -90,12 +92,17 @@ final class LocalHub: @unchecked Sendable {
         }
         let parts = request.path.split(separator: "/").map(String.init)
         lock.lock(); let repositories = self.repositories; lock.unlock()
-        if parts.count == 6, parts[0] == "api", parts[1] == "models", parts[4] == "revision" {
+        if parts.count == 6, parts[0] == "api", parts[1] == "models", parts[4] == "revision" || parts[4].hasPrefix("tree") {
             guard let repository = repositories["\(parts[2])/\(parts[3])"] else { return notFound("RepoNotFound") }
-            guard parts[5] == "main" || parts[5] == repository.commit else { return notFound("RevisionNotFound") }
-            let siblings = repository.files.keys.sorted().map { ["rfilename": $0] }
-            let body = try! JSONSerialization.data(withJSONObject: ["id": "\(parts[2])/\(parts[3])", "sha": repository.commit, "siblings": siblings])
-            return .init(status: 200, headers: ["Content-Type": "application/json"], body: body)
+            let revision = String(parts[5].split(separator: "?").first ?? "")
+            guard revision == "main" || revision == repository.commit else { return notFound("RevisionNotFound") }
+            if parts[4] == "tree" {
+                let entries = repository.files.keys.sorted().map { ["type": "file", "path": $0] }
+                return .init(status: 200, headers: ["Content-Type": "application/json"], body: try! JSONSerialization.data(withJSONObject: entries))
+            }
+            var info: [String: Any] = ["id": "\(parts[2])/\(parts[3])", "sha": repository.commit]
+            if listsSiblings { info["siblings"] = repository.files.keys.sorted().map { ["rfilename": $0] } }
+            return .init(status: 200, headers: ["Content-Type": "application/json"], body: try! JSONSerialization.data(withJSONObject: info))
         }
         guard parts.count >= 5, parts[2] == "resolve" else { return notFound("EntryNotFound") }
         guard let repository = repositories["\(parts[0])/\(parts[1])"] else { return notFound("RepoNotFound") }
