@@ -29,6 +29,8 @@ public struct ServiceConfiguration: Sendable {
     private var modelList: [ModelEntry]?
     /// what `load` read, so each additional model's settings are layered the same way (`configuration(for:)`)
     private var inputs: LoadInputs?
+    /// each of `additionalModels`' settings, made (and so checked) by `load`
+    private var additionalConfigurations: [ServiceConfiguration] = []
     /// directory or file with tokenizer.json / spiece.model; defaults to the model directory
     public var tokenizer: String?
     public var templates = "config/templates.json"
@@ -214,7 +216,8 @@ public struct ServiceConfiguration: Sendable {
     /// Every model served, the default first: its settings, then each of `models` after it, layered as
     /// the default's are except that top-level model-bound settings do not reach them (`ModelEntry`).
     public func modelConfigurations() throws -> [ServiceConfiguration] {
-        try [self] + additionalModels.map { try configuration(for: $0) }
+        guard inputs != nil else { return try [self] + additionalModels.map { try configuration(for: $0) } }
+        return [self] + additionalConfigurations
     }
 
     /// The settings of one additional model.
@@ -366,8 +369,8 @@ public struct ServiceConfiguration: Sendable {
         configuration.warnings = unknownVariableWarnings(environment) + configuration.retiredWarnings
         try configuration.validate()
         try configuration.validateModelNames()
-        // Every other model's settings are checked now too, so a bad entry stops the start naming itself.
-        for extra in configuration.additionalModels { _ = try configuration.configuration(for: extra) }
+        // Every other model's settings are made now, so a bad entry stops the start naming itself.
+        configuration.additionalConfigurations = try configuration.additionalModels.map { try configuration.configuration(for: $0) }
         return configuration
     }
 

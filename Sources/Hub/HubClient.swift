@@ -46,8 +46,6 @@ public final class HubClient: NSObject, @unchecked Sendable {
         public let status: Int
         public let headers: [String: String]
         public let body: Data
-        /// the URL that answered (after the redirects followed)
-        public let url: URL
         public func header(_ name: String) -> String? { headers[name.lowercased()] }
     }
 
@@ -109,7 +107,7 @@ public final class HubClient: NSObject, @unchecked Sendable {
         for (name, value) in http.allHeaderFields {
             if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
         }
-        return Response(status: http.statusCode, headers: headers, body: body, url: http.url ?? URL(fileURLWithPath: "/"))
+        return Response(status: http.statusCode, headers: headers, body: body)
     }
 }
 

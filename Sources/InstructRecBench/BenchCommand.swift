@@ -89,7 +89,7 @@ struct BenchCommand: ParsableCommand {
                     guard sizes.count == 2, sizes[0] > 0, sizes[1] > 0 else {
                         throw ValidationError("unknown workload '\(workload)' (use batch-RxN, e.g. batch-8x20)")
                     }
-                    scorer.sharesPrefixes = sharing != "off"
+                    scorer.options.sharesPrefixes = sharing != "off"
                     BatchBench.run(name: workload, requests: sizes[0], candidates: sizes[1], scorer: scorer, config: config,
                                    instructionTokens: instructionTokens, titleTokens: titleTokens,
                                    iterations: iterations, warmup: warmup)
@@ -179,7 +179,7 @@ struct BenchCommand: ParsableCommand {
         let modes: [Bool] = sharing == "both" ? [true, false] : [sharing == "on"]
         for i in 0..<warmup {
             for mode in modes {
-                scorer.sharesPrefixes = mode
+                scorer.options.sharesPrefixes = mode
                 _ = try scorer.score(instruction: instruction, candidates: requests[i % requests.count])
             }
         }
@@ -197,7 +197,7 @@ struct BenchCommand: ParsableCommand {
             ceilings.append(moment)
             var pair: [Bool: Double] = [:]
             for mode in (i % 2 == 0 ? modes : modes.reversed()) {
-                scorer.sharesPrefixes = mode
+                scorer.options.sharesPrefixes = mode
                 let start = DispatchTime.now().uptimeNanoseconds
                 let result = try scorer.run(instruction: instruction, candidates: candidates)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

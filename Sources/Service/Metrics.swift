@@ -33,11 +33,7 @@ final class Metrics: @unchecked Sendable {
         init(_ name: String, _ help: String) { self.name = name; self.help = help }
         func set(_ newValue: Double, _ labels: [String: String] = [:]) { lock.lock(); values[labels] = newValue; lock.unlock() }
         func add(_ delta: Double, _ labels: [String: String] = [:]) { lock.lock(); values[labels, default: 0] += delta; lock.unlock() }
-        /// removes a series (a model no longer served)
-        func remove(_ labels: [String: String]) { lock.lock(); values[labels] = nil; lock.unlock() }
         func current(_ labels: [String: String] = [:]) -> Double { lock.lock(); defer { lock.unlock() }; return values[labels] ?? 0 }
-        /// the sum over every series
-        var total: Double { lock.lock(); defer { lock.unlock() }; return values.values.reduce(0, +) }
         func render() -> String {
             lock.lock(); defer { lock.unlock() }
             var out = "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"

@@ -92,14 +92,9 @@ public enum GEMM {
                      bTransposed: true, c: y, ldc: ldy, beta: beta)
             return
         }
-        let sliceRows = WeightMatrix.sliceRows(columns: k)
-        var first = weightRows.lowerBound
-        while first < weightRows.upperBound {
-            let slice = first..<min(first + sliceRows, weightRows.upperBound)
-            tile.matrix.widen(rows: slice, into: scratch)     // scratch: [slice.count, k]
-            multiply(m: rows, n: slice.count, k: k, a: x, lda: k, b: scratch, ldb: k, bTransposed: true,
-                     c: y + (first - weightRows.lowerBound), ldc: ldy, beta: beta)
-            first = slice.upperBound
+        forEachWidenedSlice(of: tile, into: scratch) { offset, count in      // scratch: [count, k]
+            multiply(m: rows, n: count, k: k, a: x, lda: k, b: scratch, ldb: k, bTransposed: true,
+                     c: y + offset, ldc: ldy, beta: beta)
         }
     }
 
@@ -116,14 +111,22 @@ public enum GEMM {
                      bTransposed: false, c: y, ldc: ldy)
             return
         }
-        let sliceRows = WeightMatrix.sliceRows(columns: n)
+        forEachWidenedSlice(of: tile, into: scratch) { offset, count in      // scratch: [count, n]
+            multiply(m: rows, n: n, k: count, a: x + offset, lda: lda, b: scratch, ldb: n, bTransposed: false,
+                     c: y, ldc: ldy, beta: offset == 0 ? 0 : 1)
+        }
+    }
+
+    /// A 16-bit tile `WeightMatrix.sliceRows` rows at a time: each slice widened into `scratch`, then
+    /// `body(offset, count)` with the slice's first row as an offset within the tile and its row count.
+    private static func forEachWidenedSlice(of tile: WeightTile, into scratch: UnsafeMutablePointer<Float>,
+                                            _ body: (_ offset: Int, _ count: Int) -> Void) {
+        let weightRows = tile.rows, sliceRows = WeightMatrix.sliceRows(columns: tile.columns)
         var first = weightRows.lowerBound
         while first < weightRows.upperBound {
             let slice = first..<min(first + sliceRows, weightRows.upperBound)
-            tile.matrix.widen(rows: slice, into: scratch)     // scratch: [slice.count, n]
-            multiply(m: rows, n: n, k: slice.count, a: x + (first - weightRows.lowerBound), lda: lda,
-                     b: scratch, ldb: n, bTransposed: false, c: y, ldc: ldy,
-                     beta: first == weightRows.lowerBound ? 0 : 1)
+            tile.matrix.widen(rows: slice, into: scratch)
+            body(first - weightRows.lowerBound, slice.count)
             first = slice.upperBound
         }
     }

@@ -24,27 +24,3 @@ extension T5Scorer {
         public init() {}
     }
 }
-
-extension T5Scorer {
-    // Each setting read and set on the scorer itself; the value lives in `options`.
-    public var maxEncoderTokens: Int {
-        get { options.maxEncoderTokens }
-        set { options.maxEncoderTokens = newValue }
-    }
-    public var maxDecoderTokens: Int {
-        get { options.maxDecoderTokens }
-        set { options.maxDecoderTokens = newValue }
-    }
-    public var maxPassTokens: Int {
-        get { options.maxPassTokens }
-        set { options.maxPassTokens = newValue }
-    }
-    public var sharesPrefixes: Bool {
-        get { options.sharesPrefixes }
-        set { options.sharesPrefixes = newValue }
-    }
-    public var splitsAcrossThreads: Bool {
-        get { options.splitsAcrossThreads }
-        set { options.splitsAcrossThreads = newValue }
-    }
-}

@@ -65,11 +65,11 @@ final class BatchScoringTests: XCTestCase {
         let inputs = Self.inputs(vocab: weights.config.vocabSize)
         // Alone on its own scorer, so its workspace never saw a batch.
         let aloneScorer = T5Scorer(weights: weights, threads: threads)
-        aloneScorer.sharesPrefixes = sharing
+        aloneScorer.options.sharesPrefixes = sharing
         let alone = try inputs.map { try aloneScorer.run(instruction: $0.instruction, candidates: $0.candidates) }
         let scorer = T5Scorer(weights: weights, threads: threads)
-        scorer.sharesPrefixes = sharing
-        scorer.splitsAcrossThreads = lanes
+        scorer.options.sharesPrefixes = sharing
+        scorer.options.splitsAcrossThreads = lanes
         var scores = WorstDifference(), tokens = WorstDifference()
         for composition in compositions {
             let results = scorer.run(batch: composition.map { inputs[$0] })
@@ -108,8 +108,8 @@ final class BatchScoringTests: XCTestCase {
         let inputs = Self.inputs(vocab: weights.config.vocabSize)
         let alone = T5Scorer(weights: weights, threads: 2)
         let split = T5Scorer(weights: weights, threads: 2)
-        split.maxPassTokens = 150
-        split.splitsAcrossThreads = false   // passes of one packed call; lanes have their own test
+        split.options.maxPassTokens = 150
+        split.options.splitsAcrossThreads = false   // passes of one packed call; lanes have their own test
         split.reservePass()
         let results = split.run(batch: inputs)
         let tokens = inputs.map { $0.instruction.count + $0.candidates.reduce(0) { $0 + $1.count + 1 } }
@@ -131,7 +131,7 @@ final class BatchScoringTests: XCTestCase {
         let weights = try Self.tinyGatedModel()
         let inputs = Self.inputs(vocab: weights.config.vocabSize)
         let scorer = T5Scorer(weights: weights, threads: 2)
-        scorer.splitsAcrossThreads = false   // so "only the good inputs ran" is one pass's count
+        scorer.options.splitsAcrossThreads = false   // so "only the good inputs ran" is one pass's count
         let batch = [
             inputs[1],
             ScoringInput(instruction: [5, 300, 1], candidates: [[4]]),                  // id outside the vocabulary

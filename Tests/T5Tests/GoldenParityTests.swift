@@ -16,7 +16,7 @@ final class GoldenParityTests: XCTestCase {
         let weights = try T5Weights(directory: try Fixtures.model(name))
         let golden = try Fixtures.golden(name)
         let scorer = T5Scorer(weights: weights, threads: 2)
-        scorer.sharesPrefixes = sharing
+        scorer.options.sharesPrefixes = sharing
         var hidden = WorstDifference(), logits = WorstDifference(), scores = WorstDifference()
         for (caseName, testCase) in golden.cases.sorted(by: { $0.key < $1.key }) {
             let encoded = try scorer.encode(testCase.instruction)
@@ -66,7 +66,7 @@ final class GoldenParityTests: XCTestCase {
         func tolerance(_ x: Float) -> Float { max(1e-5, 4 * x.ulp) }
         for sharing in [true, false] {
             let scorer = T5Scorer(weights: weights)
-            scorer.sharesPrefixes = sharing
+            scorer.options.sharesPrefixes = sharing
             let forward = try scorer.score(instruction: testCase.instruction, candidates: tokens)
             let backward = try scorer.score(instruction: testCase.instruction, candidates: tokens.reversed())
             for (a, b) in zip(forward, backward.reversed()) { XCTAssertEqual(a, b, accuracy: tolerance(a), "sharing \(sharing)") }

@@ -19,7 +19,7 @@ final class PointwiseBatchTests: XCTestCase {
         }
         for threads in [1, 2] {
             let batched = T5Scorer(weights: weights, threads: threads)
-            batched.maxPassTokens = 160   // several passes, each all pointwise or all teacher-forced
+            batched.options.maxPassTokens = 160   // several passes, each all pointwise or all teacher-forced
             let results = batched.run(batch: inputs)
             let alone = T5Scorer(weights: weights, threads: 1)
             var worst: Float = 0

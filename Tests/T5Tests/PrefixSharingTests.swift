@@ -80,7 +80,7 @@ final class PrefixSharingTests: XCTestCase {
         let candidates = Self.candidates
         let sharedScorer = T5Scorer(weights: weights, threads: 2)
         let unsharedScorer = T5Scorer(weights: weights, threads: 2)
-        unsharedScorer.sharesPrefixes = false
+        unsharedScorer.options.sharesPrefixes = false
         var tokens = WorstDifference(), scores = WorstDifference(), alone = WorstDifference()
         for (caseName, testCase) in golden.cases.sorted(by: { $0.key < $1.key }) {
             let shared = try sharedScorer.run(instruction: testCase.instruction, candidates: candidates)
@@ -114,7 +114,7 @@ final class PrefixSharingTests: XCTestCase {
         let testCase = try XCTUnwrap(Fixtures.golden("t5-v1_1-tiny").cases["short"])
         let candidates = Array(Self.candidates[0..<10])
         let shared = T5Scorer(weights: weights, threads: 2), unshared = T5Scorer(weights: weights, threads: 2)
-        unshared.sharesPrefixes = false
+        unshared.options.sharesPrefixes = false
         let a = try shared.logits(instruction: testCase.instruction, candidates: candidates)
         let b = try unshared.logits(instruction: testCase.instruction, candidates: candidates)
         var worst = WorstDifference()
