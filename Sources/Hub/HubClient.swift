@@ -125,8 +125,9 @@ extension HubClient: URLSessionDataDelegate {
         transfer.expected = response.expectedContentLength
         // Only a 200's body goes to the file; any other status's body is read into memory (an error message).
         if let file = transfer.file, transfer.response?.statusCode == 200 {
-            FileManager.default.createFile(atPath: file.path, contents: nil)
-            transfer.handle = FileHandle(forWritingAtPath: file.path)
+            if FileManager.default.createFile(atPath: file.path, contents: nil) {
+                transfer.handle = FileHandle(forWritingAtPath: file.path)
+            }
             if transfer.handle == nil { transfer.error = CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path]) }
         }
         completionHandler(transfer.error == nil ? .allow : .cancel)
