@@ -56,7 +56,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "Randomness", swiftSettings: numeric),
-        .target(name: "T5", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: numeric),
+        // Int8 products (weights_dtype int8): our own kernels, chosen at run time from the CPU's features.
+        // Optimised in debug builds too; no FMA contraction, so every path's F32 epilogue rounds alike.
+        .target(name: "CQuantized", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
+        .target(name: "T5", dependencies: ["COpenBLAS", "CQuantized", "Randomness"], swiftSettings: numeric),
         .target(name: "Tokenizer", swiftSettings: numeric),
         .target(
             name: "CHTTPShims",
@@ -90,7 +93,7 @@ let package = Package(
             name: "LoadTest",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
-        .testTarget(name: "T5Tests", dependencies: ["T5", "Randomness"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "CQuantized", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "InstructRec", "Randomness"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Evaluation", "Randomness"],

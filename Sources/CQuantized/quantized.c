@@ -1,0 +1,303 @@
+// Int8 products: quantization, packing, and one blocked driver over three kernels (scalar, AVX2,
+// AVX-512 VNNI). See include/CQuantized.h for the layout and the contract.
+//
+// Why our own kernels rather than a library: the engine needs one product only, y = x W^T with both
+// operands K-contiguous, and the few hundred lines below do it at a multiple of sgemm's speed; the
+// alternatives (oneDNN, or a newer OpenBLAS's sbgemm/int8) add a runtime library and its primitive
+// caches for that one call. Built with -ffp-contract=off so the F32 epilogue rounds identically
+// wherever it runs.
+#include "CQuantized.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// Rows of x per block. The VNNI block holds ROWS x 2 panels of 16 int32 sums in zmm registers
+// (16 of 32); the AVX2 block one panel (2 ymm) per row, 4 rows (8 of 16 ymm).
+#define BLOCK_ROWS 8
+#define BLOCK_COLUMNS 32
+
+// ---------------------------------------------------------------------------------------------
+// CPU features
+
+int irq8_path_available(int path) {
+    switch (path) {
+    case IRQ8_SCALAR:
+        return 1;
+#if defined(__x86_64__)
+    case IRQ8_AVX2:
+        return __builtin_cpu_supports("avx2") ? 1 : 0;
+    case IRQ8_AVX512_VNNI:
+        return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512vnni")) ? 1 : 0;
+#endif
+    default:
+        return 0;
+    }
+}
+
+/// The path that will actually run for a requested one: a vector path this CPU lacks runs scalar.
+static int effective_path(int path) {
+    return irq8_path_available(path) ? path : IRQ8_SCALAR;
+}
+
+int irq8_fastest_path(void) {
+    if (irq8_path_available(IRQ8_AVX512_VNNI)) return IRQ8_AVX512_VNNI;
+    if (irq8_path_available(IRQ8_AVX2)) return IRQ8_AVX2;
+    return IRQ8_SCALAR;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantization and packing
+
+size_t irq8_packed_bytes(int n, int k) {
+    return (size_t)irq8_padded_n(n) * (size_t)irq8_padded_k(k);
+}
+
+static inline size_t packed_index(int row, int kk, int k4) {
+    return ((size_t)(row / 16) * (size_t)k4 + (size_t)(kk / 4)) * 64 + (size_t)(row % 16) * 4 + (size_t)(kk % 4);
+}
+
+/// Symmetric scale of one row: max|v| / 127 (0 for a zero row), and the multiplier that quantizes.
+static inline float row_scale(const float *v, int k, float *inverse) {
+    float largest = 0;
+    for (int i = 0; i < k; i++) {
+        float a = fabsf(v[i]);
+        largest = a > largest ? a : largest;
+    }
+    *inverse = largest > 0 ? 127.0f / largest : 0.0f;
+    return largest / 127.0f;
+}
+
+/// Round half to even (the FPU's mode), clamped to the symmetric range: |q| <= 127 keeps the
+/// AVX2 path's 16-bit pair sums below saturation and -128 never appears.
+static inline int quantize(float v, float inverse) {
+    long q = lrintf(v * inverse);
+    return (int)(q > 127 ? 127 : (q < -127 ? -127 : q));
+}
+
+void irq8_quantize_weight_rows(const float *source, int n, int k, int first, int count,
+                               int8_t *packed, float *scales, int32_t *sums) {
+    int k4 = irq8_padded_k(k) / 4;
+    (void)n;
+    for (int i = 0; i < count; i++) {
+        int row = first + i;
+        const float *v = source + (size_t)i * (size_t)k;
+        float inverse;
+        scales[row] = row_scale(v, k, &inverse);
+        int32_t sum = 0;
+        for (int kk = 0; kk < k; kk++) {
+            int q = quantize(v[kk], inverse);
+            packed[packed_index(row, kk, k4)] = (int8_t)q;
+            sum += q;
+        }
+        sums[row] = sum;
+    }
+}
+
+void irq8_dequantize_rows(const int8_t *packed, const float *scales, int n, int k, int first, int count,
+                          float *out) {
+    int k4 = irq8_padded_k(k) / 4;
+    (void)n;
+    for (int i = 0; i < count; i++) {
+        int row = first + i;
+        float s = scales[row];
+        const int8_t *panel = packed + (size_t)(row / 16) * (size_t)k4 * 64 + (size_t)(row % 16) * 4;
+        float *o = out + (size_t)i * (size_t)k;
+        for (int kk = 0; kk < k; kk++) o[kk] = (float)panel[(size_t)(kk / 4) * 64 + kk % 4] * s;
+    }
+}
+
+void irq8_quantize_activations(int path, const float *x, int m, int k, int ldx, uint8_t *q, float *scales) {
+    int kp = irq8_padded_k(k);
+    // VNNI multiplies unsigned by signed bytes: the activations go in as q + 128 (the driver takes
+    // 128 x sum(w) back off); the other paths read two's-complement int8.
+    int offset = effective_path(path) == IRQ8_AVX512_VNNI ? 128 : 0;
+    for (int r = 0; r < m; r++) {
+        const float *v = x + (size_t)r * (size_t)ldx;
+        uint8_t *out = q + (size_t)r * (size_t)kp;
+        float inverse;
+        scales[r] = row_scale(v, k, &inverse);
+        for (int kk = 0; kk < k; kk++) out[kk] = (uint8_t)(quantize(v[kk], inverse) + offset);
+        for (int kk = k; kk < kp; kk++) out[kk] = (uint8_t)offset;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels: each fills tile[r][j] (r < rows, j < 16 x panels) with the int32 sums of x's rows
+// (xq, rows kp apart) against `panels` consecutive panels of packed W starting at `b`.
+
+typedef int32_t Tile[BLOCK_ROWS][BLOCK_COLUMNS];
+
+static void block_scalar(int rows, int k4, const uint8_t *xq, int kp, const int8_t *b, int panels, Tile tile) {
+    for (int r = 0; r < rows; r++) {
+        const int8_t *a = (const int8_t *)(xq + (size_t)r * (size_t)kp);
+        for (int p = 0; p < panels; p++) {
+            const int8_t *panel = b + (size_t)p * (size_t)k4 * 64;
+            for (int c = 0; c < 16; c++) {
+                int32_t sum = 0;
+                for (int g = 0; g < k4; g++) {
+                    const int8_t *w = panel + (size_t)g * 64 + c * 4;
+                    const int8_t *x = a + g * 4;
+                    sum += x[0] * w[0] + x[1] * w[1] + x[2] * w[2] + x[3] * w[3];
+                }
+                tile[r][p * 16 + c] = sum;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define AVX2 __attribute__((target("avx2")))
+
+/// ROWS x PANELS sums, unrolled: ROWS and PANELS are constants at every call site, so the
+/// accumulators live in registers. Per step of 4 k: PANELS loads of W, ROWS broadcasts of x.
+static inline __attribute__((always_inline)) VNNI
+void block_vnni_fixed(const int ROWS, const int PANELS, int k4, const uint8_t *xq, int kp, const int8_t *b,
+                      Tile tile) {
+    __m512i acc[BLOCK_ROWS][2];
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_si512();
+    const size_t panelBytes = (size_t)k4 * 64;
+    for (int g = 0; g < k4; g++) {
+        __m512i w[2];
+        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelBytes + (size_t)g * 64));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t four;
+            memcpy(&four, xq + (size_t)r * (size_t)kp + (size_t)g * 4, 4);
+            __m512i a = _mm512_set1_epi32(four);
+            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) _mm512_storeu_si512((void *)&tile[r][p * 16], acc[r][p]);
+}
+
+static VNNI void block_vnni(int rows, int k4, const uint8_t *xq, int kp, const int8_t *b, int panels, Tile tile) {
+#define CASE(R)                                                                            \
+    case R:                                                                                \
+        if (panels == 2) block_vnni_fixed(R, 2, k4, xq, kp, b, tile);                      \
+        else block_vnni_fixed(R, 1, k4, xq, kp, b, tile);                                  \
+        break;
+    switch (rows) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    }
+#undef CASE
+}
+
+/// One panel for ROWS rows: 16 outputs as two ymm of 8 int32 each.
+static inline __attribute__((always_inline)) AVX2
+void block_avx2_fixed(const int ROWS, int k4, const uint8_t *xq, int kp, const int8_t *panel, int32_t *out,
+                      int ldout) {
+    __m256i acc[4][2];
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int g = 0; g < k4; g++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + (size_t)g * 64));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + (size_t)g * 64 + 32));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t four;
+            memcpy(&four, xq + (size_t)r * (size_t)kp + (size_t)g * 4, 4);
+            __m256i a = _mm256_set1_epi32(four);
+            __m256i magnitude = _mm256_abs_epi8(a);
+            // |a| (unsigned) x (w with a's sign): each 16-bit pair sum is at most 2 x 127 x 127.
+            __m256i p0 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, a));
+            __m256i p1 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, a));
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        _mm256_storeu_si256((__m256i *)(out + (size_t)r * (size_t)ldout), acc[r][0]);
+        _mm256_storeu_si256((__m256i *)(out + (size_t)r * (size_t)ldout + 8), acc[r][1]);
+    }
+}
+
+static AVX2 void block_avx2(int rows, int k4, const uint8_t *xq, int kp, const int8_t *b, int panels, Tile tile) {
+    for (int p = 0; p < panels; p++) {
+        const int8_t *panel = b + (size_t)p * (size_t)k4 * 64;
+        for (int r0 = 0; r0 < rows; r0 += 4) {
+            const uint8_t *x = xq + (size_t)r0 * (size_t)kp;
+            int32_t *out = &tile[r0][p * 16];
+            switch (rows - r0 < 4 ? rows - r0 : 4) {
+            case 1: block_avx2_fixed(1, k4, x, kp, panel, out, BLOCK_COLUMNS); break;
+            case 2: block_avx2_fixed(2, k4, x, kp, panel, out, BLOCK_COLUMNS); break;
+            case 3: block_avx2_fixed(3, k4, x, kp, panel, out, BLOCK_COLUMNS); break;
+            default: block_avx2_fixed(4, k4, x, kp, panel, out, BLOCK_COLUMNS); break;
+            }
+        }
+    }
+}
+
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// The driver: blocks of 32 outputs (two panels) by BLOCK_ROWS rows, each block's sums finished
+// by one epilogue shared by every path.
+
+typedef void (*BlockKernel)(int, int, const uint8_t *, int, const int8_t *, int, Tile);
+
+static BlockKernel kernel_for(int path) {
+#if defined(__x86_64__)
+    switch (effective_path(path)) {
+    case IRQ8_AVX512_VNNI: return block_vnni;
+    case IRQ8_AVX2: return block_avx2;
+    default: break;
+    }
+#endif
+    (void)path;
+    return block_scalar;
+}
+
+/// Walks the blocks; `finish(r0, rows, n, columns, tile)` receives each block's exact sums.
+#define FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH)                                      \
+    do {                                                                                                   \
+        int kp_ = irq8_padded_k(k), k4_ = kp_ / 4;                                                         \
+        BlockKernel kernel_ = kernel_for(path);                                                            \
+        int offset_ = effective_path(path) == IRQ8_AVX512_VNNI;                              \
+        Tile tile_;                                                                                        \
+        for (int n_ = (n0); n_ < (n1); n_ += BLOCK_COLUMNS) {                                              \
+            int columns_ = (n1) - n_ < BLOCK_COLUMNS ? (n1) - n_ : BLOCK_COLUMNS;                          \
+            int panels_ = columns_ > 16 ? 2 : 1;                                                           \
+            const int8_t *b_ = (packed) + (size_t)(n_ / 16) * (size_t)k4_ * 64;                            \
+            for (int r0_ = 0; r0_ < (m); r0_ += BLOCK_ROWS) {                                              \
+                int rows_ = (m) - r0_ < BLOCK_ROWS ? (m) - r0_ : BLOCK_ROWS;                               \
+                kernel_(rows_, k4_, (xq) + (size_t)r0_ * (size_t)kp_, kp_, b_, panels_, tile_);            \
+                if (offset_)                                                                               \
+                    for (int r_ = 0; r_ < rows_; r_++)                                                     \
+                        for (int j_ = 0; j_ < columns_; j_++) tile_[r_][j_] -= 128 * (wsums)[n_ + j_];     \
+                FINISH(r0_, rows_, n_, columns_, tile_);                                                   \
+            }                                                                                              \
+        }                                                                                                  \
+    } while (0)
+
+void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
+               const int8_t *packed, const float *wscales, const int32_t *wsums, int n0, int n1,
+               float *y, int ldy, int accumulate) {
+#define FINISH_FLOAT(r0, rows, n, columns, tile)                                                           \
+    for (int r = 0; r < rows; r++) {                                                                       \
+        float sx = xscales[r0 + r];                                                                        \
+        float *out = y + (size_t)(r0 + r) * (size_t)ldy + (n - n0);                                        \
+        const float *sw = wscales + n;                                                                     \
+        if (accumulate)                                                                                    \
+            for (int j = 0; j < columns; j++) out[j] += (float)tile[r][j] * sx * sw[j];                    \
+        else                                                                                               \
+            for (int j = 0; j < columns; j++) out[j] = (float)tile[r][j] * sx * sw[j];                     \
+    }
+    FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH_FLOAT);
+#undef FINISH_FLOAT
+}
+
+void irq8_gemm_int32(int path, int m, int k, const uint8_t *xq, const int8_t *packed, const int32_t *wsums,
+                     int n0, int n1, int32_t *acc, int ldacc) {
+#define FINISH_INT(r0, rows, n, columns, tile)                                                             \
+    for (int r = 0; r < rows; r++)                                                                         \
+        memcpy(acc + (size_t)(r0 + r) * (size_t)ldacc + (n - n0), tile[r], (size_t)columns * sizeof(int32_t));
+    FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH_INT);
+#undef FINISH_INT
+}
