@@ -111,19 +111,76 @@ void irq8_dequantize_rows(const int8_t *packed, const float *scales, int n, int 
     }
 }
 
+/// One row, plain C: the reference for `quantize_row_avx2`.
+static void quantize_row(const float *v, int k, int kp, int offset, uint8_t *out, float *scale) {
+    float inverse;
+    *scale = row_scale(v, k, &inverse);
+    for (int kk = 0; kk < k; kk++) out[kk] = (uint8_t)(quantize(v[kk], inverse) + offset);
+    for (int kk = k; kk < kp; kk++) out[kk] = (uint8_t)offset;
+}
+
+#if defined(__x86_64__)
+/// One row, 8 floats at a time: the same numbers as `quantize_row` (the maximum is exact, the product
+/// is the same single rounding, vcvtps2dq rounds half to even as lrintf does, NaN is skipped by the
+/// maximum and clamps to -127 alike), several times faster: per-row quantization is O(rows x k) against
+/// the product's O(rows x n x k), but plain C made it a third of an encoder projection's time.
+__attribute__((target("avx2")))
+static void quantize_row_avx2(const float *v, int k, int kp, int offset, uint8_t *out, float *scale) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 largest8 = _mm256_setzero_ps();
+    int kk = 0;
+    for (; kk + 8 <= k; kk += 8) largest8 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(v + kk), magnitude), largest8);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, largest8);
+    float largest = 0;
+    for (int i = 0; i < 8; i++) largest = lanes[i] > largest ? lanes[i] : largest;
+    for (; kk < k; kk++) {
+        float a = fabsf(v[kk]);
+        largest = a > largest ? a : largest;
+    }
+    float inverse = largest > 0 ? 127.0f / largest : 0.0f;
+    *scale = largest / 127.0f;
+    const __m256 inverse8 = _mm256_set1_ps(inverse);
+    const __m256i high = _mm256_set1_epi32(127), low = _mm256_set1_epi32(-127);
+    const __m128i flip = _mm_set1_epi8(offset ? (char)0x80 : 0);
+    for (kk = 0; kk + 8 <= k; kk += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v + kk), inverse8));
+        q = _mm256_max_epi32(_mm256_min_epi32(q, high), low);
+        __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        __m128i bytes = _mm_xor_si128(_mm_packs_epi16(words, words), flip);   // +128 as uint8 is a flipped top bit
+        _mm_storel_epi64((__m128i *)(out + kk), bytes);
+    }
+    for (; kk < k; kk++) out[kk] = (uint8_t)(quantize(v[kk], inverse) + offset);
+    for (; kk < kp; kk++) out[kk] = (uint8_t)offset;
+}
+#endif
+
 void irq8_quantize_activations(int path, const float *x, int m, int k, int ldx, uint8_t *q, float *scales) {
     int kp = irq8_padded_k(k);
     // VNNI multiplies unsigned by signed bytes: the activations go in as q + 128 (the driver takes
     // 128 x sum(w) back off); the other paths read two's-complement int8.
     int offset = effective_path(path) == IRQ8_AVX512_VNNI ? 128 : 0;
+#if defined(__x86_64__)
+    // The scalar path's quantizer too runs vectorised where it can: the numbers are the same.
+    int vector = irq8_path_available(IRQ8_AVX2);
+#else
+    int vector = 0;
+#endif
     for (int r = 0; r < m; r++) {
         const float *v = x + (size_t)r * (size_t)ldx;
         uint8_t *out = q + (size_t)r * (size_t)kp;
-        float inverse;
-        scales[r] = row_scale(v, k, &inverse);
-        for (int kk = 0; kk < k; kk++) out[kk] = (uint8_t)(quantize(v[kk], inverse) + offset);
-        for (int kk = k; kk < kp; kk++) out[kk] = (uint8_t)offset;
+#if defined(__x86_64__)
+        if (vector) { quantize_row_avx2(v, k, kp, offset, out, scales + r); continue; }
+#endif
+        quantize_row(v, k, kp, offset, out, scales + r);
     }
+}
+
+void irq8_quantize_activations_reference(int path, const float *x, int m, int k, int ldx, uint8_t *q, float *scales) {
+    int kp = irq8_padded_k(k);
+    int offset = effective_path(path) == IRQ8_AVX512_VNNI ? 128 : 0;
+    for (int r = 0; r < m; r++)
+        quantize_row(x + (size_t)r * (size_t)ldx, k, kp, offset, q + (size_t)r * (size_t)kp, scales + r);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,15 +311,17 @@ static BlockKernel kernel_for(int path) {
     return block_scalar;
 }
 
-/// Walks the blocks; `finish(r0, rows, n, columns, tile)` receives each block's exact sums.
+/// Walks the blocks (from n0's panel: n0 need not be a multiple of 16); `FINISH(r0, rows, n, skip, columns,
+/// tile)` receives each block's exact sums, of which columns [skip, columns) are wanted (outputs n + j).
 #define FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH)                                      \
     do {                                                                                                   \
         int kp_ = irq8_padded_k(k), k4_ = kp_ / 4;                                                         \
         BlockKernel kernel_ = kernel_for(path);                                                            \
         int offset_ = effective_path(path) == IRQ8_AVX512_VNNI;                              \
         Tile tile_;                                                                                        \
-        for (int n_ = (n0); n_ < (n1); n_ += BLOCK_COLUMNS) {                                              \
+        for (int n_ = (n0) & ~15; n_ < (n1); n_ += BLOCK_COLUMNS) {                                        \
             int columns_ = (n1) - n_ < BLOCK_COLUMNS ? (n1) - n_ : BLOCK_COLUMNS;                          \
+            int skip_ = (n0) > n_ ? (n0) - n_ : 0;                                                         \
             int panels_ = columns_ > 16 ? 2 : 1;                                                           \
             const int8_t *b_ = (packed) + (size_t)(n_ / 16) * (size_t)k4_ * 64;                            \
             for (int r0_ = 0; r0_ < (m); r0_ += BLOCK_ROWS) {                                              \
@@ -270,8 +329,8 @@ static BlockKernel kernel_for(int path) {
                 kernel_(rows_, k4_, (xq) + (size_t)r0_ * (size_t)kp_, kp_, b_, panels_, tile_);            \
                 if (offset_)                                                                               \
                     for (int r_ = 0; r_ < rows_; r_++)                                                     \
-                        for (int j_ = 0; j_ < columns_; j_++) tile_[r_][j_] -= 128 * (wsums)[n_ + j_];     \
-                FINISH(r0_, rows_, n_, columns_, tile_);                                                   \
+                        for (int j_ = skip_; j_ < columns_; j_++) tile_[r_][j_] -= 128 * (wsums)[n_ + j_]; \
+                FINISH(r0_, rows_, n_, skip_, columns_, tile_);                                                   \
             }                                                                                              \
         }                                                                                                  \
     } while (0)
@@ -279,15 +338,15 @@ static BlockKernel kernel_for(int path) {
 void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
                const int8_t *packed, const float *wscales, const int32_t *wsums, int n0, int n1,
                float *y, int ldy, int accumulate) {
-#define FINISH_FLOAT(r0, rows, n, columns, tile)                                                           \
+#define FINISH_FLOAT(r0, rows, n, skip, columns, tile)                                                           \
     for (int r = 0; r < rows; r++) {                                                                       \
         float sx = xscales[r0 + r];                                                                        \
         float *out = y + (size_t)(r0 + r) * (size_t)ldy + (n - n0);                                        \
         const float *sw = wscales + n;                                                                     \
         if (accumulate)                                                                                    \
-            for (int j = 0; j < columns; j++) out[j] += (float)tile[r][j] * sx * sw[j];                    \
+            for (int j = skip; j < columns; j++) out[j] += (float)tile[r][j] * sx * sw[j];                    \
         else                                                                                               \
-            for (int j = 0; j < columns; j++) out[j] = (float)tile[r][j] * sx * sw[j];                     \
+            for (int j = skip; j < columns; j++) out[j] = (float)tile[r][j] * sx * sw[j];                     \
     }
     FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH_FLOAT);
 #undef FINISH_FLOAT
@@ -295,9 +354,10 @@ void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
 
 void irq8_gemm_int32(int path, int m, int k, const uint8_t *xq, const int8_t *packed, const int32_t *wsums,
                      int n0, int n1, int32_t *acc, int ldacc) {
-#define FINISH_INT(r0, rows, n, columns, tile)                                                             \
+#define FINISH_INT(r0, rows, n, skip, columns, tile)                                                             \
     for (int r = 0; r < rows; r++)                                                                         \
-        memcpy(acc + (size_t)(r0 + r) * (size_t)ldacc + (n - n0), tile[r], (size_t)columns * sizeof(int32_t));
+        memcpy(acc + (size_t)(r0 + r) * (size_t)ldacc + (n + skip - n0), &tile[r][skip],                      \
+               (size_t)(columns - skip) * sizeof(int32_t));
     FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH_INT);
 #undef FINISH_INT
 }

@@ -95,8 +95,10 @@ final class CheckpointDirectory: @unchecked Sendable {
     /// GEMM (one name: the tensor itself).
     ///
     /// With `.auto` a matrix whose parts are all BF16 (or all F16) stays in
-    /// that type; anything else, and every matrix with `.f32`, is widened to F32 here.
-    func matrix(_ names: [String], rowShape: [Int], dtype choice: WeightsDType) throws -> WeightMatrix {
+    /// that type; anything else, and every matrix with `.f32`, is widened to F32 here; with `.int8` the
+    /// F32 matrix is then quantized for `int8Kernel` (one matrix in F32 at a time).
+    func matrix(_ names: [String], rowShape: [Int], dtype choice: WeightsDType,
+                int8Kernel: Int8Kernel = .fastest) throws -> WeightMatrix {
         let rows = rowShape[0], columns = rowShape[1]
         let parts = try names.map { try locate($0, shape: rowShape) }
         var element = TensorDType.f32
@@ -108,6 +110,7 @@ final class CheckpointDirectory: @unchecked Sendable {
         for (i, (shard, entry, _)) in parts.enumerated() {
             try shard.read(entry, widened: element == .f32, into: result.bytes + i * partBytes)
         }
+        if choice == .int8 { return WeightMatrix(quantizing: result, kernel: int8Kernel) }
         return result
     }
 }

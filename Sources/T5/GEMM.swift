@@ -1,7 +1,7 @@
 import COpenBLAS
 
-/// The one place that touches BLAS. Everything else in the engine multiplies
-/// matrices through `GEMM.multiply` and `GEMM.linear`.
+/// The one place that touches BLAS (and the int8 kernels, `GEMM+Int8.swift`). Everything else in the
+/// engine multiplies matrices through `GEMM.multiply` and `GEMM.linear`.
 public enum GEMM {
     /// C[M,N] = alpha * A[M,K] · op(B) + beta * C, all row-major.
     /// `bTransposed` means B is stored [N,K] (an `nn.Linear` weight) and used as B^T.
@@ -35,6 +35,7 @@ public enum GEMM {
     /// A 16-bit W is always split along its rows, so each thread widens only
     /// its own share, slice by slice, into its row of `scratch`
     /// ([threads, WeightMatrix.scratchFloats], `Workspace.weightSlices`).
+    /// An int8 W is multiplied in int8 (`linearInt8`, x quantized per row once).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1,
                        scratch: Tensor) {
@@ -65,6 +66,11 @@ public enum GEMM {
     /// a 16-bit W whole, or one block of a stacked weight (one decoder layer's cross K|V).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int, scratch: Tensor) {
+        if let q = tile.matrix.int8 {
+            linearInt8(x, rows: rows, weight: tile, int8: q, into: y, ldy: tile.count, accumulate: accumulate,
+                       threads: threads)
+            return
+        }
         let n = tile.count, first = tile.rows.lowerBound
         let beta: Float = accumulate ? 1 : 0
         Parallel.forEach(n, threads: partsFor(rows: rows, n: n, k: tile.columns, threads: threads)) { range, worker in
@@ -90,6 +96,10 @@ public enum GEMM {
         if let w = tile.matrix.float32 {
             multiply(m: rows, n: weightRows.count, k: k, a: x, lda: k, b: w + weightRows.lowerBound * k, ldb: k,
                      bTransposed: true, c: y, ldc: ldy, beta: beta)
+            return
+        }
+        if let q = tile.matrix.int8, beta == 0 || beta == 1 {
+            linearInt8(x, rows: rows, weight: tile, int8: q, into: y, ldy: ldy, accumulate: beta == 1, threads: 1)
             return
         }
         forEachWidenedSlice(of: tile, into: scratch) { offset, count in      // scratch: [count, k]
@@ -140,6 +150,10 @@ public enum GEMM {
     static func linear(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                        each body: (_ firstRow: Int, _ rows: Int) -> Void) {
+        if let q = tile.matrix.int8 {
+            linearInt8(x, rows: rows, blockRows: blockRows, weight: tile, int8: q, into: y, each: body)
+            return
+        }
         let n = tile.count, k = tile.columns
         let w: UnsafePointer<Float>                           // [tile.count, k]
         if let whole = tile.matrix.float32 {

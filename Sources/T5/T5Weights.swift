@@ -35,6 +35,9 @@ public enum WeightsDType: String, Sendable, CaseIterable {
     case auto
     /// widen everything to F32 at load (twice the memory of a 16-bit checkpoint)
     case f32
+    /// quantize every matrix to int8 at load, per output channel (a quarter of F32's memory); products
+    /// run in int8 with the activations quantized per row (`Int8Kernel`), norms and softmaxes in F32
+    case int8
 }
 
 /// All weights of a T5 encoder-decoder, shared read-only by every scorer (one
@@ -51,6 +54,8 @@ public final class T5Weights: @unchecked Sendable {
     let decoderLayers: [DecoderLayerWeights]
     let decoderFinalNorm: Tensor        // [d_model]
     let crossKV: WeightMatrix           // [num_decoder_layers*2*inner, d_model]  (layer l: k rows, then v rows)
+    /// The int8 product every matrix is packed for (`weights_dtype: int8`); nil for floating-point weights.
+    public let int8Kernel: Int8Kernel?
 
     /// Bytes held by the weight matrices (the bulk of the model), for start-up logs and measurements.
     public var matrixBytes: Int {
@@ -64,7 +69,8 @@ public final class T5Weights: @unchecked Sendable {
 
     /// Loads `config.json` and the safetensors weights of a HF checkpoint
     /// directory, keeping matrices as `dtype` says.
-    public convenience init(directory: URL, dtype: WeightsDType = .auto) throws {
+    /// With `.int8`, `int8Kernel` is the product the matrices are packed for (the CPU's fastest by default).
+    public convenience init(directory: URL, dtype: WeightsDType = .auto, int8Kernel: Int8Kernel = .fastest) throws {
         let configURL = directory.appendingPathComponent("config.json")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -75,17 +81,18 @@ public final class T5Weights: @unchecked Sendable {
         }
         let config = try T5Config(contentsOf: configURL)
         let checkpoint = try CheckpointDirectory(directory: directory)
-        try self.init(config: config, checkpoint: checkpoint, dtype: dtype)
+        try self.init(config: config, checkpoint: checkpoint, dtype: dtype, int8Kernel: int8Kernel)
     }
 
-    init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType) throws {
+    init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType, int8Kernel: Int8Kernel) throws {
         config = c
+        self.int8Kernel = dtype == .int8 ? int8Kernel : nil
         let d = c.dModel, inner = c.innerDim, ff = c.dFF
         func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
-            try checkpoint.matrix([name], rowShape: shape, dtype: dtype)
+            try checkpoint.matrix([name], rowShape: shape, dtype: dtype, int8Kernel: int8Kernel)
         }
         func stacked(_ names: [String], _ rowShape: [Int]) throws -> WeightMatrix {
-            try checkpoint.matrix(names, rowShape: rowShape, dtype: dtype)
+            try checkpoint.matrix(names, rowShape: rowShape, dtype: dtype, int8Kernel: int8Kernel)
         }
         func ffnIn(_ prefix: String) throws -> WeightMatrix {
             c.isGatedActivation
@@ -138,6 +145,7 @@ public final class T5Weights: @unchecked Sendable {
     /// roughly HF's initialisation scales so activations stay finite.
     public init(randomWithConfig c: T5Config, seed: UInt64 = 42) {
         config = c
+        int8Kernel = nil
         var rng = SplitMix64(seed: seed)
         let d = c.dModel, inner = c.innerDim, ff = c.dFF
         let ffRows = c.isGatedActivation ? 2 * ff : ff
@@ -176,5 +184,33 @@ public final class T5Weights: @unchecked Sendable {
         }
         decoderFinalNorm = ones(d)
         crossKV = random([c.numDecoderLayers * 2 * inner, d], std: sd * 0.5)
+    }
+
+    /// These weights with every matrix quantized to int8 for `kernel` (the norms and biases shared):
+    /// the int8 form of random benchmark weights, and the same checkpoint under each kernel in tests.
+    public func quantized(kernel: Int8Kernel) -> T5Weights {
+        T5Weights(quantizing: self, kernel: kernel)
+    }
+
+    private init(quantizing f: T5Weights, kernel: Int8Kernel) {
+        func q(_ m: WeightMatrix) -> WeightMatrix { WeightMatrix(quantizing: m, kernel: kernel) }
+        config = f.config
+        int8Kernel = kernel
+        embedding = q(f.embedding)
+        lmHead = f.lmHead === f.embedding ? embedding : q(f.lmHead)
+        encoderRelativeBias = f.encoderRelativeBias
+        decoderRelativeBias = f.decoderRelativeBias
+        encoderLayers = f.encoderLayers.map {
+            EncoderLayerWeights(attentionNorm: $0.attentionNorm, qkv: q($0.qkv), attentionOut: q($0.attentionOut),
+                                ffnNorm: $0.ffnNorm, ffnIn: q($0.ffnIn), ffnOut: q($0.ffnOut))
+        }
+        encoderFinalNorm = f.encoderFinalNorm
+        decoderLayers = f.decoderLayers.map {
+            DecoderLayerWeights(selfNorm: $0.selfNorm, selfQKV: q($0.selfQKV), selfOut: q($0.selfOut),
+                                crossNorm: $0.crossNorm, crossQ: q($0.crossQ), crossOut: q($0.crossOut),
+                                ffnNorm: $0.ffnNorm, ffnIn: q($0.ffnIn), ffnOut: q($0.ffnOut))
+        }
+        decoderFinalNorm = f.decoderFinalNorm
+        crossKV = q(f.crossKV)
     }
 }

@@ -10,6 +10,9 @@
 /// `WeightTile` (some of its rows); `widen(rows:into:)` is the row lookup
 /// (embeddings, a pointwise readout's vocabulary rows).
 ///
+/// With `weights_dtype: int8` every matrix is quantized at load into a `QuantizedMatrix` (a quarter
+/// of F32's bytes) and `GEMM` multiplies by it in int8.
+///
 /// Storage is an anonymous, 64-byte aligned copy, not the file mapping: the
 /// file's pages are dropped after load, so resident memory is exactly these
 /// bytes; fused matrices (q|k|v, wi_0|wi_1, every layer's cross K|V) need a
@@ -19,8 +22,10 @@ final class WeightMatrix: @unchecked Sendable {
     let rows: Int
     let columns: Int
     let element: TensorDType
-    /// [rows, columns] elements of `element`, 64-byte aligned
+    /// [rows, columns] elements of `element`, 64-byte aligned (empty when `int8` holds the matrix)
     let bytes: UnsafeMutableRawPointer
+    /// The matrix in int8 (`weights_dtype: int8`), quantized from F32 at load; nil otherwise.
+    let int8: QuantizedMatrix?
 
     /// Uninitialised storage; the loader fills `bytes`.
     init(rows: Int, columns: Int, element: TensorDType) {
@@ -29,19 +34,36 @@ final class WeightMatrix: @unchecked Sendable {
         self.element = element
         // 64-byte alignment keeps the AVX-512 loads in OpenBLAS and in our SIMD loops on one cache line each.
         bytes = UnsafeMutableRawPointer.allocate(byteCount: max(rows * columns, 1) * element.byteWidth, alignment: 64)
+        int8 = nil
+    }
+
+    /// The int8 form of an F32 matrix, for `kernel`; `source` may be freed afterwards.
+    init(quantizing source: WeightMatrix, kernel: Int8Kernel) {
+        rows = source.rows
+        columns = source.columns
+        element = .f32
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * columns, 1))     // [rows, columns]
+        defer { floats.deallocate() }
+        source.widen(rows: 0..<rows, into: floats)
+        int8 = QuantizedMatrix(quantizing: floats, rows: rows, columns: columns, kernel: kernel)
     }
 
     deinit { bytes.deallocate() }
 
-    var byteCount: Int { rows * columns * element.byteWidth }
+    var byteCount: Int { int8?.byteCount ?? rows * columns * element.byteWidth }
 
-    /// The elements as F32 [rows, columns] when kept as F32; nil when 16-bit.
+    /// The elements as F32 [rows, columns] when kept as F32; nil when 16-bit or int8.
     var float32: UnsafePointer<Float>? {
-        element == .f32 ? UnsafePointer(bytes.assumingMemoryBound(to: Float.self)) : nil
+        element == .f32 && int8 == nil ? UnsafePointer(bytes.assumingMemoryBound(to: Float.self)) : nil
     }
 
-    /// Writes rows `range` as F32 [range.count, columns] to `destination`.
+    /// Writes rows `range` as F32 [range.count, columns] to `destination` (int8 rows dequantized).
     func widen(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        if let int8 {
+            int8.dequantize(rows: range, into: destination)
+            return
+        }
         element.widen(bytes + range.lowerBound * columns * element.byteWidth, count: range.count * columns,
                       into: destination)
     }

@@ -48,9 +48,11 @@ void irq8_dequantize_rows(const int8_t *packed, const float *scales, int n, int 
 /// x [m, k] (rows ldx apart) to int8 [m, irq8_padded_k(k)] with scale[r] = max|x[r]| / 127, for `path`:
 /// two's-complement int8, or for IRQ8_AVX512_VNNI the same values plus 128 as uint8.
 void irq8_quantize_activations(int path, const float *x, int m, int k, int ldx, uint8_t *q, float *scales);
+/// The same in plain C, never vectorised: what the tests hold irq8_quantize_activations to, byte for byte.
+void irq8_quantize_activations_reference(int path, const float *x, int m, int k, int ldx, uint8_t *q, float *scales);
 
 /// y[r][j] (rows ldy apart) = sum_kk q(x)[r][kk] q(W)[n0 + j][kk] x xscale[r] x wscale[n0 + j], plus y when
-/// `accumulate`, for j in [0, n1 - n0), r in [0, m). n0 is a multiple of 16. xq comes from
+/// `accumulate`, for j in [0, n1 - n0), r in [0, m). xq comes from
 /// irq8_quantize_activations with the same path.
 void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
                const int8_t *packed, const float *wscales, const int32_t *wsums, int n0, int n1,
