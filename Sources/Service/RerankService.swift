@@ -106,6 +106,14 @@ public final class RerankService: @unchecked Sendable {
     /// The served models' names, the default first.
     public var modelNames: [String] { models.names }
 
+    /// Each int8 model's kernel by model name (start-up log; empty when no model runs int8).
+    public var int8Kernels: [String: (kernel: String, isReference: Bool)] {
+        Dictionary(uniqueKeysWithValues: models.models.compactMap { model in
+            let fields = model.engine.modelFields
+            return (fields["int8_kernel"] as? String).map { (model.name, ($0, fields["int8_kernel_is_reference"] as? Bool ?? false)) }
+        })
+    }
+
     /// Bytes of weights held by every served model together (start-up log).
     public var weightBytes: Int { models.models.reduce(0) { $0 + $1.engine.weightBytes } }
 

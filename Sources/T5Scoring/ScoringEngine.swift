@@ -4,6 +4,8 @@ import T5
 
 /// The `weights_dtype` setting's values, named here so the layers above need not import T5.
 public typealias WeightsDType = T5.WeightsDType
+/// The int8 product a model's matrices run on, named here for the layers above.
+public typealias Int8Kernel = T5.Int8Kernel
 
 /// T5 as a `ScoringModel`, and the only way the layers above reach it:
 /// process set-up (BLAS self-check, OpenBLAS threads), the weights, what
@@ -25,7 +27,8 @@ public final class ScoringEngine: ScoringModel {
 
     /// Prepares the process, then loads a Hugging Face checkpoint directory.
     /// Throws `T5Error` naming the file and tensor or key at fault (a start-up error).
-    /// `weightsDType` is the `weights_dtype` setting: `.auto` keeps BF16/F16 matrices 16-bit, `.f32` widens at load.
+    /// `weightsDType` is the `weights_dtype` setting: `.auto` keeps BF16/F16 matrices 16-bit, `.f32` widens at load,
+    /// `.int8` quantizes every matrix for the CPU's fastest int8 kernel (`Int8Kernel`).
     /// `contextCacheBytes`: encoded contexts kept for its scorers (0: none).
     public convenience init(modelDirectory: String, weightsDType: WeightsDType = .auto, contextCacheBytes: Int = 0) throws {
         try Self.prepareProcess()
@@ -85,6 +88,9 @@ public final class ScoringEngine: ScoringModel {
     /// Bytes the weight matrices hold in memory (half for BF16/F16 kept 16-bit), for /info and tests.
     public var weightBytes: Int { weights.matrixBytes }
 
+    /// The int8 kernel the matrices run on (`weights_dtype: int8`), nil for floating-point weights.
+    public var int8Kernel: Int8Kernel? { weights.int8Kernel }
+
     /// The BLAS library and CPU this process multiplies with.
     public var kernelFields: [String: Any] { KernelReport.current().fields }
 
@@ -95,5 +101,13 @@ public final class ScoringEngine: ScoringModel {
                 "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
                 "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings,
                 "weight_matrix_bytes": weights.matrixBytes]
+            .merging(int8Fields) { a, _ in a }
+    }
+
+    /// With int8 weights: the kernel that runs, and whether it is the plain reference loop (a CPU without
+    /// AVX2 or VNNI, where int8 is slower than F32).
+    public var int8Fields: [String: Any] {
+        guard let kernel = weights.int8Kernel else { return [:] }
+        return ["int8_kernel": kernel.rawValue, "int8_kernel_is_reference": kernel.isReference]
     }
 }

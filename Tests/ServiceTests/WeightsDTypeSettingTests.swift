@@ -4,7 +4,8 @@ import XCTest
 @testable import Service
 import T5Scoring
 
-/// `weights_dtype` chooses between keeping 16-bit weights 16-bit (auto) and widening them at load (f32).
+/// `weights_dtype` chooses between keeping 16-bit weights 16-bit (auto), widening them at load (f32) and
+/// quantizing them to int8.
 final class WeightsDTypeSettingTests: XCTestCase {
     func testValuesAreValidatedWithTheSettingNamed() throws {
         let model = ServiceProcess.modelDirectory, templates = ServiceProcess.templatesFile
@@ -35,5 +36,20 @@ final class WeightsDTypeSettingTests: XCTestCase {
             bytes[dtype] = try RerankService(configuration: configuration).current.engine.weightBytes
         }
         XCTAssertEqual(bytes[.f32], try XCTUnwrap(bytes[.auto]) * 2)
+        // int8: a quarter of F32 plus a scale and a sum per row (8 bytes, much at this fixture's d_model of 16)
+        XCTAssertLessThan(try XCTUnwrap(bytes[.int8]), try XCTUnwrap(bytes[.f32]) * 2 / 5)
+    }
+
+    /// /info names the int8 kernel that runs and whether it is the plain reference loop.
+    func testInfoSaysWhichInt8KernelRuns() throws {
+        let service = try InProcessService(settings: ["weights_dtype": "int8"])
+        defer { service.terminate() }
+        let info = try service.request("GET", "/info")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(info.body.utf8)) as? [String: Any])
+        let model = try XCTUnwrap((object["models"] as? [[String: Any]])?.first)
+        XCTAssertEqual(model["int8_kernel"] as? String, Int8Kernel.fastest.rawValue)
+        XCTAssertEqual(model["int8_kernel_is_reference"] as? Bool, Int8Kernel.fastest == .scalar)
+        let ranked = try service.request("POST", "/rerank", body: #"{"query": "a racing game", "documents": ["Forza Horizon", "Mario Kart 8", "Tetris"]}"#)
+        XCTAssertEqual(ranked.status, 200, ranked.body)
     }
 }
