@@ -35,22 +35,33 @@ run: build
 # interleaved; BENCH_SHARING=on|off runs one side only. Then the default model with its own
 # settings: a 1,000-candidate /recommend against a 100-candidate one (p50, warm and cold title-prior cache).
 BENCH_SHARING ?= both
+# The engine run also times rerank-20 in int8 beside F32 (every int8 kernel the CPU has), and writes the ids
+# its HTTP rerank-20 figure scored; transformers then scores the same ids (scripts/bench/bench_hf_t5.py,
+# encoder output and cross-attention K/V shared: the best a transformers user can do) and prints ours / its.
 bench: build-bench bench-concurrency bench-pointwise
-	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING)
+	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING) \
+	  --end-to-end-json .build/bench-models/end-to-end-small.json
+	@if [ -x venv/bin/python ]; then venv/bin/python scripts/bench/bench_hf_t5.py --size small --threads $(THREADS) \
+	  --ids .build/bench-models/end-to-end-small.json; \
+	else echo "bench: no venv/ for the transformers reference (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt)"; fi
 	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
 
 # Pointwise reranking: 100 documents x 200 tokens scored MonoT5-style on a random-weight
 # MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
 # (score_batch, 2 threads) in scripts/bench/bench_pointwise.py, then by our engine, in the same run on the
-# same token ids. Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
+# same token ids. Then int8: POST /v2/rerank to `instructrec serve` with weights_dtype int8 and f32 against
+# CTranslate2 int8 score_batch at its best batch, interleaved round by round (scripts/bench/bench_pointwise_int8.py).
+# Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
 POINTWISE_MODEL := .build/bench-models/monot5-small-random
 POINTWISE_IDS := .build/bench-models/pointwise-100x200.json
-bench-pointwise: build-bench
+bench-pointwise: build build-bench
 	@mkdir -p .build/bench-models
 	@if [ -x venv/bin/python ]; then \
 	  venv/bin/python scripts/bench/bench_pointwise.py $(if $(wildcard $(POINTWISE_MODEL)/model.safetensors),--model,--make-model) $(POINTWISE_MODEL) \
 	    --ids $(POINTWISE_IDS) --threads $(THREADS) --batch 32 100 --json .build/bench-models/pointwise-reference.json && \
-	  $(BENCH) pointwise --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) --threads $(THREADS) --reference .build/bench-models/pointwise-reference.json; \
+	  $(BENCH) pointwise --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) --threads $(THREADS) --reference .build/bench-models/pointwise-reference.json && \
+	  venv/bin/python scripts/bench/bench_pointwise_int8.py --serve $(BIN) --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) \
+	    --threads $(THREADS) --json .build/bench-models/pointwise-int8.json; \
 	else echo "bench-pointwise: no venv/ (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt); the checkpoint and ids come from scripts/bench/bench_pointwise.py"; fi
 
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers

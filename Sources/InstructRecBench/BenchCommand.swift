@@ -41,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes for the end-to-end HTTP rerank-20 figure (empty: none).")
     var endToEnd = "small"
 
+    @Option(help: "With --end-to-end: write its ids and medians here (JSON) for scripts/bench/bench_hf_t5.py --ids.")
+    var endToEndJson: String?
+
     @Option(help: "Comma-separated sizes for the phase table of one rerank-20 request (empty: none).")
     var phases = "small"
 
@@ -107,7 +110,7 @@ struct BenchCommand: ParsableCommand {
                 try runWorkload(workload, requests: [candidates], scorer: scorer, config: config, ceiling: ceiling)
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
-                try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup)
+                try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup, json: endToEndJson)
             }
             if phases.split(separator: ",").contains(Substring(model)) {
                 var rng = SplitMix64(seed: 1)

@@ -13,7 +13,9 @@ import Tokenizer
 /// the same instruction and candidates. The difference is what HTTP, JSON,
 /// tokenization and instruction building cost.
 enum EndToEndBench {
-    static func run(config: T5Config, threads: Int, iterations: Int, warmup: Int) throws {
+    /// `json`: where to write the ids scored and the medians, for the transformers reference
+    /// (`scripts/bench/bench_hf_t5.py --ids`), which scores the same ids.
+    static func run(config: T5Config, threads: Int, iterations: Int, warmup: Int, json: String? = nil) throws {
         let tokenizerPath = ["../shared/data/t5/tokenizer.json", "Tests/TokenizerTests/Fixtures/tokenizer.json"]
             .first { FileManager.default.fileExists(atPath: $0) }
         guard let tokenizerPath else { print("  end-to-end: skipped (no tokenizer.json found)"); return }
@@ -62,6 +64,12 @@ enum EndToEndBench {
         let e = median(engine), h = median(endToEnd)
         print(String(format: "  rerank-20 end to end (%d instruction tokens, %d candidates, plans %d group): engine %.1f ms, HTTP %.1f ms, overhead %.1f ms = %.2f%% of end-to-end",
                      instructionTokens, targets.count, plan.groups.count, e * 1e3, h * 1e3, (h - e) * 1e3, 100 * (h - e) / h))
+        if let json {
+            let record: [String: Any] = ["instruction": group.tokens.map(Int.init), "candidates": targets.map { $0.map(Int.init) },
+                                         "http_ms": h * 1e3, "engine_ms": e * 1e3, "threads": threads]
+            try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: json))
+            print("  wrote the ids and medians to \(json) (scripts/bench/bench_hf_t5.py --ids \(json) scores the same ids)")
+        }
     }
 
     /// A user with 18 games in the history and 20 candidates: about 380 instruction tokens.

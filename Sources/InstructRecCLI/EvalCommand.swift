@@ -89,6 +89,10 @@ struct EvalCommand: ParsableCommand {
     var writeModelSettings = false
     @Option(help: "With --fit-relevance: write each case's relevance pairs (history and query scores, the query, the likelihoods and priors) as JSON Lines.")
     var dumpRelevance: String?
+    @Option(help: "auto, f32 or int8: the weights' type for the model row (default: the configuration's weights_dtype).")
+    var weightsDtype: String?
+    @Option(help: "Also score every case with the weights in this type (auto, f32 or int8) as row 'model (TYPE)', and report how often both give the same top 10.")
+    var compareWeightsDtype: String?
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42
     @Option(help: "JSON result file.") var output = "out/eval.json"
@@ -116,6 +120,16 @@ struct EvalCommand: ParsableCommand {
             }
         }
         guard orderStability >= 0 else { throw ValidationError("--order-stability must be 0 or more") }
+        let dtypeChoices = WeightsDType.allCases.map(\.rawValue).joined(separator: ", ")
+        let chosenDType = try weightsDtype.map { value in
+            guard let dtype = WeightsDType(rawValue: value) else { throw ValidationError("--weights-dtype must be one of \(dtypeChoices)") }
+            return dtype
+        }
+        let comparedDType = try compareWeightsDtype.map { value in
+            guard let dtype = WeightsDType(rawValue: value) else { throw ValidationError("--compare-weights-dtype must be one of \(dtypeChoices)") }
+            return dtype
+        }
+        if comparedDType != nil && noModel { throw ValidationError("--compare-weights-dtype compares the model: leave out --no-model") }
         if fitRelevance && splitValue == .test {
             throw ValidationError("--fit-relevance fits on the validation split (the test split is read once, to measure): add --split valid")
         }
@@ -169,6 +183,8 @@ struct EvalCommand: ParsableCommand {
         // The same model-bound settings (max_history_items, max_input_tokens, templates...) and the
         // same pipeline as serve and score; --max-history stays the protocol's history length.
         var modelEvaluation: ModelEvaluation?
+        var comparison: ModelEvaluation?
+        var comparisonName = ""
         var effectiveScoring = scoring ?? "sum"
         // the model's directory as the configuration found it (unused under --no-model)
         var modelDirectory = ""
@@ -183,13 +199,21 @@ struct EvalCommand: ParsableCommand {
                                                               baseDirectories: ConfigurationLocation.baseDirectories(configFile: file))
                 .fetchingHubModels()
             modelDirectory = configuration.model
-            let engine: any ScoringModel = try ScoringEngine(modelDirectory: modelDirectory, weightsDType: configuration.weightsDType)
+            let engine: any ScoringModel = try ScoringEngine(modelDirectory: modelDirectory,
+                                                             weightsDType: chosenDType ?? configuration.weightsDType)
             let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
             modelEvaluation = ModelEvaluation(pipeline: pipeline, model: engine, threads: threads, mode: mode,
                                               priorWeights: weights, template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
+            if let comparedDType {
+                // The same pipeline and settings, the weights in the other type: the rows differ by quantization only.
+                comparisonName = "model (\(comparedDType.rawValue))"
+                comparison = ModelEvaluation(pipeline: pipeline, model: try ScoringEngine(modelDirectory: modelDirectory, weightsDType: comparedDType),
+                                             threads: threads, mode: mode, priorWeights: weights, template: template,
+                                             title: { item, c in evaluator.title(of: item, in: c) })
+            }
             if fitRelevance {
                 guard pipeline.pointwise == nil else {
                     throw ValidationError("--fit-relevance fits a likelihood model's mapping; a pointwise model's relevance is its own P(yes)")
@@ -212,8 +236,16 @@ struct EvalCommand: ParsableCommand {
         var transitionMetrics = Evaluator.Metrics()
         var externalMetrics = external.map { _ in Evaluator.Metrics() }
         var progress = ProgressBar(total: cases.count, label: "users")
+        var sameTopTen = 0, sameBest = 0
         for (done, c) in cases.enumerated() {
             try modelEvaluation?.add(c)
+            if comparison != nil, let first = modelEvaluation?.lastScores {
+                try comparison?.add(c)
+                let second = comparison?.lastScores ?? []
+                func ranked(_ scores: [Float]) -> [Int] { scores.indices.sorted { scores[$0] > scores[$1] } }
+                if Set(ranked(first).prefix(10)) == Set(ranked(second).prefix(10)) { sameTopTen += 1 }
+                if ranked(first).first == ranked(second).first { sameBest += 1 }
+            }
             popularityMetrics.add(rank: evaluator.popularityRank(c))
             transitionMetrics.add(rank: evaluator.transitionRank(c))
             for (index, scores) in external.enumerated() { externalMetrics[index].add(rank: try scores.rank(c)) }
@@ -221,7 +253,8 @@ struct EvalCommand: ParsableCommand {
             if modelEvaluation != nil { progress.update(done + 1) }
         }
         if modelEvaluation != nil { progress.finish() }
-        let modelRows = modelEvaluation.map { evaluation in zip(evaluation.rowNames, evaluation.metrics.map(\.summary)).map { ($0, $1) } } ?? []
+        var modelRows = modelEvaluation.map { evaluation in zip(evaluation.rowNames, evaluation.metrics.map(\.summary)).map { ($0, $1) } } ?? []
+        if let comparison, let summary = comparison.metrics.first?.summary { modelRows.append((comparisonName, summary)) }
         let rows = modelRows
             + [("popularity", popularityMetrics.summary), ("transitions", transitionMetrics.summary)]
             + zip(external, externalMetrics).map { ($0.name, $1.summary) }
@@ -247,6 +280,12 @@ struct EvalCommand: ParsableCommand {
                          Double(stability.worstRelativeDifference)))
             extras["order_stability"] = ["cases": stability.cases, "same_top10": stability.sameTopTen, "orders": 4,
                                          "worst_relative_difference": Double(stability.worstRelativeDifference)]
+        }
+        if comparison != nil {
+            print("weights \(weightsDtype ?? "as configured") against \(comparisonName): same top 10 in \(sameTopTen) of \(cases.count) cases, "
+                  + "same first candidate in \(sameBest)")
+            extras["weights_dtype_comparison"] = ["against": comparisonName, "cases": cases.count, "same_top10": sameTopTen,
+                                                  "same_first": sameBest]
         }
         if let fit = modelEvaluation?.relevanceFit {
             let history = RelevanceFit.fit(fit.history, cases: fit.historyCases)
@@ -274,7 +313,7 @@ struct EvalCommand: ParsableCommand {
             "template": template ?? "(the model's form)",
             "candidates": candidatesFile.map { insertTarget ? "\($0) (target inserted)" : $0 }
                 ?? options.retriever.map { "\($0.rawValue)-\(retrieverSize)" } ?? "\(negativeSampling == .uniform ? "random" : "popularity")-\(negatives)",
-            "seed": seed, "max_history": maxHistory,
+            "seed": seed, "max_history": maxHistory, "weights_dtype": weightsDtype ?? "as configured",
             "negatives_from": options.retriever == nil && candidatesFile == nil ? negativeSampling.rawValue : NSNull(),
             "retriever": options.retriever.map { ["name": $0.rawValue, "size": retrieverSize, "recall": recall ?? 0] as [String: Any] } ?? NSNull(),
             "rewrite_titles": rewriteTitles,

@@ -20,6 +20,8 @@ struct ModelEvaluation {
     /// the title the model is shown for an item of a case
     let title: (Int, Evaluator.Case) -> String
     private(set) var metrics: [Evaluator.Metrics]
+    /// The first row's scores of the last case added, in its candidates' order (`--compare-weights-dtype` reads them).
+    private(set) var lastScores: [Float] = []
     /// `--fit-relevance`: the (context, candidate) pairs of both context kinds; nil: no fit
     var relevanceFit: RelevanceFit?
     /// JSON Lines of every case's likelihoods, priors and title lengths (`--dump-scores`), for offline selection
@@ -76,6 +78,7 @@ struct ModelEvaluation {
 
     mutating func add(_ c: Evaluator.Case) throws {
         let (perWeight, historyOffset) = try outcome(c, candidates: c.candidates, dump: true)
+        lastScores = perWeight.first ?? []
         for (row, scores) in perWeight.enumerated() {
             metrics[row].add(rank: Evaluator.rank(of: c.target, candidates: c.candidates, scores: scores))
         }

@@ -28,9 +28,14 @@ the N-row pass must make none.
 Output, the last line (the median of `--iterations` timed requests, after two warm-ups):
   transformers small rerank-20 (2 threads): median 123.4 ms over 10 requests, shared kv
 
+With `--ids FILE` (written by `instructrec-bench engine --end-to-end-json FILE`, as `make bench` does) it scores
+the exact ids our HTTP figure scored, titles of any length, and prints ours / transformers.
+
 Run: venv/bin/python scripts/bench/bench_hf_t5.py --size small --candidates 20 --threads 2 [--share kv|encoder]
 """
 import argparse
+import json
+import os
 import statistics
 import time
 
@@ -51,6 +56,9 @@ def main():
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--instruction-tokens", type=int, default=384)
     parser.add_argument("--title-tokens", type=int, default=15)
+    parser.add_argument("--ids", help="score these ids instead of random ones: the JSON `instructrec-bench engine "
+                             "--end-to-end-json` writes (instruction, candidates, http_ms); the ratio to its HTTP median "
+                             "is printed")
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--share", default="kv", choices=["kv", "encoder"],
@@ -62,16 +70,34 @@ def main():
     config = T5Config(vocab_size=32128, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
                       decoder_start_token_id=0, **SIZES[args.size])
     model = T5ForConditionalGeneration(config).eval()
-    n = args.candidates
-    g = torch.Generator().manual_seed(1)
-    instruction = torch.randint(3, 32000, (1, args.instruction_tokens), generator=g)
-    titles = torch.randint(3, 32000, (n, args.title_tokens), generator=g)
-    targets = torch.cat([titles, torch.ones(n, 1, dtype=torch.long)], dim=1)
-    decoder_input = torch.cat([torch.zeros(n, 1, dtype=torch.long), titles], dim=1)
+    ours = None
+    if args.ids:
+        # The exact ids `instructrec-bench engine --end-to-end-json` scored over HTTP (its instruction with </s>,
+        # its candidates' titles without), and its median, for the ratio.
+        with open(args.ids) as f:
+            ours = json.load(f)
+        instruction = torch.tensor([ours["instruction"]], dtype=torch.long)
+        title_lists = ours["candidates"]
+    else:
+        g = torch.Generator().manual_seed(1)
+        instruction = torch.randint(3, 32000, (1, args.instruction_tokens), generator=g)
+        title_lists = torch.randint(3, 32000, (args.candidates, args.title_tokens), generator=g).tolist()
+    n = len(title_lists)
+    # Titles of different lengths are padded at the end (pad id 0, the target masked): the decoder is causal,
+    # so padding after a title changes none of its positions.
+    width = max(len(t) for t in title_lists) + 1
+    targets = torch.zeros(n, width, dtype=torch.long)
+    mask = torch.zeros(n, width, dtype=torch.bool)
+    decoder_input = torch.zeros(n, width, dtype=torch.long)
+    for row, title in enumerate(title_lists):
+        targets[row, :len(title) + 1] = torch.tensor(title + [1])
+        mask[row, :len(title) + 1] = True
+        decoder_input[row, 1:len(title) + 1] = torch.tensor(title)
     cross_attentions = [block.layer[1].EncDecAttention for block in model.decoder.block]
 
     def gather(logits):
-        return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).sum(-1)
+        picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return (picked * mask).sum(-1)
 
     def shared_cache(encoded):
         """The cross-attention K/V of every decoder layer from the batch-1 encoder output, laid out
@@ -148,8 +174,14 @@ def main():
         start = time.perf_counter()
         score()
         times.append(time.perf_counter() - start)
+    median = statistics.median(times) * 1e3
     print(f"transformers {args.size} rerank-{n} ({args.threads} threads): "
-          f"median {statistics.median(times) * 1e3:.1f} ms over {args.iterations} requests, shared {args.share}")
+          f"median {median:.1f} ms over {args.iterations} requests, shared {args.share}")
+    if ours is not None:
+        core = os.environ.get("OPENBLAS_CORETYPE", "unset (the library's choice)")
+        print(f"ours over HTTP (POST /recommend, {len(ours['instruction'])} instruction tokens, {n} candidates, the same ids): "
+              f"median {ours['http_ms']:.1f} ms = {ours['http_ms'] / median:.2f}x transformers' time "
+              f"(torch {torch.__version__}, {args.threads} threads, OPENBLAS_CORETYPE {core})")
 
 
 if __name__ == "__main__":

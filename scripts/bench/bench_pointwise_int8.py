@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""int8 pointwise scoring over HTTP against CTranslate2 int8, interleaved in one run
+(`make bench-pointwise` runs it after the float32 comparison).
+
+The workload is bench_pointwise.py's: MonoT5-small shapes (random weights), 100 documents of
+200 tokens and one query. Three things score it, round after round, in turn, so drift on the
+machine hits all alike:
+
+  * ours int8: `instructrec serve --model DIR --set scorer=monot5 --set weights_dtype=int8`,
+    one POST /v2/rerank {"query", "documents": 100 texts} per round (HTTP, JSON, tokenization,
+    windows, batching and the engine all inside the time);
+  * ours float32: the same with weights_dtype f32 (the reference answer, and the F32 row);
+  * CTranslate2 int8: `Translator(compute_type="int8").score_batch` on the same inputs'
+    pieces (token ids prepared before timing), at its best max_batch_size, chosen first from
+    --batch by a median of 3 runs each (2 threads, as ours).
+
+Reported: each median, ours int8 / CTranslate2 int8, and what int8 does to the answer:
+worst |P(true) int8 - P(true) f32| and whether the top 10 is the same (ours and CTranslate2's,
+each against our f32). The ratio the README quotes is ours int8 / CTranslate2 int8.
+
+Run (make bench-pointwise does):
+  venv/bin/python scripts/bench/bench_pointwise_int8.py --serve .build/release/instructrec \\
+      --model .build/bench-models/monot5-small-random --ids .build/bench-models/pointwise-100x200.json
+Needs ctranslate2 and tokenizers (scripts/requirements.txt); the checkpoint, its CTranslate2
+conversion and the ids come from bench_pointwise.py.
+"""
+import argparse
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_pointwise  # noqa: E402  (the workload, the checkpoint and its conversion)
+
+TRUE_TOKEN = "▁true"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(binary, model_dir, dtype, threads, log_path):
+    port = free_port()
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [binary, "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
+         "--set", "scorer=monot5", "--set", f"weights_dtype={dtype}", "--set", "workers=1",
+         "--set", f"threads_per_worker={threads}", "--set", "max_input_tokens=512",
+         "--set", "context_cache_mb=0"],
+        stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"instructrec serve ({dtype}) exited with {process.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return process, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    sys.exit(f"instructrec serve ({dtype}) not ready after 120 s; see {log_path}")
+
+
+def rerank(port, query, documents):
+    body = json.dumps({"query": query, "documents": documents, "return_documents": False}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/rerank", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as r:
+        answer = json.load(r)
+    scores = [0.0] * len(documents)
+    for result in answer["results"]:
+        scores[result["index"]] = result["relevance_score"]
+    return scores
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def top10(scores):
+    return set(sorted(range(len(scores)), key=lambda i: -scores[i])[:10])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", required=True, help="the instructrec binary")
+    parser.add_argument("--model", required=True, help="MonoT5-shaped HF checkpoint (bench_pointwise.py --make-model)")
+    parser.add_argument("--ids", required=True, help="bench_pointwise.py's workload file")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 32, 100],
+                        help="CTranslate2 max_batch_size candidates; the fastest is timed")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+
+    import ctranslate2
+    from tokenizers import Tokenizer
+    tokenizer = Tokenizer.from_file(bench_pointwise.tokenizer_path_for(args.model))
+    workload = bench_pointwise.load_workload(args.ids, tokenizer, 100, 200)
+    query = workload["query"]
+    prefix, suffix = f"Query: {query} Document: ", " Relevant:"
+    documents = [t[len(prefix):-len(suffix)] for t in workload["texts"]]
+    assert all(t == prefix + d + suffix for t, d in zip(workload["texts"], documents))
+    pieces = [[tokenizer.id_to_token(i) for i in x] for x in workload["inputs"]]
+    targets = [[TRUE_TOKEN]] * len(pieces)
+
+    translator = ctranslate2.Translator(bench_pointwise.ct2_model_dir(args.model), device="cpu", compute_type="int8",
+                                        intra_threads=args.threads, inter_threads=1)
+
+    def ct2(batch):
+        return [math.exp(r.log_probs[0]) for r in translator.score_batch(pieces, targets, max_batch_size=batch)]
+
+    # CTranslate2's best batch, by a median of 3 runs each (after a warm-up).
+    by_batch = {}
+    for batch in args.batch:
+        ct2(batch)
+        by_batch[batch] = statistics.median(timed(lambda: ct2(batch))[0] for _ in range(3))
+    best = min(by_batch, key=by_batch.get)
+    print("CTranslate2 int8 by max_batch_size: " + ", ".join(f"{b}: {s:.3f} s" for b, s in by_batch.items())
+          + f"; timing {best}", flush=True)
+
+    os.makedirs(".build/bench-models", exist_ok=True)
+    servers = {}
+    try:
+        for dtype in ("int8", "f32"):
+            servers[dtype] = start_server(args.serve, args.model, dtype, args.threads,
+                                          f".build/bench-models/serve-{dtype}.log")
+        with urllib.request.urlopen(f"http://127.0.0.1:{servers['int8'][1]}/info") as r:
+            info = json.load(r)
+        kernel = info["models"][0].get("int8_kernel", "?")
+        # Warm-up, and the answers compared.
+        answers = {dtype: rerank(port, query, documents) for dtype, (_, port) in servers.items()}
+        answers["ct2"] = ct2(best)
+        times = {"int8": [], "f32": [], "ct2": []}
+        for _ in range(args.rounds):
+            times["ct2"].append(timed(lambda: ct2(best))[0])
+            times["int8"].append(timed(lambda: rerank(servers["int8"][1], query, documents))[0])
+            times["f32"].append(timed(lambda: rerank(servers["f32"][1], query, documents))[0])
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    exact = answers["f32"]
+    worst = {k: max(abs(a - b) for a, b in zip(answers[k], exact)) for k in ("int8", "ct2")}
+    same_top = {k: top10(answers[k]) == top10(exact) for k in ("int8", "ct2")}
+    core = os.environ.get("OPENBLAS_CORETYPE", "unset (the library's choice)")
+    print(f"\npointwise int8 over HTTP, {len(documents)} documents x {workload['tokens']} tokens, {args.threads} threads, "
+          f"{args.rounds} interleaved rounds; CPU {bench_pointwise.cpu_model()}, OPENBLAS_CORETYPE {core}; "
+          f"int8 kernel {kernel}")
+    print(f"  ours int8 /v2/rerank        median {medians['int8']:.3f} s   worst |dP| vs f32 {worst['int8']:.4f}, "
+          f"same top 10: {same_top['int8']}")
+    print(f"  ours f32 /v2/rerank         median {medians['f32']:.3f} s")
+    print(f"  CTranslate2 {ctranslate2.__version__} int8 (batch {best})  median {medians['ct2']:.3f} s   "
+          f"worst |dP| vs our f32 {worst['ct2']:.4f}, same top 10: {same_top['ct2']}")
+    print(f"  ours int8 / CTranslate2 int8 = {medians['int8'] / medians['ct2']:.2f}; "
+          f"ours int8 / ours f32 = {medians['int8'] / medians['f32']:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"medians_s": medians, "runs_s": times, "ct2_batch": best, "ct2_by_batch": by_batch,
+                       "worst_abs_dp": worst, "same_top10": same_top, "int8_kernel": kernel,
+                       "ct2_version": ctranslate2.__version__, "core_type": core}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
