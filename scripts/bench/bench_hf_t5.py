@@ -36,6 +36,9 @@ Run: venv/bin/python scripts/bench/bench_hf_t5.py --size small --candidates 20 -
 import argparse
 import json
 import os
+import socket
+import subprocess
+import urllib.request
 import statistics
 import time
 
@@ -50,6 +53,37 @@ SIZES = {
 TOLERANCE = 1e-4
 
 
+def start_server(binary, model_dir, ours, threads):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(os.path.join(".build", "bench-models", "serve-rerank.log"), "w")
+    process = subprocess.Popen(
+        [binary, "serve", "--model", model_dir, "--tokenizer", ours["tokenizer"], "--templates", ours["templates"],
+         "--host", "127.0.0.1", "--port", str(port), "--set", "workers=1", "--set", f"threads_per_worker={threads}",
+         "--set", "context_cache_mb=0", "--set", "log_requests=false"], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{binary} serve exited with {process.returncode} (.build/bench-models/serve-rerank.log)")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"{binary} serve not ready after 120 s")
+
+
+def request(port, ours):
+    call = urllib.request.Request(f"http://127.0.0.1:{port}{ours['path']}", data=ours["body"].encode(),
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(call, timeout=120) as r:
+        assert r.status == 200, r.status
+        return r.read()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="small", choices=SIZES)
@@ -59,6 +93,10 @@ def main():
     parser.add_argument("--ids", help="score these ids instead of random ones: the JSON `instructrec-bench engine "
                              "--end-to-end-json` writes (instruction, candidates, http_ms); the ratio to its HTTP median "
                              "is printed")
+    parser.add_argument("--serve", metavar="BIN",
+                        help="with --ids: also serve these very weights with `BIN serve` (the file's tokenizer and templates, "
+                             "context cache off) and time its POST of the file's body interleaved with transformers, "
+                             "request by request: ours / transformers from one run")
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--share", default="kv", choices=["kv", "encoder"],
@@ -70,6 +108,11 @@ def main():
     config = T5Config(vocab_size=32128, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
                       decoder_start_token_id=0, **SIZES[args.size])
     model = T5ForConditionalGeneration(config).eval()
+    if args.serve:
+        if not args.ids:
+            parser.error("--serve needs --ids (the request body and the ids it scores)")
+        saved = os.path.join(".build", "bench-models", f"flan-t5-{args.size}-hf-random")
+        model.save_pretrained(saved, safe_serialization=True)   # the weights both sides use
     ours = None
     if args.ids:
         # The exact ids `instructrec-bench engine --end-to-end-json` scored over HTTP (its instruction with </s>,
@@ -167,21 +210,42 @@ def main():
           f"over {n} candidates (tolerance {TOLERANCE:.0e})")
     assert worst <= TOLERANCE, f"shared-{args.share} scores differ from the full batch by {worst:.2e}"
 
-    for _ in range(2):
-        score()
-    times = []
-    for _ in range(args.iterations):
-        start = time.perf_counter()
-        score()
-        times.append(time.perf_counter() - start)
+    server = start_server(args.serve, saved, ours, args.threads) if args.serve else None
+    try:
+        post = (lambda: request(server[1], ours)) if server else None
+        for _ in range(2):
+            score()
+            if post:
+                post()
+        times, served = [], []
+        for _ in range(args.iterations):
+            start = time.perf_counter()
+            score()
+            times.append(time.perf_counter() - start)
+            if post:
+                # PyTorch's OpenMP threads spin for a while after a parallel region: each side starts from an
+                # idle machine, not beside the other's spinning threads.
+                time.sleep(0.3)
+                start = time.perf_counter()
+                post()
+                served.append(time.perf_counter() - start)
+                time.sleep(0.3)
+    finally:
+        if server:
+            server[0].terminate()
+            server[0].wait(timeout=30)
+    if served:
+        ours["http_ms"] = statistics.median(served) * 1e3
     median = statistics.median(times) * 1e3
     print(f"transformers {args.size} rerank-{n} ({args.threads} threads): "
           f"median {median:.1f} ms over {args.iterations} requests, shared {args.share}")
     if ours is not None:
+        where = ("`instructrec serve` on the same weights, interleaved request by request" if served
+                 else "instructrec-bench's in-process server, measured before this run")
         core = os.environ.get("OPENBLAS_CORETYPE", "unset (the library's choice)")
         print(f"ours over HTTP (POST /recommend, {len(ours['instruction'])} instruction tokens, {n} candidates, the same ids): "
               f"median {ours['http_ms']:.1f} ms = {ours['http_ms'] / median:.2f}x transformers' time "
-              f"(torch {torch.__version__}, {args.threads} threads, OPENBLAS_CORETYPE {core})")
+              f"(torch {torch.__version__}, {args.threads} threads, OPENBLAS_CORETYPE {core}; ours: {where})")
 
 
 if __name__ == "__main__":

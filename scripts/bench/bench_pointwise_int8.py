@@ -72,7 +72,7 @@ def start_server(binary, model_dir, dtype, threads, log_path):
 
 
 def rerank(port, query, documents):
-    body = json.dumps({"query": query, "documents": documents, "return_documents": False}).encode()
+    body = json.dumps({"query": query, "documents": documents}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/rerank", data=body,
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=600) as r:
@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--model", required=True, help="MonoT5-shaped HF checkpoint (bench_pointwise.py --make-model)")
     parser.add_argument("--ids", required=True, help="bench_pointwise.py's workload file")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, nargs="+", default=[16, 32, 100],
+    parser.add_argument("--batch", type=int, nargs="+", default=[4, 8, 16, 32, 100],
                         help="CTranslate2 max_batch_size candidates; the fastest is timed")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", help="write the results here")

@@ -54,6 +54,9 @@ def main():
     p.add_argument("--candidates", type=int, default=20)
     p.add_argument("--history", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--set-a", action="append", default=[], metavar="KEY=VALUE", help="a setting for A's server (repeatable)")
+    p.add_argument("--set-b", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for B's server (repeatable), e.g. weights_dtype=int8 with --b the same directory as --a")
     p.add_argument("--route", choices=["recommend", "v2-rerank"], default="recommend")
     args = p.parse_args()
     path = "/recommend" if args.route == "recommend" else "/v2/rerank"
@@ -69,7 +72,8 @@ def main():
             bodies.append(json.dumps({"model": "instructrec", "query": picks[0].split()[0].lower(),
                                       "documents": picks[args.history:]}).encode())
     binaries = {"A": args.binary_a or args.binary, "B": args.binary}
-    servers = {name: start(binaries[name], model, args.threads) for name, model in (("A", args.a), ("B", args.b))}
+    settings = {"A": args.set_a, "B": args.set_b}
+    servers = {name: start(binaries[name], model, args.threads, settings[name]) for name, model in (("A", args.a), ("B", args.b))}
     try:
         times = {"A": [], "B": []}
         for name in ("A", "B"):  # warm-up
@@ -83,7 +87,8 @@ def main():
         for name, model in (("A", args.a), ("B", args.b)):
             t = sorted(times[name])
             summary[name] = (statistics.median(t), t[int(0.9 * (len(t) - 1))])
-            print(f"{name} {model} ({binaries[name]}): median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
+            extra = "".join(f" --set {setting}" for setting in settings[name])
+            print(f"{name} {model}{extra} ({binaries[name]}): median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
                   f"({len(t)} requests to {path}, " + (f"{args.history} history items, " if args.route == "recommend" else "")
                   + f"{args.candidates} candidates)")
         print(f"median ratio A/B: {summary['A'][0] / summary['B'][0]:.2f}x")
