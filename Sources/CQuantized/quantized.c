@@ -361,3 +361,179 @@ void irq8_gemm_int32(int path, int m, int k, const uint8_t *xq, const int8_t *pa
     FOR_EACH_BLOCK(path, m, k, xq, packed, wsums, n0, n1, FINISH_INT);
 #undef FINISH_INT
 }
+
+// =============================================================================================
+// BF16
+
+int irq16_path_available(int path) {
+    switch (path) {
+    case IRQ16_SCALAR:
+        return 1;
+#if defined(__x86_64__)
+    case IRQ16_AVX512_BF16:
+        return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512bf16")) ? 1 : 0;
+#endif
+    default:
+        return 0;
+    }
+}
+
+size_t irq16_packed_elements(int n, int k) {
+    return (size_t)irq8_padded_n(n) * (size_t)irq16_padded_k(k);
+}
+
+/// F32 to bf16, round to nearest even; NaN kept a (quiet) NaN; denormals flushed to a signed zero, as
+/// vcvtneps2bf16 does.
+static inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float from_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline size_t packed16_index(int row, int kk, int k2) {
+    return ((size_t)(row / 16) * (size_t)k2 + (size_t)(kk / 2)) * 32 + (size_t)(row % 16) * 2 + (size_t)(kk % 2);
+}
+
+void irq16_pack_weight_rows(const float *source, int n, int k, int first, int count, uint16_t *packed) {
+    int k2 = irq16_padded_k(k) / 2;
+    (void)n;
+    for (int i = 0; i < count; i++)
+        for (int kk = 0; kk < k; kk++)
+            packed[packed16_index(first + i, kk, k2)] = to_bf16(source[(size_t)i * (size_t)k + kk]);
+}
+
+void irq16_unpack_rows(const uint16_t *packed, int n, int k, int first, int count, float *out) {
+    int k2 = irq16_padded_k(k) / 2;
+    (void)n;
+    for (int i = 0; i < count; i++)
+        for (int kk = 0; kk < k; kk++)
+            out[(size_t)i * (size_t)k + kk] = from_bf16(packed[packed16_index(first + i, kk, k2)]);
+}
+
+void irq16_round(const float *source, size_t count, uint16_t *out) {
+    for (size_t i = 0; i < count; i++) out[i] = to_bf16(source[i]);
+}
+
+#if defined(__x86_64__)
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+static BF16 void convert_row_bf16(const float *v, int k, uint16_t *out) {
+    int kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(v + kk));
+        _mm256_storeu_si256((__m256i *)(out + kk), (__m256i)h);
+    }
+    for (; kk < k; kk++) out[kk] = to_bf16(v[kk]);
+}
+#endif
+
+void irq16_convert_activations(const float *x, int m, int k, int ldx, uint16_t *out) {
+    int kp = irq16_padded_k(k);
+#if defined(__x86_64__)
+    int vector = irq16_path_available(IRQ16_AVX512_BF16);
+#endif
+    for (int r = 0; r < m; r++) {
+        const float *v = x + (size_t)r * (size_t)ldx;
+        uint16_t *o = out + (size_t)r * (size_t)kp;
+#if defined(__x86_64__)
+        if (vector) convert_row_bf16(v, k, o);
+        else
+#endif
+            for (int kk = 0; kk < k; kk++) o[kk] = to_bf16(v[kk]);
+        for (int kk = k; kk < kp; kk++) o[kk] = 0;
+    }
+}
+
+typedef float TileF[BLOCK_ROWS][BLOCK_COLUMNS];
+
+static void block16_scalar(int rows, int k2, const uint16_t *xb, int kp, const uint16_t *b, int panels, TileF tile) {
+    for (int r = 0; r < rows; r++) {
+        const uint16_t *a = xb + (size_t)r * (size_t)kp;
+        for (int p = 0; p < panels; p++) {
+            const uint16_t *panel = b + (size_t)p * (size_t)k2 * 32;
+            for (int c = 0; c < 16; c++) {
+                float sum = 0;
+                for (int g = 0; g < k2; g++) {
+                    const uint16_t *w = panel + (size_t)g * 32 + c * 2;
+                    // vdpbf16ps: the odd term first, then the even one, each product exact in F32.
+                    sum += from_bf16(a[2 * g + 1]) * from_bf16(w[1]);
+                    sum += from_bf16(a[2 * g]) * from_bf16(w[0]);
+                }
+                tile[r][p * 16 + c] = sum;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+static inline __attribute__((always_inline)) BF16
+void block16_fixed(const int ROWS, const int PANELS, int k2, const uint16_t *xb, int kp, const uint16_t *b, TileF tile) {
+    __m512 acc[BLOCK_ROWS][2];
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_ps();
+    const size_t panelElements = (size_t)k2 * 32;
+    for (int g = 0; g < k2; g++) {
+        __m512i w[2];
+        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelElements + (size_t)g * 32));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t two;
+            memcpy(&two, xb + (size_t)r * (size_t)kp + (size_t)g * 2, 4);
+            __m512i a = _mm512_set1_epi32(two);
+            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbf16_ps(acc[r][p], (__m512bh)a, (__m512bh)w[p]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) _mm512_storeu_ps(&tile[r][p * 16], acc[r][p]);
+}
+
+static BF16 void block16_avx512(int rows, int k2, const uint16_t *xb, int kp, const uint16_t *b, int panels, TileF tile) {
+#define CASE(R)                                                                            \
+    case R:                                                                                \
+        if (panels == 2) block16_fixed(R, 2, k2, xb, kp, b, tile);                         \
+        else block16_fixed(R, 1, k2, xb, kp, b, tile);                                     \
+        break;
+    switch (rows) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    }
+#undef CASE
+}
+#endif
+
+void irq16_gemm(int path, int m, int k, const uint16_t *xb, const uint16_t *packed, int n0, int n1,
+                float *y, int ldy, int accumulate) {
+    int kp = irq16_padded_k(k), k2 = kp / 2;
+    void (*kernel)(int, int, const uint16_t *, int, const uint16_t *, int, TileF) = block16_scalar;
+#if defined(__x86_64__)
+    if (path == IRQ16_AVX512_BF16 && irq16_path_available(IRQ16_AVX512_BF16)) kernel = block16_avx512;
+#endif
+    (void)path;
+    TileF tile;
+    for (int n = n0 & ~15; n < n1; n += BLOCK_COLUMNS) {
+        int columns = n1 - n < BLOCK_COLUMNS ? n1 - n : BLOCK_COLUMNS;
+        int skip = n0 > n ? n0 - n : 0;
+        int panels = columns > 16 ? 2 : 1;
+        const uint16_t *b = packed + (size_t)(n / 16) * (size_t)k2 * 32;
+        for (int r0 = 0; r0 < m; r0 += BLOCK_ROWS) {
+            int rows = m - r0 < BLOCK_ROWS ? m - r0 : BLOCK_ROWS;
+            kernel(rows, k2, xb + (size_t)r0 * (size_t)kp, kp, b, panels, tile);
+            for (int r = 0; r < rows; r++) {
+                float *out = y + (size_t)(r0 + r) * (size_t)ldy + (n - n0);
+                if (accumulate)
+                    for (int j = skip; j < columns; j++) out[j] += tile[r][j];
+                else
+                    for (int j = skip; j < columns; j++) out[j] = tile[r][j];
+            }
+        }
+    }
+}

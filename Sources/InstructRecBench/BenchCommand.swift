@@ -50,8 +50,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes for the context cache figures: a repeated context against a new one, a miss against the cache off (empty: none).")
     var contextCache = "small"
 
-    @Option(help: "Comma-separated sizes for the int8 figure: the rerank-20 request in F32 and in int8 on each kernel this CPU runs, interleaved (empty: none).")
-    var int8 = "small"
+    @Option(help: "Comma-separated sizes for the reduced-precision figure: the rerank-20 request in F32, in int8 on each kernel this CPU runs and in bf16, interleaved (empty: none).")
+    var reducedPrecision = "small"
 
     func run() throws {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
@@ -120,11 +120,11 @@ struct BenchCommand: ParsableCommand {
                                    instructionTokens: instructionTokens, candidates: candidates,
                                    ceiling: ceilingNow(ceilingShapes(config: config, candidates: 20)))
             }
-            if int8.split(separator: ",").contains(Substring(model)) {
+            if reducedPrecision.split(separator: ",").contains(Substring(model)) {
                 var rng = SplitMix64(seed: 1)
                 let ids = BenchTokens.ids(config)
                 let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
-                try Int8Bench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
+                try ReducedPrecisionBench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
                                   instructionTokens: instructionTokens, candidates: candidates)
             }
             if contextCache.split(separator: ",").contains(Substring(model)) {

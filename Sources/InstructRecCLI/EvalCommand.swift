@@ -89,9 +89,9 @@ struct EvalCommand: ParsableCommand {
     var writeModelSettings = false
     @Option(help: "With --fit-relevance: write each case's relevance pairs (history and query scores, the query, the likelihoods and priors) as JSON Lines.")
     var dumpRelevance: String?
-    @Option(help: "auto, f32 or int8: the weights' type for the model row (default: the configuration's weights_dtype).")
+    @Option(help: "auto, f32, int8 or bf16: the weights' type for the model row (default: the configuration's weights_dtype).")
     var weightsDtype: String?
-    @Option(help: "Also score every case with the weights in this type (auto, f32 or int8) as row 'model (TYPE)', and report how often both give the same top 10.")
+    @Option(help: "Also score every case with the weights in this type (auto, f32, int8 or bf16) as row 'model (TYPE)', and report how often both give the same top 10.")
     var compareWeightsDtype: String?
     @Option(help: "Threads for the engine.") var threads = 2
     @Option(help: "Seed for users and negatives.") var seed: UInt64 = 42

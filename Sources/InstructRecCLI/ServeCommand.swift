@@ -154,12 +154,14 @@ struct ServeCommand: ParsableCommand {
                         log.info("title priors warmed", ["catalog": configuration.priorCatalog ?? "", "titles": warm.titles,
                                                          "computed": warm.computed, "seconds": warm.seconds])
                     }
-                    for (name, int8) in service.int8Kernels.sorted(by: { $0.key < $1.key }) {
-                        if int8.isReference {
-                            log.warning("int8 kernel", ["model": name, "kernel": int8.kernel, "note":
-                                "this CPU has neither AVX-512 VNNI nor AVX2: int8 runs the plain reference loop, slower than weights_dtype auto"])
+                    for (name, reduced) in service.reducedPrecisionKernels.sorted(by: { $0.key < $1.key }) {
+                        if reduced.isReference {
+                            log.warning("reduced-precision kernel", ["model": name, "kernel": reduced.kernel, "note":
+                                reduced.kernel.hasPrefix("bf16")
+                                    ? "this CPU has no AVX-512 BF16: bf16 weights (half the memory) are widened to F32 inside each product"
+                                    : "this CPU has neither AVX-512 VNNI nor AVX2: int8 runs the plain reference loop, slower than weights_dtype auto"])
                         } else {
-                            log.info("int8 kernel", ["model": name, "kernel": int8.kernel])
+                            log.info("reduced-precision kernel", ["model": name, "kernel": reduced.kernel])
                         }
                     }
                     log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,

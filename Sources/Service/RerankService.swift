@@ -106,11 +106,13 @@ public final class RerankService: @unchecked Sendable {
     /// The served models' names, the default first.
     public var modelNames: [String] { models.names }
 
-    /// Each int8 model's kernel by model name (start-up log; empty when no model runs int8).
-    public var int8Kernels: [String: (kernel: String, isReference: Bool)] {
+    /// Each int8 or bf16 model's kernel by model name ("int8 avx512_vnni", "bf16 avx512_bf16"; start-up log), and
+    /// whether it falls short of the fast path (the int8 reference loop, bf16 widened to F32).
+    public var reducedPrecisionKernels: [String: (kernel: String, isReference: Bool)] {
         Dictionary(uniqueKeysWithValues: models.models.compactMap { model in
             let fields = model.engine.modelFields
-            return (fields["int8_kernel"] as? String).map { (model.name, ($0, fields["int8_kernel_is_reference"] as? Bool ?? false)) }
+            if let bf16 = fields["bf16_kernel"] as? String { return (model.name, ("bf16 " + bf16, bf16 != "avx512_bf16")) }
+            return (fields["int8_kernel"] as? String).map { (model.name, ("int8 " + $0, fields["int8_kernel_is_reference"] as? Bool ?? false)) }
         })
     }
 

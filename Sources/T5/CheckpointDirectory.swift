@@ -96,7 +96,7 @@ final class CheckpointDirectory: @unchecked Sendable {
     ///
     /// With `.auto` a matrix whose parts are all BF16 (or all F16) stays in
     /// that type; anything else, and every matrix with `.f32`, is widened to F32 here; with `.int8` the
-    /// F32 matrix is then quantized for `int8Kernel` (one matrix in F32 at a time).
+    /// F32 matrix is then quantized for `int8Kernel` (one matrix in F32 at a time), with `.bf16` rounded to bf16.
     func matrix(_ names: [String], rowShape: [Int], dtype choice: WeightsDType,
                 int8Kernel: Int8Kernel = .fastest) throws -> WeightMatrix {
         let rows = rowShape[0], columns = rowShape[1]
@@ -111,6 +111,7 @@ final class CheckpointDirectory: @unchecked Sendable {
             try shard.read(entry, widened: element == .f32, into: result.bytes + i * partBytes)
         }
         if choice == .int8 { return WeightMatrix(quantizing: result, kernel: int8Kernel) }
+        if choice == .bf16 { return BF16Matrix.isAvailable ? WeightMatrix(roundingToBF16: result) : WeightMatrix(plainBF16: result) }
         return result
     }
 }

@@ -1,6 +1,6 @@
 import COpenBLAS
 
-/// The one place that touches BLAS (and the int8 kernels, `GEMM+Int8.swift`). Everything else in the
+/// The one place that touches BLAS (and our int8 and bf16 kernels, `GEMM+Packed.swift`). Everything else in the
 /// engine multiplies matrices through `GEMM.multiply` and `GEMM.linear`.
 public enum GEMM {
     /// C[M,N] = alpha * A[M,K] · op(B) + beta * C, all row-major.
@@ -35,7 +35,7 @@ public enum GEMM {
     /// A 16-bit W is always split along its rows, so each thread widens only
     /// its own share, slice by slice, into its row of `scratch`
     /// ([threads, WeightMatrix.scratchFloats], `Workspace.weightSlices`).
-    /// An int8 W is multiplied in int8 (`linearInt8`, x quantized per row once).
+    /// A packed W (int8, bf16) is multiplied by its own kernel (`linearPacked`, x prepared once).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int = 1,
                        scratch: Tensor) {
@@ -66,8 +66,8 @@ public enum GEMM {
     /// a 16-bit W whole, or one block of a stacked weight (one decoder layer's cross K|V).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, threads: Int, scratch: Tensor) {
-        if let q = tile.matrix.int8 {
-            linearInt8(x, rows: rows, weight: tile, int8: q, into: y, ldy: tile.count, accumulate: accumulate,
+        if let packed = tile.matrix.packed {
+            linearPacked(x, rows: rows, weight: tile, packed: packed, into: y, ldy: tile.count, accumulate: accumulate,
                        threads: threads)
             return
         }
@@ -98,8 +98,8 @@ public enum GEMM {
                      bTransposed: true, c: y, ldc: ldy, beta: beta)
             return
         }
-        if let q = tile.matrix.int8, beta == 0 || beta == 1 {
-            linearInt8(x, rows: rows, weight: tile, int8: q, into: y, ldy: ldy, accumulate: beta == 1, threads: 1)
+        if let packed = tile.matrix.packed, beta == 0 || beta == 1 {
+            linearPacked(x, rows: rows, weight: tile, packed: packed, into: y, ldy: ldy, accumulate: beta == 1, threads: 1)
             return
         }
         forEachWidenedSlice(of: tile, into: scratch) { offset, count in      // scratch: [count, k]
@@ -150,8 +150,8 @@ public enum GEMM {
     static func linear(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight tile: WeightTile,
                        into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                        each body: (_ firstRow: Int, _ rows: Int) -> Void) {
-        if let q = tile.matrix.int8 {
-            linearInt8(x, rows: rows, blockRows: blockRows, weight: tile, int8: q, into: y, each: body)
+        if let packed = tile.matrix.packed {
+            linearPacked(x, rows: rows, blockRows: blockRows, weight: tile, packed: packed, into: y, each: body)
             return
         }
         let n = tile.count, k = tile.columns

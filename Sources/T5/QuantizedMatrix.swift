@@ -6,7 +6,7 @@ import CQuantized
 ///
 /// A quarter of F32's bytes plus 8 per row (scale and sum). `GEMM` multiplies by it with the activations
 /// quantized per row at run time; products it cannot take in int8 read rows dequantized (`dequantize`).
-final class QuantizedMatrix: @unchecked Sendable {
+final class QuantizedMatrix: PackedWeights, @unchecked Sendable {
     let rows: Int
     let columns: Int
     let kernel: Int8Kernel
@@ -43,6 +43,20 @@ final class QuantizedMatrix: @unchecked Sendable {
     /// Resident bytes: the packed values, the scales and the sums.
     var byteCount: Int {
         irq8_packed_bytes(Int32(rows), Int32(columns)) + Int(irq8_padded_n(Int32(rows))) * 8
+    }
+
+    var activationRowBytes: Int { Int(irq8_padded_k(Int32(columns))) }
+
+    func prepare(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into values: UnsafeMutableRawPointer,
+                 scales: UnsafeMutablePointer<Float>) {
+        irq8_quantize_activations(kernel.code, x, Int32(rows), Int32(columns), Int32(ldx),
+                                  values.assumingMemoryBound(to: UInt8.self), scales)
+    }
+
+    func product(values: UnsafeRawPointer, scales: UnsafePointer<Float>, rows: Int, outputs: Range<Int>,
+                 into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        irq8_gemm(kernel.code, Int32(rows), Int32(columns), values.assumingMemoryBound(to: UInt8.self), scales, packed,
+                  self.scales, sums, Int32(outputs.lowerBound), Int32(outputs.upperBound), y, Int32(ldy), accumulate ? 1 : 0)
     }
 
     /// Rows `range` as F32 [range.count, columns] (q × s) into `destination`.

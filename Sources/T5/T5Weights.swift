@@ -38,6 +38,9 @@ public enum WeightsDType: String, Sendable, CaseIterable {
     /// quantize every matrix to int8 at load, per output channel (a quarter of F32's memory); products
     /// run in int8 with the activations quantized per row (`Int8Kernel`), norms and softmaxes in F32
     case int8
+    /// round every matrix to bfloat16 at load (half of F32's memory); on a CPU with AVX-512 BF16 products
+    /// run in bf16 with F32 sums (activations rounded to bf16), elsewhere they widen to F32 as `auto` does
+    case bf16
 }
 
 /// All weights of a T5 encoder-decoder, shared read-only by every scorer (one
@@ -56,6 +59,9 @@ public final class T5Weights: @unchecked Sendable {
     let crossKV: WeightMatrix           // [num_decoder_layers*2*inner, d_model]  (layer l: k rows, then v rows)
     /// The int8 product every matrix is packed for (`weights_dtype: int8`); nil for floating-point weights.
     public let int8Kernel: Int8Kernel?
+    /// `weights_dtype: bf16`: true when products run in bf16 (AVX-512 BF16), false when the bf16 matrices are
+    /// widened to F32 inside each product; nil for other types.
+    public let bf16Products: Bool?
 
     /// Bytes held by the weight matrices (the bulk of the model), for start-up logs and measurements.
     public var matrixBytes: Int {
@@ -87,6 +93,7 @@ public final class T5Weights: @unchecked Sendable {
     init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType, int8Kernel: Int8Kernel) throws {
         config = c
         self.int8Kernel = dtype == .int8 ? int8Kernel : nil
+        bf16Products = dtype == .bf16 ? BF16Matrix.isAvailable : nil
         let d = c.dModel, inner = c.innerDim, ff = c.dFF
         func matrix(_ name: String, _ shape: [Int]) throws -> WeightMatrix {
             try checkpoint.matrix([name], rowShape: shape, dtype: dtype, int8Kernel: int8Kernel)
@@ -146,6 +153,7 @@ public final class T5Weights: @unchecked Sendable {
     public init(randomWithConfig c: T5Config, seed: UInt64 = 42) {
         config = c
         int8Kernel = nil
+        bf16Products = nil
         var rng = SplitMix64(seed: seed)
         let d = c.dModel, inner = c.innerDim, ff = c.dFF
         let ffRows = c.isGatedActivation ? 2 * ff : ff
@@ -189,13 +197,22 @@ public final class T5Weights: @unchecked Sendable {
     /// These weights with every matrix quantized to int8 for `kernel` (the norms and biases shared):
     /// the int8 form of random benchmark weights, and the same checkpoint under each kernel in tests.
     public func quantized(kernel: Int8Kernel) -> T5Weights {
-        T5Weights(quantizing: self, kernel: kernel)
+        T5Weights(converting: self, int8Kernel: kernel, bf16Products: nil) { WeightMatrix(quantizing: $0, kernel: kernel) }
     }
 
-    private init(quantizing f: T5Weights, kernel: Int8Kernel) {
-        func q(_ m: WeightMatrix) -> WeightMatrix { WeightMatrix(quantizing: m, kernel: kernel) }
+    /// These weights with every matrix rounded to bf16: packed for the AVX-512 BF16 product when `products` (and
+    /// the CPU has it), else plain 16-bit matrices widened inside each product.
+    public func roundedToBF16(products: Bool = true) -> T5Weights {
+        let packed = products && BF16Matrix.isAvailable
+        return T5Weights(converting: self, int8Kernel: nil, bf16Products: packed) {
+            packed ? WeightMatrix(roundingToBF16: $0) : WeightMatrix(plainBF16: $0)
+        }
+    }
+
+    private init(converting f: T5Weights, int8Kernel: Int8Kernel?, bf16Products: Bool?, _ q: (WeightMatrix) -> WeightMatrix) {
         config = f.config
-        int8Kernel = kernel
+        self.int8Kernel = int8Kernel
+        self.bf16Products = bf16Products
         embedding = q(f.embedding)
         lmHead = f.lmHead === f.embedding ? embedding : q(f.lmHead)
         encoderRelativeBias = f.encoderRelativeBias

@@ -1,3 +1,5 @@
+import CQuantized
+
 /// A weight matrix [rows, columns], row-major, in the element type it is kept
 /// in memory: an `nn.Linear` weight [out, in] (applied as y = x W^T), a fused
 /// stack of them, or the embedding table [vocab, d_model].
@@ -11,7 +13,8 @@
 /// (embeddings, a pointwise readout's vocabulary rows).
 ///
 /// With `weights_dtype: int8` every matrix is quantized at load into a `QuantizedMatrix` (a quarter
-/// of F32's bytes) and `GEMM` multiplies by it in int8.
+/// of F32's bytes), with `bf16` on a CPU with AVX-512 BF16 rounded into a `BF16Matrix` (half), and `GEMM`
+/// multiplies by them with our own kernels (`PackedWeights`).
 ///
 /// Storage is an anonymous, 64-byte aligned copy, not the file mapping: the
 /// file's pages are dropped after load, so resident memory is exactly these
@@ -22,10 +25,11 @@ final class WeightMatrix: @unchecked Sendable {
     let rows: Int
     let columns: Int
     let element: TensorDType
-    /// [rows, columns] elements of `element`, 64-byte aligned (empty when `int8` holds the matrix)
+    /// [rows, columns] elements of `element`, 64-byte aligned (empty when `packed` holds the matrix)
     let bytes: UnsafeMutableRawPointer
-    /// The matrix in int8 (`weights_dtype: int8`), quantized from F32 at load; nil otherwise.
-    let int8: QuantizedMatrix?
+    /// The matrix packed for our own int8 or bf16 kernel (`weights_dtype: int8` or `bf16`), made from F32 at
+    /// load; nil otherwise.
+    let packed: (any PackedWeights)?
 
     /// Uninitialised storage; the loader fills `bytes`.
     init(rows: Int, columns: Int, element: TensorDType) {
@@ -34,11 +38,31 @@ final class WeightMatrix: @unchecked Sendable {
         self.element = element
         // 64-byte alignment keeps the AVX-512 loads in OpenBLAS and in our SIMD loops on one cache line each.
         bytes = UnsafeMutableRawPointer.allocate(byteCount: max(rows * columns, 1) * element.byteWidth, alignment: 64)
-        int8 = nil
+        packed = nil
     }
 
-    /// The int8 form of an F32 matrix, for `kernel`; `source` may be freed afterwards.
-    init(quantizing source: WeightMatrix, kernel: Int8Kernel) {
+    /// The int8 form of a matrix, for `kernel`; `source` may be freed afterwards.
+    convenience init(quantizing source: WeightMatrix, kernel: Int8Kernel) {
+        self.init(packing: source) { QuantizedMatrix(quantizing: $0, rows: source.rows, columns: source.columns, kernel: kernel) }
+    }
+
+    /// The bf16 form of a matrix for the AVX-512 BF16 kernel (`reference`: its scalar loop); `source` may be freed
+    /// afterwards.
+    convenience init(roundingToBF16 source: WeightMatrix, reference: Bool = false) {
+        self.init(packing: source) { BF16Matrix(rounding: $0, rows: source.rows, columns: source.columns, reference: reference) }
+    }
+
+    /// The plain 16-bit form of a matrix (bf16, rounded to nearest even), widened slice by slice inside each
+    /// product: `weights_dtype: bf16` on a CPU without AVX-512 BF16.
+    convenience init(plainBF16 source: WeightMatrix) {
+        self.init(rows: source.rows, columns: source.columns, element: .bf16)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * columns, 1))     // [rows, columns]
+        defer { floats.deallocate() }
+        source.widen(rows: 0..<rows, into: floats)
+        irq16_round(floats, rows * columns, bytes.assumingMemoryBound(to: UInt16.self))
+    }
+
+    private init(packing source: WeightMatrix, _ make: (UnsafePointer<Float>) -> any PackedWeights) {
         rows = source.rows
         columns = source.columns
         element = .f32
@@ -46,22 +70,25 @@ final class WeightMatrix: @unchecked Sendable {
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * columns, 1))     // [rows, columns]
         defer { floats.deallocate() }
         source.widen(rows: 0..<rows, into: floats)
-        int8 = QuantizedMatrix(quantizing: floats, rows: rows, columns: columns, kernel: kernel)
+        packed = make(floats)
     }
 
     deinit { bytes.deallocate() }
 
-    var byteCount: Int { int8?.byteCount ?? rows * columns * element.byteWidth }
+    var byteCount: Int { packed?.byteCount ?? rows * columns * element.byteWidth }
 
-    /// The elements as F32 [rows, columns] when kept as F32; nil when 16-bit or int8.
+    /// The int8 form, when this matrix is one.
+    var int8: QuantizedMatrix? { packed as? QuantizedMatrix }
+
+    /// The elements as F32 [rows, columns] when kept as F32; nil when 16-bit or packed.
     var float32: UnsafePointer<Float>? {
-        element == .f32 && int8 == nil ? UnsafePointer(bytes.assumingMemoryBound(to: Float.self)) : nil
+        element == .f32 && packed == nil ? UnsafePointer(bytes.assumingMemoryBound(to: Float.self)) : nil
     }
 
-    /// Writes rows `range` as F32 [range.count, columns] to `destination` (int8 rows dequantized).
+    /// Writes rows `range` as F32 [range.count, columns] to `destination` (packed rows dequantized).
     func widen(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        if let int8 {
-            int8.dequantize(rows: range, into: destination)
+        if let packed {
+            packed.dequantize(rows: range, into: destination)
             return
         }
         element.widen(bytes + range.lowerBound * columns * element.byteWidth, count: range.count * columns,

@@ -105,8 +105,10 @@ public final class ScoringEngine: ScoringModel {
     }
 
     /// With int8 weights: the kernel that runs, and whether it is the plain reference loop (a CPU without
-    /// AVX2 or VNNI, where int8 is slower than F32).
+    /// AVX2 or VNNI, where int8 is slower than F32); with bf16: whether products run in bf16 (AVX-512 BF16) or
+    /// widen to F32.
     public var int8Fields: [String: Any] {
+        if let products = weights.bf16Products { return ["bf16_kernel": products ? "avx512_bf16" : "widened_f32"] }
         guard let kernel = weights.int8Kernel else { return [:] }
         return ["int8_kernel": kernel.rawValue, "int8_kernel_is_reference": kernel.isReference]
     }

@@ -63,4 +63,46 @@ void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
 void irq8_gemm_int32(int path, int m, int k, const uint8_t *xq, const int8_t *packed, const int32_t *wsums,
                      int n0, int n1, int32_t *acc, int ldacc);
 
+// ---------------------------------------------------------------------------------------------
+// BF16 products (`weights_dtype: bf16`): weights and activations rounded to bfloat16 (round to
+// nearest even), products accumulated in F32 by AVX-512 BF16's vdpbf16ps, two k per lane per step.
+// Each output is one F32 sum over k in order, the pair's odd term added before its even one, as the
+// instruction defines, so the scalar reference reproduces the vector kernel exactly (normal numbers;
+// the instruction flushes denormals to zero).
+
+enum {
+    IRQ16_SCALAR = 0,
+    IRQ16_AVX512_BF16 = 1,
+};
+
+/// 1 when this CPU (and this build) can run `path`, else 0.
+int irq16_path_available(int path);
+
+/// K rounded up to a multiple of 2 (one vdpbf16ps step); converted rows are this long, zero padded.
+static inline int irq16_padded_k(int k) { return (k + 1) & ~1; }
+
+/// Elements (uint16) of packed W [n, k]: panels of 16 output rows, K in steps of 2,
+///   packed[((n / 16) * (kp / 2) + kk / 2) * 32 + (n % 16) * 2 + kk % 2] = bf16(W[n][kk]).
+size_t irq16_packed_elements(int n, int k);
+
+/// Rounds rows [first, first + count) of W [n, k] (F32, `source` holds those rows, k apart) into `packed`
+/// (irq16_packed_elements(n, k), zeroed by the caller).
+void irq16_pack_weight_rows(const float *source, int n, int k, int first, int count, uint16_t *packed);
+
+/// Rows [first, first + count) of packed W back to F32 [count, k] (exact: every bf16 is an F32).
+void irq16_unpack_rows(const uint16_t *packed, int n, int k, int first, int count, float *out);
+
+/// `count` floats to bf16, round to nearest even (NaN stays NaN), row-major as they are: a 16-bit copy of
+/// a matrix for the widening path on CPUs without AVX-512 BF16.
+void irq16_round(const float *source, size_t count, uint16_t *out);
+
+/// x [m, k] (rows ldx apart) to bf16 [m, irq16_padded_k(k)], zero padded (vectorised where it can be; the
+/// same bits as the scalar rounding for normal numbers).
+void irq16_convert_activations(const float *x, int m, int k, int ldx, uint16_t *out);
+
+/// y[r][j] (rows ldy apart) = sum_kk xb[r][kk] W[n0 + j][kk] (F32 accumulation), plus y when `accumulate`,
+/// for j in [0, n1 - n0), r in [0, m).
+void irq16_gemm(int path, int m, int k, const uint16_t *xb, const uint16_t *packed, int n0, int n1,
+                float *y, int ldy, int accumulate);
+
 #endif
