@@ -49,8 +49,9 @@ bench: build-bench bench-concurrency bench-pointwise
 # Pointwise reranking: 100 documents x 200 tokens scored MonoT5-style on a random-weight
 # MonoT5-small-shaped checkpoint, by transformers (batched forward, 2 threads) and CTranslate2
 # (score_batch, 2 threads) in scripts/bench/bench_pointwise.py, then by our engine, in the same run on the
-# same token ids. Then int8: POST /v2/rerank to `instructrec serve` with weights_dtype int8 and f32 against
-# CTranslate2 int8 score_batch at its best batch, interleaved round by round (scripts/bench/bench_pointwise_int8.py).
+# same token ids. Then int8 and bf16: POST /v2/rerank to `instructrec serve` with weights_dtype int8, bf16 and f32
+# against CTranslate2 int8 score_batch at its best batch, interleaved round by round
+# (scripts/bench/bench_pointwise_reduced.py).
 # Needs venv/ (scripts/requirements.txt, ctranslate2 included); without it, ours alone.
 POINTWISE_MODEL := .build/bench-models/monot5-small-random
 POINTWISE_IDS := .build/bench-models/pointwise-100x200.json
@@ -60,8 +61,8 @@ bench-pointwise: build build-bench
 	  venv/bin/python scripts/bench/bench_pointwise.py $(if $(wildcard $(POINTWISE_MODEL)/model.safetensors),--model,--make-model) $(POINTWISE_MODEL) \
 	    --ids $(POINTWISE_IDS) --threads $(THREADS) --batch 32 100 --json .build/bench-models/pointwise-reference.json && \
 	  $(BENCH) pointwise --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) --threads $(THREADS) --reference .build/bench-models/pointwise-reference.json && \
-	  venv/bin/python scripts/bench/bench_pointwise_int8.py --serve $(BIN) --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) \
-	    --threads $(THREADS) --json .build/bench-models/pointwise-int8.json; \
+	  venv/bin/python scripts/bench/bench_pointwise_reduced.py --serve $(BIN) --model $(POINTWISE_MODEL) --ids $(POINTWISE_IDS) \
+	    --threads $(THREADS) --json .build/bench-models/pointwise-reduced.json; \
 	else echo "bench-pointwise: no venv/ (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt); the checkpoint and ids come from scripts/bench/bench_pointwise.py"; fi
 
 # Cross-request batching under concurrent load: C = 1, 4, 8 clients over HTTP against two servers
