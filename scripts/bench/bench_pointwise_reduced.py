@@ -22,7 +22,7 @@ true/false, so each is held to its own float32). The ratio the README quotes is 
 CTranslate2 int8.
 
 Run (make bench-pointwise does):
-  venv/bin/python scripts/bench/bench_pointwise_int8.py --serve .build/release/instructrec \\
+  venv/bin/python scripts/bench/bench_pointwise_reduced.py --serve .build/release/instructrec \\
       --model .build/bench-models/monot5-small-random --ids .build/bench-models/pointwise-100x200.json
 Needs ctranslate2 and tokenizers (scripts/requirements.txt); the checkpoint, its CTranslate2
 conversion and the ids come from bench_pointwise.py.
