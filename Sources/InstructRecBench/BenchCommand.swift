@@ -53,6 +53,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes for the reduced-precision figure: the rerank-20 request in F32, in int8 on each kernel this CPU runs and in bf16, interleaved (empty: none).")
     var reducedPrecision = "small"
 
+    @Option(help: "Comma-separated sizes (or checkpoint directories) for the thread-split figure: rerank-20 with the helper team against Dispatch's pool, back to back and after an idle pause (empty: none).")
+    var helpers = "small,models/default"
+
     func run() throws {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
         GEMM.setThreads(threads)
@@ -119,6 +122,15 @@ struct BenchCommand: ParsableCommand {
                 try PhaseBench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
                                    instructionTokens: instructionTokens, candidates: candidates,
                                    ceiling: ceilingNow(ceilingShapes(config: config, candidates: 20)))
+            }
+            if helpers.split(separator: ",").contains(Substring(model)) {
+                var rng = SplitMix64(seed: 1)
+                let ids = BenchTokens.ids(config)
+                let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                let instruction = (0..<(min(instructionTokens, 200) - 1)).map { _ in Int32.random(in: ids, using: &rng) } + [1]
+                try HelperTeamBench.run(name: "rerank-20, \(instruction.count)-token instruction", scorer: scorer,
+                                        input: ScoringInput(instruction: instruction, candidates: candidates),
+                                        iterations: max(iterations, 10))
             }
             if reducedPrecision.split(separator: ",").contains(Substring(model)) {
                 var rng = SplitMix64(seed: 1)

@@ -201,16 +201,18 @@ struct EvalCommand: ParsableCommand {
             modelDirectory = configuration.model
             let engine: any ScoringModel = try ScoringEngine(modelDirectory: modelDirectory,
                                                              weightsDType: chosenDType ?? configuration.weightsDType)
-            let pipeline = try configuration.makePipeline(tokenizer: try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory))
+            let tokenizer = try Tokenizer.load(path: configuration.tokenizer ?? modelDirectory)
+            let pipeline = try configuration.makePipeline(tokenizer: tokenizer)
             let mode = scoringMode ?? configuration.scoringMode
             effectiveScoring = mode.rawValue
             modelEvaluation = ModelEvaluation(pipeline: pipeline, model: engine, threads: threads, mode: mode,
                                               priorWeights: weights, template: template,
                                               title: { item, c in evaluator.title(of: item, in: c) })
             if let comparedDType {
-                // The same pipeline and settings, the weights in the other type: the rows differ by quantization only.
+                // The same settings in a pipeline of its own (its title-prior cache holds its own weights' priors),
+                // the weights in the other type: the rows differ by the weights' type only.
                 comparisonName = "model (\(comparedDType.rawValue))"
-                comparison = ModelEvaluation(pipeline: pipeline, model: try ScoringEngine(modelDirectory: modelDirectory, weightsDType: comparedDType),
+                comparison = ModelEvaluation(pipeline: try configuration.makePipeline(tokenizer: tokenizer), model: try ScoringEngine(modelDirectory: modelDirectory, weightsDType: comparedDType),
                                              threads: threads, mode: mode, priorWeights: weights, template: template,
                                              title: { item, c in evaluator.title(of: item, in: c) })
             }
@@ -221,14 +223,16 @@ struct EvalCommand: ParsableCommand {
                 modelEvaluation?.relevanceFit = RelevanceFit()
                 if let dumpRelevance {
                     try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpRelevance).deletingLastPathComponent(), withIntermediateDirectories: true)
-                    FileManager.default.createFile(atPath: dumpRelevance, contents: nil)
-                    modelEvaluation?.relevanceDump = FileHandle(forWritingAtPath: dumpRelevance)
+                    guard FileManager.default.createFile(atPath: dumpRelevance, contents: nil),
+                          let handle = FileHandle(forWritingAtPath: dumpRelevance) else { throw ValidationError("cannot write \(dumpRelevance)") }
+                    modelEvaluation?.relevanceDump = handle
                 }
             }
             if let dumpScores {
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: dumpScores).deletingLastPathComponent(), withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: dumpScores, contents: nil)
-                modelEvaluation?.scoreDump = FileHandle(forWritingAtPath: dumpScores)
+                guard FileManager.default.createFile(atPath: dumpScores, contents: nil),
+                      let handle = FileHandle(forWritingAtPath: dumpScores) else { throw ValidationError("cannot write \(dumpScores)") }
+                modelEvaluation?.scoreDump = handle
             }
         }
 

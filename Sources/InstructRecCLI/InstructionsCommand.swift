@@ -36,8 +36,8 @@ struct InstructionsCommand: ParsableCommand {
             dataset: dataset, templates: try TemplateSet(contentsOf: URL(fileURLWithPath: try templatesFile())), options: options)
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: output).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: output, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
+        guard FileManager.default.createFile(atPath: output, contents: nil),
+              let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("cannot write \(output)") }
         defer { try? handle.close() }
         let count = users > 0 ? min(users, dataset.sequences.count) : dataset.sequences.count
         var progress = ProgressBar(total: count, label: "users")

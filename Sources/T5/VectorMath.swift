@@ -216,20 +216,39 @@ enum VectorMath {
 
 /// Splits `count` independent work items over `threads` threads.
 enum Parallel {
+    /// Whether splits go to the calling thread's `HelperTeam` (the default) or to Dispatch's pool; the
+    /// benchmarks time both (`instructrec-bench engine --helpers`, through `ParallelSplits`).
+    nonisolated(unsafe) static var usesHelperTeams = true
+
     /// Calls body(range, worker) for `threads` contiguous ranges; `worker` in
     /// 0..<threads indexes per-thread scratch.
     static func forEach(_ count: Int, threads: Int, _ body: (Range<Int>, Int) -> Void) {
         let workers = min(max(threads, 1), count)
         if workers <= 1 { body(0..<count, 0); return }
+        // A chunk that splits again (on a helper) runs its split alone: helpers make no teams.
+        if usesHelperTeams && HelperTeam.onHelper { body(0..<count, 0); return }
         // The chunks touch disjoint rows; the closure is only called inside
-        // concurrentPerform, which returns after every chunk finished.
+        // `run` or concurrentPerform, which return after every chunk finished.
         withoutActuallyEscaping(body) { body in
             let work = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let chunk: @Sendable (Int) -> Void = { w in
                 let start = count * w / workers, end = count * (w + 1) / workers
                 if start < end { work.value(start..<end, w) }
             }
+            if usesHelperTeams {
+                HelperTeam.current(helpers: workers - 1).run(chunks: workers, chunk)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: workers, execute: chunk)
+            }
         }
+    }
+}
+
+/// The benchmarks' switch between the helper team and Dispatch's pool (`Parallel.usesHelperTeams`).
+@_spi(Benchmarks) public enum ParallelSplits {
+    public static var usesHelperTeams: Bool {
+        get { Parallel.usesHelperTeams }
+        set { Parallel.usesHelperTeams = newValue }
     }
 }
 

@@ -123,8 +123,8 @@ final class OperatorMetricsTests: XCTestCase {
         // From a directory that has neither models/ nor config/, with the repository as a base.
         let root = ServiceProcess.root.path
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(FileManager.default.temporaryDirectory.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(FileManager.default.temporaryDirectory.path))
+        defer { XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(previous)) }
         let configuration = try ServiceConfiguration.load(file: nil, environment: [:], overrides: [:], baseDirectories: ["/nonexistent", root])
         XCTAssertEqual(configuration.model, root + "/models/default")
         XCTAssertTrue(FileManager.default.fileExists(atPath: configuration.templates), configuration.templates)

@@ -1,0 +1,146 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The helper threads of one calling thread (a worker's scorer lane): `Parallel.forEach` hands them its other
+/// chunks. A request runs a few hundred products and loops back to back, each split over the engine's threads;
+/// a helper that went to sleep between two of them must be woken, and on a virtual machine that wake-up (the
+/// host rescheduling a halted vCPU) can cost more than the chunk. So a helper that finished spins for a short
+/// while (`spinSeconds`) before it sleeps: inside a request it is always awake; idle, it sleeps within a
+/// fraction of a millisecond and costs nothing. (OpenMP runtimes do the same; Dispatch's pool sleeps at once.)
+///
+/// One team per calling thread, made on its first split and kept for the thread's life (worker threads live as
+/// long as the service); a chunk that itself splits runs its split alone (on a helper, or on the calling thread
+/// while its team is busy), so helpers never make teams and a busy helper is never handed more.
+final class HelperTeam: @unchecked Sendable {
+    /// How long a helper stays awake after its chunk: longer than the gaps between a request's products
+    /// (tens of microseconds), far shorter than the gaps between requests.
+    static let spinSeconds = 0.0005
+
+    private let helpers: [Helper]
+    /// A split is running on this team (only its own thread reads and writes it): one inside a chunk of it,
+    /// on the calling thread, runs its chunks in turn rather than post to helpers that are busy.
+    private var running = false
+
+    private init(helpers count: Int) {
+        helpers = (0..<count).map { _ in Helper() }
+    }
+
+    /// Runs `body(chunk)` for every chunk in 0..<chunks: chunk 0 on the calling thread, the others on helpers;
+    /// returns when all are done.
+    func run(chunks: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        if running {
+            for c in 0..<chunks { body(c) }
+            return
+        }
+        running = true
+        defer { running = false }
+        for c in 1..<chunks { helpers[c - 1].post { body(c) } }
+        body(0)
+        for c in 1..<chunks { helpers[c - 1].waitUntilDone() }
+    }
+
+    // MARK: one team per thread
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        // The thread ended: its helpers stop.
+        pthread_key_create(&key) { pointer in
+            guard let pointer else { return }
+            let team = Unmanaged<HelperTeam>.fromOpaque(pointer).takeRetainedValue()
+            for helper in team.helpers { helper.stop() }
+        }
+        return key
+    }()
+
+    /// Whether the current thread is a helper (its chunk's own splits run alone).
+    static var onHelper: Bool { Helper.current }
+
+    /// The calling thread's team, with at least `count` helpers.
+    static func current(helpers count: Int) -> HelperTeam {
+        if let pointer = pthread_getspecific(key) {
+            let team = Unmanaged<HelperTeam>.fromOpaque(pointer).takeUnretainedValue()
+            if team.helpers.count >= count { return team }
+            pthread_setspecific(key, nil)
+            for helper in team.helpers { helper.stop() }
+            Unmanaged<HelperTeam>.fromOpaque(pointer).release()
+        }
+        let team = HelperTeam(helpers: count)
+        pthread_setspecific(key, Unmanaged.passRetained(team).toOpaque())
+        return team
+    }
+}
+
+/// One helper thread: it waits for work (spinning `HelperTeam.spinSeconds`, then on a semaphore), runs it, and
+/// says it is done. `posted` and `finished` count its chunks; the caller waits for `finished` to catch up.
+private final class Helper: @unchecked Sendable {
+    private let posted = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let sleeping = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    /// written by the caller before `posted` is raised (release), read by the helper after it sees it (acquire)
+    private var work: (@Sendable () -> Void)?
+
+    private static let marker: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var current: Bool { pthread_getspecific(marker) != nil }
+
+    init() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "instructrec-helper"
+        thread.start()
+    }
+
+    func post(_ work: @escaping @Sendable () -> Void) {
+        self.work = work
+        posted.add(1, ordering: .sequentiallyConsistent)
+        if sleeping.load(ordering: .sequentiallyConsistent) { wake.signal() }
+    }
+
+    /// Spins while the chunk runs (it is as long as the caller's own), yielding the core if it takes long.
+    func waitUntilDone() {
+        let target = posted.load(ordering: .relaxed)
+        var spins = 0
+        while finished.load(ordering: .acquiring) != target {
+            spins += 1
+            if spins > 4096 { sched_yield() }
+        }
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        posted.add(1, ordering: .sequentiallyConsistent)
+        wake.signal()
+    }
+
+    private func loop() {
+        pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
+        var seen = 0
+        while true {
+            var deadline: UInt64 = 0
+            var spins = 0
+            while posted.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins & 63 != 0 { continue }
+                let now = DispatchTime.now().uptimeNanoseconds
+                if deadline == 0 { deadline = now + UInt64(HelperTeam.spinSeconds * 1e9); continue }
+                if now < deadline { continue }
+                // Sleep, unless work arrived after the last look (the poster signals whoever it saw asleep).
+                sleeping.store(true, ordering: .sequentiallyConsistent)
+                if posted.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
+                sleeping.store(false, ordering: .sequentiallyConsistent)
+                deadline = 0
+            }
+            if stopping.load(ordering: .acquiring) { return }
+            seen = posted.load(ordering: .acquiring)
+            work?()
+            work = nil
+            finished.store(seen, ordering: .releasing)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Dispatch
+import XCTest
+@testable import T5
+
+/// `Parallel.forEach` on helper teams: every item exactly once, per-worker chunks as Dispatch would split them,
+/// a chunk's own split run alone (no team of helpers' helpers), many calling threads each with its own team,
+/// and results visible to the caller when `forEach` returns.
+final class HelperTeamTests: XCTestCase {
+    func testEveryItemRunsOnceInItsWorkersChunk() {
+        XCTAssertTrue(Parallel.usesHelperTeams)
+        for count in [1, 2, 3, 7, 64, 1001] {
+            for threads in [1, 2, 3, 4] {
+                var seen = [Int](repeating: -1, count: count)
+                seen.withUnsafeMutableBufferPointer { buffer in
+                    let seen = buffer
+                    Parallel.forEach(count, threads: threads) { range, worker in
+                        for i in range { seen[i] = seen[i] == -1 ? worker : -2 }
+                    }
+                }
+                let workers = min(threads, count)
+                let expected = (0..<count).map { i in (0..<workers).first { w in count * w / workers <= i && i < count * (w + 1) / workers }! }
+                XCTAssertEqual(seen, expected, "count \(count) threads \(threads)")
+            }
+        }
+    }
+
+    func testNestedSplitsAndManyCallsGiveTheSerialSums() {
+        let n = 4096
+        let values = (0..<n).map { Double($0 % 97) }
+        let expected = values.reduce(0, +)
+        for _ in 0..<2000 {
+            var partial = [Double](repeating: 0, count: 4)
+            partial.withUnsafeMutableBufferPointer { slots in
+                let slots = slots
+                Parallel.forEach(n, threads: 2) { range, worker in
+                    // A chunk that splits again: run alone on whichever thread holds it.
+                    var inner = [Double](repeating: 0, count: 2)
+                    inner.withUnsafeMutableBufferPointer { innerSlots in
+                        let innerSlots = innerSlots
+                        Parallel.forEach(range.count, threads: 2) { r, w in
+                            for i in r { innerSlots[w] += values[range.lowerBound + i] }
+                        }
+                    }
+                    slots[worker] = inner[0] + inner[1]
+                }
+            }
+            XCTAssertEqual(partial.reduce(0, +), expected)
+        }
+    }
+
+    func testCallingThreadsEachUseTheirOwnTeam() {
+        let n = 10_000
+        let failures = UncheckedSendable(UnsafeMutablePointer<Int>.allocate(capacity: 8))
+        failures.value.initialize(repeating: 0, count: 8)
+        defer { failures.value.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 8) { caller in
+            for _ in 0..<200 {
+                var hits = [Int](repeating: 0, count: n)
+                hits.withUnsafeMutableBufferPointer { buffer in
+                    let buffer = buffer
+                    Parallel.forEach(n, threads: 2) { range, _ in for i in range { buffer[i] += 1 } }
+                }
+                if hits.contains(where: { $0 != 1 }) { failures.value[caller] += 1 }
+            }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: failures.value, count: 8)), [Int](repeating: 0, count: 8))
+    }
+}
