@@ -247,6 +247,60 @@ static VNNI void block_vnni(int rows, int k4, const uint8_t *xq, int kp, const i
 #undef CASE
 }
 
+/// The same sums as `block_vnni_fixed`, finished in registers: the accumulators start at -128 x sum(w) (the
+/// offset correction), and each output leaves as ((float)sum x xscale) x wscale (+ y), the driver's epilogue
+/// in the same order, so the floats are the same bits; columns past `columns` are masked off.
+static inline __attribute__((always_inline)) VNNI
+void block_vnni_direct(const int ROWS, const int PANELS, int k4, const uint8_t *xq, int kp, const int8_t *b,
+                       const int32_t *wsums, const float *xscales, const float *wscales, int columns,
+                       float *y, int ldy, int accumulate) {
+    __m512i acc[BLOCK_ROWS][2], start[2];
+    __mmask16 mask[2];
+    for (int p = 0; p < PANELS; p++) {
+        start[p] = _mm512_mullo_epi32(_mm512_set1_epi32(-128), _mm512_loadu_si512((const void *)(wsums + 16 * p)));
+        int left = columns - 16 * p;
+        mask[p] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (left > 0 ? left : 0)) - 1);
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) acc[r][p] = start[p];
+    const size_t panelBytes = (size_t)k4 * 64;
+    for (int g = 0; g < k4; g++) {
+        __m512i w[2];
+        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelBytes + (size_t)g * 64));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t four;
+            memcpy(&four, xq + (size_t)r * (size_t)kp + (size_t)g * 4, 4);
+            __m512i a = _mm512_set1_epi32(four);
+            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
+        }
+    }
+    __m512 sw[2];
+    for (int p = 0; p < PANELS; p++) sw[p] = _mm512_loadu_ps(wscales + 16 * p);
+    for (int r = 0; r < ROWS; r++) {
+        __m512 sx = _mm512_set1_ps(xscales[r]);
+        for (int p = 0; p < PANELS; p++) {
+            __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][p]), sx), sw[p]);
+            float *out = y + (size_t)r * (size_t)ldy + 16 * p;
+            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[p], out), v);
+            _mm512_mask_storeu_ps(out, mask[p], v);
+        }
+    }
+}
+
+static VNNI void block_vnni_floats(int rows, int k4, const uint8_t *xq, int kp, const int8_t *b, int panels,
+                                   const int32_t *wsums, const float *xscales, const float *wscales, int columns,
+                                   float *y, int ldy, int accumulate) {
+#define CASE(R)                                                                                              \
+    case R:                                                                                                  \
+        if (panels == 2) block_vnni_direct(R, 2, k4, xq, kp, b, wsums, xscales, wscales, columns, y, ldy, accumulate); \
+        else block_vnni_direct(R, 1, k4, xq, kp, b, wsums, xscales, wscales, columns, y, ldy, accumulate); \
+        break;
+    switch (rows) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    }
+#undef CASE
+}
+
 /// One panel for ROWS rows: 16 outputs as two ymm of 8 int32 each.
 static inline __attribute__((always_inline)) AVX2
 void block_avx2_fixed(const int ROWS, int k4, const uint8_t *xq, int kp, const int8_t *panel, int32_t *out,
@@ -338,6 +392,23 @@ static BlockKernel kernel_for(int path) {
 void irq8_gemm(int path, int m, int k, const uint8_t *xq, const float *xscales,
                const int8_t *packed, const float *wscales, const int32_t *wsums, int n0, int n1,
                float *y, int ldy, int accumulate) {
+#if defined(__x86_64__)
+    // VNNI from a panel boundary: the offset correction and the epilogue in registers (the same bits).
+    if (effective_path(path) == IRQ8_AVX512_VNNI && (n0 & 15) == 0) {
+        int kp = irq8_padded_k(k), k4 = kp / 4;
+        for (int n = n0; n < n1; n += BLOCK_COLUMNS) {
+            int columns = n1 - n < BLOCK_COLUMNS ? n1 - n : BLOCK_COLUMNS;
+            const int8_t *b = packed + (size_t)(n / 16) * (size_t)k4 * 64;
+            for (int r0 = 0; r0 < m; r0 += BLOCK_ROWS) {
+                int rows = m - r0 < BLOCK_ROWS ? m - r0 : BLOCK_ROWS;
+                block_vnni_floats(rows, k4, xq + (size_t)r0 * (size_t)kp, kp, b, columns > 16 ? 2 : 1, wsums + n,
+                                  xscales + r0, wscales + n, columns, y + (size_t)r0 * (size_t)ldy + (n - n0), ldy,
+                                  accumulate);
+            }
+        }
+        return;
+    }
+#endif
 #define FINISH_FLOAT(r0, rows, n, skip, columns, tile)                                                           \
     for (int r = 0; r < rows; r++) {                                                                       \
         float sx = xscales[r0 + r];                                                                        \
@@ -497,6 +568,51 @@ void block16_fixed(const int ROWS, const int PANELS, int k2, const uint16_t *xb,
         for (int p = 0; p < PANELS; p++) _mm512_storeu_ps(&tile[r][p * 16], acc[r][p]);
 }
 
+/// `block16_fixed` with the sums stored (or added) straight to y, columns past `columns` masked off.
+static inline __attribute__((always_inline)) BF16
+void block16_direct(const int ROWS, const int PANELS, int k2, const uint16_t *xb, int kp, const uint16_t *b,
+                    int columns, float *y, int ldy, int accumulate) {
+    __m512 acc[BLOCK_ROWS][2];
+    __mmask16 mask[2];
+    for (int p = 0; p < PANELS; p++) {
+        int left = columns - 16 * p;
+        mask[p] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (left > 0 ? left : 0)) - 1);
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_ps();
+    const size_t panelElements = (size_t)k2 * 32;
+    for (int g = 0; g < k2; g++) {
+        __m512i w[2];
+        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelElements + (size_t)g * 32));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t two;
+            memcpy(&two, xb + (size_t)r * (size_t)kp + (size_t)g * 2, 4);
+            __m512i a = _mm512_set1_epi32(two);
+            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbf16_ps(acc[r][p], (__m512bh)a, (__m512bh)w[p]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) {
+            float *out = y + (size_t)r * (size_t)ldy + 16 * p;
+            __m512 v = acc[r][p];
+            if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[p], out), v);
+            _mm512_mask_storeu_ps(out, mask[p], v);
+        }
+}
+
+static BF16 void block16_avx512_floats(int rows, int k2, const uint16_t *xb, int kp, const uint16_t *b, int panels,
+                                       int columns, float *y, int ldy, int accumulate) {
+#define CASE(R)                                                                                   \
+    case R:                                                                                       \
+        if (panels == 2) block16_direct(R, 2, k2, xb, kp, b, columns, y, ldy, accumulate);       \
+        else block16_direct(R, 1, k2, xb, kp, b, columns, y, ldy, accumulate);                   \
+        break;
+    switch (rows) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    }
+#undef CASE
+}
+
 static BF16 void block16_avx512(int rows, int k2, const uint16_t *xb, int kp, const uint16_t *b, int panels, TileF tile) {
 #define CASE(R)                                                                            \
     case R:                                                                                \
@@ -513,6 +629,21 @@ static BF16 void block16_avx512(int rows, int k2, const uint16_t *xb, int kp, co
 void irq16_gemm(int path, int m, int k, const uint16_t *xb, const uint16_t *packed, int n0, int n1,
                 float *y, int ldy, int accumulate) {
     int kp = irq16_padded_k(k), k2 = kp / 2;
+#if defined(__x86_64__)
+    // From a panel boundary the sums go straight to y (the same bits: a store is a store).
+    if (path == IRQ16_AVX512_BF16 && irq16_path_available(IRQ16_AVX512_BF16) && (n0 & 15) == 0) {
+        for (int n = n0; n < n1; n += BLOCK_COLUMNS) {
+            int columns = n1 - n < BLOCK_COLUMNS ? n1 - n : BLOCK_COLUMNS;
+            const uint16_t *b = packed + (size_t)(n / 16) * (size_t)k2 * 32;
+            for (int r0 = 0; r0 < m; r0 += BLOCK_ROWS) {
+                int rows = m - r0 < BLOCK_ROWS ? m - r0 : BLOCK_ROWS;
+                block16_avx512_floats(rows, k2, xb + (size_t)r0 * (size_t)kp, kp, b, columns > 16 ? 2 : 1, columns,
+                                      y + (size_t)r0 * (size_t)ldy + (n - n0), ldy, accumulate);
+            }
+        }
+        return;
+    }
+#endif
     void (*kernel)(int, int, const uint16_t *, int, const uint16_t *, int, TileF) = block16_scalar;
 #if defined(__x86_64__)
     if (path == IRQ16_AVX512_BF16 && irq16_path_available(IRQ16_AVX512_BF16)) kernel = block16_avx512;
