@@ -212,14 +212,12 @@ static void block_scalar(int rows, int k4, const uint8_t *xq, int kp, const int8
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #define AVX2 __attribute__((target("avx2")))
 
-/// ROWS x PANELS sums, unrolled: ROWS and PANELS are constants at every call site, so the
-/// accumulators live in registers. Per step of 4 k: PANELS loads of W, ROWS broadcasts of x.
+/// acc[r][p] += the int32 sums of ROWS rows of x against PANELS panels, over all of K: per step of 4 k, PANELS
+/// loads of W and ROWS broadcasts of x. ROWS and PANELS are constants at every call site, so the accumulators
+/// live in registers.
 static inline __attribute__((always_inline)) VNNI
-void block_vnni_fixed(const int ROWS, const int PANELS, int k4, const uint8_t *xq, int kp, const int8_t *b,
-                      Tile tile) {
-    __m512i acc[BLOCK_ROWS][2];
-    for (int r = 0; r < ROWS; r++)
-        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_si512();
+void vnni_sums(const int ROWS, const int PANELS, int k4, const uint8_t *xq, int kp, const int8_t *b,
+               __m512i acc[BLOCK_ROWS][2]) {
     const size_t panelBytes = (size_t)k4 * 64;
     for (int g = 0; g < k4; g++) {
         __m512i w[2];
@@ -231,6 +229,16 @@ void block_vnni_fixed(const int ROWS, const int PANELS, int k4, const uint8_t *x
             for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
         }
     }
+}
+
+/// The sums into the tile, from zero (the driver corrects the offset).
+static inline __attribute__((always_inline)) VNNI
+void block_vnni_fixed(const int ROWS, const int PANELS, int k4, const uint8_t *xq, int kp, const int8_t *b,
+                      Tile tile) {
+    __m512i acc[BLOCK_ROWS][2];
+    for (int r = 0; r < ROWS; r++)
+        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_si512();
+    vnni_sums(ROWS, PANELS, k4, xq, kp, b, acc);
     for (int r = 0; r < ROWS; r++)
         for (int p = 0; p < PANELS; p++) _mm512_storeu_si512((void *)&tile[r][p * 16], acc[r][p]);
 }
@@ -247,7 +255,7 @@ static VNNI void block_vnni(int rows, int k4, const uint8_t *xq, int kp, const i
 #undef CASE
 }
 
-/// The same sums as `block_vnni_fixed`, finished in registers: the accumulators start at -128 x sum(w) (the
+/// The same sums, finished in registers: the accumulators start at -128 x sum(w) (the
 /// offset correction), and each output leaves as ((float)sum x xscale) x wscale (+ y), the driver's epilogue
 /// in the same order, so the floats are the same bits; columns past `columns` are masked off.
 static inline __attribute__((always_inline)) VNNI
@@ -263,17 +271,7 @@ void block_vnni_direct(const int ROWS, const int PANELS, int k4, const uint8_t *
     }
     for (int r = 0; r < ROWS; r++)
         for (int p = 0; p < PANELS; p++) acc[r][p] = start[p];
-    const size_t panelBytes = (size_t)k4 * 64;
-    for (int g = 0; g < k4; g++) {
-        __m512i w[2];
-        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelBytes + (size_t)g * 64));
-        for (int r = 0; r < ROWS; r++) {
-            int32_t four;
-            memcpy(&four, xq + (size_t)r * (size_t)kp + (size_t)g * 4, 4);
-            __m512i a = _mm512_set1_epi32(four);
-            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
-        }
-    }
+    vnni_sums(ROWS, PANELS, k4, xq, kp, b, acc);
     __m512 sw[2];
     for (int p = 0; p < PANELS; p++) sw[p] = _mm512_loadu_ps(wscales + 16 * p);
     for (int r = 0; r < ROWS; r++) {
@@ -548,27 +546,8 @@ static void block16_scalar(int rows, int k2, const uint16_t *xb, int kp, const u
 }
 
 #if defined(__x86_64__)
-static inline __attribute__((always_inline)) BF16
-void block16_fixed(const int ROWS, const int PANELS, int k2, const uint16_t *xb, int kp, const uint16_t *b, TileF tile) {
-    __m512 acc[BLOCK_ROWS][2];
-    for (int r = 0; r < ROWS; r++)
-        for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_setzero_ps();
-    const size_t panelElements = (size_t)k2 * 32;
-    for (int g = 0; g < k2; g++) {
-        __m512i w[2];
-        for (int p = 0; p < PANELS; p++) w[p] = _mm512_loadu_si512((const void *)(b + p * panelElements + (size_t)g * 32));
-        for (int r = 0; r < ROWS; r++) {
-            int32_t two;
-            memcpy(&two, xb + (size_t)r * (size_t)kp + (size_t)g * 2, 4);
-            __m512i a = _mm512_set1_epi32(two);
-            for (int p = 0; p < PANELS; p++) acc[r][p] = _mm512_dpbf16_ps(acc[r][p], (__m512bh)a, (__m512bh)w[p]);
-        }
-    }
-    for (int r = 0; r < ROWS; r++)
-        for (int p = 0; p < PANELS; p++) _mm512_storeu_ps(&tile[r][p * 16], acc[r][p]);
-}
-
-/// `block16_fixed` with the sums stored (or added) straight to y, columns past `columns` masked off.
+/// ROWS x PANELS sums of bf16 products, stored (or added) straight to y, columns past `columns` masked off;
+/// ROWS and PANELS are constants at every call site, so the accumulators live in registers.
 static inline __attribute__((always_inline)) BF16
 void block16_direct(const int ROWS, const int PANELS, int k2, const uint16_t *xb, int kp, const uint16_t *b,
                     int columns, float *y, int ldy, int accumulate) {
@@ -613,16 +592,9 @@ static BF16 void block16_avx512_floats(int rows, int k2, const uint16_t *xb, int
 #undef CASE
 }
 
+/// The driver's tile form (a block starting off a panel boundary): the same sums, into the tile.
 static BF16 void block16_avx512(int rows, int k2, const uint16_t *xb, int kp, const uint16_t *b, int panels, TileF tile) {
-#define CASE(R)                                                                            \
-    case R:                                                                                \
-        if (panels == 2) block16_fixed(R, 2, k2, xb, kp, b, tile);                         \
-        else block16_fixed(R, 1, k2, xb, kp, b, tile);                                     \
-        break;
-    switch (rows) {
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-    }
-#undef CASE
+    block16_avx512_floats(rows, k2, xb, kp, b, panels, 16 * panels, &tile[0][0], BLOCK_COLUMNS, 0);
 }
 #endif
 

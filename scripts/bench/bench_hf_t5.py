@@ -36,8 +36,7 @@ Run: venv/bin/python scripts/bench/bench_hf_t5.py --size small --candidates 20 -
 import argparse
 import json
 import os
-import socket
-import subprocess
+import sys
 import urllib.request
 import statistics
 import time
@@ -54,26 +53,12 @@ TOLERANCE = 1e-4
 
 
 def start_server(binary, model_dir, ours, threads):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(os.path.join(".build", "bench-models", "serve-rerank.log"), "w")
-    process = subprocess.Popen(
-        [binary, "serve", "--model", model_dir, "--tokenizer", ours["tokenizer"], "--templates", ours["templates"],
-         "--host", "127.0.0.1", "--port", str(port), "--set", "workers=1", "--set", f"threads_per_worker={threads}",
-         "--set", "context_cache_mb=0", "--set", "log_requests=false"], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{binary} serve exited with {process.returncode} (.build/bench-models/serve-rerank.log)")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"{binary} serve not ready after 120 s")
+    """`instructrec serve` on these weights with the file's tokenizer and templates, one worker, the context cache
+    off (every timed request is the same); (process, port) once ready."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_servers import start
+    return start(binary, model_dir, threads, [f"tokenizer={ours['tokenizer']}", f"templates={ours['templates']}",
+                                              "workers=1", "context_cache_mb=0"])
 
 
 def request(port, ours):

@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,38 +39,15 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_pointwise  # noqa: E402  (the workload, the checkpoint and its conversion)
+import bench_servers  # noqa: E402  (instructrec serve on a free port)
 
 TRUE_TOKEN = "▁true"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(binary, model_dir, dtype, threads, log_path):
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [binary, "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
-         "--set", "scorer=monot5", "--set", f"weights_dtype={dtype}", "--set", "workers=1",
-         "--set", f"threads_per_worker={threads}", "--set", "max_input_tokens=512",
-         "--set", "context_cache_mb=0"],
-        stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"instructrec serve ({dtype}) exited with {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return process, port
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    sys.exit(f"instructrec serve ({dtype}) not ready after 120 s; see {log_path}")
+def start_server(binary, model_dir, dtype, threads):
+    """`instructrec serve` for MonoT5 with weights_dtype `dtype`, one worker, the context cache off; (process, port)."""
+    return bench_servers.start(binary, model_dir, threads, ["scorer=monot5", f"weights_dtype={dtype}", "workers=1",
+                                                            "max_input_tokens=512", "context_cache_mb=0"])
 
 
 def rerank(port, query, documents):
@@ -138,12 +114,10 @@ def main():
     print("CTranslate2 int8 by max_batch_size: " + ", ".join(f"{b}: {s:.3f} s" for b, s in by_batch.items())
           + f"; timing {best}", flush=True)
 
-    os.makedirs(".build/bench-models", exist_ok=True)
     servers = {}
     try:
         for dtype in ("int8", "bf16", "f32"):
-            servers[dtype] = start_server(args.serve, args.model, dtype, args.threads,
-                                          f".build/bench-models/serve-{dtype}.log")
+            servers[dtype] = start_server(args.serve, args.model, dtype, args.threads)
         with urllib.request.urlopen(f"http://127.0.0.1:{servers['int8'][1]}/info") as r:
             info = json.load(r)
         kernel = info["models"][0].get("int8_kernel", "?")
