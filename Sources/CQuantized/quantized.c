@@ -2,9 +2,13 @@
 // AVX-512 VNNI). See include/CQuantized.h for the layout and the contract.
 //
 // Why our own kernels rather than a library: the engine needs one product only, y = x W^T with both
-// operands K-contiguous, and the few hundred lines below do it at a multiple of sgemm's speed; the
-// alternatives (oneDNN, or a newer OpenBLAS's sbgemm/int8) add a runtime library and its primitive
-// caches for that one call. Built with -ffp-contract=off so the F32 epilogue rounds identically
+// operands K-contiguous, and the few hundred lines below do it as fast as oneDNN does. Measured on one
+// thread (AMD EPYC, AVX-512 VNNI), against oneDNN 2.6's u8 x s8 -> f32 matmul with per-column scales (its
+// brgemm avx512_core_vnni kernel, primitive made beforehand, activations already quantized; ours
+// quantizing them inside the time): 1980x2048x512 377 against 381 GOP/s, 1980x512x2048 388 against 421,
+// 320x32128x512 (a vocabulary projection) 378 against 327, 200x1536x512 433 against 433. oneDNN would
+// add a runtime library to the image and a primitive cache per shape for that one call; Debian's OpenBLAS
+// 0.3.21 has no int8 or bf16 product. Built with -ffp-contract=off so the F32 epilogue rounds identically
 // wherever it runs.
 #include "CQuantized.h"
 
