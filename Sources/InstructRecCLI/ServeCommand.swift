@@ -167,6 +167,7 @@ struct ServeCommand: ParsableCommand {
                     log.info("serving", ["host": configuration.host, "port": server.port, "workers": configuration.workers,
                                          "models": service.modelNames, "weight_bytes": service.weightBytes,
                                          "threads_per_worker": configuration.threadsPerWorker,
+                                         "cores": service.threadPlan.cores, "thread_split": service.threadPlan.spinning ? "helper teams" : "shared pool",
                                          "tls": configuration.tlsCertificate != nil,
                                          "startup_seconds": Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9])
                 }

@@ -54,6 +54,7 @@ public final class RerankService: @unchecked Sendable {
         self.configuration = configuration
         self.kernel = kernel
         self.metrics = metrics
+        threadPlan = ScoringEngine.planThreads(workers: configuration.workers, threadsPerWorker: configuration.threadsPerWorker)
         let pool = WorkerPool(workers: configuration.workers)
         self.pool = pool
         var loaded: [ServingModel] = []
@@ -77,6 +78,7 @@ public final class RerankService: @unchecked Sendable {
         self.configuration = configuration
         self.kernel = kernel
         metrics = Metrics(version: Self.version, blasCore: kernel.library.coreName)
+        threadPlan = ScoringEngine.planThreads(workers: configuration.workers, threadsPerWorker: configuration.threadsPerWorker)
         let pool = WorkerPool(workers: configuration.workers)
         self.pool = pool
         let model = try ServingModel(configuration: configuration, engine: engine, tokenizer: tokenizer, loadSeconds: loadSeconds,
@@ -102,6 +104,10 @@ public final class RerankService: @unchecked Sendable {
 
     /// Every model's queue refuses new jobs; the workers finish what waits, then exit.
     public func stop() { pool.stop() }
+
+    /// Whether the engine's workers split products over helper teams (every engine thread has a core) or over
+    /// Dispatch's shared pool, and the cores counted; logged at start-up.
+    public let threadPlan: (spinning: Bool, cores: Int)
 
     /// The served models' names, the default first.
     public var modelNames: [String] { models.names }

@@ -88,6 +88,16 @@ public final class ScoringEngine: ScoringModel {
     /// Bytes the weight matrices hold in memory (half for BF16/F16 kept 16-bit), for /info and tests.
     public var weightBytes: Int { weights.matrixBytes }
 
+    /// Plans the engine's threads for a process whose workers score at once: each worker keeps helper threads that
+    /// spin between a request's products when `workers × threadsPerWorker` engine threads each have a core, else
+    /// splits go to Dispatch's shared pool (`EngineThreads`). Returns whether helper teams are used, and the cores
+    /// counted (affinity, and a container's CPU limit).
+    @discardableResult
+    public static func planThreads(workers: Int, threadsPerWorker: Int) -> (spinning: Bool, cores: Int) {
+        let budget = CPUBudget.current()
+        return (EngineThreads.plan(threadsInUse: workers * threadsPerWorker, budget: budget), budget.cores)
+    }
+
     /// The int8 kernel the matrices run on (`weights_dtype: int8`), nil for floating-point weights.
     public var int8Kernel: Int8Kernel? { weights.int8Kernel }
 

@@ -6,8 +6,12 @@ import XCTest
 /// a chunk's own split run alone (no team of helpers' helpers), many calling threads each with its own team,
 /// and results visible to the caller when `forEach` returns.
 final class HelperTeamTests: XCTestCase {
+    /// Service tests in the same process plan threads for their own worker counts: these run on teams.
+    private var planned = true
+    override func setUp() { planned = Parallel.usesHelperTeams; Parallel.usesHelperTeams = true }
+    override func tearDown() { Parallel.usesHelperTeams = planned }
+
     func testEveryItemRunsOnceInItsWorkersChunk() {
-        XCTAssertTrue(Parallel.usesHelperTeams)
         for count in [1, 2, 3, 7, 64, 1001] {
             for threads in [1, 2, 3, 4] {
                 var seen = [Int](repeating: -1, count: count)
@@ -64,5 +68,28 @@ final class HelperTeamTests: XCTestCase {
             }
         }
         XCTAssertEqual(Array(UnsafeBufferPointer(start: failures.value, count: 8)), [Int](repeating: 0, count: 8))
+    }
+
+    func testTeamsOnlyWhenEveryEngineThreadHasACore() {
+        XCTAssertTrue(EngineThreads.plan(threadsInUse: 2, budget: CPUBudget(cores: 2)))
+        XCTAssertTrue(Parallel.usesHelperTeams)
+        XCTAssertFalse(EngineThreads.plan(threadsInUse: 4, budget: CPUBudget(cores: 2)))
+        XCTAssertFalse(Parallel.usesHelperTeams)
+        // On Dispatch's pool the splits still run every item once.
+        var hits = [Int](repeating: 0, count: 1000)
+        hits.withUnsafeMutableBufferPointer { buffer in
+            let buffer = buffer
+            for _ in 0..<50 { Parallel.forEach(1000, threads: 2) { range, _ in for i in range { buffer[i] += 1 } } }
+        }
+        XCTAssertEqual(Set(hits), [50])
+    }
+
+    func testAContainersCPULimitCountsRoundedUp() {
+        XCTAssertNil(CPUBudget.quotaCores(cpuMax: "max 100000\n"))
+        XCTAssertEqual(CPUBudget.quotaCores(cpuMax: "150000 100000\n"), 2)
+        XCTAssertEqual(CPUBudget.quotaCores(cpuMax: "200000 100000"), 2)
+        XCTAssertEqual(CPUBudget.quotaCores(cpuMax: "50000 100000"), 1)
+        XCTAssertNil(CPUBudget.quotaCores(cpuMax: "garbage"))
+        XCTAssertGreaterThanOrEqual(CPUBudget.current().cores, 1)
     }
 }
