@@ -17,13 +17,18 @@ final class DefaultModelTests: XCTestCase {
         let requests: [Request]
     }
 
-    func testDefaultModelAgreesWithPyTorch() throws {
+    /// The shipped model's directory and the 20 requests scored by PyTorch.
+    static func modelAndGolden() throws -> (directory: URL, golden: Golden) {
         let modelDirectory = ServiceProcess.root.appendingPathComponent("models/default")
         let goldenFile = ServiceProcess.root.appendingPathComponent("Tests/ServiceTests/Fixtures/default-model-golden.json")
         guard FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("model.safetensors").path) else {
             throw XCTSkip("no default model committed yet")
         }
-        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: goldenFile))
+        return (modelDirectory, try JSONDecoder().decode(Golden.self, from: Data(contentsOf: goldenFile)))
+    }
+
+    func testDefaultModelAgreesWithPyTorch() throws {
+        let (modelDirectory, golden) = try Self.modelAndGolden()
         XCTAssertEqual(golden.requests.count, 20)
         let tokenizer = try Tokenizer.load(directory: modelDirectory)
         let scorer = T5Scorer(weights: try T5Weights(directory: modelDirectory), threads: 2)
@@ -44,12 +49,7 @@ final class DefaultModelTests: XCTestCase {
     /// 900 candidate pairs ordered alike, worst |Δ| of a summed title score 0.39; a wrong scale or offset
     /// reorders about half the pairs.
     func testInt8KeepsTheDefaultModelsRankings() throws {
-        let modelDirectory = ServiceProcess.root.appendingPathComponent("models/default")
-        let goldenFile = ServiceProcess.root.appendingPathComponent("Tests/ServiceTests/Fixtures/default-model-golden.json")
-        guard FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("model.safetensors").path) else {
-            throw XCTSkip("no default model committed yet")
-        }
-        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: goldenFile))
+        let (modelDirectory, golden) = try Self.modelAndGolden()
         let scorer = T5Scorer(weights: try T5Weights(directory: modelDirectory, dtype: .int8), threads: 2)
         var worst: Float = 0, sameBest = 0, pairs = 0, samePairs = 0
         for request in golden.requests {
