@@ -14,8 +14,8 @@ final class Workspace {
     let instructionLength: Int  // capacity for Lmax, the longest instruction
     let decoderRows: Int        // capacity for N, prefix-tree nodes of all groups (at most all candidates' target tokens together)
     let targetLength: Int       // capacity for T, the longest candidate (+ </s>)
-    static let logitChunkRows = 128      // lm_head tile: rows (tree nodes)
-    static let logitChunkColumns = 512   // lm_head tile: vocabulary columns ([128, 512] floats = 256 KiB)
+    static let logitChunkRows = 512      // lm_head tile: rows (tree nodes)
+    static let logitChunkColumns = 512   // lm_head tile: vocabulary columns ([512, 512] floats = 1 MiB)
     static let attentionBlockRows = 64   // queries per attention block
     let scoresPerThread: Int    // attentionBlockRows * max(Lmax, T)
 
