@@ -37,12 +37,13 @@ run: build
 BENCH_SHARING ?= both
 # The engine run also times rerank-20 in int8 beside F32 (every int8 kernel the CPU has), and writes the ids
 # its HTTP rerank-20 figure scored; transformers then scores the same ids (scripts/bench/bench_hf_t5.py,
-# encoder output and cross-attention K/V shared: the best a transformers user can do) and prints ours / its.
-bench: build-bench bench-concurrency bench-pointwise
+# encoder output and cross-attention K/V shared: the best a transformers user can do) on weights that
+# `instructrec serve` serves too, the two timed request by request, and prints ours / its.
+bench: build build-bench bench-concurrency bench-pointwise
 	$(BENCH) engine --models small,base --workloads rerank-20,rerank-100,games-20,games-100 --threads $(THREADS) --sharing $(BENCH_SHARING) \
 	  --end-to-end-json .build/bench-models/end-to-end-small.json
 	@if [ -x venv/bin/python ]; then venv/bin/python scripts/bench/bench_hf_t5.py --size small --threads $(THREADS) \
-	  --ids .build/bench-models/end-to-end-small.json; \
+	  --ids .build/bench-models/end-to-end-small.json --serve $(BIN); \
 	else echo "bench: no venv/ for the transformers reference (python3 -m venv venv && venv/bin/pip install -r scripts/requirements.txt)"; fi
 	$(BENCH) candidates --model models/default --counts 100,1000 --threads $(THREADS)
 
