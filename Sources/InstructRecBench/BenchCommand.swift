@@ -107,35 +107,29 @@ struct BenchCommand: ParsableCommand {
                 guard workload.hasPrefix("rerank-"), let count = Int(workload.dropFirst(7)), count > 0 else {
                     throw ValidationError("unknown workload '\(workload)' (use rerank-N, games-N or batch-RxN)")
                 }
-                var rng = SplitMix64(seed: 1)
-                let ids = BenchTokens.ids(config)
-                let candidates = (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                let candidates = randomTitles(config, count: count)
                 try runWorkload(workload, requests: [candidates], scorer: scorer, config: config, ceiling: ceiling)
             }
             if endToEnd.split(separator: ",").contains(Substring(model)) {
                 try EndToEndBench.run(config: config, threads: threads, iterations: iterations, warmup: warmup, json: endToEndJson)
             }
             if phases.split(separator: ",").contains(Substring(model)) {
-                var rng = SplitMix64(seed: 1)
-                let ids = BenchTokens.ids(config)
-                let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                let candidates = randomTitles(config, count: 20)
                 try PhaseBench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
                                    instructionTokens: instructionTokens, candidates: candidates,
                                    ceiling: ceilingNow(ceilingShapes(config: config, candidates: 20)))
             }
             if helpers.split(separator: ",").contains(Substring(model)) {
-                var rng = SplitMix64(seed: 1)
+                var rng = SplitMix64(seed: 2)
                 let ids = BenchTokens.ids(config)
-                let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                let candidates = randomTitles(config, count: 20)
                 let instruction = (0..<(min(instructionTokens, 200) - 1)).map { _ in Int32.random(in: ids, using: &rng) } + [1]
                 try HelperTeamBench.run(name: "rerank-20, \(instruction.count)-token instruction", scorer: scorer,
                                         input: ScoringInput(instruction: instruction, candidates: candidates),
                                         iterations: max(iterations, 10))
             }
             if reducedPrecision.split(separator: ",").contains(Substring(model)) {
-                var rng = SplitMix64(seed: 1)
-                let ids = BenchTokens.ids(config)
-                let candidates = (0..<20).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
+                let candidates = randomTitles(config, count: 20)
                 try ReducedPrecisionBench.run(config: config, weights: weights, threads: threads, iterations: max(iterations, 10),
                                   instructionTokens: instructionTokens, candidates: candidates)
             }
@@ -144,6 +138,13 @@ struct BenchCommand: ParsableCommand {
                                           iterations: max(iterations, 20))
             }
         }
+    }
+
+    /// `count` random titles of `titleTokens` ids each, the same for every figure of a model (seed 1).
+    func randomTitles(_ config: T5Config, count: Int) -> [[Int32]] {
+        var rng = SplitMix64(seed: 1)
+        let ids = BenchTokens.ids(config)
+        return (0..<count).map { _ in (0..<titleTokens).map { _ in Int32.random(in: ids, using: &rng) } }
     }
 
     func resolveConfig(_ name: String) throws -> T5Config {

@@ -177,13 +177,7 @@ struct FairnessCommand: ParsableCommand {
             breaches.append("\(probeName)'s p99 beside the flood, \(LatencySummary.milliseconds(besideLatency.p99)), exceeds the bound \(LatencySummary.milliseconds(bound))")
         }
         if server.exitStatus != nil { breaches.append("the server exited:\n\(server.logTail())") }
-        if breaches.isEmpty {
-            print("fairness: PASS")
-        } else {
-            for breach in breaches { print("BREACH: \(breach)") }
-            print("fairness: FAIL")
-            throw ExitCode(1)
-        }
+        try Verdict.finish("fairness", breaches: breaches)
     }
 
     /// Lets a generator run for `seconds`; returns it (still running).

@@ -283,13 +283,7 @@ struct LBTestCommand: ParsableCommand {
         where ofModel.count > inFlightAtKill.filter({ $0.model == name }).count {
             breaches.append("SIGKILL: \(ofModel.count) \(name) failures exceed its requests in flight")
         }
-        if breaches.isEmpty {
-            print("lb-test: PASS")
-        } else {
-            for breach in breaches { print("BREACH: \(breach)") }
-            print("lb-test: FAIL (logs in \(directory))")
-            throw ExitCode(1)
-        }
+        try Verdict.finish("lb-test", breaches: breaches, detail: "logs in \(directory)")
     }
 
     /// The interface of a replica serving two models, checked once before the load: /info's model list,

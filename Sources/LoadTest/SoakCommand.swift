@@ -340,12 +340,6 @@ struct SoakCommand: ParsableCommand {
         print(AsciiPlot.render(samples.map { Double($0.rssKiB) / 1024 }, title: "RSS (MiB) over time   (W: warm-up ends, O: overload starts, |: ends)", unit: "MiB", marks: marks))
         print(AsciiPlot.render(p50.map { $0 * 1000 }, title: "p50 latency of 200s per second (ms)", unit: "ms", marks: marks))
         print(AsciiPlot.render(p99.map { $0 * 1000 }, title: "p99 latency of 200s per second (ms)", unit: "ms", marks: marks))
-        if breaches.isEmpty {
-            print("soak: PASS")
-        } else {
-            for breach in breaches { print("BREACH: \(breach)") }
-            print("soak: FAIL")
-            throw ExitCode(1)
-        }
+        try Verdict.finish("soak", breaches: breaches)
     }
 }
