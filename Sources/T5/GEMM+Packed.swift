@@ -75,21 +75,22 @@ extension GEMM {
         }
     }
 
-    /// For each block of up to `blockRows` rows of x[M, in]: y[block rows, tile.count] = x[block, :] · tile^T
-    /// for a packed tile, then `body(firstRow, blockRows)` (the lm_head's vocabulary tiles, as the F32 form).
-    /// x is prepared once for every block, on the calling thread.
-    static func linearPacked(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight tile: WeightTile,
-                             packed: any PackedWeights, into y: UnsafeMutablePointer<Float>,
-                             each body: (_ firstRow: Int, _ rows: Int) -> Void) {
-        PreparedActivations.withPrepared(x, rows: rows, ldx: tile.columns, for: packed, threads: 1) { a in
-            var start = 0
-            while start < rows {
-                let count = min(blockRows, rows - start)
-                let (values, scales) = a.rows(from: start)
-                packed.product(values: values, scales: scales, rows: count, outputs: tile.rows, into: y, ldy: tile.count,
-                               accumulate: false)
-                body(start, count)
-                start += count
+    /// `GEMM.linear(_:rows:blockRows:weight:tiles:...)` for a packed weight: x is prepared once, on the calling
+    /// thread, and serves every tile and block.
+    static func linearPacked(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, packed: any PackedWeights,
+                             tiles: [Range<Int>], into y: UnsafeMutablePointer<Float>,
+                             each body: (_ tile: Range<Int>, _ firstRow: Int, _ rows: Int) -> Void) {
+        PreparedActivations.withPrepared(x, rows: rows, ldx: packed.columns, for: packed, threads: 1) { a in
+            for tile in tiles {
+                var start = 0
+                while start < rows {
+                    let count = min(blockRows, rows - start)
+                    let (values, scales) = a.rows(from: start)
+                    packed.product(values: values, scales: scales, rows: count, outputs: tile, into: y, ldy: tile.count,
+                                   accumulate: false)
+                    body(tile, start, count)
+                    start += count
+                }
             }
         }
     }

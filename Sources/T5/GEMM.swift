@@ -141,33 +141,36 @@ public enum GEMM {
         }
     }
 
-    /// For each block of up to `blockRows` rows of x[M, in]: y[block rows, tile.count] = x[block, :] · tile^T,
-    /// then `body(firstRow, blockRows)` reads y while it is still in cache (lm_head by vocabulary tile:
-    /// a running log-sum-exp, the target logits picked). On the calling thread; `y` holds
-    /// [blockRows, tile.count] floats. A 16-bit tile is widened once, whole, into `scratch` (at least
-    /// tile.count × columns floats, private to this thread) and serves every block: widening is paid
-    /// per tile, not per block of rows.
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight tile: WeightTile,
+    /// For each tile of `weight` in `tiles` (consecutive rows: lm_head's vocabulary tiles), and each block of up
+    /// to `blockRows` rows of x[M, in]: y[block rows, tile.count] = x[block, :] · tile^T, then
+    /// `body(tile, firstRow, blockRows)` reads y while it is still in cache (a running log-sum-exp, the target
+    /// logits picked). On the calling thread; `y` holds [blockRows, largest tile] floats. A 16-bit tile is widened
+    /// once, whole, into `scratch` (at least tile.count × columns floats, private to this thread) and serves every
+    /// block: widening is paid per tile, not per block of rows. A packed weight has x prepared once for all tiles.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, blockRows: Int, weight: WeightMatrix, tiles: [Range<Int>],
                        into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                       each body: (_ firstRow: Int, _ rows: Int) -> Void) {
-        if let packed = tile.matrix.packed {
-            linearPacked(x, rows: rows, blockRows: blockRows, weight: tile, packed: packed, into: y, each: body)
+                       each body: (_ tile: Range<Int>, _ firstRow: Int, _ rows: Int) -> Void) {
+        if let packed = weight.packed {
+            linearPacked(x, rows: rows, blockRows: blockRows, packed: packed, tiles: tiles, into: y, each: body)
             return
         }
-        let n = tile.count, k = tile.columns
-        let w: UnsafePointer<Float>                           // [tile.count, k]
-        if let whole = tile.matrix.float32 {
-            w = whole + tile.rows.lowerBound * k
-        } else {
-            tile.matrix.widen(rows: tile.rows, into: scratch)
-            w = UnsafePointer(scratch)
-        }
-        var start = 0
-        while start < rows {
-            let count = min(blockRows, rows - start)
-            multiply(m: count, n: n, k: k, a: x + start * k, lda: k, b: w, ldb: k, bTransposed: true, c: y, ldc: n)
-            body(start, count)
-            start += count
+        let k = weight.columns
+        for tile in tiles {
+            let n = tile.count
+            let w: UnsafePointer<Float>                           // [tile.count, k]
+            if let whole = weight.float32 {
+                w = whole + tile.lowerBound * k
+            } else {
+                weight.widen(rows: tile, into: scratch)
+                w = UnsafePointer(scratch)
+            }
+            var start = 0
+            while start < rows {
+                let count = min(blockRows, rows - start)
+                multiply(m: count, n: n, k: k, a: x + start * k, lda: k, b: w, ldb: k, bTransposed: true, c: y, ldc: n)
+                body(tile, start, count)
+                start += count
+            }
         }
     }
 

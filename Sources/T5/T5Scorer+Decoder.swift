@@ -168,21 +168,19 @@ extension T5Scorer {
                 let sums = w.logitSum.data + worker * w.decoderRows                         // [N], relative to maxima
                 let scratch = w.weightSlices.data + worker * w.weightSlices.columns    // a 16-bit vocabulary tile, widened
                 for r in 0..<N { maxima[r] = -.infinity; sums[r] = 0 }
-                for t in range {
-                    let column = t * tileColumns, columns = min(tileColumns, vocab - column)
-                    // tile [rows, columns] = decoderNormed [rows, d_model] · lm_head[column ..< column + columns, :]^T
-                    // per block of up to tileRows node rows; a 16-bit vocabulary tile is widened once into scratch.
-                    let head = weights.lmHead.tile(rows: column..<(column + columns))
-                    GEMM.linear(w.decoderNormed.data, rows: N, blockRows: tileRows, weight: head, into: tile,
-                                scratch: scratch) { start, rows in
-                        for r in 0..<rows {
-                            let row = tile + r * columns, node = start + r
-                            VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[node], sum: &sums[node])
-                            for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
-                                let position = tree.positionsByNode[i]
-                                let target = Int(tree.targets[position]) - column
-                                if target >= 0 && target < columns { picked[position] = row[target] }
-                            }
+                // tile [rows, columns] = decoderNormed [rows, d_model] · lm_head[column ..< column + columns, :]^T
+                // per block of up to tileRows node rows; a 16-bit vocabulary tile is widened once into scratch.
+                let vocabularyTiles = range.map { t in (t * tileColumns)..<min((t + 1) * tileColumns, vocab) }
+                GEMM.linear(w.decoderNormed.data, rows: N, blockRows: tileRows, weight: weights.lmHead,
+                            tiles: vocabularyTiles, into: tile, scratch: scratch) { columnsOfTile, start, rows in
+                    let column = columnsOfTile.lowerBound, columns = columnsOfTile.count
+                    for r in 0..<rows {
+                        let row = tile + r * columns, node = start + r
+                        VectorMath.accumulateLogSumExp(row, count: columns, max: &maxima[node], sum: &sums[node])
+                        for i in tree.positionStart[node]..<tree.positionStart[node + 1] {
+                            let position = tree.positionsByNode[i]
+                            let target = Int(tree.targets[position]) - column
+                            if target >= 0 && target < columns { picked[position] = row[target] }
                         }
                     }
                 }

@@ -57,8 +57,8 @@ final class WeightTileTests: XCTestCase {
             let blocks = Tensor(shape: [m, blockTileRows.count])
             let block = Tensor(shape: [3, blockTileRows.count])
             var seen = 0
-            GEMM.linear(x.data, rows: m, blockRows: 3, weight: matrix.tile(rows: blockTileRows), into: block.data,
-                        scratch: scratch.data) { first, rows in
+            GEMM.linear(x.data, rows: m, blockRows: 3, weight: matrix, tiles: [blockTileRows], into: block.data,
+                        scratch: scratch.data) { _, first, rows in
                 XCTAssertEqual(first, seen)
                 (blocks.data + first * blockTileRows.count).update(from: block.data, count: rows * blockTileRows.count)
                 seen += rows
