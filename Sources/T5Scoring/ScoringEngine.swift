@@ -4,8 +4,6 @@ import T5
 
 /// The `weights_dtype` setting's values, named here so the layers above need not import T5.
 public typealias WeightsDType = T5.WeightsDType
-/// The int8 product a model's matrices run on, named here for the layers above.
-public typealias Int8Kernel = T5.Int8Kernel
 
 /// T5 as a `ScoringModel`, and the only way the layers above reach it:
 /// process set-up (BLAS self-check, OpenBLAS threads), the weights, what
@@ -98,9 +96,6 @@ public final class ScoringEngine: ScoringModel {
         return (EngineThreads.plan(threadsInUse: workers * threadsPerWorker, budget: budget), budget.cores)
     }
 
-    /// The int8 kernel the matrices run on (`weights_dtype: int8`), nil for floating-point weights.
-    public var int8Kernel: Int8Kernel? { weights.int8Kernel }
-
     /// The BLAS library and CPU this process multiplies with.
     public var kernelFields: [String: Any] { KernelReport.current().fields }
 
@@ -111,13 +106,13 @@ public final class ScoringEngine: ScoringModel {
                 "num_layers": c.numLayers, "num_decoder_layers": c.numDecoderLayers, "vocab_size": c.vocabSize,
                 "feed_forward_proj": c.feedForwardProj, "tie_word_embeddings": c.tieWordEmbeddings,
                 "weight_matrix_bytes": weights.matrixBytes]
-            .merging(int8Fields) { a, _ in a }
+            .merging(reducedPrecisionFields) { a, _ in a }
     }
 
     /// With int8 weights: the kernel that runs, and whether it is the plain reference loop (a CPU without
     /// AVX2 or VNNI, where int8 is slower than F32); with bf16: whether products run in bf16 (AVX-512 BF16) or
     /// widen to F32.
-    public var int8Fields: [String: Any] {
+    var reducedPrecisionFields: [String: Any] {
         if let products = weights.bf16Products { return ["bf16_kernel": products ? "avx512_bf16" : "widened_f32"] }
         guard let kernel = weights.int8Kernel else { return [:] }
         return ["int8_kernel": kernel.rawValue, "int8_kernel_is_reference": kernel.isReference]
