@@ -3,7 +3,8 @@
 //
 // Module layering (each depends only on those listed before it; docs/ARCHITECTURE.md has the why):
 //   Randomness (SplitMix64: the one seeded generator, shared by T5, InstructRec and HTTP's request ids)
-//   COpenBLAS -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files importing COpenBLAS)
+//   COpenBLAS, CQuantized, CThreadPlacement -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files
+//            importing COpenBLAS; HelperTeam.swift the only one importing CThreadPlacement)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
 //   InstructRec (templates, instruction fitting, ranking; owns the CandidateScorer protocol; knows nothing of T5)
@@ -59,7 +60,9 @@ let package = Package(
         // Int8 products (weights_dtype int8): our own kernels, chosen at run time from the CPU's features.
         // Optimised in debug builds too; no FMA contraction, so every path's F32 epilogue rounds alike.
         .target(name: "CQuantized", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
-        .target(name: "T5", dependencies: ["COpenBLAS", "CQuantized", "Randomness"], swiftSettings: numeric),
+        // Keeps the engine's helper threads off their caller's CPU (sched_getcpu, CPU_SET: macros Swift cannot call).
+        .target(name: "CThreadPlacement"),
+        .target(name: "T5", dependencies: ["COpenBLAS", "CQuantized", "CThreadPlacement", "Randomness"], swiftSettings: numeric),
         .target(name: "Tokenizer", swiftSettings: numeric),
         .target(
             name: "CHTTPShims",
@@ -93,7 +96,7 @@ let package = Package(
             name: "LoadTest",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
-        .testTarget(name: "T5Tests", dependencies: ["T5", "CQuantized", "Randomness"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "T5Tests", dependencies: ["T5", "CQuantized", "CThreadPlacement", "Randomness"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "InstructRec", "Randomness"]),
         .testTarget(name: "InstructRecTests", dependencies: ["InstructRec", "Evaluation", "Randomness"],

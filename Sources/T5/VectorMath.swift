@@ -244,11 +244,18 @@ enum Parallel {
     }
 }
 
-/// The benchmarks' switch between the helper team and Dispatch's pool (`Parallel.usesHelperTeams`).
+/// The benchmarks' switches: the helper team or Dispatch's pool (`Parallel.usesHelperTeams`), helpers kept off
+/// their caller's CPU or not.
 @_spi(Benchmarks) public enum ParallelSplits {
     public static var usesHelperTeams: Bool {
         get { Parallel.usesHelperTeams }
         set { Parallel.usesHelperTeams = newValue }
+    }
+
+    /// Whether a team keeps its helpers off the caller's CPU (`HelperTeam.keepsHelpersOffCallersCPU`).
+    public static var keepsHelpersOffCallersCPU: Bool {
+        get { HelperTeam.keepsHelpersOffCallersCPU }
+        set { HelperTeam.keepsHelpersOffCallersCPU = newValue }
     }
 }
 

@@ -1,4 +1,6 @@
+import CThreadPlacement
 import Dispatch
+import Foundation
 import XCTest
 @testable import T5
 
@@ -82,6 +84,60 @@ final class HelperTeamTests: XCTestCase {
             for _ in 0..<50 { Parallel.forEach(1000, threads: 2) { range, _ in for i in range { buffer[i] += 1 } } }
         }
         XCTAssertEqual(Set(hits), [50])
+    }
+
+    /// The kernel keeps a thread told to avoid a CPU off it (what the team relies on).
+    func testAThreadToldToAvoidACPUNeverRunsThere() throws {
+        guard ProcessInfo.processInfo.activeProcessorCount >= 2 else { throw XCTSkip("needs two CPUs") }
+        let result = UncheckedSendable(UnsafeMutablePointer<Int32>.allocate(capacity: 3))   // [avoided, code, hits]
+        defer { result.value.deallocate() }
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let cpu = ir_current_cpu()
+            result.value[0] = cpu
+            result.value[1] = ir_thread_avoid_cpu(pthread_self(), cpu)
+            var hits: Int32 = 0
+            for _ in 0..<2000 {
+                if ir_current_cpu() == cpu { hits += 1 }
+                sched_yield()
+            }
+            result.value[2] = hits
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        XCTAssertGreaterThanOrEqual(result.value[0], 0, "sched_getcpu answers on Linux")
+        XCTAssertEqual(result.value[1], 0, "the mask was set")
+        XCTAssertEqual(result.value[2], 0, "runs on the avoided CPU")
+    }
+
+    /// A team tells its helpers the caller's CPU before it posts, so no helper chunk runs there: the wake-up after
+    /// an idle pause that put both on one CPU cannot happen.
+    func testHelpersRunOffTheirCallersCPU() throws {
+        guard ProcessInfo.processInfo.activeProcessorCount >= 2 else { throw XCTSkip("needs two CPUs") }
+        let counts = UncheckedSendable(UnsafeMutablePointer<Int>.allocate(capacity: 2))      // [checked, beside]
+        counts.value.initialize(repeating: 0, count: 2)
+        defer { counts.value.deallocate() }
+        let done = DispatchSemaphore(value: 0)
+        // A thread of its own, so the team is new; its first split may come before the helper thread started.
+        let thread = Thread {
+            for round in 0..<300 {
+                if round % 60 == 59 { Thread.sleep(forTimeInterval: 0.15) }    // idle: the kernel may wake both on one CPU
+                let team = HelperTeam.current(helpers: 1)                       // the team forEach uses
+                Parallel.forEach(2, threads: 2) { _, worker in
+                    guard worker == 1 else { return }
+                    let avoided = team.avoidedCPU
+                    guard avoided >= 0 else { return }
+                    counts.value[0] += 1
+                    if ir_current_cpu() == avoided { counts.value[1] += 1 }
+                }
+            }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        XCTAssertGreaterThan(counts.value[0], 250, "helper chunks that ran with the caller's CPU known")
+        XCTAssertEqual(counts.value[1], 0, "helper chunks on the caller's CPU")
     }
 
     func testAContainersCPULimitCountsRoundedUp() {

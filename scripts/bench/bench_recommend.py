@@ -11,6 +11,9 @@ committed), else a built-in list of game titles we wrote ourselves.
 
   python3 scripts/bench/bench_recommend.py --a out/old-default --b models/default --requests 200
 
+`--pause 0.3` waits that long before each request: a lone request arriving at an idle server (with
+`--binary-a` an earlier build, what a change did to it).
+
 Run on a quiet machine (the numbers are only comparable within one run) and
 name the OpenBLAS core type in use (each server logs it at start-up).
 """
@@ -58,6 +61,7 @@ def main():
     p.add_argument("--set-b", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting for B's server (repeatable), e.g. weights_dtype=int8 with --b the same directory as --a")
     p.add_argument("--route", choices=["recommend", "v2-rerank"], default="recommend")
+    p.add_argument("--pause", type=float, default=0.0, help="seconds idle before each request (0: back to back)")
     args = p.parse_args()
     path = "/recommend" if args.route == "recommend" else "/v2/rerank"
     pool = titles(args.data)
@@ -82,6 +86,8 @@ def main():
         for i, body in enumerate(bodies):
             order = ("A", "B") if i % 2 == 0 else ("B", "A")
             for name in order:
+                if args.pause > 0:
+                    time.sleep(args.pause)
                 times[name].append(post(servers[name][1], body, path))
         summary = {}
         for name, model in (("A", args.a), ("B", args.b)):
@@ -90,7 +96,7 @@ def main():
             extra = "".join(f" --set {setting}" for setting in settings[name])
             print(f"{name} {model}{extra} ({binaries[name]}): median {summary[name][0]:.2f} ms, p90 {summary[name][1]:.2f} ms "
                   f"({len(t)} requests to {path}, " + (f"{args.history} history items, " if args.route == "recommend" else "")
-                  + f"{args.candidates} candidates)")
+                  + f"{args.candidates} candidates" + (f", {args.pause} s idle before each" if args.pause > 0 else "") + ")")
         print(f"median ratio A/B: {summary['A'][0] / summary['B'][0]:.2f}x")
         print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     finally:
