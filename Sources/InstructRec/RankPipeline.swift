@@ -42,6 +42,8 @@ public struct RankPipeline: Sendable {
     /// tokens resolved (a bad one throws `PointwiseScorer.Invalid` naming the key), the reference titles
     /// tokenized once.
     public init(settings: RankingSettings, tokenizer: Tokenizer) throws {
+        // Titles, queries and documents are outside text: a `</s>` in one is characters, never the end of it.
+        let tokenizer = tokenizer.readingControlTokensAsText()
         let templates = try TemplateSet(contentsOf: URL(fileURLWithPath: settings.templates))
         let pointwise = try PointwiseScorer.make(kind: settings.scorer, yesNoTemplate: settings.yesNoTemplate,
                                                  yesToken: settings.yesToken, noToken: settings.noToken,

@@ -194,6 +194,28 @@ public final class Tokenizer: Sendable {
 }
 
 extension Tokenizer {
+    /// The pieces that end, pad or stand for an unknown in a sequence.
+    static let controlContents: Set<String> = ["</s>", "<pad>", "<unk>"]
+
+    /// The same tokenizer reading `</s>`, `<pad>` and `<unk>` in a text as the characters they are, as
+    /// sentencepiece reads any text (its control pieces never match): what a service tokenizing outside text
+    /// needs, where a title or document holding `</s>` (an HTML strikethrough's closing tag, or an attempt to
+    /// end a candidate early) must not end its sequence. Hugging Face `tokenizers` splits them out as special
+    /// tokens, and even with `encode_special_tokens` its Unigram lattice still matches them as pieces; here they
+    /// leave both the special-token split and the lattice, so `Mario</s>Kart` is `▁Mario < / s > Kart` (pieces
+    /// as the vocabulary has them). Other added tokens (`<extra_id_N>`, a checkpoint's own) are still split out:
+    /// templates may use them. A text without these three strings gets the reference's ids unchanged.
+    public func readingControlTokensAsText() -> Tokenizer {
+        guard case let .huggingFace(normalizers, metaspace, specials) = pipeline else { return self }   // sentencepiece already does
+        let literal = specials.contents.filter { Tokenizer.controlContents.contains($0.value) }
+        guard !literal.isEmpty else { return self }
+        let kept = specials.contents.filter { literal[$0.key] == nil }.map { (content: $0.value, id: $0.key) }
+        return Tokenizer(pipeline: .huggingFace(normalizers: normalizers, metaspace: metaspace,
+                                                specials: SpecialTokenMatcher(tokens: kept.sorted { $0.id < $1.id })),
+                         model: model.excluding(Set(literal.keys)), specialIDs: specialIDs, controlIDs: controlIDs,
+                         eosID: eosID, source: source, wordCacheCapacity: wordCache == nil ? 0 : WordCache.defaultCapacity)
+    }
+
     /// The id of a vocabulary piece spelled exactly as the vocabulary holds it ("▁true",
     /// "<extra_id_10>"), or nil. A linear search: for configuration, not for requests.
     public func id(ofPiece piece: String) -> Int32? {

@@ -17,6 +17,8 @@ struct UnigramModel: Sendable {
     let scores: [Double]
     let unknownID: Int32
     let trie: PieceTrie
+    /// the ids `trie` holds
+    let trieIDs: [Int32]
     let unknownScore: Double
     let precision: Precision
     /// ids the lattice must never use (SentencePiece UNUSED pieces)
@@ -31,9 +33,31 @@ struct UnigramModel: Sendable {
         self.unknownID = unknownID
         self.precision = precision
         self.unusable = unusable
+        self.trieIDs = trieIDs
         trie = PieceTrie(pieces: trieIDs.map { (Array(pieces[Int($0)].utf8), $0) })
         let minimum = trieIDs.map { scores[Int($0)] }.min() ?? 0
         unknownScore = minimum - UnigramModel.unknownPenalty
+    }
+
+    /// The same model whose lattice never uses `ids` (their pieces leave the trie); the unknown score stays the
+    /// one the whole vocabulary gave, so every other segmentation is unchanged.
+    func excluding(_ ids: Set<Int32>) -> UnigramModel {
+        let kept = trieIDs.filter { !ids.contains($0) }
+        return UnigramModel(pieces: pieces, scores: scores, unknownID: unknownID, unknownScore: unknownScore,
+                            precision: precision, unusable: unusable, trieIDs: kept,
+                            trie: PieceTrie(pieces: kept.map { (Array(pieces[Int($0)].utf8), $0) }))
+    }
+
+    private init(pieces: [String], scores: [Double], unknownID: Int32, unknownScore: Double, precision: Precision,
+                 unusable: Set<Int32>, trieIDs: [Int32], trie: PieceTrie) {
+        self.pieces = pieces
+        self.scores = scores
+        self.unknownID = unknownID
+        self.unknownScore = unknownScore
+        self.precision = precision
+        self.unusable = unusable
+        self.trieIDs = trieIDs
+        self.trie = trie
     }
 
     private struct Node {

@@ -19,6 +19,40 @@ final class BehaviourTests: XCTestCase {
         XCTAssertTrue(encoding.ids.contains(32099))
     }
 
+    /// Outside text (titles, queries, documents) reads `</s>`, `<pad>` and `<unk>` as characters, exactly as
+    /// sentencepiece reads them, on every corpus text that holds one (and no other added token); every other text
+    /// keeps Hugging Face's ids. Both vocabularies: Flan-T5's and the default model's.
+    func testControlTokensInOutsideTextAreReadAsSentencepieceReadsThem() throws {
+        for set in ["", "games-vocab/"] {
+            let reference = try Tokenizer(tokenizerJSON: try ParityTests.fixture(set + "tokenizer.json"))
+            let literal = reference.readingControlTokensAsText()
+            var withControl = 0, without = 0
+            for c in try ParityTests.corpus(set) {
+                let controls = Tokenizer.controlContents.contains { c.text.contains($0) }
+                if controls && !c.text.contains("<extra_id_") {
+                    withControl += 1
+                    XCTAssertEqual(literal.encode(c.text, addEOS: false), c.spm, "\(set) \(c.text)")
+                } else if !controls {
+                    without += 1
+                    XCTAssertEqual(literal.encode(c.text), c.hf, "\(set) \(c.text)")
+                }
+            }
+            XCTAssertGreaterThan(withControl, 10, set)
+            XCTAssertGreaterThan(without, 1000, set)
+        }
+    }
+
+    func testAControlTokenNeverEndsOutsideTextButTemplatesKeepTheirSentinels() throws {
+        let literal = try Tokenizer(tokenizerJSON: try ParityTests.fixture("tokenizer.json")).readingControlTokensAsText()
+        let ids = literal.encode("Mario</s>Kart <pad> and <unk> x<extra_id_0>", addEOS: true)
+        XCTAssertEqual(ids.filter { $0 == literal.eosID }.count, 1, "only the appended </s>")
+        XCTAssertEqual(ids.last, literal.eosID)
+        XCTAssertFalse(ids.contains(0), "<pad>")
+        // Flan-T5's vocabulary has no '<': it is the unknown id, once per '<', as sentencepiece gives it.
+        XCTAssertEqual(ids.filter { $0 == literal.unknownID }.count, 3)
+        XCTAssertTrue(ids.contains(32099), "<extra_id_0> is still one token")
+    }
+
     func testLoadPrefersTokenizerJSON() throws {
         let directory = try ParityTests.fixture("tokenizer.json").deletingLastPathComponent()
         let tokenizer = try Tokenizer.load(directory: directory)
