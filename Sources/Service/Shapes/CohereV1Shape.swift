@@ -68,7 +68,8 @@ struct CohereV1Shape: APIShape {
         let rankFields = try Self.rankFields(r.rank_fields)
         let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
         let documents = try r.documents.enumerated().map { index, document in
-            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
+            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits),
+                 idIsPosition: document.id == nil)
         }
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                               candidates: try FieldRules.candidates(documents, "$.documents", limits),
