@@ -167,6 +167,16 @@ final class ShapeAdapterTests: XCTestCase {
         XCTAssertEqual(scores.reduce(0, +), 1, accuracy: 1e-6, "relevance unless raw_scores")
     }
 
+    func testSearchUnitsAreCountedAsCohereBillsThem() throws {
+        var usage = RankingUsage()
+        XCTAssertEqual(CohereBilling.searchUnits(documents: 1, usage: usage), 1)
+        XCTAssertEqual(CohereBilling.searchUnits(documents: 100, usage: usage), 1)
+        XCTAssertEqual(CohereBilling.searchUnits(documents: 101, usage: usage), 2)
+        XCTAssertEqual(CohereBilling.searchUnits(documents: 1000, usage: usage), 10)
+        usage.windows = 230                                  // pointwise: 90 documents, some over several windows
+        XCTAssertEqual(CohereBilling.searchUnits(documents: 90, usage: usage), 3)
+    }
+
     func testErrorEnvelopes() throws {
         let error = ServiceError.invalid("$.texts", "must contain at least one item")
         func json(_ shape: AnyShape) throws -> [String: Any] {

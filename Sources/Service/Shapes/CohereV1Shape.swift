@@ -68,8 +68,7 @@ struct CohereV1Shape: APIShape {
         let rankFields = try Self.rankFields(r.rank_fields)
         let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
         let documents = try r.documents.enumerated().map { index, document in
-            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits),
-                 idIsPosition: document.id == nil)
+            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
         }
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                               candidates: try FieldRules.candidates(documents, "$.documents", limits),
@@ -100,7 +99,8 @@ struct CohereV1Shape: APIShape {
                 .init(index: $0.index, relevance_score: Double($0.relevance),
                       document: documents ? .init(members: r.documents[$0.index].members) : nil)
             },
-            meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: 1),
+            meta: .init(api_version: .init(version: "1"), billed_units: .init(search_units: CohereBilling.searchUnits(documents: r.documents.count,
+                                                                                               usage: outcome.usage)),
                         warnings: CohereWarnings.warnings(query, outcome)),
             model: r.model ?? "instructrec",
             usage: .init(total_tokens: outcome.usage.instructionTokens + outcome.usage.candidateTokens))
@@ -141,7 +141,7 @@ struct CohereV1Shape: APIShape {
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
             "meta": Schema.object("Cohere metadata", [
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"1\"")], required: ["version"], additional: true),
-                "billed_units": Schema.object("Billing units (one search unit per request)",
+                "billed_units": Schema.object(CohereBilling.description,
                                               ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
                 "warnings": Schema.array(Schema.string("One sentence per kind of event, with its count"), "Present when documents had more windows than max_chunks_per_doc (scored on their first ones), were cut (titles past max_target_tokens) or, with a pointwise model, were scored over several windows; the counts are also in the X-Documents-Truncated, X-Documents-Windowed and X-Document-Windows headers"),
             ], required: ["api_version", "billed_units"], additional: true),

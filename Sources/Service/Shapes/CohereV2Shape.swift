@@ -48,7 +48,8 @@ struct CohereV2Shape: APIShape {
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
         Response(id: outcome.requestID,
                  results: outcome.ranked.map { .init(index: $0.index, relevance_score: Double($0.relevance)) },
-                 meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: 1),
+                 meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: CohereBilling.searchUnits(documents: r.documents.count,
+                                                                                               usage: outcome.usage)),
                              warnings: CohereWarnings.warnings(query, outcome)))
     }
 
@@ -71,7 +72,7 @@ struct CohereV2Shape: APIShape {
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
             "meta": Schema.object("Cohere metadata", [
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"2\"")], required: ["version"], additional: true),
-                "billed_units": Schema.object("Billing units (one search unit per request)",
+                "billed_units": Schema.object(CohereBilling.description,
                                               ["search_units": Schema.integer("Search units", minimum: 0)], required: ["search_units"], additional: true),
                 "warnings": Schema.array(Schema.string("One sentence per kind of event, with its count"), "Present when documents were cut (truncated to max_tokens_per_doc or max_target_tokens) or, with a pointwise model, scored over several windows; the counts are also in the X-Documents-Truncated, X-Documents-Windowed and X-Document-Windows headers"),
             ], required: ["api_version", "billed_units"], additional: true),

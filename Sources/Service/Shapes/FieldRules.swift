@@ -51,28 +51,7 @@ enum FieldRules {
         if items.count > limits.maxCandidates {
             throw ServiceError.invalid(path, "has \(items.count) items, more than the limit \(limits.maxCandidates)")
         }
-        try uniqueIDs(items, path)
         return items
-    }
-
-    /// Results are matched to candidates by id, so no two candidates may share one: two given ids alike, or an
-    /// item without an id (its id is its position) whose position is another item's given id.
-    static func uniqueIDs(_ items: [Item], _ path: String) throws {
-        var firstWithID: [String: Int] = [:]
-        for (index, item) in items.enumerated() where !item.idIsPosition {
-            if let first = firstWithID[item.id] {
-                throw ServiceError.invalid("\(path)[\(index)].id",
-                                           "'\(item.id)' is also the id of \(path)[\(first)]; results are matched by id, so each must be unique")
-            }
-            firstWithID[item.id] = index
-        }
-        for (index, item) in items.enumerated() where item.idIsPosition {
-            if let other = firstWithID[item.id] {
-                throw ServiceError.invalid("\(path)[\(index)]",
-                                           "has no id, so its id is its position '\(item.id)', which \(path)[\(other)] gives as its id; "
-                                           + "give every item an id, or none")
-            }
-        }
     }
 
     static func topN(_ value: Int?, _ path: String = "$.top_n") throws -> Int? {

@@ -175,7 +175,7 @@ enum OurFields {
     }
 
     static func candidates(_ context: SchemaContext, key: String, what: String, description: String) -> Schema.Node {
-        Schema.array(item(context, key: key, what: what), description + " (ids are echoed, so no two may be the same; index is the position)", minItems: 1, maxItems: context.limits.maxCandidates)
+        Schema.array(item(context, key: key, what: what), description + " (ids are the client's labels, echoed as sent, and may repeat: index, the position, tells results apart)", minItems: 1, maxItems: context.limits.maxCandidates)
     }
 
     /// A template that names {history} or {preference} needs that field: if/then per template.
