@@ -163,10 +163,9 @@ final class Metrics: @unchecked Sendable {
 
     init(version: String = "unknown", blasCore: String = "unknown") {
         buildInfo = ["version": version, "blas_core": blasCore]
-        // Counters are series from the start, so rate() and alerts see 0 rather than nothing (each model's
-        // queue adds its own dropped-job reasons at 0).
-        reloads.increment(by: 0)
-        reloadFailures.increment(by: 0)
+        // Counters are series from the start, so rate() and alerts see 0 rather than nothing: an empty counter
+        // renders one unlabelled 0 until its first series; each model, once loaded, adds its own at 0 (reloads,
+        // reload failures, its queue's dropped-job reasons), and no unlabelled series stays beside them.
     }
 
     func render() -> String {

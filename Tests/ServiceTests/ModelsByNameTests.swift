@@ -174,6 +174,7 @@ final class ModelsByNameTests: XCTestCase {
         let metrics = try service.request("GET", "/metrics").body
         XCTAssertTrue(metrics.contains("instructrec_model_reloads_total{model=\"mono\"} 1\n"), metrics)
         XCTAssertTrue(metrics.contains("instructrec_model_reloads_total{model=\"default\"} 0\n"), metrics)
+        XCTAssertFalse(metrics.contains("instructrec_model_reloads_total 0"), "no unlabelled series beside the models'")
         XCTAssertEqual(try service.request("POST", "/admin/reload", body: #"{"model": "nope"}"#, headers: auth).status, 404)
         XCTAssertEqual(try service.request("POST", "/admin/reload", body: #"{"modle": "mono"}"#, headers: auth).status, 422)
         XCTAssertEqual(try service.request("POST", "/admin/reload", body: #"{"model": 3}"#, headers: auth).status, 422)
