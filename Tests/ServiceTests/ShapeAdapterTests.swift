@@ -73,6 +73,29 @@ final class ShapeAdapterTests: XCTestCase {
         XCTAssertEqual(((json as? [String: Any])?["results"] as? [Any])?.count, 3)
     }
 
+    /// Cohere's earlier v2 API (SDKs before max_tokens_per_doc) sent return_documents, rank_fields,
+    /// max_chunks_per_doc and object documents: read as v1 reads them, answered in v2's shape.
+    func testCohereV2TakesTheEarlierV2Fields() throws {
+        let raw: [String: Any] = [
+            "model": "rerank-v3.5", "query": "a racing game for my kids", "return_documents": true, "rank_fields": ["title"],
+            "max_chunks_per_doc": 2,
+            "documents": [["title": "Mario Kart 8 Deluxe", "year": "2017"], "HDMI Cable 6ft"],
+        ]
+        let body = try JSONValue.parse(Array(try JSONSerialization.data(withJSONObject: raw)))
+        let (shape, query, json) = try respond(Capture(path: "/v2/rerank", body: body, raw: raw))
+        XCTAssertEqual(shape.name, "cohere.v2")
+        XCTAssertEqual(query.candidates.map(\.title), ["Mario Kart 8 Deluxe", "HDMI Cable 6ft"])
+        XCTAssertEqual(query.maxWindows, 2)
+        let answer = try XCTUnwrap(json as? [String: Any])
+        let results = try XCTUnwrap(answer["results"] as? [[String: Any]])
+        XCTAssertEqual(results[0]["document"] as? NSDictionary, ["title": "Mario Kart 8 Deluxe", "year": "2017"])
+        XCTAssertEqual(results[1]["document"] as? NSDictionary, ["text": "HDMI Cable 6ft"])
+        XCTAssertNil(answer["model"], "v2's shape: no v1 fields")
+        // without return_documents, v2's plain results
+        let plain = try respond(try capture("cohere-v2-rerank.json")).json as? [String: Any]
+        XCTAssertEqual(Set(((plain?["results"] as? [[String: Any]])?.first ?? [:]).keys), ["index", "relevance_score"])
+    }
+
     func testCohereV1StringsAndObjects() throws {
         for name in ["cohere-v1-rerank-strings.json", "cohere-v1-rerank-objects.json"] {
             let (shape, query, json) = try respond(try capture(name))

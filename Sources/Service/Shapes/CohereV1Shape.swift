@@ -108,7 +108,8 @@ struct CohereV1Shape: APIShape {
 
     func errorBody(_ error: ServiceError) -> ErrorEnvelope { ErrorEnvelope(Failure(message: error.message, detail: error.message)) }
 
-    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+    /// A structured document (v1, and Cohere's earlier v2 API).
+    static func structuredDocumentSchema(_ context: SchemaContext) -> [String: Any] {
         var structured = Schema.object("A structured document: string fields, all echoed by return_documents. The model reads the rank_fields it has (text by default): one field's value alone, several as \"field: value\" lines in rank_fields order; a document with none of them is read on all its fields. Each field read is a text of at most max_text_chars characters (several: their lines together)", [
             "id": Schema.oneOf([Schema.string("Id", minLength: 1), Schema.integer("Id", minimum: -999_999_999_999_999, maximum: 999_999_999_999_999)],
                                "Our extension: the document's id (echoed back; results are found by index)"),
@@ -116,28 +117,45 @@ struct CohereV1Shape: APIShape {
         structured["additionalProperties"] = Schema.nullable(Schema.text("A field (null reads as absent)", context))
         // at least one field besides the id, and not null: something to read
         structured["anyOf"] = [["minProperties": 2], ["not": ["required": ["id"]], "minProperties": 1]]
+        return structured
+    }
+
+    static func rankFieldsSchema() -> [String: Any] {
         var rankFields = Schema.array(Schema.string("A field of the documents", minLength: 1),
                                       "The fields the model reads, in this order (default [\"text\"]); a string document has only text", minItems: 1)
         rankFields["uniqueItems"] = true
+        return rankFields
+    }
+
+    static func maxChunksSchema() -> [String: Any] {
+        Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it. Documents capped are counted in meta.warnings and the X-Documents-Truncated header", minimum: 1, maximum: FieldRules.maxCount)
+    }
+
+    static func returnedDocumentSchema() -> [String: Any] {
+        Schema.object("The document as sent (return_documents): all its fields; a string document as {text}",
+                      ["text": Schema.string("The document text")], additional: true)
+    }
+
+    func schemas(_ context: SchemaContext) -> ShapeSchemas {
+        let structured = Self.structuredDocumentSchema(context)
         let request = Schema.object("Cohere v1 / Jina rerank request", [
             "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted (echoed in the response)"),
             "query": Schema.text("The search query (the intention of the search instruction)", context),
             "documents": Schema.array(Schema.oneOf([
                 Schema.text("A document (its text)", context),
                 structured,
-            ]), "Documents to rerank (ids, when given, must differ)", minItems: 1, maxItems: context.limits.maxCandidates),
+            ]), "Documents to rerank (ids are labels and may repeat; results are found by index)", minItems: 1, maxItems: context.limits.maxCandidates),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
-            "rank_fields": rankFields,
-            "max_chunks_per_doc": Schema.integer("Pointwise models: score at most this many windows (chunks) of a long document, its first ones (default: all); likelihood models score titles and ignore it. Documents capped are counted in meta.warnings and the X-Documents-Truncated header", minimum: 1, maximum: FieldRules.maxCount),
+            "rank_fields": Self.rankFieldsSchema(),
+            "max_chunks_per_doc": Self.maxChunksSchema(),
         ], required: ["query", "documents"])
         let response = Schema.object("Cohere v1 / Jina rerank response", [
             "id": Schema.string("Request id"),
             "results": Schema.array(Schema.object("One document, best first", [
                 "index": Schema.integer("Position of the document in the request", minimum: 0),
                 "relevance_score": Schema.number("0..1: σ(scale·score + bias) with the model's fitted scale and bias, a function of the document's own score (comparable across requests, usable with a threshold); the deployment setting relevance=softmax makes it the softmax over the request's documents"),
-                "document": Schema.object("The document as sent (return_documents): all its fields; a string document as {text}",
-                                          ["text": Schema.string("The document text")], additional: true),
+                "document": Self.returnedDocumentSchema(),
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
             "meta": Schema.object("Cohere metadata", [
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"1\"")], required: ["version"], additional: true),

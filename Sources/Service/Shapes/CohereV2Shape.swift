@@ -2,7 +2,9 @@ import InstructRec
 
 /// POST /v2/rerank: Cohere's v2 rerank API (cohere SDK `ClientV2.rerank`).
 /// Ranked with the ⟨P0, I, T3⟩ search instruction (template search.specific):
-/// the query is the intention, the documents the candidates.
+/// the query is the intention, the documents the candidates. Cohere's earlier v2 API (SDKs before
+/// `max_tokens_per_doc`) also sent `return_documents`, `rank_fields`, `max_chunks_per_doc` and documents as
+/// objects; they are read as v1 reads them, so those clients work unchanged.
 struct CohereV2Shape: APIShape {
     let name = "cohere.v2"
     let path = "/v2/rerank"
@@ -11,14 +13,26 @@ struct CohereV2Shape: APIShape {
     struct Request: Decodable, Sendable {
         var model: String?
         var query: String
-        var documents: [String]
+        /// strings; objects of string fields (Cohere's earlier v2 API), read as v1 reads them
+        var documents: [StructuredDocument]
         var top_n: Int?
         var max_tokens_per_doc: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case model, query, documents, top_n, max_tokens_per_doc }
+        /// Cohere's earlier v2 API, read as v1 reads them
+        var return_documents: Bool?
+        var rank_fields: [String]?
+        var max_chunks_per_doc: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case model, query, documents, top_n, max_tokens_per_doc, return_documents, rank_fields, max_chunks_per_doc
+        }
     }
 
     struct Response: Encodable {
-        struct Result: Encodable { var index: Int; var relevance_score: Double }
+        struct Result: Encodable {
+            var index: Int
+            var relevance_score: Double
+            /// with return_documents (Cohere's earlier v2 API): the document as sent, a string as {"text"}
+            var document: CohereV1Shape.Response.Document?
+        }
         struct Meta: Encodable {
             struct APIVersion: Encodable { var version: String }
             struct BilledUnits: Encodable { var search_units: Int }
@@ -36,18 +50,25 @@ struct CohereV2Shape: APIShape {
     struct Failure: Encodable { var message: String }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let documents = try r.documents.enumerated().map { index, text in
-            Item(id: String(index), title: try FieldRules.text(text, "$.documents[\(index)]", limits))
+        let rankFields = try CohereV1Shape.rankFields(r.rank_fields)
+        let documents = try r.documents.enumerated().map { index, document in
+            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
         }
         _ = try FieldRules.count(r.max_tokens_per_doc, "$.max_tokens_per_doc")
-        return RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
-                         candidates: try FieldRules.candidates(documents, "$.documents", limits),
-                         topN: try FieldRules.topN(r.top_n), maxTargetTokens: r.max_tokens_per_doc)
+        var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
+                              candidates: try FieldRules.candidates(documents, "$.documents", limits),
+                              topN: try FieldRules.topN(r.top_n), maxTargetTokens: r.max_tokens_per_doc)
+        query.maxWindows = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
+        return query
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
-        Response(id: outcome.requestID,
-                 results: outcome.ranked.map { .init(index: $0.index, relevance_score: Double($0.relevance)) },
+        let documents = r.return_documents ?? false
+        return Response(id: outcome.requestID,
+                 results: outcome.ranked.map {
+                     .init(index: $0.index, relevance_score: Double($0.relevance),
+                           document: documents ? .init(members: r.documents[$0.index].members) : nil)
+                 },
                  meta: .init(api_version: .init(version: "2"), billed_units: .init(search_units: CohereBilling.searchUnits(documents: r.documents.count,
                                                                                                usage: outcome.usage)),
                              warnings: CohereWarnings.warnings(query, outcome)))
@@ -59,8 +80,14 @@ struct CohereV2Shape: APIShape {
         let request = Schema.object("Cohere v2 rerank request", [
             "model": Schema.string("The model to answer: a name GET /v1/models lists, or an alias; absent: the default model. With one model served, any value is accepted (so a Cohere client's rerank-v3.5 works against a single model, or through aliases)"),
             "query": Schema.text("The search query (the intention of the search instruction)", context),
-            "documents": Schema.array(Schema.text("A document", context), "Documents to rerank", minItems: 1,
-                                      maxItems: context.limits.maxCandidates),
+            "documents": Schema.array(Schema.oneOf([
+                Schema.text("A document (its text)", context),
+                CohereV1Shape.structuredDocumentSchema(context),
+            ]), "Documents to rerank: texts (objects of string fields, as Cohere's earlier v2 API and v1 take them, are read on rank_fields)",
+                                      minItems: 1, maxItems: context.limits.maxCandidates),
+            "return_documents": Schema.boolean("Cohere's earlier v2 API: include each document in its result (default false)"),
+            "rank_fields": CohereV1Shape.rankFieldsSchema(),
+            "max_chunks_per_doc": CohereV1Shape.maxChunksSchema(),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
             "max_tokens_per_doc": Schema.integer("Score each document on at most this many tokens: its first ones (a pointwise model then windows what is left; a likelihood model never scores more than max_target_tokens). Documents cut are counted in meta.warnings and the X-Documents-Truncated header", minimum: 1, maximum: FieldRules.maxCount),
         ], required: ["query", "documents"])
@@ -69,6 +96,7 @@ struct CohereV2Shape: APIShape {
             "results": Schema.array(Schema.object("One document, best first", [
                 "index": Schema.integer("Position of the document in the request", minimum: 0),
                 "relevance_score": Schema.number("0..1: σ(scale·score + bias) with the model's fitted scale and bias, a function of the document's own score (comparable across requests, usable with a threshold); the deployment setting relevance=softmax makes it the softmax over the request's documents"),
+                "document": CohereV1Shape.returnedDocumentSchema(),
             ], required: ["index", "relevance_score"], additional: true), "Documents sorted by relevance, cut to top_n"),
             "meta": Schema.object("Cohere metadata", [
                 "api_version": Schema.object("API version", ["version": Schema.string("Always \"2\"")], required: ["version"], additional: true),
