@@ -32,10 +32,17 @@ extension RerankService {
     /// Settings as {key: {value, source}} (secrets redacted); `only`: just these keys.
     func settingsWithSources(_ configuration: ServiceConfiguration, only: Set<String>? = nil) -> [String: Any] {
         Dictionary(uniqueKeysWithValues: settingValues(configuration).filter { only?.contains($0.key) ?? true }.map { key, value in
-            (key, ["value": value, "source": configuration.sources[key] == "flag" ? configuration.origin(of: key)
-                                                 : configuration.sources[key] ?? "default"] as [String: Any])
+            // No tokenizer set (absent or null, wherever): the model directory's, whatever layer said null.
+            if key == "tokenizer" && configuration.tokenizer == nil {
+                return (key, ["value": value, "source": "the model directory"] as [String: Any])
+            }
+            return (key, ["value": value, "source": configuration.sources[key] == "flag" ? configuration.origin(of: key)
+                                                    : configuration.sources[key] ?? "default"] as [String: Any])
         })
     }
+
+    /// A Float setting as the decimal it was written as (0.3, not 0.30000001192092896).
+    static func decimal(_ value: Float) -> Double { Double("\(value)") ?? Double(value) }
 
     /// GET /v1/models, in the list shape of the OpenAI-style APIs vLLM and Infinity serve: every served model,
     /// then every alias (as a model whose `root` is the model it names).
@@ -88,8 +95,8 @@ extension RerankService {
         ["max_input_tokens": configuration.maxInputTokens, "max_history_items": configuration.maxHistoryItems,
          "max_history_title_tokens": configuration.maxHistoryTitleTokens, "max_target_tokens": configuration.maxTargetTokens,
          "templates": configuration.templates, "model": configuration.model,
-         "scoring": configuration.scoringMode.rawValue, "prior_weight": Double(configuration.priorWeight),
-         "query_prior_weight": configuration.queryPriorWeight.map { Double($0) as Any } ?? NSNull(),
+         "scoring": configuration.scoringMode.rawValue, "prior_weight": Self.decimal(configuration.priorWeight),
+         "query_prior_weight": configuration.queryPriorWeight.map { Self.decimal($0) as Any } ?? NSNull(),
          "query_relevance_scale": configuration.queryRelevanceScale ?? NSNull(),
          "query_relevance_bias": configuration.queryRelevanceBias ?? NSNull(),
          "exclude_history": configuration.excludeHistory,

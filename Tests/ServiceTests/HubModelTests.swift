@@ -44,6 +44,9 @@ final class HubModelTests: XCTestCase {
         // The same answers as the fixture directory served as it is.
         let local = try InProcessService(files: ["model": Self.fixture])
         XCTAssertEqual(reply.json?["results"] as? NSArray, try local.request("POST", "/v2/rerank", body: body).json?["results"] as? NSArray)
+        // No tokenizer set anywhere (the repository's config says null): /info says it is the model directory's.
+        let localSettings = try local.request("GET", "/info").json?["settings"] as? [String: [String: Any]]
+        XCTAssertEqual(localSettings?["tokenizer"]?["source"] as? String, "the model directory")
         // huggingface_hub's layout: refs/main, snapshots/<commit>/<file> -> ../../blobs/<etag>
         XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent("refs/main"), encoding: .utf8), commit)
         let snapshot = folder.appendingPathComponent("snapshots/\(commit)")

@@ -36,6 +36,10 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(settings["api_keys"]?["value"] as? String, "redacted (2 keys)")
         XCTAssertEqual(settings["api_keys"]?["source"] as? String, "--set api_keys")
         XCTAssertEqual(settings["model"]?["source"] as? String, "--model")
+        XCTAssertEqual(settings["tokenizer"]?["source"] as? String, "--tokenizer")
+        // a Float setting as written: 0.3 stays 0.3 in the JSON, not 0.30000001192092896
+        XCTAssertEqual(RerankService.decimal(0.3), 0.3)
+        XCTAssertEqual(RerankService.decimal(1), 1)
     }
 
     func testOverloadAnswers503WithRetryAfterWhileAcceptedRequestsSucceed() throws {
