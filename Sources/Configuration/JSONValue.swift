@@ -52,6 +52,8 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(ParseError) -> JSONValue {
         var parser = Parser(bytes: bytes, maxDepth: maxDepth)
+        // RFC 8259 §8.1: a parser MAY ignore a leading byte order mark (some .NET and PowerShell clients send one).
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()

@@ -22,6 +22,10 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try parse(" \"x\" "), .string("x"))
         XCTAssertEqual(try parse("null"), .null)
         XCTAssertEqual(try parse("\t\r\n true \n"), .bool(true))
+        // §8.1: a leading byte order mark is ignored; anywhere else it is not JSON.
+        XCTAssertEqual(try JSONValue.parse([0xEF, 0xBB, 0xBF] + Array(#"{"a": 1}"#.utf8)), .object([("a", .number(1))]))
+        assertFails("1\u{FEFF}", at: 1)
+        assertFails("\u{FEFF}\u{FEFF}1", at: 3)
     }
 
     func testNumbers() throws {
