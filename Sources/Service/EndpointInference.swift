@@ -34,6 +34,8 @@ public enum EndpointInference: Equatable, Sendable {
         switch fits.count {
         case 1: return .endpoint(fits[0])
         case _ where fits.contains("rerank"): return .endpoint("rerank")
+        // /v2/rerank also takes v1's fields (Cohere's earlier v2 API); a body both take is v1's.
+        case _ where Set(fits) == ["v1/rerank", "v2/rerank"]: return .endpoint("v1/rerank")
         case 0: return .unclear("no endpoint takes this body (\(failures.joined(separator: "; "))); name the one you mean with one of \(flags)")
         default: return .unclear("this body fits \(fits.map { "/" + $0 }.joined(separator: " and ")); choose with \(fits.map { "--endpoint \($0)" }.joined(separator: " or "))")
         }
