@@ -177,6 +177,14 @@ final class ShapeAdapterTests: XCTestCase {
         let (shape, _, json) = try respond(try capture("jina-rerank.json"))
         XCTAssertEqual(shape.name, "cohere.v1")
         XCTAssertEqual(((json as? [String: Any])?["results"] as? [Any])?.count, 3, "top_n 10 > 3 documents: all")
+        // return_documents absent: Jina's default (true) for a Jina model, Cohere's (false) otherwise
+        for (model, returned) in [("jina-reranker-v2-base-multilingual", true), ("rerank-english-v3.0", false)] {
+            let raw: [String: Any] = ["model": model, "query": "q", "documents": ["Mario Kart 8 Deluxe"]]
+            let body = try JSONValue.parse(Array(try JSONSerialization.data(withJSONObject: raw)))
+            let results = try respond(Capture(path: "/v1/rerank", body: body, raw: raw)).json as? [String: Any]
+            let first = try XCTUnwrap((results?["results"] as? [[String: Any]])?.first)
+            XCTAssertEqual(first["document"] != nil, returned, model)
+        }
     }
 
     func testTEIIsAnArraySortedByScoreWithText() throws {

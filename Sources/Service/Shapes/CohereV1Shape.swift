@@ -16,7 +16,7 @@ struct CohereV1Shape: APIShape {
         /// strings, or objects of string fields (and an optional id)
         var documents: [StructuredDocument]
         var top_n: Int?
-        /// Cohere's default (false); Jina clients send it explicitly
+        /// absent: Jina's default (true) for a Jina model name (`jina-…`), else Cohere's (false)
         var return_documents: Bool?
         /// the fields the model reads, in this order; absent: ["text"]
         var rank_fields: [String]?
@@ -77,6 +77,10 @@ struct CohereV1Shape: APIShape {
         return query
     }
 
+    /// Jina's API returns the documents unless told not to; Cohere's does not unless told to. The two share this
+    /// body, and a Jina client names a Jina model (`jina-reranker-v2-base-multilingual`).
+    static func isJinaModel(_ model: String?) -> Bool { model?.lowercased().hasPrefix("jina") ?? false }
+
     /// Cohere v1: "If not provided, the model will use the default text field for ranking."
     /// Each field is named once; the order is the order the model reads them in.
     static func rankFields(_ fields: [String]?) throws -> [String] {
@@ -92,7 +96,7 @@ struct CohereV1Shape: APIShape {
     }
 
     func response(_ r: Request, _ query: RankQuery, _ outcome: RankOutcome) -> Response {
-        let documents = r.return_documents ?? false
+        let documents = r.return_documents ?? Self.isJinaModel(r.model)
         return Response(
             id: outcome.requestID,
             results: outcome.ranked.map {
@@ -146,7 +150,7 @@ struct CohereV1Shape: APIShape {
                 structured,
             ]), "Documents to rerank (ids are labels and may repeat; results are found by index)", minItems: 1, maxItems: context.limits.maxCandidates),
             "top_n": Schema.integer("Return the best N results (all when N exceeds the documents)", minimum: 1, maximum: FieldRules.maxCount),
-            "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere)"),
+            "return_documents": Schema.boolean("Include each document in its result (default false, as Cohere; true when model names a Jina model, jina-…, as Jina)"),
             "rank_fields": Self.rankFieldsSchema(),
             "max_chunks_per_doc": Self.maxChunksSchema(),
         ], required: ["query", "documents"])
