@@ -66,6 +66,8 @@ public struct InstructionPlan: Sendable {
     public var documentsTruncated = 0
     /// pointwise: documents scored over more than one window
     public var documentsWindowed = 0
+    /// tokens cut from a query too long for any instruction, under a request's truncation (TEI `truncate: true`)
+    public var queryTokensDropped = 0
     /// the last this many targets are the model's relevance reference titles, not candidates (`RelevanceReference`)
     public var referenceTargets = 0
     /// the context's relevance offset when a recent request with the same instruction and scoring computed it

@@ -84,7 +84,44 @@ public struct RankPipeline: Sendable {
 
     /// Tokenization and instruction fitting: CPU work that runs before the
     /// inference queue (off the connection's queue).
+    ///
+    /// A query too long for any instruction is refused, unless the request asks for truncation (TEI's
+    /// `truncate: true`, which cuts the query-document pair to the model's input): then the query keeps as
+    /// many of its tokens as still fit, its first ones (`truncation_direction: Right`) or its last (`Left`),
+    /// and the plan counts the tokens dropped.
     public func plan(_ query: RankQuery) throws -> InstructionPlan {
+        do {
+            return try fittedPlan(query)
+        } catch let InstructRecError.instructionTooLong(field, tokens, limit) where field == "query" && query.truncation != nil {
+            guard let intention = query.context.intention else { throw InstructRecError.instructionTooLong(field: field, tokens: tokens, limit: limit) }
+            let ids = builder.tokenizer.encode(intention, addEOS: false)
+            let keepsEnd = query.truncation == .keepEnd
+            func shortened(_ kept: Int) -> RankQuery {
+                var shorter = query
+                shorter.context.intention = builder.tokenizer.decode(Array(keepsEnd ? ids.suffix(kept) : ids.prefix(kept)))
+                return shorter
+            }
+            // The longest query that fits: fitting is monotone in the query's length, so a binary search over it.
+            var low = 0, high = ids.count - 1, best: InstructionPlan?, bestKept = 0
+            while low <= high {
+                let kept = (low + high) / 2
+                if kept > 0, let plan = try? fittedPlan(shortened(kept)) {
+                    best = plan
+                    bestKept = kept
+                    low = kept + 1
+                } else if kept == 0 {
+                    low = 1
+                } else {
+                    high = kept - 1
+                }
+            }
+            guard var plan = best else { throw InstructRecError.instructionTooLong(field: field, tokens: tokens, limit: limit) }
+            plan.queryTokensDropped = ids.count - bestKept
+            return plan
+        }
+    }
+
+    private func fittedPlan(_ query: RankQuery) throws -> InstructionPlan {
         if let pointwise {
             // Likelihood-only fields are refused rather than ignored: a client asking for them expects their effect.
             let scorer = pointwise.kind.rawValue

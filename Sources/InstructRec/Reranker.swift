@@ -30,6 +30,8 @@ public struct RankingUsage: Sendable, Equatable {
     public var documentsTruncated = 0
     /// candidates left out because the history holds them (`exclude_history`), never scored
     public var candidatesExcluded = 0
+    /// tokens cut from a query too long for any instruction (TEI `truncate: true`; see `RankPipeline.plan`)
+    public var queryTokensDropped = 0
 
     public init() {}
 }
@@ -191,6 +193,7 @@ public enum Reranker {
         }
         usage.candidateTokens = plan.targets.reduce(0) { $0 + $1.count + 1 }
         usage.documentsTruncated = plan.documentsTruncated
+        usage.queryTokensDropped = plan.queryTokensDropped
         guard work.scoring.usesPrior, !work.priorInstruction.isEmpty else {
             return (CandidateScores(scores: likelihoods, likelihoods: likelihoods, priors: nil), usage)
         }
@@ -227,6 +230,7 @@ public enum Reranker {
         usage.windows = work.groups.count
         usage.documentsWindowed = plan.documentsWindowed
         usage.documentsTruncated = plan.documentsTruncated
+        usage.queryTokensDropped = plan.queryTokensDropped
         return (CandidateScores(scores: scores, likelihoods: scores, priors: nil), usage)
     }
 

@@ -120,6 +120,26 @@ final class EndpointTests: XCTestCase {
         try assertError("/recommend", #"[1, 2]"#, status: 422, code: "invalid_field", field: "$")
     }
 
+    /// TEI's truncate cuts the query-document pair to the model's input: a query too long for any instruction
+    /// keeps what fits (its start; with truncation_direction Left, its end), and the header counts the rest.
+    func testTEITruncateCutsAQueryTooLongForTheModel() throws {
+        let query = String(repeating: "q", count: 1500)
+        let refused = try service.request("POST", "/rerank", body: #"{"query": "\#(query)", "texts": ["Halo 3", "HDMI Cable"]}"#)
+        XCTAssertEqual(refused.status, 422, refused.body)
+        XCTAssertTrue((refused.json?["error"] as? String)?.contains("'query' is too long") ?? false, refused.body)
+        for direction in ["Right", "Left"] {
+            let reply = try service.request("POST", "/rerank",
+                                            body: #"{"query": "\#(query)", "texts": ["Halo 3", "HDMI Cable"], "truncate": true, "truncation_direction": "\#(direction)"}"#)
+            XCTAssertEqual(reply.status, 200, reply.body)
+            XCTAssertEqual(((try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [Any])?.count, 2, reply.body)
+            XCTAssertGreaterThan(Int(reply.headers["x-query-tokens-dropped"] ?? "") ?? 0, 0, direction)
+        }
+        // a query that fits is never cut
+        let short = try service.request("POST", "/rerank", body: #"{"query": "halo", "texts": ["Halo 3"], "truncate": true}"#)
+        XCTAssertEqual(short.status, 200, short.body)
+        XCTAssertNil(short.headers["x-query-tokens-dropped"])
+    }
+
     func testCandidateRules() throws {
         try assertError("/recommend", #"{"history": ["Halo"], "candidates": []}"#, status: 422, code: "invalid_field", field: "$.candidates")
         try assertError("/recommend", #"{"history": ["Halo"], "candidates": ["ok", "  "]}"#, status: 422, code: "invalid_field", field: "$.candidates[1]")

@@ -71,7 +71,7 @@ struct TEIShape: APIShape {
             "texts": Schema.array(Schema.text("A text", context), "Texts to rerank", minItems: 1, maxItems: context.limits.maxCandidates),
             "raw_scores": Schema.boolean("false (default): score is the relevance, 0..1 (σ of the calibrated score with the model's fitted scale; comparable across requests); true: the raw score (the model's default scoring)"),
             "return_text": Schema.boolean("Include each text in its result"),
-            "truncate": Schema.boolean("Pointwise models: true cuts a text longer than the model's input to one window (see truncation_direction); false (default) scores it over overlapping windows and keeps the best (TEI would refuse it). Likelihood models score titles on at most max_target_tokens tokens either way"),
+            "truncate": Schema.boolean("Pointwise models: true cuts a text longer than the model's input to one window (see truncation_direction); false (default) scores it over overlapping windows and keeps the best (TEI would refuse it). Likelihood models score titles on at most max_target_tokens tokens either way. With true, a query too long for any input keeps the tokens that fit (its start, or its end with truncation_direction Left) instead of being refused; the X-Query-Tokens-Dropped header counts the rest"),
             "truncation_direction": Schema.string("Which end a cut keeps: Right (default) cuts the end, keeping the start; Left cuts the start", enumeration: ["Left", "Right"]),
         ], required: ["query", "texts"])
         let response = Schema.array(Schema.object("One text, best first", [
