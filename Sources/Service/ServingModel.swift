@@ -99,7 +99,15 @@ final class ServingModel: @unchecked Sendable {
         let warmUpPipeline = RankPipeline(builder: pipeline.builder, defaultScoring: pipeline.defaultScoring, relevance: pipeline.relevance,
                                           priors: TitlePriorCache(maxEntries: 0), maxGroupTokens: pipeline.maxGroupTokens,
                                           pointwise: pipeline.pointwise)
-        for scorer in scorers { _ = try warmUpPipeline.run(RankQuery(context: context, candidates: query.candidates), scorer: scorer) }
+        for scorer in scorers {
+            let outcome = try warmUpPipeline.run(RankQuery(context: context, candidates: query.candidates), scorer: scorer)
+            // Finite weights can still overflow in float32 (a checkpoint trained in bf16 with huge activations):
+            // such a model would answer every request with scores JSON cannot carry, so it never starts serving.
+            if let bad = outcome.scores.first(where: { !$0.isFinite }) {
+                throw ServiceConfiguration.Invalid(setting: "model",
+                                                   reason: "its warm-up request scored \(bad): the weights overflow in float32 (try weights_dtype f32 if another type was set)")
+            }
+        }
     }
 
     /// SHA-256 over the files that define what the model answers: every regular file of the model

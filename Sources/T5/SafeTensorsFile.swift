@@ -92,5 +92,10 @@ final class SafeTensorsFile: @unchecked Sendable {
             destination.copyMemory(from: source, byteCount: count * dtype.byteWidth)
         }
         mapping.release((dataStart + entry.begin)..<(dataStart + entry.end))
+        // Widening keeps NaN and infinity, so the copy tells what the file holds.
+        if let index = NonFiniteScan.firstNonFinite(UnsafeRawPointer(destination), count: count, dtype: widened ? .f32 : dtype) {
+            throw T5Error.safetensors(file: path, reason: "tensor '\(entry.name)' holds NaN or infinity (element \(index) of \(count)): "
+                                      + "the checkpoint is corrupt or overflowed when it was saved")
+        }
     }
 }

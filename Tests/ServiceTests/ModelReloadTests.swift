@@ -128,6 +128,38 @@ final class ModelReloadTests: XCTestCase {
         XCTAssertEqual(try service.request("POST", "/admin/reload").status, 401)
     }
 
+    /// Finite weights that overflow in float32 (the lm_head at ±3e38) load, but their warm-up scores are not
+    /// finite: the reload fails and the old model keeps serving, instead of a model that answers 500 to all.
+    func testAModelWhoseScoresOverflowKeepsTheOldOneServing() throws {
+        let directory = try Self.modelDirectory(from: "t5-v1_1-tiny")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let service = try ServiceProcess(settings: ["api_keys": Self.key],
+                                         arguments: ["--model", directory.path, "--tokenizer", ServiceProcess.tokenizerFile,
+                                                     "--templates", ServiceProcess.templatesFile])
+        defer { _ = service.terminate() }
+        let auth = ["Content-Type": "application/json", "Authorization": "Bearer \(Self.key)"]
+        let before = Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth))
+        // Rewrite lm_head.weight's F32 values in place of the file (beside it, then renamed).
+        let file = directory.appendingPathComponent("model.safetensors")
+        var bytes = try Data(contentsOf: file)
+        let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let entry = try XCTUnwrap(header["lm_head.weight"] as? [String: Any])
+        XCTAssertEqual(entry["dtype"] as? String, "F32")
+        let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int])
+        for (n, start) in stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4).enumerated() {
+            let value = (n % 2 == 0 ? Float(3e38) : -3e38).bitPattern.littleEndian
+            withUnsafeBytes(of: value) { bytes.replaceSubrange(start..<(start + 4), with: $0) }
+        }
+        let temporary = directory.appendingPathComponent(".overflow.tmp")
+        try bytes.write(to: temporary)
+        XCTAssertEqual(rename(temporary.path, file.path), 0)
+        let reload = try service.request("POST", "/admin/reload", headers: auth)
+        XCTAssertEqual(reload.status, 500, reload.body)
+        XCTAssertTrue(reload.body.contains("warm-up request scored"), reload.body)
+        XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
+    }
+
     func testAdminReloadIsOffWithoutAPIKeys() throws {
         let service = try ServiceProcess()
         defer { _ = service.terminate() }

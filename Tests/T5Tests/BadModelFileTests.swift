@@ -55,6 +55,39 @@ final class BadModelFileTests: XCTestCase {
         assertLoadFails(["model.safetensors", "shared.weight", "do not hold shape"])
     }
 
+    /// A NaN or an infinity anywhere in the weights is refused at load, naming the tensor: served, it would
+    /// score every request NaN (and JSON cannot carry one).
+    func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
+        for (name, bits) in [("encoder.block.0.layer.0.SelfAttention.q.weight", UInt32(0x7FC0_0000)),   // NaN
+                             ("decoder.final_layer_norm.weight", UInt32(0xFF80_0000))] {                 // -infinity
+            try writeModel { tensors in
+                guard let index = tensors.firstIndex(where: { $0.name == name }) else { return XCTFail(name) }
+                XCTAssertEqual(tensors[index].dtype, "F32")
+                var bytes = tensors[index].bytes
+                withUnsafeBytes(of: bits.littleEndian) { bytes.replaceSubrange(12..<16, with: $0) }   // element 3
+                tensors[index].bytes = bytes
+            }
+            assertLoadFails(["model.safetensors", name, "NaN or infinity", "element 3"])
+        }
+    }
+
+    func testNonFiniteScanFindsTheFirstInEachStoredType() {
+        func first<T>(_ values: [T], _ dtype: TensorDType) -> Int? {
+            values.withUnsafeBytes { NonFiniteScan.firstNonFinite($0.baseAddress!, count: values.count, dtype: dtype) }
+        }
+        XCTAssertNil(first([0, -0.0, 1, -Float.greatestFiniteMagnitude, .leastNonzeroMagnitude, Float.greatestFiniteMagnitude], .f32))
+        XCTAssertEqual(first([1, 2, Float.nan, .infinity], .f32), 2)
+        XCTAssertEqual(first([1, 2, 3, -Float.infinity], .f32), 3)
+        XCTAssertEqual(first(Array(repeating: Float(1), count: 1000) + [-Float.nan], .f32), 1000)
+        // bf16: exponent 0x7F80; f16: 0x7C00 (sign bit ignored)
+        XCTAssertNil(first([UInt16(0x7F7F), 0xFF7F, 0x0001, 0x3F80], .bf16))
+        XCTAssertEqual(first([UInt16(0x3F80), 0xFF80], .bf16), 1)
+        XCTAssertEqual(first([UInt16(0x7FC1)], .bf16), 0)
+        XCTAssertNil(first([UInt16(0x7BFF), 0xFBFF, 0x3C00], .f16))
+        XCTAssertEqual(first([UInt16(0x3C00), 0x3C00, 0x7E00], .f16), 2)
+        XCTAssertEqual(first([UInt16(0xFC00)], .f16), 0)
+    }
+
     func testMissingTensorIsNamed() throws {
         try writeModel { $0.removeAll { $0.name == "decoder.block.1.layer.2.DenseReluDense.wo.weight" } }
         assertLoadFails(["model.safetensors", "missing tensor", "decoder.block.1.layer.2.DenseReluDense.wo.weight"])

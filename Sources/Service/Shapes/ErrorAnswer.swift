@@ -12,6 +12,10 @@ enum ErrorAnswer {
     static func response(to error: any Error, shape: AnyShape?, path: String?,
                          timeoutMilliseconds: Int? = nil) -> HTTPResponse {
         let failure = serviceError(error, timeoutMilliseconds: timeoutMilliseconds)
+        // The client hears "internal error" and nothing of paths or traces; the operator's log says what it was.
+        if failure.code == "internal_error" {
+            JSONLog.shared.error("internal error answering a request", ["path": path ?? "", "error": String(describing: error)])
+        }
         return response(failure, in: shape ?? RouteErrorShape.shape(for: path))
     }
 
