@@ -35,23 +35,41 @@ public struct TemplateSet: Sendable {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw InstructRecError.templateFile(file: source, reason: "not a JSON object")
         }
+        // A key misspelt or of the wrong type would otherwise fall back to a default in silence, and the model
+        // would be prompted in wording it was not trained on.
+        let known = ["templates", "item_format", "history_separator", "candidate_separator"]
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw InstructRecError.templateFile(file: source, reason: "unknown key '\(unknown)' (known: \(known.joined(separator: ", ")))")
+        }
         guard let raw = object["templates"] as? [String: Any], !raw.isEmpty else {
             throw InstructRecError.templateFile(file: source, reason: "'templates' must be a non-empty object of name -> text")
         }
-        itemFormat = object["item_format"] as? String ?? "\"{title}\""
+        func text(_ key: String, default value: String) throws -> String {
+            guard let member = object[key] else { return value }
+            guard let text = member as? String else {
+                throw InstructRecError.templateFile(file: source, reason: "'\(key)' must be a string")
+            }
+            return text
+        }
+        itemFormat = try text("item_format", default: "\"{title}\"")
         guard itemFormat.contains("{title}") else {
             throw InstructRecError.templateFile(file: source, reason: "'item_format' must contain {title}")
         }
-        historySeparator = object["history_separator"] as? String ?? ", "
-        candidateSeparator = object["candidate_separator"] as? String ?? ", "
+        historySeparator = try text("history_separator", default: ", ")
+        candidateSeparator = try text("candidate_separator", default: ", ")
         var templates: [String: Template] = [:]
-        for (name, value) in raw {
-            guard let text = value as? String, !text.isEmpty else {
-                throw InstructRecError.invalidTemplate(name: name, reason: "must be a non-empty string")
+        for (name, value) in raw.sorted(by: { $0.key < $1.key }) {
+            // Every template error names the file: several models may each have their own.
+            do {
+                guard let text = value as? String, !text.isEmpty else {
+                    throw InstructRecError.invalidTemplate(name: name, reason: "must be a non-empty string")
+                }
+                let template = try Template(name: name, text: text)
+                try TemplateSet.validate(template)
+                templates[name] = template
+            } catch let error as InstructRecError {
+                throw InstructRecError.templateFile(file: source, reason: error.description)
             }
-            let template = try Template(name: name, text: text)
-            try TemplateSet.validate(template)
-            templates[name] = template
         }
         self.templates = templates
         self.source = source
@@ -60,6 +78,7 @@ public struct TemplateSet: Sendable {
     /// A serving name must use exactly the context its name promises; a candidate-free
     /// (`generate.`) counterpart of one the same context, and no candidates.
     static func validate(_ template: Template) throws {
+        // `name` picks the rules (a candidate-free template follows its serving counterpart's); errors name the template.
         var name = template.name
         let used = template.placeholders
         let candidateFree = isCandidateFree(name)
@@ -73,10 +92,10 @@ public struct TemplateSet: Sendable {
         guard name.hasPrefix("recommend.") || name.hasPrefix("search.") else { return }
         func require(_ p: Template.Placeholder, _ needed: Bool) throws {
             if needed && !used.contains(p) {
-                throw InstructRecError.invalidTemplate(name: name, reason: "must contain {\(p.rawValue)}")
+                throw InstructRecError.invalidTemplate(name: template.name, reason: "must contain {\(p.rawValue)}")
             }
             if !needed && used.contains(p) {
-                throw InstructRecError.invalidTemplate(name: name, reason: "must not contain {\(p.rawValue)} (its name says the request has none)")
+                throw InstructRecError.invalidTemplate(name: template.name, reason: "must not contain {\(p.rawValue)} (its name says the request has none)")
             }
         }
         let parts = name.split(separator: ".").map(String.init)
@@ -104,6 +123,14 @@ public struct TemplateSet: Sendable {
             throw InstructRecError.unknownTemplate(name: name, known: templates.keys.sorted())
         }
         return template
+    }
+
+    /// Serving templates of this set without a candidate-free counterpart: a model whose instruction_form is
+    /// candidate_free is prompted with their list wording instead (`template(named:for:form:)`), which it may
+    /// not have been trained on.
+    public var servingTemplatesWithoutCandidateFree: [String] {
+        templates.keys.filter { ($0.hasPrefix("recommend.") || $0.hasPrefix("search.")) && templates[TemplateSet.candidateFreeName(for: $0)] == nil }
+            .sorted()
     }
 
     /// The serving template name for a context's ⟨P, I⟩ combination.

@@ -154,6 +154,10 @@ struct ServeCommand: ParsableCommand {
                         log.info("title priors warmed", ["catalog": configuration.priorCatalog ?? "", "titles": warm.titles,
                                                          "computed": warm.computed, "seconds": warm.seconds])
                     }
+                    for (name, gaps) in service.candidateFreeGaps.sorted(by: { $0.key < $1.key }) {
+                        log.warning("templates", ["model": name, "without_candidate_free": gaps, "note":
+                            "instruction_form is candidate_free, but these templates have no candidate-free counterpart (generate.…): requests that select them are prompted with the list wording"])
+                    }
                     for (name, reduced) in service.reducedPrecisionKernels.sorted(by: { $0.key < $1.key }) {
                         if reduced.isReference {
                             log.warning("reduced-precision kernel", ["model": name, "kernel": reduced.kernel, "note":

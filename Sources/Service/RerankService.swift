@@ -122,6 +122,16 @@ public final class RerankService: @unchecked Sendable {
         })
     }
 
+    /// Per model whose instruction_form is candidate_free: its serving templates that have no candidate-free
+    /// counterpart, so requests that select them fall back to the list wording (a start-up warning).
+    public var candidateFreeGaps: [String: [String]] {
+        Dictionary(uniqueKeysWithValues: models.models.compactMap { model in
+            guard model.configuration.instructionForm == .candidateFree else { return nil }
+            let gaps = model.pipeline.builder.templates.servingTemplatesWithoutCandidateFree
+            return gaps.isEmpty ? nil : (model.name, gaps)
+        })
+    }
+
     /// Bytes of weights held by every served model together (start-up log).
     public var weightBytes: Int { models.models.reduce(0) { $0 + $1.engine.weightBytes } }
 

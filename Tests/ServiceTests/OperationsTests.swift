@@ -247,11 +247,31 @@ final class OperationsTests: XCTestCase {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tpl-\(UUID().uuidString).json")
         try Data(#"{"templates": {"recommend.history": "History: {history}. Pick one."}}"#.utf8).write(to: file)
         XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
-            XCTAssertEqual("\(error)", "template 'recommend.history': must contain {candidates}")
+            XCTAssertEqual("\(error)", "\(file.path): template 'recommend.history': must contain {candidates}")
         }
         try Data(#"{"templates": {"mine": "Items {histroy} {candidates}"}}"#.utf8).write(to: file)
         XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
-            XCTAssertTrue("\(error)".contains("template 'mine': unknown placeholder '{histroy}'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("\(file.path): template 'mine': unknown placeholder '{histroy}'"), "\(error)")
+        }
+        // A candidate-free template is held to its serving counterpart's rules, and named itself.
+        try Data(#"{"templates": {"generate.history": "Predict the next item."}}"#.utf8).write(to: file)
+        XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
+            XCTAssertEqual("\(error)", "\(file.path): template 'generate.history': must contain {history}")
+        }
+        // Serving templates without a candidate-free counterpart are listed (serve warns for candidate_free models).
+        let set = try TemplateSet(jsonData: Data(#"{"templates": {"recommend.history": "{history} {candidates}", "generate.history": "{history}", "search.vague": "{intention} {candidates}"}}"#.utf8),
+                                  source: "inline")
+        XCTAssertEqual(set.servingTemplatesWithoutCandidateFree, ["search.vague"])
+        XCTAssertEqual(try TemplateSet(contentsOf: ServiceProcess.root.appendingPathComponent("models/default/templates.json"))
+            .servingTemplatesWithoutCandidateFree, [], "the shipped model's set is complete")
+        // A misspelt key or a wrong type is refused, not replaced by a default.
+        for (body, message) in [(#"{"templates": {"mine": "{candidates}"}, "itemformat": "{title}"}"#, "unknown key 'itemformat'"),
+                                (#"{"templates": {"mine": "{candidates}"}, "item_format": 7}"#, "'item_format' must be a string"),
+                                (#"{"templates": {"mine": "{candidates}"}, "history_separator": null}"#, "'history_separator' must be a string")] {
+            try Data(body.utf8).write(to: file)
+            XCTAssertThrowsError(try TemplateSet(contentsOf: file)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("\(file.path): ") && "\(error)".contains(message), "\(error)")
+            }
         }
     }
 }
