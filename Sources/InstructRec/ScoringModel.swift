@@ -19,6 +19,8 @@ public protocol ScoringModel: AnyObject, Sendable {
     var kernelFields: [String: Any] { get }
     /// its cache of encoded contexts, for /metrics (nil: it keeps none)
     var contextCacheCounts: ContextCacheCounts? { get }
+    /// the id that ends a sequence for it (nil: it does not say); a tokenizer whose `</s>` differs is not its own
+    var endOfSequenceID: Int32? { get }
 }
 
 /// A model's cache of encoded contexts (instructions whose encoder pass and cross-attention K/V are kept):
@@ -32,6 +34,7 @@ public struct ContextCacheCounts: Sendable, Equatable {
 
 extension ScoringModel {
     public var contextCacheCounts: ContextCacheCounts? { nil }
+    public var endOfSequenceID: Int32? { nil }
 
     /// A scorer with the default pass size, growing its scratch as calls need it.
     public func makeScorer(threads: Int) -> any CandidateScorer {

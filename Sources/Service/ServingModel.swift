@@ -56,6 +56,11 @@ final class ServingModel: @unchecked Sendable {
             throw ServiceConfiguration.Invalid(setting: "tokenizer",
                                                reason: "tokenizer has \(tokenizer.vocabularySize) ids but the model only \(engine.vocabularySize)")
         }
+        // A tokenizer of another vocabulary (or one missing </s>, every id shifted) loads, and ranks garbage.
+        if let end = engine.endOfSequenceID, tokenizer.eosID != end {
+            throw ServiceConfiguration.Invalid(setting: "tokenizer",
+                                               reason: "its </s> is id \(tokenizer.eosID), but the model ends sequences with id \(end) (config.json eos_token_id): it is not this model's tokenizer")
+        }
         pipeline = try configuration.makePipeline(tokenizer: tokenizer)
         var limits = configuration.requestLimits
         limits.templates = pipeline.builder.templates.templates.keys.sorted()

@@ -200,8 +200,11 @@ private struct ConfigReader {
             throw T5Error.config(file: file, key: key, reason: "must be an integer")
         }
         let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 1e9 else {
+        guard double.rounded() == double else {
             throw T5Error.config(file: file, key: key, reason: "must be an integer, got \(double)")
+        }
+        guard abs(double) < 1e9 else {
+            throw T5Error.config(file: file, key: key, reason: "must be below 1,000,000,000, got \(number)")
         }
         let value = Int(double)
         if value < 0 || (!allowZero && value == 0) {

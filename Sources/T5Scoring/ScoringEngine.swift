@@ -82,6 +82,8 @@ public final class ScoringEngine: ScoringModel {
 
     /// Token ids the model embeds: a tokenizer with more would index past the embedding.
     public var vocabularySize: Int { weights.config.vocabSize }
+    /// config.json's eos_token_id
+    public var endOfSequenceID: Int32? { weights.config.eosTokenID }
 
     /// Bytes the weight matrices hold in memory (half for BF16/F16 kept 16-bit), for /info and tests.
     public var weightBytes: Int { weights.matrixBytes }

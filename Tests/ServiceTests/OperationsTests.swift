@@ -243,6 +243,23 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(configuration.workers, 4)
     }
 
+    /// A tokenizer whose </s> is not the model's end of sequence (another vocabulary, or ids shifted by a missing
+    /// piece) is refused at start-up instead of ranking garbage.
+    func testATokenizerThatIsNotTheModelsIsAStartupError() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eos-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = URL(fileURLWithPath: ServiceProcess.modelDirectory)
+        try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: directory.appendingPathComponent("model.safetensors"))
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as? [String: Any])
+        config["eos_token_id"] = 2
+        try JSONSerialization.data(withJSONObject: config).write(to: directory.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try InProcessService(files: ["model": directory.path, "tokenizer": ServiceProcess.tokenizerFile,
+                                                          "templates": ServiceProcess.templatesFile])) { error in
+            XCTAssertTrue("\(error)".contains("its </s> is id 1, but the model ends sequences with id 2"), "\(error)")
+        }
+    }
+
     func testMalformedTemplateIsAStartupErrorNamingIt() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tpl-\(UUID().uuidString).json")
         try Data(#"{"templates": {"recommend.history": "History: {history}. Pick one."}}"#.utf8).write(to: file)

@@ -122,6 +122,9 @@ final class BadModelFileTests: XCTestCase {
         try FileManager.default.copyItem(at: source.appendingPathComponent("model.safetensors"), to: modelFile)
         try writeConfig { $0["num_heads"] = "three" }
         assertLoadFails(["config.json", "num_heads", "integer"])
+        // an integer past the engine's bound says so, as the integer it is
+        try writeConfig { $0["num_layers"] = 1_000_000_000 }
+        assertLoadFails(["config.json", "num_layers", "must be below 1,000,000,000, got 1000000000"])
     }
 
     func testContradictoryConfigIsRejected() throws {
