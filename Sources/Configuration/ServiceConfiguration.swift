@@ -545,6 +545,10 @@ public struct ServiceConfiguration: Sendable {
         case "max_connections": maxConnections = try int(1, 1_000_000)
         case "api_keys":
             apiKeys = (raw ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            // Set to separators and spaces alone: the operator meant keys and would get an open service.
+            if apiKeys.isEmpty, let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw Invalid(setting: key, reason: "holds no key, only separators; leave it empty (or unset) for no keys")
+            }
             if let short = apiKeys.first(where: { $0.count < 16 }) {
                 throw Invalid(setting: key, reason: "each key needs at least 16 characters ('\(short.prefix(3))...' is shorter)")
             }

@@ -8,7 +8,9 @@ enum Socket {
     struct Failure: Error, CustomStringConvertible {
         let call: String
         let code: Int32
-        var description: String { "\(call): \(String(cString: strerror(code)))" }
+        /// getaddrinfo's own reason (its EAI_ codes are not errno values)
+        var resolverReason: String? = nil
+        var description: String { "\(call): \(resolverReason ?? String(cString: strerror(code)))" }
     }
 
     /// A non-blocking listening socket on host:port (IPv4 or IPv6; "::" is
@@ -21,7 +23,8 @@ enum Socket {
         var result: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &result)
         guard status == 0, let first = result else {
-            throw Failure(call: "getaddrinfo(\(host))", code: status == EAI_SYSTEM ? errno : EINVAL)
+            if status == EAI_SYSTEM { throw Failure(call: "getaddrinfo(\(host))", code: errno) }
+            throw Failure(call: "cannot resolve host '\(host)'", code: EINVAL, resolverReason: String(cString: gai_strerror(status)))
         }
         defer { freeaddrinfo(result) }
         var lastError = Failure(call: "bind", code: EADDRNOTAVAIL)

@@ -12,7 +12,8 @@ final class MappedFile: @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw T5Error.safetensors(file: path, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -20,6 +21,10 @@ final class MappedFile: @unchecked Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             throw T5Error.safetensors(file: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            let kind = info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
+            throw T5Error.safetensors(file: path, reason: "is \(kind)")
         }
         let size = Int(info.st_size)
         guard size > 0 else {

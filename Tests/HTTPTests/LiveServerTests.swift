@@ -10,6 +10,15 @@ import Glibc
 final class LiveServerTests: XCTestCase {
     let curl = "/usr/bin/curl"
 
+    /// A host the resolver cannot resolve is named with the resolver's own reason (EAI_ codes are not errno).
+    func testAnUnresolvableHostSaysWhy() {
+        XCTAssertThrowsError(try Socket.listen(host: "999.1.1.1", port: 0, backlog: 1)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("999.1.1.1"), text)
+            XCTAssertFalse(text.hasSuffix("Invalid argument"), "an errno text for a resolver error: \(text)")
+        }
+    }
+
     func testCurlReusesKeepAliveConnections() throws {
         let live = try LiveServer()
         let (status, out, err) = try runProcess(curl, ["-sv", "\(live.base)/hello", "\(live.base)/hello"])

@@ -243,6 +243,14 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(configuration.workers, 4)
     }
 
+    /// api_keys set to separators alone would leave the service open: refused, naming the setting.
+    func testAPIKeysOfSeparatorsAloneAreRefused() throws {
+        XCTAssertThrowsError(try ServiceConfiguration.load(file: nil, environment: ["INSTRUCTREC_API_KEYS": " , ,,"], overrides: [:])) { error in
+            XCTAssertTrue("\(error)".contains("api_keys") && "\(error)".contains("holds no key"), "\(error)")
+        }
+        XCTAssertEqual(try ServiceConfiguration.load(file: nil, environment: ["INSTRUCTREC_API_KEYS": ""], overrides: [:]).apiKeys, [])
+    }
+
     /// A tokenizer whose </s> is not the model's end of sequence (another vocabulary, or ids shifted by a missing
     /// piece) is refused at start-up instead of ranking garbage.
     func testATokenizerThatIsNotTheModelsIsAStartupError() throws {

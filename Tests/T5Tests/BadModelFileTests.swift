@@ -88,6 +88,15 @@ final class BadModelFileTests: XCTestCase {
         XCTAssertEqual(first([UInt16(0xFC00)], .f16), 0)
     }
 
+    /// A directory or a FIFO where the weights file should be: named at once (a FIFO never blocks the load).
+    func testAWeightsPathThatIsNoRegularFileIsNamed() throws {
+        try FileManager.default.createDirectory(at: modelFile, withIntermediateDirectories: false)
+        assertLoadFails(["model.safetensors", "is a directory"])
+        try FileManager.default.removeItem(at: modelFile)
+        XCTAssertEqual(mkfifo(modelFile.path, 0o600), 0)
+        assertLoadFails(["model.safetensors", "is not a regular file"])
+    }
+
     func testMissingTensorIsNamed() throws {
         try writeModel { $0.removeAll { $0.name == "decoder.block.1.layer.2.DenseReluDense.wo.weight" } }
         assertLoadFails(["model.safetensors", "missing tensor", "decoder.block.1.layer.2.DenseReluDense.wo.weight"])
