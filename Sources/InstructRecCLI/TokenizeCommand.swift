@@ -14,6 +14,9 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Directory with tokenizer.json or spiece.model, or the path of either file (default: the one serve loads: the configured tokenizer, else the model directory, found from any directory).")
     var tokenizer: String?
 
+    @Option(help: "A model directory: its tokenizer (instead of --tokenizer).")
+    var model: String?
+
     @Flag(help: "Do not append </s>.")
     var noEOS = false
 
@@ -21,7 +24,9 @@ struct TokenizeCommand: ParsableCommand {
     var text: String?
 
     func run() throws {
-        let tokenizer = try Tokenizer.load(path: try self.tokenizer ?? Self.servedTokenizer())
+        if model != nil && self.tokenizer != nil { throw ValidationError("give --model or --tokenizer, not both") }
+        // As the service tokenizes: </s>, <pad> and <unk> in the text are characters (RankPipeline).
+        let tokenizer = try Tokenizer.load(path: try model ?? self.tokenizer ?? Self.servedTokenizer()).readingControlTokensAsText()
         let input = text ?? Self.line(String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self))
         let encoding = tokenizer.encodeWithPieces(input, addEOS: !noEOS)
         let object: [String: Any] = [

@@ -199,6 +199,12 @@ final class StartupTests: XCTestCase {
             XCTAssertEqual(piped["pieces"] as? [String], argument["pieces"] as? [String], input.debugDescription)
         }
         XCTAssertEqual(try tokenize([], input: "Mario\n\n")["text"] as? String, "Mario\n", "only one line ending")
+        // as the service reads outside text: '</s>' is characters, and only the appended end of sequence is id 1
+        let run = try Self.run(["tokenize", "--model", "models/default", "Mario</s>Kart"])
+        XCTAssertEqual(run.status, 0, run.log)
+        let ids = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])?["ids"] as? [Int])
+        XCTAssertEqual(ids.filter { $0 == 1 }.count, 1, "\(ids)")
+        XCTAssertEqual(ids.last, 1)
     }
 
     /// Runs the binary to completion (in the repository root unless `directory` says otherwise): exit status,
