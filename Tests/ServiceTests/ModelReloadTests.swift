@@ -106,58 +106,59 @@ final class ModelReloadTests: XCTestCase {
         XCTAssertTrue(metrics.contains("instructrec_model_info{model=\"default\",path=\"\(directory.lastPathComponent)\",scorer=\"likelihood\",sha256=\"\(hashBefore)\"} 1"))
     }
 
-    func testACorruptModelKeepsTheOldOneServing() throws {
-        let directory = try Self.modelDirectory(from: "t5-v1_1-tiny")
+    /// A service on a copy of the tiny fixture, with API keys: `body` gets the copy's directory, the service, the
+    /// headers its reloads need and the scores it gave `Self.body` before anything changed.
+    static func withReloadableService(_ body: (URL, ServiceProcess, [String: String], [Int: Double]) throws -> Void) throws {
+        let directory = try modelDirectory(from: "t5-v1_1-tiny")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let service = try ServiceProcess(settings: ["api_keys": Self.key],
+        let service = try ServiceProcess(settings: ["api_keys": key],
                                          arguments: ["--model", directory.path, "--tokenizer", ServiceProcess.tokenizerFile,
                                                      "--templates", ServiceProcess.templatesFile])
         defer { _ = service.terminate() }
-        let auth = ["Content-Type": "application/json", "Authorization": "Bearer \(Self.key)"]
-        let before = Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth))
-        let hash = (try service.request("GET", "/info").json?["model"] as? [String: Any])?["sha256"] as? String
-        try Data("not a safetensors file".utf8).write(to: directory.appendingPathComponent("model.safetensors"))
-        let reload = try service.request("POST", "/admin/reload", headers: auth)
-        XCTAssertEqual(reload.status, 500, reload.body)
-        XCTAssertTrue(reload.body.contains("previous model keeps serving"), reload.body)
-        XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
-        XCTAssertEqual((try service.request("GET", "/info").json?["model"] as? [String: Any])?["sha256"] as? String, hash)
-        XCTAssertTrue(try service.request("GET", "/metrics").body.contains("instructrec_model_reload_failures_total{model=\"default\"} 1"))
-        XCTAssertFalse(service.logEntries("model reload failed; the previous model keeps serving").isEmpty)
-        // Without the key, or on a service without api_keys, the endpoint refuses.
-        XCTAssertEqual(try service.request("POST", "/admin/reload").status, 401)
+        let auth = ["Content-Type": "application/json", "Authorization": "Bearer \(key)"]
+        try body(directory, service, auth, scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)))
+    }
+
+    func testACorruptModelKeepsTheOldOneServing() throws {
+        try Self.withReloadableService { directory, service, auth, before in
+            let hash = (try service.request("GET", "/info").json?["model"] as? [String: Any])?["sha256"] as? String
+            try Data("not a safetensors file".utf8).write(to: directory.appendingPathComponent("model.safetensors"))
+            let reload = try service.request("POST", "/admin/reload", headers: auth)
+            XCTAssertEqual(reload.status, 500, reload.body)
+            XCTAssertTrue(reload.body.contains("previous model keeps serving"), reload.body)
+            XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
+            XCTAssertEqual((try service.request("GET", "/info").json?["model"] as? [String: Any])?["sha256"] as? String, hash)
+            XCTAssertTrue(try service.request("GET", "/metrics").body.contains("instructrec_model_reload_failures_total{model=\"default\"} 1"))
+            XCTAssertFalse(service.logEntries("model reload failed; the previous model keeps serving").isEmpty)
+            // Without the key, or on a service without api_keys, the endpoint refuses.
+            XCTAssertEqual(try service.request("POST", "/admin/reload").status, 401)
+        }
     }
 
     /// Finite weights that overflow in float32 (the lm_head at ±3e38) load, but their warm-up scores are not
     /// finite: the reload fails and the old model keeps serving, instead of a model that answers 500 to all.
     func testAModelWhoseScoresOverflowKeepsTheOldOneServing() throws {
-        let directory = try Self.modelDirectory(from: "t5-v1_1-tiny")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let service = try ServiceProcess(settings: ["api_keys": Self.key],
-                                         arguments: ["--model", directory.path, "--tokenizer", ServiceProcess.tokenizerFile,
-                                                     "--templates", ServiceProcess.templatesFile])
-        defer { _ = service.terminate() }
-        let auth = ["Content-Type": "application/json", "Authorization": "Bearer \(Self.key)"]
-        let before = Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth))
-        // Rewrite lm_head.weight's F32 values in place of the file (beside it, then renamed).
-        let file = directory.appendingPathComponent("model.safetensors")
-        var bytes = try Data(contentsOf: file)
-        let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
-        let entry = try XCTUnwrap(header["lm_head.weight"] as? [String: Any])
-        XCTAssertEqual(entry["dtype"] as? String, "F32")
-        let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int])
-        for (n, start) in stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4).enumerated() {
-            let value = (n % 2 == 0 ? Float(3e38) : -3e38).bitPattern.littleEndian
-            withUnsafeBytes(of: value) { bytes.replaceSubrange(start..<(start + 4), with: $0) }
+        try Self.withReloadableService { directory, service, auth, before in
+            // Rewrite lm_head.weight's F32 values in place of the file (beside it, then renamed).
+            let file = directory.appendingPathComponent("model.safetensors")
+            var bytes = try Data(contentsOf: file)
+            let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+            let entry = try XCTUnwrap(header["lm_head.weight"] as? [String: Any])
+            XCTAssertEqual(entry["dtype"] as? String, "F32")
+            let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int])
+            for (n, start) in stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4).enumerated() {
+                let value = (n % 2 == 0 ? Float(3e38) : -3e38).bitPattern.littleEndian
+                withUnsafeBytes(of: value) { bytes.replaceSubrange(start..<(start + 4), with: $0) }
+            }
+            let temporary = directory.appendingPathComponent(".overflow.tmp")
+            try bytes.write(to: temporary)
+            XCTAssertEqual(rename(temporary.path, file.path), 0)
+            let reload = try service.request("POST", "/admin/reload", headers: auth)
+            XCTAssertEqual(reload.status, 500, reload.body)
+            XCTAssertTrue(reload.body.contains("warm-up request scored"), reload.body)
+            XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
         }
-        let temporary = directory.appendingPathComponent(".overflow.tmp")
-        try bytes.write(to: temporary)
-        XCTAssertEqual(rename(temporary.path, file.path), 0)
-        let reload = try service.request("POST", "/admin/reload", headers: auth)
-        XCTAssertEqual(reload.status, 500, reload.body)
-        XCTAssertTrue(reload.body.contains("warm-up request scored"), reload.body)
-        XCTAssertTrue(Self.close(Self.scores(try service.request("POST", "/rerank", body: Self.body, headers: auth)), before))
     }
 
     func testAdminReloadIsOffWithoutAPIKeys() throws {
