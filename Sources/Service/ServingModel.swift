@@ -106,11 +106,11 @@ final class ServingModel: @unchecked Sendable {
                                           pointwise: pipeline.pointwise)
         for scorer in scorers {
             let outcome = try warmUpPipeline.run(RankQuery(context: context, candidates: query.candidates), scorer: scorer)
-            // Finite weights can still overflow in float32 (a checkpoint trained in bf16 with huge activations):
+            // Finite weights can still overflow in float32 (huge values, or activations that grow past 3.4e38):
             // such a model would answer every request with scores JSON cannot carry, so it never starts serving.
             if let bad = outcome.scores.first(where: { !$0.isFinite }) {
                 throw ServiceConfiguration.Invalid(setting: "model",
-                                                   reason: "its warm-up request scored \(bad): the weights overflow in float32 (try weights_dtype f32 if another type was set)")
+                                                   reason: "its warm-up request scored \(bad): the weights overflow in float32, so every request would fail")
             }
         }
     }

@@ -15,8 +15,8 @@ import Synchronization
 /// long as the service); a chunk that itself splits runs its split alone (on a helper, or on the calling thread
 /// while its team is busy), so helpers never make teams and a busy helper is never handed more.
 ///
-/// Helpers stay off their caller's CPU. After an idle pause the kernel wakes a sleeping helper on its waker's
-/// CPU (both threads' caches look cold, so it places them together), and a helper that spins beside its caller
+/// Helpers stay off their caller's CPU. After an idle pause the kernel's wake-up placement puts a helper that
+/// slept long on its waker's CPU (measured, not its documented intent), and a helper that spins beside its caller
 /// then keeps that place for the whole request: measured on the default model's 20-candidate request with 2
 /// threads, after 0.3 s idle 959 of 990 helper chunks ran on the caller's CPU and the request took 22 ms against
 /// 10 back to back (18 on one thread). So each split first reads the caller's CPU (a vDSO call, no syscall) and,
