@@ -40,6 +40,10 @@ final class SafeTensorsFile: @unchecked Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
             throw T5Error.safetensors(file: path, reason: "header is not a JSON object")
         }
+        // JSONSerialization keeps the last of two equal names: a file naming a tensor twice is ambiguous, refuse it.
+        if let twice = Self.repeatedTopLevelName(Array(headerData)) {
+            throw T5Error.safetensors(file: path, reason: "tensor '\(twice)' is named twice in the header")
+        }
         let dataLength = bytes.count - headerEnd
         for (name, value) in header where name != "__metadata__" {
             guard let fields = value as? [String: Any],
@@ -78,6 +82,34 @@ final class SafeTensorsFile: @unchecked Sendable {
     /// its bytes as stored. `destination` must hold exactly its elements.
     /// The file pages it came from are dropped from this process afterwards,
     /// so a loaded model does not keep both the file and its copy resident.
+    /// The first member name the header's top-level object holds twice, or nil. A scan of the JSON text
+    /// (already parsed, so well formed): strings are skipped with their escapes, and a string at depth 1 that a
+    /// ':' follows is a member name (compared as written; safetensors' writers never escape tensor names).
+    static func repeatedTopLevelName(_ json: [UInt8]) -> String? {
+        var seen = Set<[UInt8]>()
+        var depth = 0, i = 0
+        while i < json.count {
+            let byte = json[i]
+            if byte == UInt8(ascii: "\"") {
+                let start = i + 1
+                i += 1
+                while i < json.count && json[i] != UInt8(ascii: "\"") { i += json[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                let name = Array(json[start..<min(i, json.count)])
+                i += 1
+                var next = i
+                while next < json.count && [0x20, 0x09, 0x0A, 0x0D].contains(json[next]) { next += 1 }
+                if depth == 1 && next < json.count && json[next] == UInt8(ascii: ":") && !seen.insert(name).inserted {
+                    return String(decoding: name, as: UTF8.self)
+                }
+                continue
+            }
+            if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+            if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") { depth -= 1 }
+            i += 1
+        }
+        return nil
+    }
+
     func read(_ entry: TensorEntry, widened: Bool, into destination: UnsafeMutableRawPointer) throws {
         guard let dtype = TensorDType(rawValue: entry.dtypeName) else {
             throw T5Error.unsupportedDType(file: path, tensor: entry.name, dtype: entry.dtypeName)

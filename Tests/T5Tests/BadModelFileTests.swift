@@ -97,6 +97,24 @@ final class BadModelFileTests: XCTestCase {
         assertLoadFails(["model.safetensors", "is not a regular file"])
     }
 
+    /// A header naming a tensor twice is ambiguous (a JSON reader keeps either): refused, naming it.
+    func testATensorNamedTwiceIsRefused() throws {
+        try writeModel({ _ in })
+        var bytes = try Data(contentsOf: modelFile)
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        var header = String(decoding: bytes.subdata(in: 8..<(8 + length)), as: UTF8.self)
+        // the same entry again, first in the object (the length grows by exactly what is inserted)
+        let entry = try XCTUnwrap(header.range(of: #""shared.weight":\{[^}]*\}"#, options: .regularExpression))
+        header.insert(contentsOf: header[entry] + ",", at: header.index(after: header.startIndex))
+        var prefix = Data(count: 8)
+        for i in 0..<8 { prefix[i] = UInt8((header.utf8.count >> (8 * i)) & 0xFF) }
+        bytes = prefix + Data(header.utf8) + bytes.subdata(in: (8 + length)..<bytes.count)
+        try bytes.write(to: modelFile)
+        assertLoadFails(["model.safetensors", "tensor 'shared.weight' is named twice"])
+        XCTAssertNil(SafeTensorsFile.repeatedTopLevelName(Array(#"{"a": {"a": 1, "b": "x\"a\":"}, "b": [1, {"a": 2}]}"#.utf8)))
+        XCTAssertEqual(SafeTensorsFile.repeatedTopLevelName(Array(#"{"a": 1, "b\"": 2, "a" : 3}"#.utf8)), "a")
+    }
+
     func testMissingTensorIsNamed() throws {
         try writeModel { $0.removeAll { $0.name == "decoder.block.1.layer.2.DenseReluDense.wo.weight" } }
         assertLoadFails(["model.safetensors", "missing tensor", "decoder.block.1.layer.2.DenseReluDense.wo.weight"])
