@@ -102,15 +102,11 @@ public struct RankPipeline: Sendable {
                 return shorter
             }
             // The longest query that fits: fitting is monotone in the query's length, so a binary search over it.
-            var low = 0, high = ids.count - 1, best: InstructionPlan?, bestKept = 0
+            var low = 1, high = ids.count - 1, best: InstructionPlan?, bestKept = 0
             while low <= high {
                 let kept = (low + high) / 2
-                if kept > 0, let plan = try? fittedPlan(shortened(kept)) {
-                    best = plan
-                    bestKept = kept
-                    low = kept + 1
-                } else if kept == 0 {
-                    low = 1
+                if let plan = try? fittedPlan(shortened(kept)) {
+                    (best, bestKept, low) = (plan, kept, kept + 1)
                 } else {
                     high = kept - 1
                 }

@@ -65,11 +65,8 @@ struct CohereV1Shape: APIShape {
     struct Failure: Encodable { var message: String; var detail: String }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let rankFields = try Self.rankFields(r.rank_fields)
         let chunks = try FieldRules.count(r.max_chunks_per_doc, "$.max_chunks_per_doc")
-        let documents = try r.documents.enumerated().map { index, document in
-            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
-        }
+        let documents = try Self.items(r.documents, rankFields: r.rank_fields, limits)
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                               candidates: try FieldRules.candidates(documents, "$.documents", limits),
                               topN: try FieldRules.topN(r.top_n))
@@ -80,6 +77,14 @@ struct CohereV1Shape: APIShape {
     /// Jina's API returns the documents unless told not to; Cohere's does not unless told to. The two share this
     /// body, and a Jina client names a Jina model (`jina-reranker-v2-base-multilingual`).
     static func isJinaModel(_ model: String?) -> Bool { model?.lowercased().hasPrefix("jina") ?? false }
+
+    /// The documents as candidates, each read on `rankFields` (v1's, and Cohere's earlier v2 API's).
+    static func items(_ documents: [StructuredDocument], rankFields: [String]?, _ limits: RequestLimits) throws -> [Item] {
+        let fields = try Self.rankFields(rankFields)
+        return try documents.enumerated().map { index, document in
+            Item(id: document.id ?? String(index), title: try document.text(rankFields: fields, "$.documents[\(index)]", limits))
+        }
+    }
 
     /// Cohere v1: "If not provided, the model will use the default text field for ranking."
     /// Each field is named once; the order is the order the model reads them in.

@@ -50,10 +50,7 @@ struct CohereV2Shape: APIShape {
     struct Failure: Encodable { var message: String }
 
     func query(_ r: Request, limits: RequestLimits) throws -> RankQuery {
-        let rankFields = try CohereV1Shape.rankFields(r.rank_fields)
-        let documents = try r.documents.enumerated().map { index, document in
-            Item(id: document.id ?? String(index), title: try document.text(rankFields: rankFields, "$.documents[\(index)]", limits))
-        }
+        let documents = try CohereV1Shape.items(r.documents, rankFields: r.rank_fields, limits)
         _ = try FieldRules.count(r.max_tokens_per_doc, "$.max_tokens_per_doc")
         var query = RankQuery(context: UserContext(intention: try FieldRules.text(r.query, "$.query", limits)),
                               candidates: try FieldRules.candidates(documents, "$.documents", limits),
