@@ -3,8 +3,9 @@
 //
 // Module layering (each depends only on those listed before it; docs/ARCHITECTURE.md has the why):
 //   Randomness (SplitMix64: the one seeded generator, shared by T5, InstructRec and HTTP's request ids)
-//   COpenBLAS, CQuantized, CThreadPlacement -> T5 (engine; GEMM.swift and BLASIdentity.swift are the only files
-//            importing COpenBLAS; HelperTeam.swift the only one importing CThreadPlacement)
+//   COpenBLAS, CQuantized, CPackedSGEMM, CThreadPlacement -> T5 (engine; GEMM.swift and BLASIdentity.swift are the
+//            only files importing COpenBLAS, BLASPackedMatrix.swift the only one importing CPackedSGEMM;
+//            HelperTeam.swift the only one importing CThreadPlacement)
 //   Tokenizer (SentencePiece unigram; knows nothing of T5)
 //   CHTTPShims (zlib + OpenSSL glue) -> HTTP (server; knows nothing of models)
 //   InstructRec (templates, instruction fitting, ranking; owns the CandidateScorer protocol; knows nothing of T5)
@@ -62,7 +63,9 @@ let package = Package(
         .target(name: "CQuantized", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         // Keeps the engine's helper threads off their caller's CPU (sched_getcpu, CPU_SET: macros Swift cannot call).
         .target(name: "CThreadPlacement"),
-        .target(name: "T5", dependencies: ["COpenBLAS", "CQuantized", "CThreadPlacement", "Randomness"], swiftSettings: numeric),
+        // OpenBLAS's own sgemm kernel on weights packed at load (found by name at run time, hence libdl).
+        .target(name: "CPackedSGEMM", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "T5", dependencies: ["COpenBLAS", "CQuantized", "CPackedSGEMM", "CThreadPlacement", "Randomness"], swiftSettings: numeric),
         .target(name: "Tokenizer", swiftSettings: numeric),
         .target(
             name: "CHTTPShims",

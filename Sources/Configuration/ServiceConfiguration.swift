@@ -118,7 +118,8 @@ public struct ServiceConfiguration: Sendable {
     public init() {}
 
     /// INSTRUCTREC_* variables that are not settings but are read elsewhere (BLAS kernel selection, a test hook).
-    public static let otherVariables = ["INSTRUCTREC_BLAS_CHOSEN", "INSTRUCTREC_BLAS_SIMULATE_UNSET", "INSTRUCTREC_TEST_LOAD_DELAY_S"]
+    public static let otherVariables = ["INSTRUCTREC_BLAS_CHOSEN", "INSTRUCTREC_BLAS_PACKING", "INSTRUCTREC_BLAS_SIMULATE_UNSET",
+                                        "INSTRUCTREC_TEST_LOAD_DELAY_S"]
 
     /// Where a setting's value came from, as an operator would look for it:
     /// "config/instructrec.json", "INSTRUCTREC_PORT", "--port", "built-in default".

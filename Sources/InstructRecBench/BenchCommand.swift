@@ -56,6 +56,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated sizes (or checkpoint directories) for the thread-split figure: rerank-20 with the helper team against Dispatch's pool, back to back and after an idle pause (empty: none).")
     var helpers = "small,models/default"
 
+    @Option(help: "Comma-separated sizes (or checkpoint directories) for the weight-packing figure: rerank-20 with F32 weights packed at load for OpenBLAS's kernel against cblas_sgemm on the row-major weights, interleaved (empty: none).")
+    var blasPacking = "small,models/default"
+
     func run() throws {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }
         GEMM.setThreads(threads)
@@ -77,7 +80,10 @@ struct BenchCommand: ParsableCommand {
             GEMM.setThreads(threads)
             let ceiling = sgemmCeiling(config: config, candidates: 20)
             GEMM.setThreads(1)   // the scorer runs OpenBLAS single-threaded inside its own threads
-            let weights = try checkpointDirectory(model).map { try T5Weights(directory: $0) } ?? T5Weights(randomWithConfig: config)
+            // As served: F32 matrices packed for OpenBLAS's kernel where it can be used.
+            let rowMajor = try checkpointDirectory(model).map { try T5Weights(directory: $0, packForBLAS: false) }
+                ?? T5Weights(randomWithConfig: config)
+            let weights = rowMajor.packedForBLAS()
             let scorer = T5Scorer(weights: weights, threads: threads)
             for workload in workloads.split(separator: ",").map(String.init) {
                 if workload.hasPrefix("games-") {
@@ -127,6 +133,15 @@ struct BenchCommand: ParsableCommand {
                 try HelperTeamBench.run(name: "rerank-20, \(instruction.count)-token instruction", scorer: scorer,
                                         input: ScoringInput(instruction: instruction, candidates: candidates),
                                         iterations: max(iterations, 10))
+            }
+            if blasPacking.split(separator: ",").contains(Substring(model)) {
+                var rng = SplitMix64(seed: 2)
+                let ids = BenchTokens.ids(config)
+                let instruction = (0..<(instructionTokens - 1)).map { _ in Int32.random(in: ids, using: &rng) } + [1]
+                try BLASPackingBench.run(name: "rerank-20, \(instruction.count)-token instruction", rowMajor: rowMajor,
+                                         threads: threads, input: ScoringInput(instruction: instruction,
+                                                                               candidates: randomTitles(config, count: 20)),
+                                         iterations: max(iterations, 10))
             }
             if reducedPrecision.split(separator: ",").contains(Substring(model)) {
                 let candidates = randomTitles(config, count: 20)

@@ -1,11 +1,15 @@
-/// Weights packed for our own products (`weights_dtype: int8` or `bf16`), in the layout their kernel reads
-/// (`CQuantized.h`). `GEMM` multiplies by them with the activations prepared for the same kernel (quantized
-/// per row, or rounded to bf16); products that are not y = x W^T read rows back through `dequantize`.
+/// Weights packed at load in the layout their kernel reads: our own int8 and bf16 products (`weights_dtype: int8`
+/// or `bf16`, `CQuantized.h`), and F32 for OpenBLAS's own kernel (`BLASPackedMatrix`). `GEMM` multiplies by them
+/// with the activations prepared for the same kernel (quantized per row, rounded to bf16, or read in place);
+/// products that are not y = x W^T read rows back through `dequantize`.
 protocol PackedWeights: AnyObject, Sendable {
     var rows: Int { get }
     var columns: Int { get }
     /// resident bytes
     var byteCount: Int { get }
+    /// The kernel reads F32 activations as they lie (rows `columns` apart): `prepare` is skipped where x's rows
+    /// are `columns` apart already.
+    var readsActivationsInPlace: Bool { get }
     /// bytes of one prepared activation row
     var activationRowBytes: Int { get }
     /// x [rows, columns] (rows `ldx` apart) prepared into `values` ([rows, activationRowBytes]) and `scales` ([rows],
@@ -17,6 +21,10 @@ protocol PackedWeights: AnyObject, Sendable {
                  into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool)
     /// rows `range` as F32 [range.count, columns]
     func dequantize(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>)
+}
+
+extension PackedWeights {
+    var readsActivationsInPlace: Bool { false }
 }
 
 /// x prepared for one packed product: [rows, rowBytes] and [rows] scales, allocated, filled and freed by
@@ -35,6 +43,11 @@ struct PreparedActivations {
     static func withPrepared<R>(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, for weights: any PackedWeights,
                                 threads: Int, _ body: (PreparedActivations) -> R) -> R {
         let rowBytes = weights.activationRowBytes
+        if weights.readsActivationsInPlace && ldx == weights.columns {
+            let none = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // no scales
+            defer { none.deallocate() }
+            return body(PreparedActivations(values: UnsafeRawPointer(x), scales: none, rowBytes: rowBytes))
+        }
         let values = UnsafeMutableRawPointer.allocate(byteCount: max(rows * rowBytes, 1), alignment: 64)
         let scales = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
         defer { values.deallocate(); scales.deallocate() }

@@ -76,7 +76,11 @@ public final class T5Weights: @unchecked Sendable {
     /// Loads `config.json` and the safetensors weights of a HF checkpoint
     /// directory, keeping matrices as `dtype` says.
     /// With `.int8`, `int8Kernel` is the product the matrices are packed for (the CPU's fastest by default).
-    public convenience init(directory: URL, dtype: WeightsDType = .auto, int8Kernel: Int8Kernel = .fastest) throws {
+    /// `packForBLAS`: F32 matrices multiplied only as y = x W^T are packed for OpenBLAS's own kernel where it can
+    /// be used (`packedForBLAS()`); off, every F32 product goes through `cblas_sgemm` (the same numbers within
+    /// float rounding).
+    public convenience init(directory: URL, dtype: WeightsDType = .auto, int8Kernel: Int8Kernel = .fastest,
+                            packForBLAS: Bool = true) throws {
         let configURL = directory.appendingPathComponent("config.json")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -87,10 +91,11 @@ public final class T5Weights: @unchecked Sendable {
         }
         let config = try T5Config(contentsOf: configURL)
         let checkpoint = try CheckpointDirectory(directory: directory)
-        try self.init(config: config, checkpoint: checkpoint, dtype: dtype, int8Kernel: int8Kernel)
+        try self.init(config: config, checkpoint: checkpoint, dtype: dtype, int8Kernel: int8Kernel, packForBLAS: packForBLAS)
     }
 
-    init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType, int8Kernel: Int8Kernel) throws {
+    init(config c: T5Config, checkpoint: CheckpointDirectory, dtype: WeightsDType, int8Kernel: Int8Kernel,
+         packForBLAS: Bool = true) throws {
         config = c
         self.int8Kernel = dtype == .int8 ? int8Kernel : nil
         bf16Products = dtype == .bf16 ? BF16Matrix.isAvailable : nil
@@ -101,17 +106,20 @@ public final class T5Weights: @unchecked Sendable {
         func stacked(_ names: [String], _ rowShape: [Int]) throws -> WeightMatrix {
             try checkpoint.matrix(names, rowShape: rowShape, dtype: dtype, int8Kernel: int8Kernel)
         }
+        // Each matrix multiplied only as y = x W^T is packed as soon as it is read, so the model is never held twice.
+        let pack = packForBLAS && BLASPackedMatrix.isAvailable
+        func linear(_ m: WeightMatrix) -> WeightMatrix { pack ? Self.packedForBLAS(m) : m }
         func ffnIn(_ prefix: String) throws -> WeightMatrix {
-            c.isGatedActivation
+            linear(c.isGatedActivation
                 ? try stacked(["\(prefix).wi_0.weight", "\(prefix).wi_1.weight"], [ff, d])
-                : try matrix("\(prefix).wi.weight", [ff, d])
+                : try matrix("\(prefix).wi.weight", [ff, d]))
         }
         // HF saves tied tensors once; `shared.weight` is canonical, the
         // embed_tokens aliases appear in some exports.
         let embeddingName = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
             .first(where: checkpoint.contains) ?? "shared.weight"
         embedding = try matrix(embeddingName, [c.vocabSize, d])
-        lmHead = c.tieWordEmbeddings ? embedding : try matrix("lm_head.weight", [c.vocabSize, d])
+        lmHead = c.tieWordEmbeddings ? embedding : linear(try matrix("lm_head.weight", [c.vocabSize, d]))
 
         let bias0 = "layer.0.SelfAttention.relative_attention_bias.weight"
         encoderRelativeBias = try checkpoint.tensor("encoder.block.0.\(bias0)", shape: [c.relativeAttentionNumBuckets, c.numHeads])
@@ -121,11 +129,11 @@ public final class T5Weights: @unchecked Sendable {
             let p = "encoder.block.\(i).layer"
             return EncoderLayerWeights(
                 attentionNorm: try checkpoint.tensor("\(p).0.layer_norm.weight", shape: [d]),
-                qkv: try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d]),
-                attentionOut: try matrix("\(p).0.SelfAttention.o.weight", [d, inner]),
+                qkv: linear(try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d])),
+                attentionOut: linear(try matrix("\(p).0.SelfAttention.o.weight", [d, inner])),
                 ffnNorm: try checkpoint.tensor("\(p).1.layer_norm.weight", shape: [d]),
                 ffnIn: try ffnIn("\(p).1.DenseReluDense"),
-                ffnOut: try matrix("\(p).1.DenseReluDense.wo.weight", [d, ff]))
+                ffnOut: linear(try matrix("\(p).1.DenseReluDense.wo.weight", [d, ff])))
         }
         encoderFinalNorm = try checkpoint.tensor("encoder.final_layer_norm.weight", shape: [d])
 
@@ -135,14 +143,14 @@ public final class T5Weights: @unchecked Sendable {
             kvNames += ["\(p).1.EncDecAttention.k.weight", "\(p).1.EncDecAttention.v.weight"]
             return DecoderLayerWeights(
                 selfNorm: try checkpoint.tensor("\(p).0.layer_norm.weight", shape: [d]),
-                selfQKV: try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d]),
-                selfOut: try matrix("\(p).0.SelfAttention.o.weight", [d, inner]),
+                selfQKV: linear(try stacked(["q", "k", "v"].map { "\(p).0.SelfAttention.\($0).weight" }, [inner, d])),
+                selfOut: linear(try matrix("\(p).0.SelfAttention.o.weight", [d, inner])),
                 crossNorm: try checkpoint.tensor("\(p).1.layer_norm.weight", shape: [d]),
-                crossQ: try matrix("\(p).1.EncDecAttention.q.weight", [inner, d]),
-                crossOut: try matrix("\(p).1.EncDecAttention.o.weight", [d, inner]),
+                crossQ: linear(try matrix("\(p).1.EncDecAttention.q.weight", [inner, d])),
+                crossOut: linear(try matrix("\(p).1.EncDecAttention.o.weight", [d, inner])),
                 ffnNorm: try checkpoint.tensor("\(p).2.layer_norm.weight", shape: [d]),
                 ffnIn: try ffnIn("\(p).2.DenseReluDense"),
-                ffnOut: try matrix("\(p).2.DenseReluDense.wo.weight", [d, ff]))
+                ffnOut: linear(try matrix("\(p).2.DenseReluDense.wo.weight", [d, ff])))
         }
         decoderFinalNorm = try checkpoint.tensor("decoder.final_layer_norm.weight", shape: [d])
         crossKV = try stacked(kvNames, [inner, d])
@@ -209,11 +217,29 @@ public final class T5Weights: @unchecked Sendable {
         }
     }
 
-    private init(converting f: T5Weights, int8Kernel: Int8Kernel?, bf16Products: Bool?, _ q: (WeightMatrix) -> WeightMatrix) {
+    /// These weights with every F32 matrix whose products are all y = x W^T (attention, feed-forward, an untied
+    /// lm_head) packed for OpenBLAS's own kernel (`BLASPackedMatrix`); the embedding and the cross K|V stack,
+    /// which are also read by rows, stay as they are. The same weights where packing is unavailable.
+    public func packedForBLAS() -> T5Weights {
+        guard BLASPackedMatrix.isAvailable else { return self }
+        return T5Weights(converting: self, int8Kernel: int8Kernel, bf16Products: bf16Products, rowsRead: { $0 },
+                         Self.packedForBLAS)
+    }
+
+    /// `matrix` packed for OpenBLAS's kernel when it is F32 and row-major; otherwise itself.
+    static func packedForBLAS(_ matrix: WeightMatrix) -> WeightMatrix {
+        matrix.float32 != nil ? WeightMatrix(packingForBLAS: matrix) : matrix
+    }
+
+    /// `q` converts the matrices only ever multiplied as y = x W^T, `rowsRead` the embedding and the cross K|V
+    /// stack (also read by rows and untransposed; by default `q` too).
+    private init(converting f: T5Weights, int8Kernel: Int8Kernel?, bf16Products: Bool?,
+                 rowsRead: ((WeightMatrix) -> WeightMatrix)? = nil, _ q: (WeightMatrix) -> WeightMatrix) {
         config = f.config
         self.int8Kernel = int8Kernel
         self.bf16Products = bf16Products
-        embedding = q(f.embedding)
+        func other(_ m: WeightMatrix) -> WeightMatrix { rowsRead.map { $0(m) } ?? q(m) }
+        embedding = other(f.embedding)
         lmHead = f.lmHead === f.embedding ? embedding : q(f.lmHead)
         encoderRelativeBias = f.encoderRelativeBias
         decoderRelativeBias = f.decoderRelativeBias
@@ -228,6 +254,6 @@ public final class T5Weights: @unchecked Sendable {
                                 ffnNorm: $0.ffnNorm, ffnIn: q($0.ffnIn), ffnOut: q($0.ffnOut))
         }
         decoderFinalNorm = f.decoderFinalNorm
-        crossKV = q(f.crossKV)
+        crossKV = other(f.crossKV)
     }
 }

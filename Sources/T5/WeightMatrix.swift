@@ -52,6 +52,12 @@ final class WeightMatrix: @unchecked Sendable {
         self.init(packing: source) { BF16Matrix(rounding: $0, rows: source.rows, columns: source.columns, reference: reference) }
     }
 
+    /// An F32 matrix packed for OpenBLAS's own kernel (`BLASPackedMatrix`); `source` may be freed afterwards.
+    /// Only where `BLASPackedMatrix.isAvailable`.
+    convenience init(packingForBLAS source: WeightMatrix) {
+        self.init(packing: source) { BLASPackedMatrix(packing: $0, rows: source.rows, columns: source.columns) }
+    }
+
     /// The plain 16-bit form of a matrix (bf16, rounded to nearest even), widened slice by slice inside each
     /// product: `weights_dtype: bf16` on a CPU without AVX-512 BF16.
     convenience init(plainBF16 source: WeightMatrix) {

@@ -1,0 +1,49 @@
+#ifndef CPACKEDSGEMM_H
+#define CPACKEDSGEMM_H
+
+#include <stddef.h>
+
+// F32 weight matrices packed once, at load, by OpenBLAS's own packing routine, and multiplied by OpenBLAS's own
+// single-precision kernel: the arithmetic of `cblas_sgemm`, without repacking the weight on every call.
+//
+// `cblas_sgemm` copies both operands into the kernel's panel layout on every call. For y = x W^T with a weight
+// read from memory once per request, copying W is a pass over it at memory speed before any arithmetic (about a
+// tenth of a flan-t5-small request). Packed here, the kernel streams W straight from the packed copy; only the
+// activations x are copied, as sgemm copies them.
+//
+// OpenBLAS builds with DYNAMIC_ARCH (Debian's) export each core type's routines by name: sgemm_kernel_<CORE>,
+// sgemm_incopy_<CORE>, sgemm_oncopy_<CORE>. They are the routines sgemm's transposed-A driver calls for
+// C = A^T B (column-major), which is y^T = W x^T: A is W ([rows, columns] row-major is column-major
+// [columns, rows]), B is x. Nothing here assumes their panel widths: W is packed in independent blocks of 16
+// rows (of at most IR_PSG_K_BLOCK columns each) and the kernel is called on one block at a time, so any unroll
+// that divides or exceeds 16 reads back exactly what its own copy routine wrote.
+//
+// Layout of a packed [rows, columns] matrix, `ir_psg_packed_floats` floats, 64-byte aligned:
+//   for each column block kb of IR_PSG_K_BLOCK (the last may be narrower, width ml):
+//     at rows * kb * IR_PSG_K_BLOCK: for each block of 16 rows r0 (the last may hold fewer, count rb):
+//       at + r0 * ml: incopy(ml, rb) of W[r0 ..< r0 + rb, kb-th columns], ml * rb floats
+
+#define IR_PSG_K_BLOCK 256
+#define IR_PSG_ROW_BLOCK 16
+
+/// Finds the routines of the core type OpenBLAS runs (`core`, as openblas_get_corename() names it, any case).
+/// 1 when all three are exported, 0 otherwise (a build without DYNAMIC_ARCH, another BLAS): then nothing else
+/// here may be called.
+int ir_psg_resolve(const char *core);
+
+/// Floats to allocate (64-byte aligned) for a packed [rows, columns] matrix; includes slack past the end for the
+/// kernel's read-ahead.
+size_t ir_psg_packed_floats(long rows, long columns);
+
+/// Packs w [rows, columns] (row-major) into `packed`.
+void ir_psg_pack(const float *w, long rows, long columns, float *packed);
+
+/// y[m, count] (rows `ldy` apart) = x[m, columns] (rows `ldx` apart) . W[first ..< first + count]^T,
+/// or += when `accumulate`. On the calling thread; its scratch is per thread and kept for the next call.
+void ir_psg_product(const float *packed, long rows, long columns, const float *x, long m, long ldx,
+                    long first, long count, float *y, long ldy, int accumulate);
+
+/// W[first ..< first + count] (row-major, [count, columns]) read back from the packed form, exactly.
+void ir_psg_unpack_rows(const float *packed, long rows, long columns, long first, long count, float *out);
+
+#endif

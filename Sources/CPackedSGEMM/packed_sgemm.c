@@ -1,0 +1,190 @@
+#define _GNU_SOURCE
+#include "CPackedSGEMM.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// OpenBLAS's routine signatures (common_macro.h / kernel ABI): BLASLONG is long on LP64 Linux.
+typedef int (*kernel_fn)(long m, long n, long k, float alpha, float *a, float *b, float *c, long ldc);
+typedef int (*copy_fn)(long m, long n, float *a, long lda, float *b);
+
+static kernel_fn kernel;
+static copy_fn copy_weight;       // incopy: the transposed A operand, W
+static copy_fn copy_activations;  // oncopy: the plain B operand, x
+
+int ir_psg_resolve(const char *core) {
+    if (core == NULL) return 0;
+    char upper[64];
+    size_t n = strlen(core);
+    if (n == 0 || n >= sizeof(upper)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)core[i])) return 0;
+        upper[i] = (char)toupper((unsigned char)core[i]);
+    }
+    upper[n] = 0;
+    char name[96];
+    snprintf(name, sizeof(name), "sgemm_kernel_%s", upper);
+    kernel_fn k = (kernel_fn)dlsym(RTLD_DEFAULT, name);
+    snprintf(name, sizeof(name), "sgemm_incopy_%s", upper);
+    copy_fn w = (copy_fn)dlsym(RTLD_DEFAULT, name);
+    snprintf(name, sizeof(name), "sgemm_oncopy_%s", upper);
+    copy_fn x = (copy_fn)dlsym(RTLD_DEFAULT, name);
+    if (k == NULL || w == NULL || x == NULL) return 0;
+    kernel = k;
+    copy_weight = w;
+    copy_activations = x;
+    return 1;
+}
+
+// The kernels read whole vectors and prefetch ahead of their panels; a little slack past each buffer keeps every
+// read inside memory we own.
+#define SLACK_FLOATS 256
+
+size_t ir_psg_packed_floats(long rows, long columns) {
+    return (size_t)rows * (size_t)columns + SLACK_FLOATS;
+}
+
+static inline long min_long(long a, long b) { return a < b ? a : b; }
+
+/// `bytes` rounded up to whole cache lines, 64-byte aligned (C11 asks aligned_alloc for a multiple).
+static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) & ~(size_t)63); }
+
+static inline long block_width(long columns, long kb) {
+    long rest = columns - kb;
+    return rest < IR_PSG_K_BLOCK ? rest : IR_PSG_K_BLOCK;
+}
+
+void ir_psg_pack(const float *w, long rows, long columns, float *packed) {
+    for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
+        long ml = block_width(columns, kb);
+        float *base = packed + rows * kb;
+        for (long r0 = 0; r0 < rows; r0 += IR_PSG_ROW_BLOCK) {
+            long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
+            copy_weight(ml, rb, (float *)(w + r0 * columns + kb), columns, base + r0 * ml);
+        }
+    }
+    memset(packed + (size_t)rows * (size_t)columns, 0, SLACK_FLOATS * sizeof(float));
+}
+
+// Per-thread scratch, grown on demand and freed when the thread ends: the packed activations of one column block
+// ([m, IR_PSG_K_BLOCK] in the copy routine's layout) and the partial blocks ([m, 16] column-major, two of them).
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+struct scratch { float *data; size_t floats; };
+
+static void scratch_free(void *p) {
+    struct scratch *s = p;
+    free(s->data);
+    free(s);
+}
+
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static float *scratch_get(size_t floats) {
+    pthread_once(&scratch_once, scratch_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL) return NULL;
+        pthread_setspecific(scratch_key, s);
+    }
+    if (s->floats < floats) {
+        float *grown = alloc64(floats * sizeof(float));
+        if (grown == NULL) return NULL;
+        free(s->data);
+        s->data = grown;
+        s->floats = floats;
+    }
+    return s->data;
+}
+
+void ir_psg_product(const float *packed, long rows, long columns, const float *x, long m, long ldx,
+                    long first, long count, float *y, long ldy, int accumulate) {
+    if (m <= 0 || count <= 0) return;
+    long end = first + count;
+    // Blocks of 16 rows from the one holding `first` to the one holding `end - 1`. A block only partly inside
+    // [first, end) runs into a [m, 16] buffer of its own (column-major) and its wanted columns are added to y
+    // after the last column block: the first block and the last, at most.
+    long blockFirst = first - first % IR_PSG_ROW_BLOCK;
+    long blockLast = (end - 1) - (end - 1) % IR_PSG_ROW_BLOCK;
+    int headPartial = blockFirst < first || min_long(blockFirst + IR_PSG_ROW_BLOCK, rows) > end;
+    int tailPartial = blockLast != blockFirst && min_long(blockLast + IR_PSG_ROW_BLOCK, rows) > end;
+    size_t xFloats = (size_t)m * IR_PSG_K_BLOCK + SLACK_FLOATS;
+    size_t partFloats = (size_t)m * IR_PSG_ROW_BLOCK;
+    float *scratch = scratch_get(xFloats + 2 * partFloats + SLACK_FLOATS);
+    if (scratch == NULL) abort();  // out of memory for a few hundred KiB: nothing sensible remains to be done
+    float *xp = scratch;                       // [m, ml] packed by the copy routine
+    float *head = scratch + xFloats;           // [m, 16] column-major (ldc 16)
+    float *tail = head + partFloats;           // [m, 16] column-major (ldc 16)
+    if (headPartial) memset(head, 0, partFloats * sizeof(float));
+    if (tailPartial) memset(tail, 0, partFloats * sizeof(float));
+    if (!accumulate) {
+        for (long j = 0; j < m; j++) memset(y + j * ldy, 0, (size_t)count * sizeof(float));
+    }
+    for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
+        long ml = block_width(columns, kb);
+        copy_activations(ml, m, (float *)(x + kb), ldx, xp);
+        const float *base = packed + rows * kb;
+        for (long r0 = blockFirst; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
+            long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
+            float *a = (float *)(base + r0 * ml);
+            if (r0 == blockFirst && headPartial) {
+                kernel(rb, m, ml, 1.0f, a, xp, head, IR_PSG_ROW_BLOCK);
+            } else if (r0 == blockLast && tailPartial) {
+                kernel(rb, m, ml, 1.0f, a, xp, tail, IR_PSG_ROW_BLOCK);
+            } else {
+                kernel(rb, m, ml, 1.0f, a, xp, y + (r0 - first), ldy);
+            }
+        }
+    }
+    // The wanted columns of the partial blocks: rows [max(first, r0), min(end, r0 + 16)) of W.
+    for (int which = 0; which < 2; which++) {
+        int partial = which == 0 ? headPartial : tailPartial;
+        if (!partial) continue;
+        long r0 = which == 0 ? blockFirst : blockLast;
+        const float *part = which == 0 ? head : tail;
+        long lo = first > r0 ? first : r0;
+        long hi = min_long(end, min_long(r0 + IR_PSG_ROW_BLOCK, rows));
+        for (long j = 0; j < m; j++) {
+            float *row = y + j * ldy + (lo - first);
+            const float *from = part + j * IR_PSG_ROW_BLOCK + (lo - r0);
+            for (long i = 0; i < hi - lo; i++) row[i] += from[i];
+        }
+    }
+}
+
+void ir_psg_unpack_rows(const float *packed, long rows, long columns, long first, long count, float *out) {
+    // W[first ..< end] as (I . W[rows]^T)^T: the kernel multiplies each packed block by an identity as wide as the
+    // column block, and each sum's one nonzero term gives its element back unchanged. No layout is assumed.
+    if (count <= 0) return;
+    long width = columns < IR_PSG_K_BLOCK ? columns : IR_PSG_K_BLOCK;
+    float *identity = calloc((size_t)width * (size_t)width, sizeof(float));                 // [width, width]
+    float *ip = alloc64(((size_t)width * (size_t)width + SLACK_FLOATS) * sizeof(float));      // identity, packed
+    float *block = alloc64(((size_t)IR_PSG_ROW_BLOCK * (size_t)width + SLACK_FLOATS) * sizeof(float));
+    if (identity == NULL || ip == NULL || block == NULL) abort();
+    for (long i = 0; i < width; i++) identity[i * width + i] = 1;
+    long end = first + count;
+    for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
+        long ml = block_width(columns, kb);
+        copy_activations(ml, ml, identity, width, ip);
+        const float *base = packed + rows * kb;
+        for (long r0 = first - first % IR_PSG_ROW_BLOCK; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
+            long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
+            // block[i + j * 16] = W[r0 + i, kb + j]   ([ml, 16] column-major)
+            memset(block, 0, (size_t)IR_PSG_ROW_BLOCK * (size_t)ml * sizeof(float));
+            kernel(rb, ml, ml, 1.0f, (float *)(base + r0 * ml), ip, block, IR_PSG_ROW_BLOCK);
+            for (long i = 0; i < rb; i++) {
+                long r = r0 + i;
+                if (r < first || r >= end) continue;
+                for (long j = 0; j < ml; j++) out[(r - first) * columns + kb + j] = block[i + j * IR_PSG_ROW_BLOCK];
+            }
+        }
+    }
+    free(identity);
+    free(ip);
+    free(block);
+}

@@ -1,0 +1,123 @@
+import CPackedSGEMM
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An F32 weight matrix W [rows, columns] packed once, at load, by OpenBLAS's own copy routine, and multiplied by
+/// OpenBLAS's own sgemm kernel (`CPackedSGEMM.h`): the arithmetic `cblas_sgemm` does, without copying W into the
+/// kernel's layout again on every product. The bytes are F32's; only the order differs.
+///
+/// Used for the F32 matrices whose every product is y = x W^T (attention, feed-forward, an untied lm_head) when
+/// OpenBLAS exports its running core type's routines and they pass `isAvailable`'s check; otherwise those matrices
+/// stay row-major and go through `cblas_sgemm`.
+final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
+    let rows: Int
+    let columns: Int
+    /// `ir_psg_packed_floats(rows, columns)` floats in the layout `CPackedSGEMM.h` describes, 64-byte aligned
+    let packed: UnsafeMutablePointer<Float>
+    private let floats: Int
+
+    /// Packs W [rows, columns] (row-major, rows `columns` apart). Only after `isAvailable` said yes.
+    init(packing source: UnsafePointer<Float>, rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        floats = ir_psg_packed_floats(rows, columns)
+        packed = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64).bindMemory(to: Float.self, capacity: floats)
+        ir_psg_pack(source, rows, columns, packed)
+    }
+
+    deinit { UnsafeMutableRawPointer(packed).deallocate() }
+
+    /// F32's bytes: the 1 KiB of slack for the kernel's read-ahead is left out, as allocator overhead is.
+    var byteCount: Int { rows * columns * 4 }
+
+    /// x is read where it lies: the kernel's copy of it is made inside each product, as sgemm makes it.
+    var readsActivationsInPlace: Bool { true }
+
+    var activationRowBytes: Int { columns * 4 }
+
+    func prepare(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into values: UnsafeMutableRawPointer,
+                 scales: UnsafeMutablePointer<Float>) {
+        let out = values.assumingMemoryBound(to: Float.self)
+        for r in 0..<rows { (out + r * columns).update(from: x + r * ldx, count: columns) }
+    }
+
+    func product(values: UnsafeRawPointer, scales: UnsafePointer<Float>, rows m: Int, outputs: Range<Int>,
+                 into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
+        ir_psg_product(packed, rows, columns, values.assumingMemoryBound(to: Float.self), m, columns,
+                       outputs.lowerBound, outputs.count, y, ldy, accumulate ? 1 : 0)
+    }
+
+    func dequantize(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        ir_psg_unpack_rows(packed, rows, columns, range.lowerBound, range.count, destination)
+    }
+
+    /// Whether F32 matrices are packed: OpenBLAS is built with DYNAMIC_ARCH and exports the routines of the core
+    /// type it runs, a product through them matches `cblas_sgemm` within float rounding on shapes that exercise
+    /// every edge (partial blocks of rows, narrow column blocks, output ranges that start and end inside a block,
+    /// accumulation), unpacking gives every element back exactly, and `INSTRUCTREC_BLAS_PACKING` is not `off`.
+    /// Decided once per process.
+    static var isAvailable: Bool { state.used }
+
+    /// The decision and the reason for it, for the start-up log and /info.
+    static let state: (used: Bool, reason: String) = {
+        if let variable = getenv("INSTRUCTREC_BLAS_PACKING").map({ String(cString: $0) }), variable.lowercased() == "off" {
+            return (false, "off (INSTRUCTREC_BLAS_PACKING=off): every F32 product through cblas_sgemm")
+        }
+        let library = BLASIdentity.current()
+        guard library.dynamicArch else {
+            return (false, "unavailable: OpenBLAS built without DYNAMIC_ARCH exports no per-core routines; cblas_sgemm")
+        }
+        guard ir_psg_resolve(library.coreName) != 0 else {
+            return (false, "unavailable: OpenBLAS exports no sgemm_kernel_\(library.coreName.uppercased()); cblas_sgemm")
+        }
+        guard selfCheck() else {
+            return (false, "off: OpenBLAS's \(library.coreName) kernel on packed weights disagreed with cblas_sgemm; cblas_sgemm")
+        }
+        return (true, "F32 weights packed at load for OpenBLAS's \(library.coreName) sgemm kernel")
+    }()
+
+    /// The check `isAvailable` runs; false at the first disagreement.
+    static func selfCheck() -> Bool {
+        var random = UInt64(0x9E37_79B9_7F4A_7C15)
+        func next() -> Float {
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: random >> 11) % 2001 - 1000) / 1000
+        }
+        // (weight rows, columns, x rows, outputs, accumulate)
+        let cases: [(Int, Int, Int, Range<Int>, Bool)] = [
+            (37, 300, 5, 0..<37, false), (64, 512, 33, 16..<48, true), (50, 7, 3, 3..<45, false),
+            (16, 256, 1, 5..<6, true), (129, 513, 17, 100..<129, false), (40, 20, 9, 17..<30, true),
+        ]
+        for (n, k, m, outputs, accumulate) in cases {
+            let w = (0..<(n * k)).map { _ in next() }, x = (0..<(m * k)).map { _ in next() }
+            let start = (0..<(m * outputs.count)).map { _ in next() }
+            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
+            var back = [Float](repeating: .nan, count: outputs.count * k)
+            matrix.dequantize(rows: outputs, into: &back)
+            guard back == Array(w[(outputs.lowerBound * k)..<(outputs.upperBound * k)]) else { return false }
+            var packed = start, reference = start
+            x.withUnsafeBufferPointer { xs in
+                matrix.product(values: UnsafeRawPointer(xs.baseAddress!), scales: [], rows: m, outputs: outputs,
+                               into: &packed, ldy: outputs.count, accumulate: accumulate)
+                w.withUnsafeBufferPointer { ws in
+                    GEMM.multiply(m: m, n: outputs.count, k: k, a: xs.baseAddress!, lda: k,
+                                  b: ws.baseAddress! + outputs.lowerBound * k, ldb: k, bTransposed: true,
+                                  c: &reference, ldc: outputs.count, beta: accumulate ? 1 : 0)
+                }
+            }
+            for i in packed.indices where !(abs(packed[i] - reference[i]) <= 1e-4 * max(1, abs(reference[i]))) {
+                return false
+            }
+        }
+        return true
+    }
+}
+
+/// How this process multiplies F32 weight matrices (`BLASPackedMatrix`), for the layers above.
+public enum WeightPacking {
+    /// F32 matrices multiplied only as y = x W^T are packed at load for OpenBLAS's own kernel.
+    public static var isUsed: Bool { BLASPackedMatrix.isAvailable }
+    /// The decision and its reason, one line.
+    public static var description: String { BLASPackedMatrix.state.reason }
+}

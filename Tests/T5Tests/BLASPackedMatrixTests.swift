@@ -1,0 +1,127 @@
+import Foundation
+import Randomness
+import XCTest
+@_spi(Benchmarks) @testable import T5
+
+/// F32 weights packed at load for OpenBLAS's own kernel (`BLASPackedMatrix`): products equal `cblas_sgemm`'s
+/// within float rounding on every edge of the layout, rows read back exactly, from several threads at once, and a
+/// checkpoint scores the same packed or row-major.
+final class BLASPackedMatrixTests: XCTestCase {
+    /// Debian's OpenBLAS (DYNAMIC_ARCH) exports every core type's routines: there, packing must be in use, so a
+    /// change that breaks finding them fails here instead of quietly falling back to cblas_sgemm.
+    func testPackingIsUsedWithADynamicArchOpenBLAS() throws {
+        let library = BLASIdentity.current()
+        try XCTSkipUnless(library.dynamicArch, "OpenBLAS without DYNAMIC_ARCH: \(library.config)")
+        XCTAssertTrue(WeightPacking.isUsed, WeightPacking.description)
+        XCTAssertTrue(WeightPacking.description.contains(library.coreName), WeightPacking.description)
+    }
+
+    /// Output ranges that start and end inside a block of 16 rows, inside the same block, at the matrix's short
+    /// last block; several column blocks with a narrow last one; one row of x and many; accumulating and not.
+    func testProductsEqualCBLASOnEveryEdgeOfTheLayout() throws {
+        try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
+        var rng = SplitMix64(seed: 31)
+        // (W rows, columns, x rows, outputs)
+        let cases: [(Int, Int, Int, Range<Int>)] = [
+            (1, 1, 1, 0..<1), (16, 256, 4, 0..<16), (17, 257, 3, 0..<17), (100, 600, 7, 0..<100),
+            (100, 600, 7, 3..<97), (100, 600, 7, 35..<40), (100, 600, 7, 32..<48), (100, 600, 7, 96..<100),
+            (100, 600, 7, 90..<100), (45, 30, 50, 1..<2), (300, 512, 129, 16..<288), (33, 1030, 2, 10..<33),
+        ]
+        for (n, k, m, outputs) in cases {
+            let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }, x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
+            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
+            for accumulate in [false, true] {
+                let start = (0..<(m * outputs.count)).map { _ in rng.uniform() }
+                var packed = start, reference = start
+                x.withUnsafeBufferPointer { xs in
+                    matrix.product(values: UnsafeRawPointer(xs.baseAddress!), scales: [], rows: m, outputs: outputs,
+                                   into: &packed, ldy: outputs.count, accumulate: accumulate)
+                    w.withUnsafeBufferPointer { ws in
+                        GEMM.multiply(m: m, n: outputs.count, k: k, a: xs.baseAddress!, lda: k,
+                                      b: ws.baseAddress! + outputs.lowerBound * k, ldb: k, bTransposed: true,
+                                      c: &reference, ldc: outputs.count, beta: accumulate ? 1 : 0)
+                    }
+                }
+                let worst = zip(packed, reference).map { abs($0 - $1) }.max() ?? 0
+                // Sums of up to 1,030 products of values in [-1, 1]: a few float32 roundings are ~1e-5; a wrong
+                // block or column is off by about 10.
+                XCTAssertLessThanOrEqual(worst, 1e-4, "n \(n) k \(k) m \(m) outputs \(outputs) accumulate \(accumulate)")
+            }
+        }
+    }
+
+    func testRowsReadBackExactly() throws {
+        try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
+        var rng = SplitMix64(seed: 32)
+        for (n, k) in [(1, 1), (40, 7), (100, 600), (33, 1030)] {
+            let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }
+            let matrix = WeightMatrix(packingForBLAS: Int8KernelTests.matrix(w, rows: n, columns: k))
+            XCTAssertNil(matrix.float32)
+            for range in [0..<n, (n / 3)..<(n / 3 + 1), (n - 1)..<n] {
+                var back = [Float](repeating: .nan, count: range.count * k)
+                matrix.widen(rows: range, into: &back)
+                XCTAssertEqual(back, Array(w[(range.lowerBound * k)..<(range.upperBound * k)]), "n \(n) k \(k) rows \(range)")
+            }
+        }
+    }
+
+    /// Each thread packs its x into scratch of its own: many threads multiplying at once get what one alone gets.
+    func testConcurrentProductsAgreeWithOneAlone() throws {
+        try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
+        var rng = SplitMix64(seed: 33)
+        let n = 200, k = 700
+        let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }
+        let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
+        let inputs = (0..<8).map { i in (0..<((i + 1) * 9 * k)).map { _ in rng.uniform() * 2 - 1 } }
+        let alone = inputs.map { Self.product(matrix, $0) }
+        let together = Collected(count: 64)
+        DispatchQueue.concurrentPerform(iterations: 64) { i in together.set(i, Self.product(matrix, inputs[i % inputs.count])) }
+        for i in 0..<64 { XCTAssertEqual(together.values[i], alone[i % inputs.count], "call \(i)") }
+    }
+
+    static func product(_ matrix: BLASPackedMatrix, _ x: [Float]) -> [Float] {
+        let m = x.count / matrix.columns, n = matrix.rows
+        var y = [Float](repeating: 0, count: m * n)
+        x.withUnsafeBufferPointer {
+            matrix.product(values: UnsafeRawPointer($0.baseAddress!), scales: [], rows: m, outputs: 0..<n, into: &y,
+                           ldy: n, accumulate: false)
+        }
+        return y
+    }
+
+    final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [[Float]]
+        init(count: Int) { values = Array(repeating: [], count: count) }
+        func set(_ i: Int, _ value: [Float]) { lock.lock(); values[i] = value; lock.unlock() }
+    }
+
+    /// A checkpoint loads its linear matrices packed (the embedding and the cross K|V stack, read by rows too, stay
+    /// row-major) and scores as the same weights row-major through cblas_sgemm.
+    func testACheckpointScoresTheSamePackedOrRowMajor() throws {
+        try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
+        let directory = try Fixtures.model("t5-v1_1-tiny")
+        let packed = try T5Weights(directory: directory), rowMajor = try T5Weights(directory: directory, packForBLAS: false)
+        XCTAssertTrue(packed.encoderLayers[0].qkv.packed is BLASPackedMatrix)
+        XCTAssertTrue(packed.decoderLayers[1].ffnOut.packed is BLASPackedMatrix)
+        XCTAssertTrue(packed.lmHead.packed is BLASPackedMatrix)
+        XCTAssertNotNil(packed.embedding.float32)
+        XCTAssertNotNil(packed.crossKV.float32)
+        XCTAssertNotNil(rowMajor.encoderLayers[0].qkv.float32)
+        XCTAssertEqual(packed.matrixBytes, rowMajor.matrixBytes)
+        let golden = try Fixtures.golden("t5-v1_1-tiny")
+        for sharing in [true, false] {
+            let a = T5Scorer(weights: packed, threads: 2), b = T5Scorer(weights: rowMajor, threads: 2)
+            a.options.sharesPrefixes = sharing
+            b.options.sharesPrefixes = sharing
+            for (name, testCase) in golden.cases {
+                let tokens = testCase.candidates.map(\.tokens)
+                let x = try a.run(instruction: testCase.instruction, candidates: tokens)
+                let y = try b.run(instruction: testCase.instruction, candidates: tokens)
+                for (p, q) in zip(x.tokenLogProbabilities.joined(), y.tokenLogProbabilities.joined()) {
+                    XCTAssertEqual(p, q, accuracy: 1e-5, "\(name) sharing \(sharing)")
+                }
+            }
+        }
+    }
+}
