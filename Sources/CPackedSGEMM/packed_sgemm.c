@@ -1,6 +1,10 @@
 #define _GNU_SOURCE
 #include "CPackedSGEMM.h"
 
+#ifndef IR_PSG_X_ROWS
+#define IR_PSG_X_ROWS 512
+#endif
+
 #include <ctype.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -113,7 +117,7 @@ void ir_psg_product(const float *packed, long rows, long columns, const float *x
     long blockLast = (end - 1) - (end - 1) % IR_PSG_ROW_BLOCK;
     int headPartial = blockFirst < first || min_long(blockFirst + IR_PSG_ROW_BLOCK, rows) > end;
     int tailPartial = blockLast != blockFirst && min_long(blockLast + IR_PSG_ROW_BLOCK, rows) > end;
-    size_t xFloats = (size_t)m * IR_PSG_K_BLOCK + SLACK_FLOATS;
+    size_t xFloats = (size_t)(m < IR_PSG_X_ROWS ? m : IR_PSG_X_ROWS) * IR_PSG_K_BLOCK + SLACK_FLOATS;
     size_t partFloats = (size_t)m * IR_PSG_ROW_BLOCK;
     float *scratch = scratch_get(xFloats + 2 * partFloats + SLACK_FLOATS);
     if (scratch == NULL) abort();  // out of memory for a few hundred KiB: nothing sensible remains to be done
@@ -127,17 +131,21 @@ void ir_psg_product(const float *packed, long rows, long columns, const float *x
     }
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
-        copy_activations(ml, m, (float *)(x + kb), ldx, xp);
         const float *base = packed + rows * kb;
-        for (long r0 = blockFirst; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
-            long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
-            float *a = (float *)(base + r0 * ml);
-            if (r0 == blockFirst && headPartial) {
-                kernel(rb, m, ml, 1.0f, a, xp, head, IR_PSG_ROW_BLOCK);
-            } else if (r0 == blockLast && tailPartial) {
-                kernel(rb, m, ml, 1.0f, a, xp, tail, IR_PSG_ROW_BLOCK);
-            } else {
-                kernel(rb, m, ml, 1.0f, a, xp, y + (r0 - first), ldy);
+        // x in chunks of IR_PSG_X_ROWS rows, so its packed copy stays in L2 while every block of W passes over it.
+        for (long j0 = 0; j0 < m; j0 += IR_PSG_X_ROWS) {
+            long mj = m - j0 < IR_PSG_X_ROWS ? m - j0 : IR_PSG_X_ROWS;
+            copy_activations(ml, mj, (float *)(x + j0 * ldx + kb), ldx, xp);
+            for (long r0 = blockFirst; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
+                long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
+                float *a = (float *)(base + r0 * ml);
+                if (r0 == blockFirst && headPartial) {
+                    kernel(rb, mj, ml, 1.0f, a, xp, head + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
+                } else if (r0 == blockLast && tailPartial) {
+                    kernel(rb, mj, ml, 1.0f, a, xp, tail + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
+                } else {
+                    kernel(rb, mj, ml, 1.0f, a, xp, y + j0 * ldy + (r0 - first), ldy);
+                }
             }
         }
     }

@@ -7,8 +7,8 @@ import Foundation
 enum BLASPackingBench {
     static func run(name: String, rowMajor: T5Weights, threads: Int, input: ScoringInput, iterations: Int) throws {
         let packed = rowMajor.packedForBLAS()
-        guard packed !== rowMajor else {
-            print("  BLAS packing (\(name)): unavailable (\(BLASIdentity.current().description))")
+        guard packed.packsForBLAS else {
+            print("  BLAS packing (\(name)): nothing packed (\(WeightPacking.isUsed ? "no F32 matrices: 16-bit weights are widened inside each product" : WeightPacking.description))")
             return
         }
         let plain = T5Scorer(weights: rowMajor, threads: threads), fast = T5Scorer(weights: packed, threads: threads)

@@ -57,7 +57,7 @@ struct BenchCommand: ParsableCommand {
     var helpers = "small,models/default"
 
     @Option(help: "Comma-separated sizes (or checkpoint directories) for the weight-packing figure: rerank-20 with F32 weights packed at load for OpenBLAS's kernel against cblas_sgemm on the row-major weights, interleaved (empty: none).")
-    var blasPacking = "small,models/default"
+    var blasPacking = "small"
 
     func run() throws {
         guard ["both", "on", "off"].contains(sharing) else { throw ValidationError("--sharing must be both, on or off") }

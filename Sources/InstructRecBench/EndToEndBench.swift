@@ -25,7 +25,7 @@ enum EndToEndBench {
         configuration.threadsPerWorker = threads
         configuration.templates = "config/templates.json"
         configuration.model = "(random weights)"
-        let weights = T5Weights(randomWithConfig: config, seed: 3)
+        let weights = T5Weights(randomWithConfig: config, seed: 3).packedForBLAS()   // as served
         let service = try RerankService(configuration: configuration, engine: try ScoringEngine(weights: weights), tokenizer: tokenizer)
         var http = HTTPServerConfiguration()
         http.host = "127.0.0.1"

@@ -73,6 +73,10 @@ public final class T5Weights: @unchecked Sendable {
         return matrices.reduce(0) { $0 + $1.byteCount }
     }
 
+    /// Whether any matrix is packed for OpenBLAS's own kernel (`packedForBLAS()`): F32 matrices where packing is
+    /// used; never 16-bit or reduced-precision ones.
+    public var packsForBLAS: Bool { encoderLayers.first?.qkv.packed is BLASPackedMatrix }
+
     /// Loads `config.json` and the safetensors weights of a HF checkpoint
     /// directory, keeping matrices as `dtype` says.
     /// With `.int8`, `int8Kernel` is the product the matrices are packed for (the CPU's fastest by default).

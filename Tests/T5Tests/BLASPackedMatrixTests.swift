@@ -17,7 +17,8 @@ final class BLASPackedMatrixTests: XCTestCase {
     }
 
     /// Output ranges that start and end inside a block of 16 rows, inside the same block, at the matrix's short
-    /// last block; several column blocks with a narrow last one; one row of x and many; accumulating and not.
+    /// last block; several column blocks with a narrow last one; one row of x, many, and more than one chunk of
+    /// them; accumulating and not.
     func testProductsEqualCBLASOnEveryEdgeOfTheLayout() throws {
         try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
         var rng = SplitMix64(seed: 31)
@@ -26,6 +27,7 @@ final class BLASPackedMatrixTests: XCTestCase {
             (1, 1, 1, 0..<1), (16, 256, 4, 0..<16), (17, 257, 3, 0..<17), (100, 600, 7, 0..<100),
             (100, 600, 7, 3..<97), (100, 600, 7, 35..<40), (100, 600, 7, 32..<48), (100, 600, 7, 96..<100),
             (100, 600, 7, 90..<100), (45, 30, 50, 1..<2), (300, 512, 129, 16..<288), (33, 1030, 2, 10..<33),
+            (70, 300, 1100, 5..<66),   // x in three chunks of rows, the last one short
         ]
         for (n, k, m, outputs) in cases {
             let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }, x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }

@@ -18,6 +18,11 @@
 // rows (of at most IR_PSG_K_BLOCK columns each) and the kernel is called on one block at a time, so any unroll
 // that divides or exceeds 16 reads back exactly what its own copy routine wrote.
 //
+// Each product copies x in chunks of 512 rows per column block (512 KiB, inside L2), and every block of W passes
+// over the chunk from L1. The gain is the copy of W that sgemm makes per call, so it is largest where x has few rows
+// (a request's few hundred): with thousands of rows (pointwise batches) sgemm's copy of W is amortised and the two
+// run alike.
+//
 // Layout of a packed [rows, columns] matrix, `ir_psg_packed_floats` floats, 64-byte aligned:
 //   for each column block kb of IR_PSG_K_BLOCK (the last may be narrower, width ml):
 //     at rows * kb * IR_PSG_K_BLOCK: for each block of 16 rows r0 (the last may hold fewer, count rb):
