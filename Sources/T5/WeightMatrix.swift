@@ -73,6 +73,10 @@ final class WeightMatrix: @unchecked Sendable {
         columns = source.columns
         element = .f32
         bytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+        if let f32 = source.float32 {      // F32 already: packed from where it lies, no third copy at load
+            packed = make(f32)
+            return
+        }
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * columns, 1))     // [rows, columns]
         defer { floats.deallocate() }
         source.widen(rows: 0..<rows, into: floats)
