@@ -96,21 +96,30 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
             var back = [Float](repeating: .nan, count: outputs.count * k)
             matrix.dequantize(rows: outputs, into: &back)
             guard back == Array(w[(outputs.lowerBound * k)..<(outputs.upperBound * k)]) else { return false }
-            var packed = start, reference = start
-            x.withUnsafeBufferPointer { xs in
-                matrix.product(values: UnsafeRawPointer(xs.baseAddress!), scales: [], rows: m, outputs: outputs,
-                               into: &packed, ldy: outputs.count, accumulate: accumulate)
-                w.withUnsafeBufferPointer { ws in
-                    GEMM.multiply(m: m, n: outputs.count, k: k, a: xs.baseAddress!, lda: k,
-                                  b: ws.baseAddress! + outputs.lowerBound * k, ldb: k, bTransposed: true,
-                                  c: &reference, ldc: outputs.count, beta: accumulate ? 1 : 0)
-                }
-            }
+            let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs, accumulate: accumulate,
+                                                                start: start)
             for i in packed.indices where !(abs(packed[i] - reference[i]) <= 1e-4 * max(1, abs(reference[i]))) {
                 return false
             }
         }
         return true
+    }
+
+    /// y = start (+)= x [rows, columns] · W[outputs]^T by this matrix, and by `cblas_sgemm` on `w`, the row-major
+    /// matrix it was packed from: the two answers, [rows, outputs.count] each, for the self-check and the tests.
+    func productBesideCBLAS(_ w: [Float], x: [Float], rows m: Int, outputs: Range<Int>, accumulate: Bool,
+                            start: [Float]) -> (packed: [Float], cblas: [Float]) {
+        var packed = start, reference = start
+        x.withUnsafeBufferPointer { xs in
+            product(values: UnsafeRawPointer(xs.baseAddress!), scales: [], rows: m, outputs: outputs,
+                    into: &packed, ldy: outputs.count, accumulate: accumulate)
+            w.withUnsafeBufferPointer { ws in
+                GEMM.multiply(m: m, n: outputs.count, k: columns, a: xs.baseAddress!, lda: columns,
+                              b: ws.baseAddress! + outputs.lowerBound * columns, ldb: columns, bTransposed: true,
+                              c: &reference, ldc: outputs.count, beta: accumulate ? 1 : 0)
+            }
+        }
+        return (packed, reference)
     }
 }
 

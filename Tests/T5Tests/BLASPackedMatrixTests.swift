@@ -34,16 +34,8 @@ final class BLASPackedMatrixTests: XCTestCase {
             let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
             for accumulate in [false, true] {
                 let start = (0..<(m * outputs.count)).map { _ in rng.uniform() }
-                var packed = start, reference = start
-                x.withUnsafeBufferPointer { xs in
-                    matrix.product(values: UnsafeRawPointer(xs.baseAddress!), scales: [], rows: m, outputs: outputs,
-                                   into: &packed, ldy: outputs.count, accumulate: accumulate)
-                    w.withUnsafeBufferPointer { ws in
-                        GEMM.multiply(m: m, n: outputs.count, k: k, a: xs.baseAddress!, lda: k,
-                                      b: ws.baseAddress! + outputs.lowerBound * k, ldb: k, bTransposed: true,
-                                      c: &reference, ldc: outputs.count, beta: accumulate ? 1 : 0)
-                    }
-                }
+                let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs,
+                                                                    accumulate: accumulate, start: start)
                 let worst = zip(packed, reference).map { abs($0 - $1) }.max() ?? 0
                 // Sums of up to 1,030 products of values in [-1, 1]: a few float32 roundings are ~1e-5; a wrong
                 // block or column is off by about 10.
