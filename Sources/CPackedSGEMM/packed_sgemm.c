@@ -165,34 +165,47 @@ void ir_psg_product(const float *packed, long rows, long columns, const float *x
     }
 }
 
+// The identity of a whole column block, packed as the copy routine packs x: made once, read by every thread.
+static float *full_identity;
+static pthread_once_t full_identity_once = PTHREAD_ONCE_INIT;
+
+/// I [width, width] packed by the activations' copy routine into a new buffer (the caller frees it), or NULL.
+static float *packed_identity(long width) {
+    float *identity = calloc((size_t)width * (size_t)width, sizeof(float));                 // [width, width]
+    float *packed = alloc64(((size_t)width * (size_t)width + SLACK_FLOATS) * sizeof(float));
+    if (identity == NULL || packed == NULL) { free(identity); free(packed); return NULL; }
+    for (long i = 0; i < width; i++) identity[i * width + i] = 1;
+    copy_activations(width, width, identity, width, packed);
+    free(identity);
+    return packed;
+}
+
+static void full_identity_init(void) { full_identity = packed_identity(IR_PSG_K_BLOCK); }
+
 void ir_psg_unpack_rows(const float *packed, long rows, long columns, long first, long count, float *out) {
     // W[first ..< end] as (I . W[rows]^T)^T: the kernel multiplies each packed block by an identity as wide as the
     // column block, and each sum's one nonzero term gives its element back unchanged. No layout is assumed.
     if (count <= 0) return;
-    long width = columns < IR_PSG_K_BLOCK ? columns : IR_PSG_K_BLOCK;
-    float *identity = calloc((size_t)width * (size_t)width, sizeof(float));                 // [width, width]
-    float *ip = alloc64(((size_t)width * (size_t)width + SLACK_FLOATS) * sizeof(float));      // identity, packed
-    float *block = alloc64(((size_t)IR_PSG_ROW_BLOCK * (size_t)width + SLACK_FLOATS) * sizeof(float));
-    if (identity == NULL || ip == NULL || block == NULL) abort();
-    for (long i = 0; i < width; i++) identity[i * width + i] = 1;
+    pthread_once(&full_identity_once, full_identity_init);
+    float block[IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS] __attribute__((aligned(64)));   // [ml, 16] column-major
     long end = first + count;
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
-        copy_activations(ml, ml, identity, width, ip);
+        float *narrow = ml == IR_PSG_K_BLOCK ? NULL : packed_identity(ml);   // a narrow last column block's own
+        float *identity = ml == IR_PSG_K_BLOCK ? full_identity : narrow;
+        if (identity == NULL) abort();  // out of memory for at most 256 KiB: nothing sensible remains to be done
         const float *base = packed + rows * kb;
         for (long r0 = first - first % IR_PSG_ROW_BLOCK; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
             long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
-            // block[i + j * 16] = W[r0 + i, kb + j]   ([ml, 16] column-major)
+            // block[i + j * 16] = W[r0 + i, kb + j]
             memset(block, 0, (size_t)IR_PSG_ROW_BLOCK * (size_t)ml * sizeof(float));
-            kernel(rb, ml, ml, 1.0f, (float *)(base + r0 * ml), ip, block, IR_PSG_ROW_BLOCK);
+            kernel(rb, ml, ml, 1.0f, (float *)(base + r0 * ml), identity, block, IR_PSG_ROW_BLOCK);
             for (long i = 0; i < rb; i++) {
                 long r = r0 + i;
                 if (r < first || r >= end) continue;
                 for (long j = 0; j < ml; j++) out[(r - first) * columns + kb + j] = block[i + j * IR_PSG_ROW_BLOCK];
             }
         }
+        free(narrow);
     }
-    free(identity);
-    free(ip);
-    free(block);
 }
