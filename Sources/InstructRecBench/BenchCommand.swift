@@ -81,9 +81,14 @@ struct BenchCommand: ParsableCommand {
             let ceiling = sgemmCeiling(config: config, candidates: 20)
             GEMM.setThreads(1)   // the scorer runs OpenBLAS single-threaded inside its own threads
             // As served: F32 matrices packed for OpenBLAS's kernel where it can be used.
-            let rowMajor = try checkpointDirectory(model).map { try T5Weights(directory: $0, packForBLAS: false) }
-                ?? T5Weights(randomWithConfig: config)
-            let weights = rowMajor.packedForBLAS()
+            let weights: T5Weights, rowMajor: T5Weights?
+            do {
+                let loaded = try checkpointDirectory(model).map { try T5Weights(directory: $0, packForBLAS: false) }
+                    ?? T5Weights(randomWithConfig: config)
+                weights = loaded.packedForBLAS()
+                // The row-major copy is kept only for the packing figure (twice the memory: an xl model would not fit twice).
+                rowMajor = blasPacking.split(separator: ",").contains(Substring(model)) ? loaded : nil
+            }
             let scorer = T5Scorer(weights: weights, threads: threads)
             for workload in workloads.split(separator: ",").map(String.init) {
                 if workload.hasPrefix("games-") {
@@ -134,7 +139,7 @@ struct BenchCommand: ParsableCommand {
                                         input: ScoringInput(instruction: instruction, candidates: candidates),
                                         iterations: max(iterations, 10))
             }
-            if blasPacking.split(separator: ",").contains(Substring(model)) {
+            if let rowMajor {
                 var rng = SplitMix64(seed: 2)
                 let ids = BenchTokens.ids(config)
                 let instruction = (0..<(instructionTokens - 1)).map { _ in Int32.random(in: ids, using: &rng) } + [1]
