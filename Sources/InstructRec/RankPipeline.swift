@@ -243,7 +243,9 @@ public struct RankPipeline: Sendable {
         let kept = query.excludeHistory ?? excludeHistory
             ? HistoryExclusion.kept(query.candidates, history: query.context.history) : Array(query.candidates.indices)
         if kept.isEmpty && !query.candidates.isEmpty {
-            return excludedOutcome(query, excluded: query.candidates.count, start: start)
+            // Planned all the same (nothing is scored): the answer names the template and the history the
+            // instruction would have used, and a request the plan refuses is refused as it would be otherwise.
+            return excludedOutcome(query, plan: try self.plan(query), excluded: query.candidates.count, start: start)
         }
         var scoredQuery = query
         if kept.count < query.candidates.count { scoredQuery.candidates = kept.map { query.candidates[$0] } }
@@ -264,10 +266,12 @@ public struct RankPipeline: Sendable {
         return outcome
     }
 
-    /// Every candidate was in the history: an empty ranking that says how many were left out (not an error).
-    private func excludedOutcome(_ query: RankQuery, excluded: Int, start: DispatchTime) -> RankOutcome {
-        let plan = InstructionPlan(template: "", groups: [], targets: [], historyItemsUsed: 0, historyItemsDropped: 0,
-                                   historyItemsTrimmed: 0, historyTitlesShortened: 0)
+    /// Every candidate was in the history: an empty ranking that says how many were left out (not an error), with
+    /// the template and history counts of `full`, the plan of the whole request, whose instruction is not run.
+    private func excludedOutcome(_ query: RankQuery, plan full: InstructionPlan, excluded: Int, start: DispatchTime) -> RankOutcome {
+        let plan = InstructionPlan(template: full.template, groups: [], targets: [], historyItemsUsed: full.historyItemsUsed,
+                                   historyItemsDropped: full.historyItemsDropped, historyItemsTrimmed: full.historyItemsTrimmed,
+                                   historyTitlesShortened: full.historyTitlesShortened)
         var usage = RankingUsage()
         usage.candidatesExcluded = excluded
         var outcome = RankOutcome(plan: plan, scoring: scoring(for: query), scorer: scorerKind, relevance: relevance(for: query).mode,

@@ -48,9 +48,18 @@ extension EndpointTests {
     }
 
     func testEveryCandidateExcludedIsAnEmptyAnswerNotAnError() throws {
-        let answer = try rankExcluding("/recommend", #"{"history": ["Halo 3", "Halo 4"], "candidates": ["Halo 4", "halo 3"], "exclude_history": true}"#)
+        let body = #"{"history": ["Halo 3", "Halo 4"], "candidates": ["Halo 4", "halo 3"], "exclude_history": true}"#
+        let answer = try rankExcluding("/recommend", body)
         XCTAssertEqual(answer.ids, [])
         XCTAssertEqual(answer.excluded, 2)
+        // It names the template and the history the instruction would have used, as the answer that ranks does.
+        let empty = try XCTUnwrap(try service.request("POST", "/recommend", body: body).json)
+        let ranked = try XCTUnwrap(try service.request("POST", "/recommend",
+                                                       body: body.replacingOccurrences(of: "true", with: "false")).json)
+        XCTAssertEqual(empty["template"] as? String, ranked["template"] as? String)
+        XCTAssertFalse((empty["template"] as? String ?? "").isEmpty)
+        let usage = try XCTUnwrap(empty["usage"] as? [String: Any])
+        XCTAssertEqual(usage["history_items_used"] as? Int, 2)
     }
 
     func testAWrongTypeIsA422NamingTheField() throws {
