@@ -52,8 +52,8 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
         ir_psg_unpack_rows(packed, rows, columns, range.lowerBound, range.count, destination)
     }
 
-    /// Whether F32 matrices are packed: OpenBLAS is built with DYNAMIC_ARCH and exports the routines of the core
-    /// type it runs, a product through them matches `cblas_sgemm` within float rounding on shapes that exercise
+    /// Whether F32 matrices are packed: OpenBLAS is a 0.3 release built with DYNAMIC_ARCH and exports the routines
+    /// of the core type it runs, a product through them matches `cblas_sgemm` within float rounding on shapes that exercise
     /// every edge (partial blocks of rows, narrow column blocks, output ranges that start and end inside a block,
     /// accumulation), unpacking gives every element back exactly, and `INSTRUCTREC_BLAS_PACKING` is not `off`.
     /// Decided once per process.
@@ -67,6 +67,11 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
         let library = BLASIdentity.current()
         guard library.dynamicArch else {
             return (false, "unavailable: OpenBLAS built without DYNAMIC_ARCH exports no per-core routines; cblas_sgemm")
+        }
+        // The kernel and copy routines are internal to OpenBLAS; their signatures have not changed since GotoBLAS, but
+        // a series this code has not met could change them, and a wrong signature crashes rather than disagrees.
+        guard library.version.hasPrefix("0.3.") else {
+            return (false, "unavailable: OpenBLAS \(library.version) is not a 0.3 release, whose kernel interface this build knows; cblas_sgemm")
         }
         guard ir_psg_resolve(library.coreName) != 0 else {
             return (false, "unavailable: OpenBLAS exports no sgemm_kernel_\(library.coreName.uppercased()); cblas_sgemm")
