@@ -11,7 +11,7 @@
 // tenth of a flan-t5-small request). Packed here, the kernel streams W straight from the packed copy; only the
 // activations x are copied, as sgemm copies them.
 //
-// OpenBLAS builds with DYNAMIC_ARCH (Debian's) export each core type's routines by name: sgemm_kernel_<CORE>,
+// OpenBLAS 0.3 builds with DYNAMIC_ARCH (Debian's) export each core type's routines by name: sgemm_kernel_<CORE>,
 // sgemm_incopy_<CORE>, sgemm_oncopy_<CORE>. They are the routines sgemm's transposed-A driver calls for
 // C = A^T B (column-major), which is y^T = W x^T: A is W ([rows, columns] row-major is column-major
 // [columns, rows]), B is x. Nothing here assumes their panel widths: W is packed in independent blocks of 16
