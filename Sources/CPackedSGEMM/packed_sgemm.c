@@ -48,7 +48,7 @@ int ir_psg_resolve(const char *core) {
 // read inside memory we own.
 #define SLACK_FLOATS 256
 
-size_t ir_psg_packed_floats(long rows, long columns) {
+size_t ir_psg_packed_elements(long rows, long columns) {
     return (size_t)rows * (size_t)columns + SLACK_FLOATS;
 }
 
@@ -62,16 +62,37 @@ static inline long block_width(long columns, long kb) {
     return rest < IR_PSG_K_BLOCK ? rest : IR_PSG_K_BLOCK;
 }
 
-void ir_psg_pack(const float *w, long rows, long columns, float *packed) {
+/// The F32 block at element `offset` of `packed`, `count` elements: in place for F32, widened into `buffer` for bf16.
+static inline float *block_at(const void *packed, int format, long offset, long count, float *buffer) {
+    if (format == IR_PSG_F32) return (float *)packed + offset;
+    const uint16_t *halves = (const uint16_t *)packed + offset;
+    uint32_t *bits = (uint32_t *)buffer;
+    for (long i = 0; i < count; i++) bits[i] = (uint32_t)halves[i] << 16;
+    return buffer;
+}
+
+void ir_psg_pack(const float *w, long rows, long columns, int format, void *packed) {
+    // bf16: each block packed as F32 into `staging`, then its values' top halves kept (exact: they were bf16).
+    float *staging = format == IR_PSG_F32 ? NULL : alloc64(((size_t)IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS) * sizeof(float));
+    if (format != IR_PSG_F32 && staging == NULL) abort();  // out of memory for 17 KiB at load
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
-        float *base = packed + rows * kb;
         for (long r0 = 0; r0 < rows; r0 += IR_PSG_ROW_BLOCK) {
             long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
-            copy_weight(ml, rb, (float *)(w + r0 * columns + kb), columns, base + r0 * ml);
+            long offset = rows * kb + r0 * ml;
+            float *to = format == IR_PSG_F32 ? (float *)packed + offset : staging;
+            copy_weight(ml, rb, (float *)(w + r0 * columns + kb), columns, to);
+            if (format != IR_PSG_F32) {
+                const uint32_t *bits = (const uint32_t *)staging;
+                uint16_t *halves = (uint16_t *)packed + offset;
+                for (long i = 0; i < ml * rb; i++) halves[i] = (uint16_t)(bits[i] >> 16);
+            }
         }
     }
-    memset(packed + (size_t)rows * (size_t)columns, 0, SLACK_FLOATS * sizeof(float));
+    size_t total = (size_t)rows * (size_t)columns;
+    if (format == IR_PSG_F32) memset((float *)packed + total, 0, SLACK_FLOATS * sizeof(float));
+    else memset((uint16_t *)packed + total, 0, SLACK_FLOATS * sizeof(uint16_t));
+    free(staging);
 }
 
 // Per-thread scratch, grown on demand and freed when the thread ends: the packed activations of one column block
@@ -106,7 +127,7 @@ static float *scratch_get(size_t floats) {
     return s->data;
 }
 
-void ir_psg_product(const float *packed, long rows, long columns, const float *x, long m, long ldx,
+void ir_psg_product(const void *packed, int format, long rows, long columns, const float *x, long m, long ldx,
                     long first, long count, float *y, long ldy, int accumulate) {
     if (m <= 0 || count <= 0) return;
     long end = first + count;
@@ -119,11 +140,13 @@ void ir_psg_product(const float *packed, long rows, long columns, const float *x
     int tailPartial = blockLast != blockFirst && min_long(blockLast + IR_PSG_ROW_BLOCK, rows) > end;
     size_t xFloats = (size_t)(m < IR_PSG_X_ROWS ? m : IR_PSG_X_ROWS) * IR_PSG_K_BLOCK + SLACK_FLOATS;
     size_t partFloats = (size_t)m * IR_PSG_ROW_BLOCK;
-    float *scratch = scratch_get(xFloats + 2 * partFloats + SLACK_FLOATS);
+    size_t blockFloats = (size_t)IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS;
+    float *scratch = scratch_get(xFloats + 2 * partFloats + blockFloats + SLACK_FLOATS);
     if (scratch == NULL) abort();  // out of memory for a few hundred KiB: nothing sensible remains to be done
     float *xp = scratch;                       // [m, ml] packed by the copy routine
     float *head = scratch + xFloats;           // [m, 16] column-major (ldc 16)
     float *tail = head + partFloats;           // [m, 16] column-major (ldc 16)
+    float *widened = tail + partFloats;        // one block of a bf16 W as F32 [ml * rb] in the copy's layout
     if (headPartial) memset(head, 0, partFloats * sizeof(float));
     if (tailPartial) memset(tail, 0, partFloats * sizeof(float));
     if (!accumulate) {
@@ -131,14 +154,13 @@ void ir_psg_product(const float *packed, long rows, long columns, const float *x
     }
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
-        const float *base = packed + rows * kb;
         // x in chunks of IR_PSG_X_ROWS rows, so its packed copy stays in L2 while every block of W passes over it.
         for (long j0 = 0; j0 < m; j0 += IR_PSG_X_ROWS) {
             long mj = m - j0 < IR_PSG_X_ROWS ? m - j0 : IR_PSG_X_ROWS;
             copy_activations(ml, mj, (float *)(x + j0 * ldx + kb), ldx, xp);
             for (long r0 = blockFirst; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
                 long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
-                float *a = (float *)(base + r0 * ml);
+                float *a = block_at(packed, format, rows * kb + r0 * ml, ml * rb, widened);
                 if (r0 == blockFirst && headPartial) {
                     kernel(rb, mj, ml, 1.0f, a, xp, head + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
                 } else if (r0 == blockLast && tailPartial) {
@@ -182,24 +204,25 @@ static float *packed_identity(long width) {
 
 static void full_identity_init(void) { full_identity = packed_identity(IR_PSG_K_BLOCK); }
 
-void ir_psg_unpack_rows(const float *packed, long rows, long columns, long first, long count, float *out) {
+void ir_psg_unpack_rows(const void *packed, int format, long rows, long columns, long first, long count, float *out) {
     // W[first ..< end] as (I . W[rows]^T)^T: the kernel multiplies each packed block by an identity as wide as the
     // column block, and each sum's one nonzero term gives its element back unchanged. No layout is assumed.
     if (count <= 0) return;
     pthread_once(&full_identity_once, full_identity_init);
     float block[IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS] __attribute__((aligned(64)));   // [ml, 16] column-major
+    float widened[IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS] __attribute__((aligned(64)));  // a bf16 block as F32
     long end = first + count;
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
         float *narrow = ml == IR_PSG_K_BLOCK ? NULL : packed_identity(ml);   // a narrow last column block's own
         float *identity = ml == IR_PSG_K_BLOCK ? full_identity : narrow;
         if (identity == NULL) abort();  // out of memory for at most 256 KiB: nothing sensible remains to be done
-        const float *base = packed + rows * kb;
         for (long r0 = first - first % IR_PSG_ROW_BLOCK; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
             long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
             // block[i + j * 16] = W[r0 + i, kb + j]
             memset(block, 0, (size_t)IR_PSG_ROW_BLOCK * (size_t)ml * sizeof(float));
-            kernel(rb, ml, ml, 1.0f, (float *)(base + r0 * ml), identity, block, IR_PSG_ROW_BLOCK);
+            float *a = block_at(packed, format, rows * kb + r0 * ml, ml * rb, widened);
+            kernel(rb, ml, ml, 1.0f, a, identity, block, IR_PSG_ROW_BLOCK);
             for (long i = 0; i < rb; i++) {
                 long r = r0 + i;
                 if (r < first || r >= end) continue;

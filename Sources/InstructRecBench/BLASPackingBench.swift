@@ -1,16 +1,33 @@
 import Foundation
 @_spi(Benchmarks) import T5
 
-/// F32 weights packed at load for OpenBLAS's own kernel (`T5Weights.packedForBLAS()`) against the same weights
+/// Weights packed at load for OpenBLAS's own kernel (`T5Weights.packedForBLAS()`) against the same weights
 /// row-major through `cblas_sgemm`, which copies each weight into the kernel's layout on every call: one
-/// workload, the two scorers interleaved call by call, back to back, with the worst score difference.
+/// workload, the two scorers interleaved call by call, back to back, with the worst score difference. Twice: the
+/// weights in F32, then rounded to bf16 and kept 16-bit (as `weights_dtype: auto` keeps a BF16 checkpoint: widened
+/// slice by slice before sgemm when row-major, block by block before the kernel when packed).
 enum BLASPackingBench {
     static func run(name: String, rowMajor: T5Weights, threads: Int, input: ScoringInput, iterations: Int) throws {
-        let packed = rowMajor.packedForBLAS()
-        guard packed.packsForBLAS else {
-            print("  BLAS packing (\(name)): nothing packed (\(WeightPacking.isUsed ? "no F32 matrices: 16-bit weights are widened inside each product" : WeightPacking.description))")
+        guard WeightPacking.isUsed else {
+            print("  BLAS packing (\(name)): \(WeightPacking.description)")
             return
         }
+        // A BF16 checkpoint is kept 16-bit already: once is enough.
+        let sixteenBit = rowMajor.matrixElement == "BF16" ? nil : rowMajor.roundedToBF16(products: false)
+        let runs = [("\(rowMajor.matrixElement) as loaded", rowMajor)] + (sixteenBit.map { [("rounded to bf16, kept 16-bit", $0)] } ?? [])
+        for (label, weights) in runs {
+            let packed = weights.packedForBLAS()
+            guard packed.packsForBLAS else {
+                print("  BLAS packing (\(name), \(label)): nothing to pack (F16 or reduced-precision matrices)")
+                continue
+            }
+            try compare(name: "\(name), \(label)", rowMajor: weights, packed: packed, threads: threads, input: input,
+                        iterations: iterations)
+        }
+    }
+
+    static func compare(name: String, rowMajor: T5Weights, packed: T5Weights, threads: Int, input: ScoringInput,
+                        iterations: Int) throws {
         let plain = T5Scorer(weights: rowMajor, threads: threads), fast = T5Scorer(weights: packed, threads: threads)
         func time(_ scorer: T5Scorer) throws -> (Double, [Float]) {
             let start = DispatchTime.now().uptimeNanoseconds

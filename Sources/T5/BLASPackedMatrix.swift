@@ -3,33 +3,41 @@ import CPackedSGEMM
 import Glibc
 #endif
 
-/// An F32 weight matrix W [rows, columns] packed once, at load, by OpenBLAS's own copy routine, and multiplied by
+/// A weight matrix W [rows, columns] packed once, at load, by OpenBLAS's own copy routine, and multiplied by
 /// OpenBLAS's own sgemm kernel (`CPackedSGEMM.h`): the arithmetic `cblas_sgemm` does, without copying W into the
-/// kernel's layout again on every product. The bytes are F32's; only the order differs.
+/// kernel's layout again on every product. F32, or bfloat16 for a BF16 checkpoint kept 16-bit (`weights_dtype:
+/// auto`): each block is widened to F32 just before the kernel reads it, as `GEMM` widened slices before sgemm
+/// copied them. The bytes are the element type's; only the order differs.
 ///
-/// Used for the F32 matrices whose every product is y = x W^T (attention, feed-forward, an untied lm_head) when
+/// Used for the matrices whose every product is y = x W^T (attention, feed-forward, an untied lm_head) when
 /// OpenBLAS exports its running core type's routines and they pass `isAvailable`'s check; otherwise those matrices
 /// stay row-major and go through `cblas_sgemm`.
 final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
     let rows: Int
     let columns: Int
-    /// `ir_psg_packed_floats(rows, columns)` floats in the layout `CPackedSGEMM.h` describes, 64-byte aligned
-    let packed: UnsafeMutablePointer<Float>
-    private let floats: Int
+    /// .f32 or .bf16
+    let element: TensorDType
+    /// `ir_psg_packed_elements(rows, columns)` elements of `element` in the layout `CPackedSGEMM.h` describes,
+    /// 64-byte aligned
+    let packed: UnsafeMutableRawPointer
+    private var format: Int32 { element == .bf16 ? Int32(IR_PSG_BF16) : Int32(IR_PSG_F32) }
 
-    /// Packs W [rows, columns] (row-major, rows `columns` apart). Only after `isAvailable` said yes.
-    init(packing source: UnsafePointer<Float>, rows: Int, columns: Int) {
+    /// Packs W [rows, columns] (row-major, rows `columns` apart) as `element` (.f32, or .bf16 when every value is a
+    /// bfloat16's, as a BF16 checkpoint's widened values are). Only after `isAvailable` said yes.
+    init(packing source: UnsafePointer<Float>, rows: Int, columns: Int, element: TensorDType = .f32) {
+        precondition(element == .f32 || element == .bf16, "packed for OpenBLAS's kernel: F32 or bf16 only")
         self.rows = rows
         self.columns = columns
-        floats = ir_psg_packed_floats(rows, columns)
-        packed = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64).bindMemory(to: Float.self, capacity: floats)
-        ir_psg_pack(source, rows, columns, packed)
+        self.element = element
+        packed = UnsafeMutableRawPointer.allocate(byteCount: ir_psg_packed_elements(rows, columns) * element.byteWidth,
+                                                  alignment: 64)
+        ir_psg_pack(source, rows, columns, element == .bf16 ? Int32(IR_PSG_BF16) : Int32(IR_PSG_F32), packed)
     }
 
-    deinit { UnsafeMutableRawPointer(packed).deallocate() }
+    deinit { packed.deallocate() }
 
-    /// F32's bytes: the 1 KiB of slack for the kernel's read-ahead is left out, as allocator overhead is.
-    var byteCount: Int { rows * columns * 4 }
+    /// The element type's bytes: the slack for the kernel's read-ahead is left out, as allocator overhead is.
+    var byteCount: Int { rows * columns * element.byteWidth }
 
     /// x is read where it lies: the kernel's copy of it is made inside each product, as sgemm makes it.
     var readsActivationsInPlace: Bool { true }
@@ -44,15 +52,15 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
 
     func product(values: UnsafeRawPointer, scales: UnsafePointer<Float>, rows m: Int, outputs: Range<Int>,
                  into y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool) {
-        ir_psg_product(packed, rows, columns, values.assumingMemoryBound(to: Float.self), m, columns,
+        ir_psg_product(packed, format, rows, columns, values.assumingMemoryBound(to: Float.self), m, columns,
                        outputs.lowerBound, outputs.count, y, ldy, accumulate ? 1 : 0)
     }
 
     func dequantize(rows range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        ir_psg_unpack_rows(packed, rows, columns, range.lowerBound, range.count, destination)
+        ir_psg_unpack_rows(packed, format, rows, columns, range.lowerBound, range.count, destination)
     }
 
-    /// Whether F32 matrices are packed: OpenBLAS is a 0.3 release built with DYNAMIC_ARCH and exports the routines
+    /// Whether F32 and bf16 matrices are packed: OpenBLAS is a 0.3 release built with DYNAMIC_ARCH and exports the routines
     /// of the core type it runs, a product through them matches `cblas_sgemm` within float rounding on shapes that exercise
     /// every edge (partial blocks of rows, narrow column blocks, output ranges that start and end inside a block,
     /// accumulation), unpacking gives every element back exactly, and `INSTRUCTREC_BLAS_PACKING` is not `off`.
@@ -62,7 +70,7 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
     /// The decision and the reason for it, for the start-up log and /info.
     static let state: (used: Bool, reason: String) = {
         if let variable = getenv("INSTRUCTREC_BLAS_PACKING").map({ String(cString: $0) }), variable.lowercased() == "off" {
-            return (false, "off (INSTRUCTREC_BLAS_PACKING=off): every F32 product through cblas_sgemm")
+            return (false, "off (INSTRUCTREC_BLAS_PACKING=off): every F32 and 16-bit product through cblas_sgemm")
         }
         let library = BLASIdentity.current()
         guard library.dynamicArch else {
@@ -79,7 +87,7 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
         guard selfCheck() else {
             return (false, "off: OpenBLAS's \(library.coreName) kernel on packed weights disagreed with cblas_sgemm; cblas_sgemm")
         }
-        return (true, "F32 weights packed at load for OpenBLAS's \(library.coreName) sgemm kernel")
+        return (true, "F32 and bf16 weights packed at load for OpenBLAS's \(library.coreName) sgemm kernel")
     }()
 
     /// The check `isAvailable` runs; false at the first disagreement.
@@ -95,9 +103,12 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
             (16, 256, 1, 5..<6, true), (129, 513, 17, 100..<129, false), (40, 20, 9, 17..<30, true),
         ]
         for (n, k, m, outputs, accumulate) in cases {
-            let w = (0..<(n * k)).map { _ in next() }, x = (0..<(m * k)).map { _ in next() }
+            // bf16 cases: the values' low halves cleared, so each is exactly a bfloat16, as a BF16 checkpoint's are.
+            for element in [TensorDType.f32, .bf16] {
+            let w = (0..<(n * k)).map { _ in element == .f32 ? next() : Float(bitPattern: next().bitPattern & 0xFFFF_0000) }
+            let x = (0..<(m * k)).map { _ in next() }
             let start = (0..<(m * outputs.count)).map { _ in next() }
-            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
+            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element) }
             var back = [Float](repeating: .nan, count: outputs.count * k)
             matrix.dequantize(rows: outputs, into: &back)
             guard back == Array(w[(outputs.lowerBound * k)..<(outputs.upperBound * k)]) else { return false }
@@ -105,6 +116,7 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
                                                                 start: start)
             for i in packed.indices where !(abs(packed[i] - reference[i]) <= 1e-4 * max(1, abs(reference[i]))) {
                 return false
+            }
             }
         }
         return true
@@ -128,9 +140,9 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
     }
 }
 
-/// How this process multiplies F32 weight matrices (`BLASPackedMatrix`), for the layers above.
+/// How this process multiplies F32 and bf16 weight matrices (`BLASPackedMatrix`), for the layers above.
 public enum WeightPacking {
-    /// F32 matrices multiplied only as y = x W^T are packed at load for OpenBLAS's own kernel.
+    /// F32 and bf16 matrices multiplied only as y = x W^T are packed at load for OpenBLAS's own kernel.
     public static var isUsed: Bool { BLASPackedMatrix.isAvailable }
     /// The decision and its reason, one line.
     public static var description: String { BLASPackedMatrix.state.reason }

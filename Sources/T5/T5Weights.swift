@@ -73,14 +73,18 @@ public final class T5Weights: @unchecked Sendable {
         return matrices.reduce(0) { $0 + $1.byteCount }
     }
 
-    /// Whether any matrix is packed for OpenBLAS's own kernel (`packedForBLAS()`): F32 matrices where packing is
-    /// used; never 16-bit or reduced-precision ones.
+    /// The element type the attention and feed-forward matrices are kept in ("F32", "BF16", "F16"; "F32" for the
+    /// reduced-precision forms, whose own types their kernels name), for benchmarks' labels.
+    public var matrixElement: String { encoderLayers.first?.qkv.element.rawValue ?? "none" }
+
+    /// Whether any matrix is packed for OpenBLAS's own kernel (`packedForBLAS()`): F32 and bf16 matrices where
+    /// packing is used; never F16 or reduced-precision ones.
     public var packsForBLAS: Bool { encoderLayers.first?.qkv.packed is BLASPackedMatrix }
 
     /// Loads `config.json` and the safetensors weights of a HF checkpoint
     /// directory, keeping matrices as `dtype` says.
     /// With `.int8`, `int8Kernel` is the product the matrices are packed for (the CPU's fastest by default).
-    /// `packForBLAS`: F32 matrices multiplied only as y = x W^T are packed for OpenBLAS's own kernel where it can
+    /// `packForBLAS`: F32 and bf16 matrices multiplied only as y = x W^T are packed for OpenBLAS's own kernel where it can
     /// be used (`packedForBLAS()`); off, every F32 product goes through `cblas_sgemm` (the same numbers within
     /// float rounding).
     public convenience init(directory: URL, dtype: WeightsDType = .auto, int8Kernel: Int8Kernel = .fastest,
@@ -221,8 +225,8 @@ public final class T5Weights: @unchecked Sendable {
         }
     }
 
-    /// These weights with every F32 matrix whose products are all y = x W^T (attention, feed-forward, an untied
-    /// lm_head) packed for OpenBLAS's own kernel (`BLASPackedMatrix`); the embedding and the cross K|V stack,
+    /// These weights with every F32 or bf16 matrix whose products are all y = x W^T (attention, feed-forward, an
+    /// untied lm_head) packed for OpenBLAS's own kernel (`BLASPackedMatrix`); the embedding and the cross K|V stack,
     /// which are also read by rows, stay as they are. The same weights where packing is unavailable.
     public func packedForBLAS() -> T5Weights {
         guard BLASPackedMatrix.isAvailable else { return self }
@@ -230,9 +234,10 @@ public final class T5Weights: @unchecked Sendable {
                          Self.packedForBLAS)
     }
 
-    /// `matrix` packed for OpenBLAS's kernel when it is F32 and row-major; otherwise itself.
+    /// `matrix` packed for OpenBLAS's kernel when it is F32 or bf16 and row-major (F16 and the reduced-precision
+    /// forms stay as they are); otherwise itself.
     static func packedForBLAS(_ matrix: WeightMatrix) -> WeightMatrix {
-        matrix.float32 != nil ? WeightMatrix(packingForBLAS: matrix) : matrix
+        matrix.packed == nil && (matrix.element == .f32 || matrix.element == .bf16) ? WeightMatrix(packingForBLAS: matrix) : matrix
     }
 
     /// `q` converts the matrices only ever multiplied as y = x W^T, `rowsRead` the embedding and the cross K|V

@@ -52,10 +52,13 @@ final class WeightMatrix: @unchecked Sendable {
         self.init(packing: source) { BF16Matrix(rounding: $0, rows: source.rows, columns: source.columns, reference: reference) }
     }
 
-    /// An F32 matrix packed for OpenBLAS's own kernel (`BLASPackedMatrix`); `source` may be freed afterwards.
-    /// Only where `BLASPackedMatrix.isAvailable`.
+    /// An F32 or bf16 matrix packed for OpenBLAS's own kernel (`BLASPackedMatrix`), in its own element type;
+    /// `source` may be freed afterwards. Only where `BLASPackedMatrix.isAvailable`.
     convenience init(packingForBLAS source: WeightMatrix) {
-        self.init(packing: source) { BLASPackedMatrix(packing: $0, rows: source.rows, columns: source.columns) }
+        let element: TensorDType = source.element == .bf16 && source.packed == nil ? .bf16 : .f32
+        self.init(packing: source, element: element) {
+            BLASPackedMatrix(packing: $0, rows: source.rows, columns: source.columns, element: element)
+        }
     }
 
     /// The plain 16-bit form of a matrix (bf16, rounded to nearest even), widened slice by slice inside each
@@ -68,10 +71,11 @@ final class WeightMatrix: @unchecked Sendable {
         irq16_round(floats, rows * columns, bytes.assumingMemoryBound(to: UInt16.self))
     }
 
-    private init(packing source: WeightMatrix, _ make: (UnsafePointer<Float>) -> any PackedWeights) {
+    /// `element`: the type the packed form keeps (reduced-precision kernels report theirs through `packed`).
+    private init(packing source: WeightMatrix, element: TensorDType = .f32, _ make: (UnsafePointer<Float>) -> any PackedWeights) {
         rows = source.rows
         columns = source.columns
-        element = .f32
+        self.element = element
         bytes = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
         if let f32 = source.float32 {      // F32 already: packed from where it lies, no third copy at load
             packed = make(f32)

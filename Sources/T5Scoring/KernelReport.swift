@@ -22,7 +22,7 @@ public struct KernelReport: Sendable {
     public var fields: [String: Any] {
         ["library": "OpenBLAS", "version": library.version, "config": library.config, "core_type": library.coreName,
          "openblas_coretype": library.coreTypeVariable ?? "(unset)", "decision": decision,
-         "f32_weights": WeightPacking.description,
+         "weight_packing": WeightPacking.description,
          "cpu": ["model": cpu.model, "vendor": cpu.vendor, "family": cpu.family ?? -1,
                  "vector_features": cpu.vectorFeatures] as [String: Any]]
     }

@@ -31,8 +31,11 @@ final class BLASPackedMatrixTests: XCTestCase {
             (70, 300, 1100, 5..<66),   // x in three chunks of rows, the last one short
         ]
         for (n, k, m, outputs) in cases {
-            let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }, x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
-            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k) }
+          for element in [TensorDType.f32, .bf16] {
+            let w = Self.values(n * k, element, &rng), x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
+            let matrix = w.withUnsafeBufferPointer {
+                BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element)
+            }
             for accumulate in [false, true] {
                 let start = (0..<(m * outputs.count)).map { _ in rng.uniform() }
                 let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs,
@@ -40,8 +43,26 @@ final class BLASPackedMatrixTests: XCTestCase {
                 let worst = zip(packed, reference).map { abs($0 - $1) }.max() ?? 0
                 // Sums of up to 1,030 products of values in [-1, 1]: a few float32 roundings are ~1e-5; a wrong
                 // block or column is off by about 10.
-                XCTAssertLessThanOrEqual(worst, 1e-4, "n \(n) k \(k) m \(m) outputs \(outputs) accumulate \(accumulate)")
+                XCTAssertLessThanOrEqual(worst, 1e-4, "\(element) n \(n) k \(k) m \(m) outputs \(outputs) accumulate \(accumulate)")
             }
+          }
+        }
+    }
+
+    /// W [rows, columns] as a row-major matrix of `element` (.bf16: `values` must be bfloat16s).
+    static func matrix(_ values: [Float], rows: Int, columns: Int, element: TensorDType) -> WeightMatrix {
+        guard element == .bf16 else { return Int8KernelTests.matrix(values, rows: rows, columns: columns) }
+        let m = WeightMatrix(rows: rows, columns: columns, element: .bf16)
+        let halves = m.bytes.bindMemory(to: UInt16.self, capacity: values.count)
+        for (i, value) in values.enumerated() { halves[i] = UInt16(value.bitPattern >> 16) }
+        return m
+    }
+
+    /// `count` values in [-1, 1]; for bf16 each exactly a bfloat16 (the low half cleared), as a BF16 checkpoint's are.
+    static func values(_ count: Int, _ element: TensorDType, _ rng: inout SplitMix64) -> [Float] {
+        (0..<count).map { _ in
+            let value = rng.uniform() * 2 - 1
+            return element == .bf16 ? Float(bitPattern: value.bitPattern & 0xFFFF_0000) : value
         }
     }
 
@@ -49,14 +70,18 @@ final class BLASPackedMatrixTests: XCTestCase {
         try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
         var rng = SplitMix64(seed: 32)
         for (n, k) in [(1, 1), (40, 7), (100, 600), (33, 1030)] {
-            let w = (0..<(n * k)).map { _ in rng.uniform() * 2 - 1 }
-            let matrix = WeightMatrix(packingForBLAS: Int8KernelTests.matrix(w, rows: n, columns: k))
+          for element in [TensorDType.f32, .bf16] {
+            let w = Self.values(n * k, element, &rng)
+            let matrix = WeightMatrix(packingForBLAS: Self.matrix(w, rows: n, columns: k, element: element))
             XCTAssertNil(matrix.float32)
+            XCTAssertEqual(matrix.element, element)
             for range in [0..<n, (n / 3)..<(n / 3 + 1), (n - 1)..<n] {
                 var back = [Float](repeating: .nan, count: range.count * k)
                 matrix.widen(rows: range, into: &back)
-                XCTAssertEqual(back, Array(w[(range.lowerBound * k)..<(range.upperBound * k)]), "n \(n) k \(k) rows \(range)")
+                XCTAssertEqual(back, Array(w[(range.lowerBound * k)..<(range.upperBound * k)]),
+                               "\(element) n \(n) k \(k) rows \(range)")
             }
+          }
         }
     }
 
@@ -92,19 +117,28 @@ final class BLASPackedMatrixTests: XCTestCase {
     }
 
     /// A checkpoint loads its linear matrices packed (the embedding and the cross K|V stack, read by rows too, stay
-    /// row-major) and scores as the same weights row-major through cblas_sgemm.
+    /// row-major) and scores as the same weights row-major through cblas_sgemm: F32, and BF16 kept 16-bit.
     func testACheckpointScoresTheSamePackedOrRowMajor() throws {
+        try checkPackedOrRowMajor("t5-v1_1-tiny", element: .f32)
+    }
+
+    func testABF16CheckpointKeptSixteenBitScoresTheSamePackedOrRowMajor() throws {
+        try checkPackedOrRowMajor("t5-v1_1-tiny-bf16", element: .bf16)
+    }
+
+    func checkPackedOrRowMajor(_ name: String, element: TensorDType) throws {
         try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
-        let directory = try Fixtures.model("t5-v1_1-tiny")
+        let directory = try Fixtures.model(name)
         let packed = try T5Weights(directory: directory), rowMajor = try T5Weights(directory: directory, packForBLAS: false)
-        XCTAssertTrue(packed.encoderLayers[0].qkv.packed is BLASPackedMatrix)
+        XCTAssertEqual((packed.encoderLayers[0].qkv.packed as? BLASPackedMatrix)?.element, element)
+        XCTAssertEqual(packed.encoderLayers[0].qkv.element, element)
         XCTAssertTrue(packed.decoderLayers[1].ffnOut.packed is BLASPackedMatrix)
         XCTAssertTrue(packed.lmHead.packed is BLASPackedMatrix)
-        XCTAssertNotNil(packed.embedding.float32)
-        XCTAssertNotNil(packed.crossKV.float32)
-        XCTAssertNotNil(rowMajor.encoderLayers[0].qkv.float32)
+        XCTAssertNil(packed.embedding.packed)
+        XCTAssertNil(packed.crossKV.packed)
+        XCTAssertNil(rowMajor.encoderLayers[0].qkv.packed)
         XCTAssertEqual(packed.matrixBytes, rowMajor.matrixBytes)
-        let golden = try Fixtures.golden("t5-v1_1-tiny")
+        let golden = try Fixtures.golden(name)
         for sharing in [true, false] {
             let a = T5Scorer(weights: packed, threads: 2), b = T5Scorer(weights: rowMajor, threads: 2)
             a.options.sharesPrefixes = sharing

@@ -23,32 +23,41 @@
 // (a request's few hundred): with thousands of rows (pointwise batches) sgemm's copy of W is amortised and the two
 // run alike.
 //
-// Layout of a packed [rows, columns] matrix, `ir_psg_packed_floats` floats, 64-byte aligned:
-//   for each column block kb of IR_PSG_K_BLOCK (the last may be narrower, width ml):
-//     at rows * kb * IR_PSG_K_BLOCK: for each block of 16 rows r0 (the last may hold fewer, count rb):
-//       at + r0 * ml: incopy(ml, rb) of W[r0 ..< r0 + rb, kb-th columns], ml * rb floats
+// Layout of a packed [rows, columns] matrix, `ir_psg_packed_elements` elements, 64-byte aligned:
+//   for each column block starting at column kb, IR_PSG_K_BLOCK wide (the last may be narrower, width ml):
+//     at element rows * kb: for each block of 16 rows r0 (the last may hold fewer, count rb):
+//       at + r0 * ml: incopy(ml, rb) of W[r0 ..< r0 + rb, kb ..< kb + ml], ml * rb elements
+//
+// Elements are F32, or bfloat16 (IR_PSG_BF16: a BF16 checkpoint kept 16-bit): the copy routine packs the widened
+// values and each packed value keeps its top 16 bits, exactly, since it came from bf16. A product then widens one
+// block of W at a time into an F32 buffer the size of L1's share (16 x 256 floats) just before the kernel reads it.
+
+#include <stdint.h>
 
 #define IR_PSG_K_BLOCK 256
 #define IR_PSG_ROW_BLOCK 16
+#define IR_PSG_F32 0
+#define IR_PSG_BF16 1
 
 /// Finds the routines of the core type OpenBLAS runs (`core`, as openblas_get_corename() names it, any case).
 /// 1 when all three are exported, 0 otherwise (a build without DYNAMIC_ARCH, another BLAS): then nothing else
 /// here may be called.
 int ir_psg_resolve(const char *core);
 
-/// Floats to allocate (64-byte aligned) for a packed [rows, columns] matrix; includes slack past the end for the
+/// Elements to allocate (64-byte aligned) for a packed [rows, columns] matrix; includes slack past the end for the
 /// kernel's read-ahead.
-size_t ir_psg_packed_floats(long rows, long columns);
+size_t ir_psg_packed_elements(long rows, long columns);
 
-/// Packs w [rows, columns] (row-major) into `packed`.
-void ir_psg_pack(const float *w, long rows, long columns, float *packed);
+/// Packs w [rows, columns] (row-major, F32; with IR_PSG_BF16 every value a bfloat16's) into `packed`, whose elements
+/// are `format`'s.
+void ir_psg_pack(const float *w, long rows, long columns, int format, void *packed);
 
 /// y[m, count] (rows `ldy` apart) = x[m, columns] (rows `ldx` apart) . W[first ..< first + count]^T,
 /// or += when `accumulate`. On the calling thread; its scratch is per thread and kept for the next call.
-void ir_psg_product(const float *packed, long rows, long columns, const float *x, long m, long ldx,
+void ir_psg_product(const void *packed, int format, long rows, long columns, const float *x, long m, long ldx,
                     long first, long count, float *y, long ldy, int accumulate);
 
-/// W[first ..< first + count] (row-major, [count, columns]) read back from the packed form, exactly.
-void ir_psg_unpack_rows(const float *packed, long rows, long columns, long first, long count, float *out);
+/// W[first ..< first + count] (row-major F32, [count, columns]) read back from the packed form, exactly.
+void ir_psg_unpack_rows(const void *packed, int format, long rows, long columns, long first, long count, float *out);
 
 #endif
