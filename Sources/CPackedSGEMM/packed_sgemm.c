@@ -4,6 +4,7 @@
 #ifndef IR_PSG_X_ROWS
 #define IR_PSG_X_ROWS 512
 #endif
+#define IR_PSG_WIDEN_ROWS 512   // a multiple of IR_PSG_ROW_BLOCK
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -141,12 +142,19 @@ void ir_psg_product(const void *packed, int format, long rows, long columns, con
     size_t xFloats = (size_t)(m < IR_PSG_X_ROWS ? m : IR_PSG_X_ROWS) * IR_PSG_K_BLOCK + SLACK_FLOATS;
     size_t partFloats = (size_t)m * IR_PSG_ROW_BLOCK;
     size_t blockFloats = (size_t)IR_PSG_ROW_BLOCK * IR_PSG_K_BLOCK + SLACK_FLOATS;
-    float *scratch = scratch_get(xFloats + 2 * partFloats + blockFloats + SLACK_FLOATS);
+    // A bf16 W is widened a block at a time just before the kernel reads it. With more than one chunk of x that
+    // would widen every block again per chunk, so then groups of IR_PSG_WIDEN_ROWS rows are widened once per column
+    // block and every chunk passes over the group.
+    int grouped = format != IR_PSG_F32 && m > IR_PSG_X_ROWS;
+    long groupRows = grouped ? IR_PSG_WIDEN_ROWS : end - blockFirst;
+    size_t groupFloats = grouped ? (size_t)IR_PSG_WIDEN_ROWS * IR_PSG_K_BLOCK + SLACK_FLOATS : 0;
+    float *scratch = scratch_get(xFloats + 2 * partFloats + blockFloats + groupFloats + SLACK_FLOATS);
     if (scratch == NULL) abort();  // out of memory for a few hundred KiB: nothing sensible remains to be done
     float *xp = scratch;                       // [m, ml] packed by the copy routine
     float *head = scratch + xFloats;           // [m, 16] column-major (ldc 16)
     float *tail = head + partFloats;           // [m, 16] column-major (ldc 16)
     float *widened = tail + partFloats;        // one block of a bf16 W as F32 [ml * rb] in the copy's layout
+    float *group = widened + blockFloats;      // with `grouped`: IR_PSG_WIDEN_ROWS rows of it, block after block
     if (headPartial) memset(head, 0, partFloats * sizeof(float));
     if (tailPartial) memset(tail, 0, partFloats * sizeof(float));
     if (!accumulate) {
@@ -154,19 +162,28 @@ void ir_psg_product(const void *packed, int format, long rows, long columns, con
     }
     for (long kb = 0; kb < columns; kb += IR_PSG_K_BLOCK) {
         long ml = block_width(columns, kb);
-        // x in chunks of IR_PSG_X_ROWS rows, so its packed copy stays in L2 while every block of W passes over it.
-        for (long j0 = 0; j0 < m; j0 += IR_PSG_X_ROWS) {
-            long mj = m - j0 < IR_PSG_X_ROWS ? m - j0 : IR_PSG_X_ROWS;
-            copy_activations(ml, mj, (float *)(x + j0 * ldx + kb), ldx, xp);
-            for (long r0 = blockFirst; r0 < end; r0 += IR_PSG_ROW_BLOCK) {
-                long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
-                float *a = block_at(packed, format, rows * kb + r0 * ml, ml * rb, widened);
-                if (r0 == blockFirst && headPartial) {
-                    kernel(rb, mj, ml, 1.0f, a, xp, head + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
-                } else if (r0 == blockLast && tailPartial) {
-                    kernel(rb, mj, ml, 1.0f, a, xp, tail + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
-                } else {
-                    kernel(rb, mj, ml, 1.0f, a, xp, y + j0 * ldy + (r0 - first), ldy);
+        for (long g0 = blockFirst; g0 < end; g0 += groupRows) {
+            long g1 = min_long(end, g0 + groupRows);
+            if (grouped) {   // the group's blocks, contiguous in the packed layout, widened once for every chunk of x
+                long lastStart = (g1 - 1) - (g1 - 1) % IR_PSG_ROW_BLOCK;
+                long groupEnd = min_long(lastStart + IR_PSG_ROW_BLOCK, rows);
+                block_at(packed, format, rows * kb + g0 * ml, (groupEnd - g0) * ml, group);
+            }
+            // x in chunks of IR_PSG_X_ROWS rows, so its packed copy stays in L2 while every block of W passes over it.
+            for (long j0 = 0; j0 < m; j0 += IR_PSG_X_ROWS) {
+                long mj = m - j0 < IR_PSG_X_ROWS ? m - j0 : IR_PSG_X_ROWS;
+                copy_activations(ml, mj, (float *)(x + j0 * ldx + kb), ldx, xp);
+                for (long r0 = g0; r0 < g1; r0 += IR_PSG_ROW_BLOCK) {
+                    long rb = rows - r0 < IR_PSG_ROW_BLOCK ? rows - r0 : IR_PSG_ROW_BLOCK;
+                    float *a = grouped ? group + (r0 - g0) * ml
+                                       : block_at(packed, format, rows * kb + r0 * ml, ml * rb, widened);
+                    if (r0 == blockFirst && headPartial) {
+                        kernel(rb, mj, ml, 1.0f, a, xp, head + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
+                    } else if (r0 == blockLast && tailPartial) {
+                        kernel(rb, mj, ml, 1.0f, a, xp, tail + j0 * IR_PSG_ROW_BLOCK, IR_PSG_ROW_BLOCK);
+                    } else {
+                        kernel(rb, mj, ml, 1.0f, a, xp, y + j0 * ldy + (r0 - first), ldy);
+                    }
                 }
             }
         }

@@ -29,6 +29,7 @@ final class BLASPackedMatrixTests: XCTestCase {
             (100, 600, 7, 3..<97), (100, 600, 7, 35..<40), (100, 600, 7, 32..<48), (100, 600, 7, 96..<100),
             (100, 600, 7, 90..<100), (45, 30, 50, 1..<2), (300, 512, 129, 16..<288), (33, 1030, 2, 10..<33),
             (70, 300, 1100, 5..<66),   // x in three chunks of rows, the last one short
+            (1100, 40, 600, 3..<1090), // and bf16 W widened in groups of 512 rows, the last one short
         ]
         for (n, k, m, outputs) in cases {
           for element in [TensorDType.f32, .bf16] {
