@@ -96,8 +96,9 @@ void ir_psg_pack(const float *w, long rows, long columns, int format, void *pack
     free(staging);
 }
 
-// Per-thread scratch, grown on demand and freed when the thread ends: the packed activations of one column block
-// ([m, IR_PSG_K_BLOCK] in the copy routine's layout) and the partial blocks ([m, 16] column-major, two of them).
+// Per-thread scratch, grown on demand and freed when the thread ends: one chunk of x packed for one column block
+// ([at most IR_PSG_X_ROWS, IR_PSG_K_BLOCK] in the copy routine's layout), the partial blocks ([m, 16] column-major,
+// two of them), and for a bf16 W one block widened and, with several chunks of x, a group of blocks widened.
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 struct scratch { float *data; size_t floats; };
