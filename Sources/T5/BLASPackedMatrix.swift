@@ -20,7 +20,8 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
     /// `ir_psg_packed_elements(rows, columns)` elements of `element` in the layout `CPackedSGEMM.h` describes,
     /// 64-byte aligned
     let packed: UnsafeMutableRawPointer
-    private var format: Int32 { element == .bf16 ? Int32(IR_PSG_BF16) : Int32(IR_PSG_F32) }
+    private var format: Int32 { Self.format(element) }
+    private static func format(_ element: TensorDType) -> Int32 { element == .bf16 ? Int32(IR_PSG_BF16) : Int32(IR_PSG_F32) }
 
     /// Packs W [rows, columns] (row-major, rows `columns` apart) as `element` (.f32, or .bf16 when every value is a
     /// bfloat16's, as a BF16 checkpoint's widened values are). Only after `isAvailable` said yes.
@@ -31,7 +32,7 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
         self.element = element
         packed = UnsafeMutableRawPointer.allocate(byteCount: ir_psg_packed_elements(rows, columns) * element.byteWidth,
                                                   alignment: 64)
-        ir_psg_pack(source, rows, columns, element == .bf16 ? Int32(IR_PSG_BF16) : Int32(IR_PSG_F32), packed)
+        ir_psg_pack(source, rows, columns, Self.format(element), packed)
     }
 
     deinit { packed.deallocate() }
@@ -105,18 +106,20 @@ final class BLASPackedMatrix: PackedWeights, @unchecked Sendable {
         for (n, k, m, outputs, accumulate) in cases {
             // bf16 cases: the values' low halves cleared, so each is exactly a bfloat16, as a BF16 checkpoint's are.
             for element in [TensorDType.f32, .bf16] {
-            let w = (0..<(n * k)).map { _ in element == .f32 ? next() : Float(bitPattern: next().bitPattern & 0xFFFF_0000) }
-            let x = (0..<(m * k)).map { _ in next() }
-            let start = (0..<(m * outputs.count)).map { _ in next() }
-            let matrix = w.withUnsafeBufferPointer { BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element) }
-            var back = [Float](repeating: .nan, count: outputs.count * k)
-            matrix.dequantize(rows: outputs, into: &back)
-            guard back == Array(w[(outputs.lowerBound * k)..<(outputs.upperBound * k)]) else { return false }
-            let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs, accumulate: accumulate,
-                                                                start: start)
-            for i in packed.indices where !(abs(packed[i] - reference[i]) <= 1e-4 * max(1, abs(reference[i]))) {
-                return false
-            }
+                let w = (0..<(n * k)).map { _ in element == .f32 ? next() : Float(bitPattern: next().bitPattern & 0xFFFF_0000) }
+                let x = (0..<(m * k)).map { _ in next() }
+                let start = (0..<(m * outputs.count)).map { _ in next() }
+                let matrix = w.withUnsafeBufferPointer {
+                    BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element)
+                }
+                var back = [Float](repeating: .nan, count: outputs.count * k)
+                matrix.dequantize(rows: outputs, into: &back)
+                guard back == Array(w[(outputs.lowerBound * k)..<(outputs.upperBound * k)]) else { return false }
+                let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs,
+                                                                    accumulate: accumulate, start: start)
+                for i in packed.indices where !(abs(packed[i] - reference[i]) <= 1e-4 * max(1, abs(reference[i]))) {
+                    return false
+                }
             }
         }
         return true

@@ -38,15 +38,16 @@ struct PreparedActivations {
         (values + row * rowBytes, scales + row)
     }
 
+    /// The scales of activations read in place: there are none, and no kernel reads this.
+    nonisolated(unsafe) private static let noScales = UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1))
+
     /// Prepares x [rows, weights.columns] (rows `ldx` apart) for `weights`' kernel and calls `body`. Rows are split
     /// over `threads` when there are enough of them to pay for the hand-off.
     static func withPrepared<R>(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, for weights: any PackedWeights,
                                 threads: Int, _ body: (PreparedActivations) -> R) -> R {
         let rowBytes = weights.activationRowBytes
         if weights.readsActivationsInPlace && ldx == weights.columns {
-            let none = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // no scales
-            defer { none.deallocate() }
-            return body(PreparedActivations(values: UnsafeRawPointer(x), scales: none, rowBytes: rowBytes))
+            return body(PreparedActivations(values: UnsafeRawPointer(x), scales: noScales, rowBytes: rowBytes))
         }
         let values = UnsafeMutableRawPointer.allocate(byteCount: max(rows * rowBytes, 1), alignment: 64)
         let scales = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))

@@ -55,7 +55,7 @@ final class WeightMatrix: @unchecked Sendable {
     /// An F32 or bf16 matrix packed for OpenBLAS's own kernel (`BLASPackedMatrix`), in its own element type;
     /// `source` may be freed afterwards. Only where `BLASPackedMatrix.isAvailable`.
     convenience init(packingForBLAS source: WeightMatrix) {
-        let element: TensorDType = source.element == .bf16 && source.packed == nil ? .bf16 : .f32
+        let element: TensorDType = source.element == .bf16 ? .bf16 : .f32
         self.init(packing: source, element: element) {
             BLASPackedMatrix(packing: $0, rows: source.rows, columns: source.columns, element: element)
         }

@@ -32,21 +32,21 @@ final class BLASPackedMatrixTests: XCTestCase {
             (1100, 40, 600, 3..<1090), // and bf16 W widened in groups of 512 rows, the last one short
         ]
         for (n, k, m, outputs) in cases {
-          for element in [TensorDType.f32, .bf16] {
-            let w = Self.values(n * k, element, &rng), x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
-            let matrix = w.withUnsafeBufferPointer {
-                BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element)
+            for element in [TensorDType.f32, .bf16] {
+                let w = Self.values(n * k, element, &rng), x = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
+                let matrix = w.withUnsafeBufferPointer {
+                    BLASPackedMatrix(packing: $0.baseAddress!, rows: n, columns: k, element: element)
+                }
+                for accumulate in [false, true] {
+                    let start = (0..<(m * outputs.count)).map { _ in rng.uniform() }
+                    let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs,
+                                                                        accumulate: accumulate, start: start)
+                    let worst = zip(packed, reference).map { abs($0 - $1) }.max() ?? 0
+                    // Sums of up to 1,030 products of values in [-1, 1]: a few float32 roundings are ~1e-5; a wrong
+                    // block or column is off by about 10.
+                    XCTAssertLessThanOrEqual(worst, 1e-4, "\(element) n \(n) k \(k) m \(m) outputs \(outputs) accumulate \(accumulate)")
+                }
             }
-            for accumulate in [false, true] {
-                let start = (0..<(m * outputs.count)).map { _ in rng.uniform() }
-                let (packed, reference) = matrix.productBesideCBLAS(w, x: x, rows: m, outputs: outputs,
-                                                                    accumulate: accumulate, start: start)
-                let worst = zip(packed, reference).map { abs($0 - $1) }.max() ?? 0
-                // Sums of up to 1,030 products of values in [-1, 1]: a few float32 roundings are ~1e-5; a wrong
-                // block or column is off by about 10.
-                XCTAssertLessThanOrEqual(worst, 1e-4, "\(element) n \(n) k \(k) m \(m) outputs \(outputs) accumulate \(accumulate)")
-            }
-          }
         }
     }
 
@@ -71,18 +71,18 @@ final class BLASPackedMatrixTests: XCTestCase {
         try XCTSkipUnless(WeightPacking.isUsed, WeightPacking.description)
         var rng = SplitMix64(seed: 32)
         for (n, k) in [(1, 1), (40, 7), (100, 600), (33, 1030)] {
-          for element in [TensorDType.f32, .bf16] {
-            let w = Self.values(n * k, element, &rng)
-            let matrix = WeightMatrix(packingForBLAS: Self.matrix(w, rows: n, columns: k, element: element))
-            XCTAssertNil(matrix.float32)
-            XCTAssertEqual(matrix.element, element)
-            for range in [0..<n, (n / 3)..<(n / 3 + 1), (n - 1)..<n] {
-                var back = [Float](repeating: .nan, count: range.count * k)
-                matrix.widen(rows: range, into: &back)
-                XCTAssertEqual(back, Array(w[(range.lowerBound * k)..<(range.upperBound * k)]),
-                               "\(element) n \(n) k \(k) rows \(range)")
+            for element in [TensorDType.f32, .bf16] {
+                let w = Self.values(n * k, element, &rng)
+                let matrix = WeightMatrix(packingForBLAS: Self.matrix(w, rows: n, columns: k, element: element))
+                XCTAssertNil(matrix.float32)
+                XCTAssertEqual(matrix.element, element)
+                for range in [0..<n, (n / 3)..<(n / 3 + 1), (n - 1)..<n] {
+                    var back = [Float](repeating: .nan, count: range.count * k)
+                    matrix.widen(rows: range, into: &back)
+                    XCTAssertEqual(back, Array(w[(range.lowerBound * k)..<(range.upperBound * k)]),
+                                   "\(element) n \(n) k \(k) rows \(range)")
+                }
             }
-          }
         }
     }
 
